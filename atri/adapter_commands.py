@@ -143,6 +143,7 @@ def adapters_list() -> None:
     files fail; a word says which). The checkpoints in .runs/ are one line
     below the table."""
     from model.adapters.inventory import ask_worker, runs_bytes, size_text, versions_on_disk
+    from model.adapters.versions import misnamed_hint, misnamed_versions
 
     settings = configured_settings()
     folder = _adapters_dir(settings)
@@ -169,6 +170,8 @@ def adapters_list() -> None:
             f"{folder / '.runs'}: {size_text(runs)} of checkpoints for `atri train --resume` "
             "(not versions; removed when their run finishes)."
         )
+    if misnamed := misnamed_versions(folder):
+        _print(misnamed_hint(folder, misnamed))
 
 
 def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
@@ -190,6 +193,16 @@ def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
             "other character: trained as another character than [persona] card's; a worker "
             "serving this one passes it over, and prune leaves it (give each character its "
             "own [model] adapters_dir)."
+        )
+    if worker.refused and any(v.name == worker.refused for v in versions):
+        lines.append(
+            "refused by the worker: its last reload found it broken once loaded (its "
+            "weights, its smoke test); prune keeps it only when newer than those it keeps."
+        )
+    if any(v.rolled_back for v in versions):
+        lines.append(
+            "rolled back: an admin rolled back from it; no worker takes it again until a "
+            "newer version comes or it is reloaded by name."
         )
     if any(v.refused for v in versions):
         lines.append(

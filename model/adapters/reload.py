@@ -41,6 +41,8 @@ from model.adapters.versions import (
     bare_peft_folders,
     complete_versions,
     is_anothers,
+    misnamed_hint,
+    misnamed_versions,
     pickled_versions,
     record_rolled_back,
     recorded_character,
@@ -533,12 +535,21 @@ class Reloader:
             raise
 
     def _log_bare_folders(self) -> None:
-        """Say once for each bare peft folder (no manifest.json) that the job passes it
-        over, and what to do: it was skipped without a word."""
+        """Say once for each bare peft folder (no manifest.json), and each version under a
+        name no version has, that the job passes it over, and what to do: each was skipped
+        without a word."""
         bare = [n for n in bare_peft_folders(self.adapters_dir) if n not in self._bare_logged]
         if bare:
             self._bare_logged.update(bare)
             log.warning("%s.", bare_folders_hint(self.adapters_dir, bare))
+        misnamed = {
+            name: version
+            for name, version in misnamed_versions(self.adapters_dir).items()
+            if name not in self._bare_logged
+        }
+        if misnamed:
+            self._bare_logged.update(misnamed)
+            log.warning("%s", misnamed_hint(self.adapters_dir, misnamed))
 
     def _check_character(self, info: AdapterVersion) -> None:
         """A version trained as another character is hers, not this worker's: it would

@@ -153,6 +153,41 @@ def bare_peft_folders(parent: Path) -> list[str]:
     )
 
 
+def misnamed_versions(parent: Path) -> dict[str, str]:
+    """Folders under `parent` holding a version (its manifest.json) under a name that is
+    no version's, each with the name its manifest records: a copy made by a file manager
+    ("20261206-140000 copy"), or one renamed by hand. Never a version: the job, a reload
+    and `atri adapters list` passed it over without a word."""
+    if not parent.is_dir():
+        return {}
+    found: dict[str, str] = {}
+    for folder in parent.iterdir():
+        if folder.name.startswith(".") or is_version_name(folder.name) or not folder.is_dir():
+            continue
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        version = manifest.get("version") if isinstance(manifest, dict) else None
+        if isinstance(version, str) and is_version_name(version):
+            found[folder.name] = version
+    return dict(sorted(found.items()))
+
+
+def misnamed_hint(parent: Path, names: dict[str, str]) -> str:
+    """What to do with `misnamed_versions`, as one sentence."""
+    said = []
+    for name, version in names.items():
+        if (parent / version).exists():
+            said.append(f"{name!r} is a copy of version {version}, which is there already")
+        else:
+            said.append(f"{name!r} holds version {version}: rename the folder to {version}")
+    return (
+        f"In {parent}, {'; '.join(said)}. Only a folder named as its version is one; "
+        "no worker takes the others."
+    )
+
+
 def bare_folders_hint(parent: Path, names: list[str]) -> str:
     """What to do with bare peft folders in the adapters folder, as one clause."""
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")

@@ -16,7 +16,7 @@ import pytest
 
 from atri.config import Settings
 from model.adapters.validation import ADAPTER_WEIGHTS, read_version
-from model.adapters.versions import AdapterError
+from model.adapters.versions import AdapterError, misnamed_hint, misnamed_versions
 from model.service import ChatService
 from tests.model.conftest import V1, MakeVersion
 
@@ -87,3 +87,20 @@ async def test_the_same_refusal_again_is_not_logged_again(
             assert not (await service.reload(V1)).ok
     refusals = [r for r in caplog.records if "refused" in r.getMessage()]
     assert [r.levelname for r in refusals] == ["WARNING", "DEBUG", "DEBUG"]
+
+
+def test_a_version_under_a_name_no_version_has_is_named_with_what_to_do(
+    make_version: MakeVersion, adapters_dir: Path
+) -> None:
+    """A file manager's copy ("… copy") or a hand-renamed folder was passed over by the
+    job, a reload and `atri adapters list` without a word."""
+    folder = make_version(V1)
+    shutil.copytree(folder, adapters_dir / f"{V1} copy")
+    folder.rename(adapters_dir / "版本一")
+    found = misnamed_versions(adapters_dir)
+    assert found == {f"{V1} copy": V1, "版本一": V1}
+    said = misnamed_hint(adapters_dir, {"版本一": V1})
+    assert f"'版本一' holds version {V1}: rename the folder to {V1}" in said
+    (adapters_dir / "版本一").rename(adapters_dir / V1)
+    said = misnamed_hint(adapters_dir, misnamed_versions(adapters_dir))
+    assert f"'{V1} copy' is a copy of version {V1}, which is there already" in said
