@@ -480,13 +480,20 @@ class RoomLog:
             _room(room), "DELETE FROM room_lines WHERE room = ?", (room,), room
         )
 
-    async def delete_user(self, platform: str, user_id: str) -> int:
-        """Purge: the user's lines in every room."""
+    async def delete_user(self, platform: str, user_id: str, room: str = "") -> int:
+        """Purge: the user's lines in `room`, or in every room of the platform (as
+        `archive_user` for a reset: a purge of one member's key in one group deleted
+        their lines in every group)."""
+        sql = "DELETE FROM room_lines WHERE platform = ? AND user_id = ?"
+        if room:
+            return await self._change(
+                _room(room),
+                sql + " AND room = ?",
+                (platform, user_id, room),
+                f"{room}:user:{user_id}",
+            )
         return await self._change(
-            _rooms_of(platform),
-            "DELETE FROM room_lines WHERE platform = ? AND user_id = ?",
-            (platform, user_id),
-            f"{platform}:user:{user_id}",
+            _rooms_of(platform), sql, (platform, user_id), f"{platform}:user:{user_id}"
         )
 
 

@@ -826,8 +826,9 @@ class Memory:
 
     async def purge(self, scope: str) -> tuple[int, int]:
         """Delete everything stored for the scope, archived context included. A user's
-        scope takes that user's room lines in every channel along; a channel's scope,
-        the channel's room lines. Its key stays in `resets` (no text) for at most
+        scope takes that user's room lines along (in its channel, for a member's key in
+        one: `qq:chan:7:user:42`; else in every channel); a channel's scope, the
+        channel's room lines. Its key stays in `resets` (no text) for at most
         `room.RESET_RECORD_SECONDS`, so a reply being written does not store it again.
         (messages, room lines) deleted, as `reset_with_room` counts them.
 
@@ -841,11 +842,11 @@ class Memory:
         # process, never sees half a purge.
         touches = (
             _conversations_touch(scope, shared=True),
-            _lines_touch(platform, user_id, "" if user_id else room),
+            _lines_touch(platform, user_id, room),
         )
         async with self.changing(*touches):
             if user_id:
-                lines = await self.room.delete_user(platform, user_id)
+                lines = await self.room.delete_user(platform, user_id, room)
             else:
                 lines = await self.room.delete_room(room) if room else 0
             return await self._purge_conversations(scope), lines
