@@ -1003,9 +1003,22 @@ class AtriClient(discord.Client):
             return  # pinned, say, long after she answered it (and forgot it since)
         self._remember(message.id)
         # Heard before, now for her: the exchange holds it, its old room line goes. The
-        # line alone: a recall of the message itself would keep her from answering it.
+        # line takes the new text first: archived only, it kept the old one (a phone
+        # number edited out as her mention was added) in the file and in exports.
+        await self._reword_heard(message)
+        # The line alone: a recall of the message itself would keep her from answering it.
         await self._forget(message.id, message.channel.id, message.guild.id, None, line_only=True)
         await self._answer(message)
+
+    async def _reword_heard(self, message: discord.Message) -> None:
+        """The room line of `message`, if she heard it, says its new text (nothing is
+        added where there was none)."""
+        try:
+            request = to_request(message, self.user.id if self.user else 0, self.cfg)
+            if request.text:
+                await self.worker.chat(request.as_edit())
+        except Exception as exc:
+            log.debug("Discord room line %s not changed: %s", message.id, exc)
 
     async def _reword_answered(
         self, message: discord.Message, before: discord.Message | None
