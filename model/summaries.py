@@ -27,7 +27,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from atri.config import GenerationSettings
@@ -119,13 +119,26 @@ def split_exchanges(messages: Sequence[Message]) -> list[list[Message]]:
 Names = dict[tuple[str, str], str]
 
 
-def names_in(exchanges: Sequence[Sequence[Message]], char_name: str = "") -> Names:
+def names_in(
+    exchanges: Sequence[Sequence[Message]],
+    char_name: str = "",
+    others: Collection[tuple[str, str]] = (),
+) -> Names:
     """How the people of these exchanges are named, by her prompt's rule (`told_apart`):
     two of one name, or one named after her (`char_name`: a member named after her does
     not speak as her in her memory), get their ids. A person goes by the name of each
-    message, as they were called when they said it."""
+    message, as they were called when they said it. `others`: (id, name) of the rest of
+    the conversation, whose names count for collisions too: two members called 小明 each
+    in a fold of their own were both plain 小明 in the summary, which led every prompt
+    after it with one 小明 who owed money and never borrowed any."""
     people = {(m.user_id, _name(m)) for exchange in exchanges for m in exchange if m.role == "user"}
-    return told_apart(people, [char_name] if char_name else [])
+    everyone = told_apart(people | set(others), [char_name] if char_name else [])
+    return {person: everyone[person] for person in people}
+
+
+def people_named(speakers: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+    """(id, name) of each (id, display name), as `names_in` names a message's speaker."""
+    return {(user_id, shown_name(name, user_id) or UNNAMED) for user_id, name in speakers}
 
 
 def speaker(message: Message, char_name: str, names: Names | None = None) -> str:
@@ -241,10 +254,12 @@ def plan_fold(
     labels: Labels,
     count: Callable[[str], int],
     max_prompt_tokens: int,
+    others: Collection[tuple[str, str]] = (),
 ) -> FoldPlan | None:
     """The oldest `fold_exchanges` exchanges (fewer if they do not fit
     `max_prompt_tokens`; never the newest exchange) folded into the previous summary.
-    None when there is nothing to fold."""
+    None when there is nothing to fold. `others`: the conversation's other people
+    (`names_in`)."""
     exchanges = split_exchanges(unsummarized)
     take = exchanges[: min(fold_exchanges, len(exchanges) - 1)]
     if not take:
@@ -252,11 +267,11 @@ def plan_fold(
     head = f"{labels.previous}\n{previous.text if previous else labels.nothing_yet}\n\n"
     head += f"{labels.conversation}\n"
     room = max_prompt_tokens - count(instruction) - count(head) - 2 * TEMPLATE_OVERHEAD_TOKENS
-    names = names_in(take, char_name)
+    names = names_in(take, char_name, others)
     body = transcript(take, char_name, labels, names)
     while len(take) > 1 and count(body) > room:
         take = take[:-1]
-        names = names_in(take, char_name)
+        names = names_in(take, char_name, others)
         body = transcript(take, char_name, labels, names)
     if count(body) > room:  # one exchange alone is too long: its end is what was said last
         body = keep_end(body, max(room, 0), count)
@@ -419,6 +434,7 @@ class Summarizer:
             self.labels,
             self.count,
             self.max_prompt_tokens,
+            others=people_named(await self.memory.speakers_of(scope)),
         )
         if plan is None:
             return False

@@ -517,6 +517,17 @@ class Memory:
         )
         return [to_message(r) for r in rows]
 
+    async def speakers_of(self, scope: str) -> list[tuple[str, str]]:
+        """(user id, display name) of each person's live messages in the scope, once
+        each: who a summary of some of them must tell apart from whom."""
+        rows = await self._read_whole(
+            [("scope", scope)],
+            "SELECT DISTINCT user_id, display_name FROM messages"
+            " WHERE scope = ? AND archived = 0 AND role = 'user'",
+            (scope,),
+        )
+        return [(str(r["user_id"]), str(r["display_name"])) for r in rows]
+
     @contextlib.contextmanager
     def folding(self, scope: str) -> Iterator[None]:
         """Around the writing of a summary of the scope (`Summarizer.fold`): from its
