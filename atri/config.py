@@ -118,7 +118,11 @@ def _a_listen_address(value: str) -> str:
 
 def _id_as_text(value: Any) -> Any:
     # Not a bool: TOML's true is an int to Python, and no id.
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):  # "must be a string in quotes" hid that numbers do too
+        raise ValueError("must be an id: a whole number, or text in quotes")
+    return value
 
 
 def _text_as_id(value: Any) -> Any:

@@ -159,3 +159,11 @@ def test_eval_flags_that_do_not_go_together_are_refused(
     result = runner.invoke(app, ["eval", *args])
     assert result.exit_code == 1, result.output
     assert says(result.output, said)
+
+
+def test_an_id_that_is_no_id_says_numbers_do_too(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[room]\noff_channels = [1.5]\n", encoding="utf-8")
+    result = runner.invoke(app, ["--config", str(path), "persona", "show"])
+    assert result.exit_code == 2, result.output
+    assert says(result.output, "off_channels.0 = 1.5: must be an id: a whole number, or text")
