@@ -48,19 +48,26 @@ def gguf_path(settings: Settings) -> Path:
 
 
 def check_gguf_file(path: Path, named: str) -> None:
-    """A sentence (ModelNotFoundError) for a file that is not a whole GGUF: another
-    format, an empty file, or one cut short (transformers and llama.cpp failed on those
-    with a traceback, or a crash, deep inside their readers)."""
+    """A sentence (ModelNotFoundError) for a file that is not a whole GGUF model: another
+    format, an empty file, one cut short (transformers and llama.cpp failed on those
+    with a traceback, or a crash, deep inside their readers), or a LoRA adapter's GGUF
+    (a version's adapter.gguf: transformers warned, then llama.cpp could not load it)."""
     from model.engines.gguf_header import gguf_header
 
     try:
         with gguf_header(path) as header:
+            kind = header.values.get("general.type")
             wanted = header.data_end()
     except (OSError, ValueError) as exc:
         raise ModelNotFoundError(
             f"{named} is not a GGUF file llama.cpp can load ({exc}); point it at the GGUF "
             "file of the base model."
         ) from None
+    if kind == "adapter":
+        raise ModelNotFoundError(
+            f"{named} is a LoRA adapter (general.type = adapter), not a model; point it at "
+            "the GGUF file of the base model."
+        )
     size = path.stat().st_size
     if size < wanted:
         raise ModelNotFoundError(

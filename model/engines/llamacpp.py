@@ -57,7 +57,7 @@ from model.engines.base import (
 )
 from model.engines.chat_template import check_configured_template
 from model.engines.cpu_repack import RepackOverrides, weight_placement
-from model.engines.cpu_threads import ThreadGovernor, default_threads
+from model.engines.cpu_threads import ThreadGovernor, default_threads, usable_cpus
 from model.engines.gguf_base import base_hashes
 from model.engines.gguf_files import (
     gguf_config_hash_or_none,
@@ -96,6 +96,11 @@ WARM_PACE = 5.0
 # How often, at most, the log says that a request was given up while its long prompt
 # was still being read (one line per case would flood it under a client's retries).
 UNREAD_TOLD_EVERY_S = 600.0
+# How long that line waits, when nobody else waits for the engine, before it is said,
+# and it is not if the engine was closed meanwhile: a service that closes first cancels
+# its own requests in flight (the memory summary being written, the batcher's rows), on
+# purpose, not for want of time.
+UNREAD_TELL_AFTER_S = 2.0
 # A smoke reply must hold real tokens, not an end-of-turn at once.
 SMOKE_MIN_TOKENS = 4
 # Passes decoding at once, a step of each in turn: the live adapter's, a new version's
@@ -135,6 +140,11 @@ UNBATCHED_TYPES = ("Q4_1",)
 LORA_REFUSED = "failed to apply lora adapter: "
 # Reasons of llama.cpp's that mean the LoRA was made for another model.
 OTHER_BASE_REASONS = ("wrong base model", "arch mismatch")
+# What llama.cpp logs when a context's buffers (its KV cache, its compute buffers, both
+# sized by the KV cells) do not fit in memory.
+NO_MEMORY_MARKS = ("failed to allocate", "insufficient memory", "bad_alloc")
+# llama.cpp counts a context's KV cells in 32 bits: more would wrap to a smaller cache.
+MAX_KV_CELLS = 2**32 - 1
 
 
 @contextlib.contextmanager
@@ -170,6 +180,34 @@ def lora_refusal(name: str, gguf_file: Path, log_lines: list[str]) -> str:
     details = [line.split(": ", 1)[-1] for line in lines if line.startswith("gguf_")]
     because = "; ".join(details) or reason.strip() or "llama.cpp gave no reason"
     return f"Version {name}: llama.cpp cannot load its LoRA {gguf_file} ({because})."
+
+
+def capped_threads(threads: int) -> int:
+    """`[model] llamacpp_threads`, at most one per CPU this process may use: llama.cpp
+    starts every thread it is given (10000 hung the process), and threads beyond the
+    CPUs only take turns, while every step waits for the last of them."""
+    cpus = len(usable_cpus())
+    if threads <= cpus:
+        return threads
+    log.warning(
+        "[model] llamacpp_threads = %d is more than the %d CPUs this process may use; "
+        "llama.cpp decodes on %d threads (more would only take turns on them)",
+        threads,
+        cpus,
+        cpus,
+    )
+    return cpus
+
+
+def kv_cell_bytes(ll: Any, model: Any, meta: Callable[[str], str]) -> int:
+    """Bytes one KV cell takes over all layers: K and V of each KV head, 16 bits a value
+    (llama.cpp's default cache type). The head size is the GGUF's key and value length,
+    or the embedding over the heads where it names none."""
+    arch = meta("general.architecture")
+    split = ll.llama_model_n_embd(model) // max(1, ll.llama_model_n_head(model))
+    lengths = [meta(f"{arch}.attention.{kind}_length") for kind in ("key", "value")]
+    dims = sum(int(n) if n.isdigit() else split for n in lengths)
+    return ll.llama_model_n_layer(model) * ll.llama_model_n_head_kv(model) * dims * 2
 
 
 def _smoke_gen(max_new_tokens: int) -> GenerationSettings:
@@ -326,11 +364,16 @@ class LlamaCppEngine:
         if not threads:
             self._governor = ThreadGovernor(*default_threads())
             threads = self._governor.current
-        self.threads = threads
-        params.n_threads = params.n_threads_batch = threads
-        self._ctx = llama_cpp.llama_init_from_model(self._model, params)
-        if not self._ctx:
-            raise RuntimeError(f"llama.cpp could not create a context for {path}")
+        self.threads = capped_threads(threads)
+        params.n_threads = params.n_threads_batch = self.threads
+        said: list[str] = []
+        if self.kv_cells <= MAX_KV_CELLS:
+            with llama_log(said):
+                self._ctx = llama_cpp.llama_init_from_model(self._model, params)
+        if self.kv_cells > MAX_KV_CELLS or not self._ctx:
+            refusal = self._context_refusal(path, kv_tokens, said)
+            llama_cpp.llama_model_free(self._model)
+            raise refusal
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(DECODE_CHUNK, 0, 1)
         self._slots = [Slot(seq) for seq in range(PREFIX_SLOTS)]
@@ -346,6 +389,9 @@ class LlamaCppEngine:
         self.stats = EngineStats()
         self.costs = ReadCosts()
         self._unread_told_at = -UNREAD_TOLD_EVERY_S
+        self._closing = False  # set as `close` begins
+        # `_tell_unread`'s line while it waits (under the loop's lock).
+        self._unread: tuple[float, int, int, float] | None = None
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
         # the token that ends a reply under its chat template.
         self.stop_tokens = sorted({*self.text.eog, *self.text.reply_stop()})
@@ -357,6 +403,31 @@ class LlamaCppEngine:
         self._step_jobs: deque[StepJob] = deque()
         self._passes: list[Pass] = []  # the passes `_serve` runs now, a step each in turn
         self.join_running = True
+
+    def _context_refusal(self, path: Path, kv_tokens: int, said: list[str]) -> Exception:
+        """Why llama.cpp made no context: a KV cache too big for memory is a setting's
+        sentence (its size, what to set lower); else llama.cpp's own reason."""
+        lines = "".join(said).splitlines()
+        if self.kv_cells <= MAX_KV_CELLS and not any(
+            mark in line for line in lines for mark in NO_MEMORY_MARKS
+        ):
+            reason = "; ".join(line.split(": ", 1)[-1] for line in lines if "failed" in line)
+            because = f" ({reason})" if reason else ""
+            return RuntimeError(f"llama.cpp could not create a context for {path}{because}")
+        gib = self.kv_cells * kv_cell_bytes(self._ll, self._model, self.text.meta) / 2**30
+        size = f"{self.kv_cells:,} tokens (about {gib:,.1f} GiB)"
+        if kv_tokens:
+            return ConfigError(
+                f"[model] llamacpp_kv_tokens = {kv_tokens} asks for a KV cache of {size}, "
+                "more than llama.cpp could allocate here; set it lower, at least the context "
+                f"window ({self.context_window} tokens, [model] context_window)."
+            )
+        return ConfigError(
+            f"llama.cpp could not allocate the KV cache of {path.name}: {size}, twice its "
+            f"context window of {self.context_window} ([model] llamacpp_kv_tokens = 0); set "
+            "[model] context_window lower, or [model] llamacpp_kv_tokens to fewer tokens, at "
+            "least the window."
+        )
 
     @classmethod
     async def load(cls, settings: Settings) -> LlamaCppEngine:
@@ -768,23 +839,51 @@ class LlamaCppEngine:
     def _tell_unread(self, row: Row) -> None:
         """Say (at most every UNREAD_TOLD_EVERY_S) that a request was given up while its
         long prompt was still being read: whoever runs the worker learns why such
-        conversations (an OpenAI client sends all its turns) never get an answer here."""
+        conversations (an OpenAI client sends all its turns) never get an answer here.
+        Said at once while other callers wait for the engine; else when one next asks
+        (`generate_rows`) or UNREAD_TELL_AFTER_S later, whichever comes first, and not
+        once `close` began: a service closing cancels its requests first, and a memory
+        summary cancelled at `/quit` was said to be too long for this machine."""
+        took = time.monotonic() - row.admitted
+        read = row.fed - row.copied
+        facts = (took, len(row.prompt), len(row.prompt) - row.fed, read / took if took else 0.0)
+        loop = row.request.loop if row.request is not None else None
+        if loop is None or not self._keep_unread(facts):
+            self._say_unread(facts)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: so is the service
+            loop.call_soon_threadsafe(loop.call_later, UNREAD_TELL_AFTER_S, self._say_waiting)
+
+    def _keep_unread(self, facts: tuple[float, int, int, float]) -> bool:
+        """Keep `_tell_unread`'s line for later, unless a caller still waits for a reply
+        (the service goes on: False)."""
+        with self._loop.lock:
+            held = [request for run in self._passes for request in run.held()]
+            if any(not request.done.cancelled() for request in self._inbox + held):
+                return False
+            self._unread = facts
+            return True
+
+    def _say_waiting(self) -> None:
+        """`_tell_unread`'s line that waited, if it still does."""
+        with self._loop.lock:
+            facts, self._unread = self._unread, None
+        if facts is not None:
+            self._say_unread(facts)
+
+    def _say_unread(self, facts: tuple[float, int, int, float]) -> None:
+        """`_tell_unread`'s line (took, prompt tokens, tokens short, tokens/s)."""
         now = time.monotonic()
-        if now - self._unread_told_at < UNREAD_TOLD_EVERY_S:
+        if self._closing or now - self._unread_told_at < UNREAD_TOLD_EVERY_S:
             return
         self._unread_told_at = now
-        took = now - row.admitted
-        read = row.fed - row.copied
         log.warning(
             "A request was given up (its deadline passed or its client left) %.0f s into "
             "reading its %d-token prompt, %d tokens short (about %.0f tokens/s here): a "
             "conversation that long is not answered in time on this machine; a smaller "
             "[model] context_window (prompts are fitted to it) or a longer [worker] "
             "request_timeout_seconds would let it be.",
-            took,
-            len(row.prompt),
-            len(row.prompt) - row.fed,
-            read / took if took > 0 else 0.0,
+            *facts,
         )
 
     def _room(self, prompt: list[int], cap: int) -> int:
@@ -860,14 +959,16 @@ class LlamaCppEngine:
         """Replies from the live adapter, one future per row, each done at its row's end.
         The rows go to the inbox together; the engine thread's decode loop takes them
         into the pass that is running, at its next step, or starts one with them."""
+        loop = asyncio.get_running_loop()
         requests = [
-            Request(messages, gen, None, 0, limit)
+            Request(messages, gen, None, 0, limit, loop=loop)
             for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True)
         ]
         self._loop.give(
             lambda: self._inbox.extend(requests),
             lambda: setattr(self, "_inbox", [r for r in self._inbox if r not in requests]),
         )
+        self._say_waiting()  # the service goes on
         self._count_call(len(requests))
         # Cancelling a row's future cancels the wrapped one, which drops the row at the
         # decode loop's next step.
@@ -975,7 +1076,11 @@ class LlamaCppEngine:
         for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
             await asyncio.sleep(await self._between_steps(warm_slice, end))
         request = Request(
-            messages, _smoke_gen(max_new_tokens), name, min(SMOKE_MIN_TOKENS, max_new_tokens)
+            messages,
+            _smoke_gen(max_new_tokens),
+            name,
+            min(SMOKE_MIN_TOKENS, max_new_tokens),
+            loop=asyncio.get_running_loop(),
         )
         self._loop.give(
             lambda: self._inbox.append(request),
@@ -1032,6 +1137,7 @@ class LlamaCppEngine:
         self._ll.llama_model_free(self._model)  # frees its adapters too
 
     async def close(self) -> None:
+        self._closing = True  # the requests it cancelled first were not given up (`_tell_unread`)
         if not self._loop.closed:
             await self.thread.run(self._free)
         await self.thread.close()

@@ -6,6 +6,7 @@ here."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections import deque
@@ -79,6 +80,9 @@ class Request:
     tokens: list[int] | None = None  # encoded and fitted on the engine thread
     # Whether its rendered prompt ended inside an open `<think>` (prompt.opens_think).
     opens_think: bool = False
+    # The event loop its caller waits on (None: a blocking call), where a give-up is
+    # told (`LlamaCppEngine._tell_unread`).
+    loop: asyncio.AbstractEventLoop | None = None
 
     def joins(self, other: Request) -> bool:
         """Whether the two decode in one pass: one adapter, one way of sampling."""
