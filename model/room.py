@@ -419,9 +419,16 @@ class RoomLog:
 
     async def archive_user(self, platform: str, user_id: str, room: str = "") -> int:
         """A member's own reset: their lines only (in `room`, or everywhere on the platform)."""
-        sql = (
-            "UPDATE room_lines SET archived = 1 WHERE platform = ? AND user_id = ? AND archived = 0"
+        return await self._change_user(
+            "UPDATE room_lines SET archived = 1 WHERE platform = ? AND user_id = ? AND archived = 0",
+            platform,
+            user_id,
+            room,
         )
+
+    async def _change_user(self, sql: str, platform: str, user_id: str, room: str) -> int:
+        """`sql` on one person's lines (its WHERE names platform and user_id): in `room`,
+        or in every room of the platform."""
         if room:
             return await self._change(
                 _room(room),
@@ -484,16 +491,8 @@ class RoomLog:
         """Purge: the user's lines in `room`, or in every room of the platform (as
         `archive_user` for a reset: a purge of one member's key in one group deleted
         their lines in every group)."""
-        sql = "DELETE FROM room_lines WHERE platform = ? AND user_id = ?"
-        if room:
-            return await self._change(
-                _room(room),
-                sql + " AND room = ?",
-                (platform, user_id, room),
-                f"{room}:user:{user_id}",
-            )
-        return await self._change(
-            _rooms_of(platform), sql, (platform, user_id), f"{platform}:user:{user_id}"
+        return await self._change_user(
+            "DELETE FROM room_lines WHERE platform = ? AND user_id = ?", platform, user_id, room
         )
 
 

@@ -286,10 +286,10 @@ async def test_atri_memory_purge_of_a_user_scope_removes_their_room_lines(
         await service.chat(said("甲的话", "1", "甲", channel="g2"))
         await service.chat(said("乙的话", "2", "乙"))
     async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as memory:
-        assert await memory.purge("qq:chan:g2:user:1") == (
-            0,
-            2,
-        )  # a user_in_channel key: their lines
+        # A user_in_channel key: their lines in that channel only (session 64).
+        assert await memory.purge("qq:chan:g2:user:1") == (0, 1)
+        assert [line.user_id for line in await memory.room.all_lines("qq:chan:g1")] == ["1", "2"]
+        assert await memory.purge("qq:user:1") == (0, 1)  # a user's key: every channel
         assert [line.user_id for line in await memory.room.all_lines("qq:chan:g1")] == ["2"]
         assert await memory.purge("qq:chan:g1") == (0, 1)  # a channel's key: its room
         assert await memory.room.all_lines("qq:chan:g1") == []
