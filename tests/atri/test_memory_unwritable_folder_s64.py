@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,17 +13,9 @@ from pathlib import Path
 import pytest
 
 from model.memory import Memory
+from tests.without_root_powers import as_a_user_file_modes_stop
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def as_a_user_without_that_folder(command: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return command
-    if shutil.which("setpriv") is None:
-        pytest.skip("root without setpriv to drop its power to write any folder")
-    caps = "-dac_override,-dac_read_search"
-    return ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
 
 
 async def filled(path: Path) -> None:
@@ -52,7 +43,7 @@ def test_read_commands_read_a_database_in_a_folder_they_cannot_write(
     folder.chmod(0o555)
     try:
         done = subprocess.run(
-            as_a_user_without_that_folder([sys.executable, "-m", "atri", "memory", *args]),
+            as_a_user_file_modes_stop([sys.executable, "-m", "atri", "memory", *args]),
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -78,7 +69,7 @@ def test_a_read_of_a_read_only_file_does_not_leave_it_unwritable_once_made_writa
 
     def atri(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            as_a_user_without_that_folder([sys.executable, "-m", "atri", "memory", *args]),
+            as_a_user_file_modes_stop([sys.executable, "-m", "atri", "memory", *args]),
             cwd=tmp_path,
             capture_output=True,
             text=True,

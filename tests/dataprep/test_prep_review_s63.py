@@ -23,6 +23,7 @@ from dataprep.cli import run_prep
 from dataprep.encoding import decode_report
 from dataprep.errors import DataprepError
 from dataprep.pipeline import run_pipeline
+from tests.without_root_powers import as_a_user_file_modes_stop
 
 REPO = Path(__file__).resolve().parents[2]
 LINES = [
@@ -129,12 +130,10 @@ def test_a_folder_that_cannot_be_listed_is_named_not_passed_over(tmp_path: Path)
     shutil.copy(REPO / "tests/dataprep/fixtures/plain_zh.txt", game / "sub" / "c.txt")
     (game / "sub").chmod(0)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "atri", "prep", str(game), "--out", str(out)]
-    if os.geteuid() == 0:  # root lists any folder: the run is root without that power
-        if shutil.which("setpriv") is None:
-            pytest.skip("root without setpriv to drop its power to read any folder")
-        caps = "-dac_override,-dac_read_search"
-        command = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
+    # Root lists any folder: the run is root without that power.
+    command = as_a_user_file_modes_stop(
+        [sys.executable, "-m", "atri", "prep", str(game), "--out", str(out)]
+    )
     try:
         done = subprocess.run(
             command,

@@ -19,6 +19,7 @@ from model.adapters.validation import ADAPTER_WEIGHTS, read_version
 from model.adapters.versions import AdapterError, misnamed_hint, misnamed_versions
 from model.service import ChatService
 from tests.model.conftest import V1, MakeVersion
+from tests.without_root_powers import as_a_user_file_modes_stop
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -49,12 +50,7 @@ def test_a_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path) -> None
         "except UserError as exc:\n"
         "    print(exc)\n"
     )
-    command = [sys.executable, "-c", code]
-    if os.geteuid() == 0:  # root writes anywhere: run without that power
-        if shutil.which("setpriv") is None:
-            pytest.skip("root without setpriv to drop its power to write any folder")
-        caps = "-dac_override,-dac_read_search"
-        command = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
+    command = as_a_user_file_modes_stop([sys.executable, "-c", code])
     try:
         done = subprocess.run(
             command,
