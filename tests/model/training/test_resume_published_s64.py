@@ -10,23 +10,14 @@ from typer.testing import CliRunner
 
 from atri.cli import app
 from tests.model.training.test_train_eval import write_config
+from tests.model.training.test_training_qa38 import stopped_before_publishing
 
 
 def test_the_table_of_a_run_only_published_names_no_speed(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import model.training.runner as runner
-    from atri.config import load_settings
-
     config = write_config(tmp_path, tiny_model_dir, max_steps=2, gradient_accumulation=1)
-
-    def stopped(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as m:
-        m.setattr(runner, "publish_version", stopped)
-        with pytest.raises(KeyboardInterrupt):
-            runner.train(load_settings(config))
+    stopped_before_publishing(config, monkeypatch)
 
     result = CliRunner(env={"COLUMNS": "200"}).invoke(
         app, ["--config", str(config), "train", "--resume"]

@@ -77,6 +77,21 @@ def adapter_tensors(folder: Path) -> dict[str, Any]:
     return load_file(str(folder / "adapter_model.safetensors"))
 
 
+def stopped_before_publishing(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Train as `config` says, stopped by Ctrl-C once its last checkpoint is saved, as
+    its version was being published."""
+    import model.training.runner as runner
+    from atri.config import load_settings
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(runner, "publish_version", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            runner.train(load_settings(config))
+
+
 def test_resuming_a_run_that_had_finished_trains_no_further_step(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,13 +106,7 @@ def test_resuming_a_run_that_had_finished_trains_no_further_step(
         tmp_path, tiny_model_dir, max_steps=2, eval_steps=1, gradient_accumulation=1
     )
 
-    def stopped(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as m:
-        m.setattr(runner, "publish_version", stopped)
-        with pytest.raises(KeyboardInterrupt):
-            runner.train(load_settings(config))
+    stopped_before_publishing(config, monkeypatch)
     adapters = tmp_path / "adapters"
     [last] = adapters.glob(".runs/*/checkpoint-2")
     trained = adapter_tensors(last)
