@@ -346,10 +346,6 @@ class Reloader:
             if not names:
                 bare = await asyncio.to_thread(bare_peft_folders, self.adapters_dir)
                 hint = bare_folders_hint(self.adapters_dir, bare) if bare else ""
-                if not hint and not self.adapters_dir.is_dir():
-                    # Moved away or replaced while the worker runs: say that, not "none".
-                    kind = "is a file" if self.adapters_dir.exists() else "does not exist"
-                    hint = f"the folder {kind} now ([model] adapters_dir)"
                 return self._record(
                     ReloadResult(
                         ok=False,

@@ -100,17 +100,3 @@ def test_a_version_under_a_name_no_version_has_is_named_with_what_to_do(
     (adapters_dir / "版本一").rename(adapters_dir / V1)
     said = misnamed_hint(adapters_dir, misnamed_versions(adapters_dir))
     assert f"'{V1} copy' is a copy of version {V1}, which is there already" in said
-
-
-async def test_a_reload_in_a_folder_moved_away_says_so(
-    reload_settings: Settings, make_version: MakeVersion, adapters_dir: Path
-) -> None:
-    make_version(V1)
-    async with await ChatService.open(reload_settings) as service:
-        shutil.move(adapters_dir, adapters_dir.with_name("elsewhere"))
-        result = await service.reload()
-    assert not result.ok
-    assert result.message == (
-        f"No complete adapter version in {adapters_dir}: the folder does not exist now "
-        "([model] adapters_dir)."
-    )
