@@ -384,6 +384,10 @@ class HttpWorker:
             said = str(exc)
         except ValueError:
             said = self._not_the_worker(path)
+        # Its answer may be posted where a whole QQ group reads it: the worker's address
+        # (a LAN host, a tunnel) goes to the log, the answer names the setting.
+        log.warning("%s", said)
+        said = said.replace(self.url, "[worker] url")
         return ReloadResult(ok=False, message=said, code="unreachable", reason=said)
 
 

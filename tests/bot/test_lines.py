@@ -161,6 +161,8 @@ async def test_reload_and_rollback_answer_in_the_cards_language(
         async with HttpWorker(away, Secrets()) as remote:  # a worker that is not there
             answer = await commands.reload(remote, admin)
         assert not answer.ok and answer.text.startswith(unreachable), answer.text
+        # Posted where a whole group reads it: the setting, not the worker's address.
+        assert "at [worker] url (" in answer.text and str(port) not in answer.text
 
 
 def test_braces_in_her_name_stay_braces() -> None:
