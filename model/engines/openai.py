@@ -78,6 +78,11 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 600.0
 # How long a replica that failed stays out of the rotation before it is tried again.
 REPLICA_RETRY_SECONDS = 15.0
+# A row waiting this long on a replica that answers nothing, while the others answer,
+# marks it hung (`_note_stalled`).
+STALLED_AFTER_SECONDS = 30.0
+# Each replica's smoke test of a new version: a hung one is taken out, not waited for.
+SMOKE_TIMEOUT_SECONDS = 120.0
 ALREADY_LOADED = "has already been loaded"
 # vLLM's words for a LoRA folder it cannot read.
 NO_ADAPTER = "No adapter found"
@@ -342,9 +347,22 @@ class OpenAIEngine:
         except BaseException:
             await asyncio.gather(*(r.client.aclose() for r in replicas))
             raise
-        window = settings.model.context_window or int(
-            base.get("max_model_len") or DEFAULT_CONTEXT_WINDOW
+        lengths = {
+            replica.url: int(resolve_model(cards, model, replica.url)[0].get("max_model_len") or 0)
+            for replica, cards in reachable
+        }
+        served = [n for n in lengths.values() if n]
+        window = settings.model.context_window or (
+            min(served) if served else DEFAULT_CONTEXT_WINDOW
         )
+        if len(set(served)) > 1 and not settings.model.context_window:
+            # Fitted to the first one's, every long chat sent to a shorter one failed.
+            log.warning(
+                "the replicas serve different windows (%s); prompts are fitted to the "
+                "shortest, %d tokens: give every replica the same --max-model-len",
+                ", ".join(f"{n} at {url}" for url, n in lengths.items()),
+                window,
+            )
         engine = cls(settings, replicas, window, base_id, str(base["id"]))
         tokenizer = await asyncio.to_thread(base_tokenizer, settings, base_id)
         if tokenizer is not None:
@@ -492,8 +510,12 @@ class OpenAIEngine:
         asked_elsewhere = False
         while (replica := self._pick(tried)) is not None:
             tried.add(replica.url)
+            asked_at = time.monotonic()
             try:
                 data = await self._complete_chat(replica, messages, gen, model, limits)
+            except asyncio.CancelledError:
+                self._note_stalled(replica, asked_at)
+                raise
             except ServerBusy as exc:
                 # The busy replica stays in the rotation: it is well, only full now. The
                 # retry runs in this row's task, so the request's deadline still ends it.
@@ -516,6 +538,7 @@ class OpenAIEngine:
             except ReplicaDown as exc:
                 self._take_out(replica, str(exc))
                 continue
+            replica.answered_at = time.monotonic()
             if replica.down_since is not None:
                 # Out of the rotation, tried as the last resort, and it answered: back
                 # in now (with every version), not after a quiet spell users never give.
@@ -583,6 +606,11 @@ class OpenAIEngine:
             raise
 
     def _generation(self, replica: Replica, data: Any, version: str) -> Generation:
+        if isinstance(data, str):  # a proxy's page, a body cut short
+            raise RemoteEngineError(
+                f"{replica.url}: a completion that is not JSON "
+                f"({' '.join(data[:120].split()) or 'an empty body'})."
+            )
         try:
             choice = data["choices"][0]
             content = choice["message"]["content"] or ""
@@ -618,6 +646,20 @@ class OpenAIEngine:
             # No reasoning parser split it: the reply opened inside the prompt's <think>.
             return without_reasoning(generation, replica.url)
         return generation
+
+    def _note_stalled(self, replica: Replica, asked_at: float) -> None:
+        """A row given up (its deadline) while `replica` had answered nothing since it was
+        asked, `STALLED_AFTER_SECONDS` or more ago, and another replica had: it hangs, and
+        is taken out. A hung replica never failed (its read timeout is 600 s, the worker's
+        deadline 120), so it kept half the users' chats until their deadlines, and took
+        the batch's places from the replicas that answered."""
+        now = time.monotonic()
+        if now - asked_at < STALLED_AFTER_SECONDS or replica.answered_at >= asked_at:
+            return
+        if any(r is not replica and r.answered_at >= asked_at for r in self.replicas):
+            self._take_out(
+                replica, f"{replica.url}: no answer in {now - asked_at:.0f} s while others answered"
+            )
 
     def _pick(self, tried: set[str]) -> Replica | None:
         """The next serving replica in turn; with none serving, one that is out (better a
@@ -690,7 +732,9 @@ class OpenAIEngine:
         for a rollback that it cannot load again (its folder deleted by hand) is said once
         and dropped from every replica: it must not keep the live one out of service."""
         try:
-            replica.held = held_loras(await list_models(replica))
+            cards = await list_models(replica)
+            self._check_same_model(replica, cards)
+            replica.held = held_loras(cards)
             live = self.loras.get(self.live_lora)
             if live is not None:
                 await self._register(replica, live)
@@ -711,8 +755,31 @@ class OpenAIEngine:
             return False
         replica.down_since = None
         replica.reason = ""
-        log.info("replica %s is back in the rotation", replica.url)
+        # As loud as its leaving: whoever read that it left reads that it is back.
+        log.warning("replica %s is back in the rotation", replica.url)
         return True
+
+    def _check_same_model(self, replica: Replica, cards: list[dict[str, Any]]) -> None:
+        """ReplicaDown for a replica back with another base model, or a window shorter
+        than the one prompts are fitted to: it rejoined unchecked, and answered users as
+        another model (or refused every long chat)."""
+        try:
+            base, _ = resolve_model(cards, self.base_name, replica.url)
+        except ConfigError as exc:
+            raise ReplicaDown(str(exc)) from None
+        root = str(base.get("root") or base["id"])
+        if root != self.base_id:
+            raise ReplicaDown(
+                f"{replica.url} serves another base model ({root!r}, not {self.base_id!r}); "
+                "run the same model on every replica in [model] openai_base_url"
+            )
+        length = int(base.get("max_model_len") or 0)
+        if length and length < self.context_window:
+            raise ReplicaDown(
+                f"{replica.url} serves a window of {length} tokens, shorter than the "
+                f"{self.context_window} prompts are fitted to; give every replica the same "
+                "--max-model-len"
+            )
 
     async def _drop_kept(self, name: str, replica: Replica, exc: RemoteEngineError) -> None:
         """Forget kept version `name`, which `replica` could not load again, on every
@@ -747,6 +814,10 @@ class OpenAIEngine:
             # llama.cpp's and SGLang's chat templates refuse a chat with a 500: the replica
             # is well, and the chat may pass in the strict shape (_complete_chat).
             if response.status_code >= 500 and not template_refusal(detail):
+                raise ReplicaDown(message)
+            if response.status_code in (401, 403):
+                # This replica's key (restarted with another --api-key): the others may
+                # still take the chats, as from one down.
                 raise ReplicaDown(message)
             raise RemoteEngineError(message, response.status_code, detail)
         try:
@@ -828,9 +899,17 @@ class OpenAIEngine:
         texts: list[str] = []
         for replica in await self._serving_now():
             try:
-                data = await self._complete_chat(replica, messages, gen, self.loras[name].name)
+                data = await asyncio.wait_for(
+                    self._complete_chat(replica, messages, gen, self.loras[name].name),
+                    SMOKE_TIMEOUT_SECONDS,
+                )
             except ReplicaDown as exc:
                 self._take_out(replica, str(exc))
+                continue
+            except TimeoutError:
+                self._take_out(
+                    replica, f"{replica.url}: no smoke reply in {SMOKE_TIMEOUT_SECONDS:.0f} s"
+                )
                 continue
             texts.append(self._generation(replica, data, name).text)
         if not texts:

@@ -27,6 +27,7 @@ class Replica:
     down_since: float | None = None  # time.monotonic() when it left the rotation
     reason: str = ""
     held: dict[str, str] = field(default_factory=dict)  # LoRA name -> path, as it reports
+    answered_at: float = 0.0  # time.monotonic() of its last completion
 
 
 def held_loras(cards: list[dict[str, Any]]) -> dict[str, str]:
@@ -56,10 +57,15 @@ def resolve_model(
     return card, None
 
 
+# A model list comes at once from a well server: one that hangs is out, not waited for
+# for the client's 600 s read timeout (at start-up that held the worker for 10 minutes).
+LIST_TIMEOUT_SECONDS = 15.0
+
+
 async def list_models(replica: Replica) -> list[dict[str, Any]]:
     """The model cards a replica serves."""
     try:
-        response = await replica.client.get("/models")
+        response = await replica.client.get("/models", timeout=LIST_TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:
         raise ReplicaDown(f"{replica.url}/models: {type(exc).__name__} {exc}") from None
     if response.status_code != 200:
