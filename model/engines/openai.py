@@ -235,6 +235,11 @@ def template_opens_think(tokenizer: Any) -> bool:
         return False
 
 
+# A version refused for the server's setup is held as refused like a broken one: the
+# job does not try it again by itself once vLLM is fixed.
+RELOAD_AGAIN = "the reload job does not try this version again by itself: `/reload` does"
+
+
 def refused_load(replica: Replica, lora: Lora, exc: RemoteEngineError) -> RemoteEngineError:
     """What a refused `/load_lora_adapter` means for whoever runs vLLM, in one sentence."""
     if exc.status in (404, 405) and NO_ADAPTER not in str(exc):
@@ -242,14 +247,14 @@ def refused_load(replica: Replica, lora: Lora, exc: RemoteEngineError) -> Remote
         return LoraRefused(
             f"{replica.url} has no runtime LoRA API (POST /load_lora_adapter answered HTTP "
             f"{exc.status}); start vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and "
-            "--enable-lora.",
+            f"--enable-lora, then reload ({RELOAD_AGAIN}).",
             exc.status,
         )
     if NO_ADAPTER in str(exc):
         return LoraRefused(
             f"{replica.url} finds no adapter in {lora.path}: vLLM reads the folder itself, "
             "so [model] adapters_dir must be at that same path on the vLLM host (a shared "
-            "volume mounted there), readable by vLLM's user.",
+            f"volume mounted there), readable by vLLM's user; then reload ({RELOAD_AGAIN}).",
             exc.status,
         )
     return exc

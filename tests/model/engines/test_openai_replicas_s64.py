@@ -17,7 +17,9 @@ from fastapi.responses import PlainTextResponse
 import model.engines.openai as openai_engine
 from atri.config import GenerationSettings, Settings
 from model.engines.openai import OpenAIEngine, RemoteEngineError
-from tests.model.engines.test_openai import FakeVllm, chats, readme_settings, replicas
+from model.service import ChatService
+from tests.model.conftest import V1, MakeVersion
+from tests.model.engines.test_openai import QWEN, FakeVllm, chats, readme_settings, replicas
 
 
 class MisbehavingVllm(FakeVllm):
@@ -136,3 +138,23 @@ async def test_a_completion_that_is_not_json_says_so(settings: Settings) -> None
                 await ask(engine, "hi")
         finally:
             await engine.close()
+
+
+async def test_a_version_refused_for_the_servers_setup_says_how_to_try_it_again(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    """Held as refused like a broken version, it is not tried again once vLLM is fixed
+    until an admin reloads; the sentence did not say so."""
+    fake = FakeVllm()
+    fake.runtime_lora = False
+    async with replicas(fake) as urls:
+        settings = base_settings(reload_settings, urls)
+        async with await ChatService.open(settings) as service:
+            make_version(V1, base_model=QWEN)
+            refused = await service.reloader.check()
+            assert refused is not None and not refused.ok
+            assert "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True" in refused.message
+            assert "the reload job does not try this version again by itself" in refused.message
+            fake.runtime_lora = True
+            assert await service.reloader.check() is None
+            assert (await service.reload()).ok
