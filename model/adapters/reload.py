@@ -68,7 +68,9 @@ class _LookStillRunning(logging.Filter):
         return "maximum number of running instances" not in str(record.msg)
 
 
-_scheduler_log = logging.getLogger(f"{__name__}.scheduler")
+# Under APScheduler's own name: its INFO lines ("Scheduler started") stay behind -v as
+# they were (this module's INFO lines are shown without it).
+_scheduler_log = logging.getLogger("apscheduler.scheduler.atri")
 _scheduler_log.addFilter(_LookStillRunning())
 BASE_LABEL = "the base model"
 # One-sided 95%: a rate difference smaller than this many standard errors may be chance.
