@@ -100,3 +100,13 @@ def test_a_version_under_a_name_no_version_has_is_named_with_what_to_do(
     (adapters_dir / "版本一").rename(adapters_dir / V1)
     said = misnamed_hint(adapters_dir, misnamed_versions(adapters_dir))
     assert f"'{V1} copy' is a copy of version {V1}, which is there already" in said
+
+
+def test_the_schedulers_info_lines_stay_behind_verbose() -> None:
+    """Its logger under this module's name (whose INFO lines are shown without -v) put
+    "Scheduler has been shut down" after every `atri chat`'s Bye!."""
+    from atri.cli import TOLD_LOGGERS
+    from model.adapters import reload
+
+    name = reload._scheduler_log.name
+    assert not any(name == told or name.startswith(f"{told}.") for told in TOLD_LOGGERS)
