@@ -138,7 +138,7 @@ def names_in(
 
 def people_named(speakers: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
     """(id, name) of each (id, display name), as `names_in` names a message's speaker."""
-    return {(user_id, shown_name(name, user_id) or UNNAMED) for user_id, name in speakers}
+    return {(user_id, _named(name, user_id)) for user_id, name in speakers}
 
 
 def speaker(message: Message, char_name: str, names: Names | None = None) -> str:
@@ -153,7 +153,11 @@ def speaker(message: Message, char_name: str, names: Names | None = None) -> str
 
 
 def _name(message: Message) -> str:
-    return shown_name(message.display_name, message.user_id) or UNNAMED
+    return _named(message.display_name, message.user_id)
+
+
+def _named(display_name: str, user_id: str) -> str:
+    return shown_name(display_name, user_id) or UNNAMED
 
 
 def transcript(

@@ -61,7 +61,14 @@ from model.engines.served_template import (
     check_served_template,
 )
 from model.engines.special_text import common_defuser, defused, defuser
-from model.engines.vllm_replica import Replica, ReplicaDown, held_loras, list_models, resolve_model
+from model.engines.vllm_replica import (
+    Replica,
+    ReplicaDown,
+    base_facts,
+    held_loras,
+    list_models,
+    resolve_model,
+)
 from model.protocol import clean_str
 
 log = logging.getLogger(__name__)
@@ -342,19 +349,18 @@ class OpenAIEngine:
             base, lora = resolve_model(cards, model, first_replica.url)
             base_id = str(base.get("root") or base["id"])
             for replica, other in reachable[1:]:
-                other_base, _ = resolve_model(other, model, replica.url)
-                if str(other_base.get("root") or other_base["id"]) != base_id:
+                other_root, _ = base_facts(other, model, replica.url)
+                if other_root != base_id:
                     raise ConfigError(
                         f"The replicas serve different base models ({base_id!r} at "
-                        f"{first_replica.url}, {other_base.get('root')!r} at {replica.url}); "
+                        f"{first_replica.url}, {other_root!r} at {replica.url}); "
                         "run the same model on every replica in [model] openai_base_url."
                     )
         except BaseException:
             await asyncio.gather(*(r.client.aclose() for r in replicas))
             raise
         lengths = {
-            replica.url: int(resolve_model(cards, model, replica.url)[0].get("max_model_len") or 0)
-            for replica, cards in reachable
+            replica.url: base_facts(cards, model, replica.url)[1] for replica, cards in reachable
         }
         served = [n for n in lengths.values() if n]
         window = settings.model.context_window or (
@@ -769,16 +775,14 @@ class OpenAIEngine:
         than the one prompts are fitted to: it rejoined unchecked, and answered users as
         another model (or refused every long chat)."""
         try:
-            base, _ = resolve_model(cards, self.base_name, replica.url)
+            root, length = base_facts(cards, self.base_name, replica.url)
         except ConfigError as exc:
             raise ReplicaDown(str(exc)) from None
-        root = str(base.get("root") or base["id"])
         if root != self.base_id:
             raise ReplicaDown(
                 f"{replica.url} serves another base model ({root!r}, not {self.base_id!r}); "
                 "run the same model on every replica in [model] openai_base_url"
             )
-        length = int(base.get("max_model_len") or 0)
         if length and length < self.context_window:
             raise ReplicaDown(
                 f"{replica.url} serves a window of {length} tokens, shorter than the "

@@ -57,6 +57,13 @@ def resolve_model(
     return card, None
 
 
+def base_facts(cards: list[dict[str, Any]], model: str, url: str) -> tuple[str, int]:
+    """What the base under the model name `model` is (its path, vLLM's `root`) and its
+    window (`max_model_len`, 0 where the card names none): what replicas must share."""
+    base, _ = resolve_model(cards, model, url)
+    return str(base.get("root") or base["id"]), int(base.get("max_model_len") or 0)
+
+
 # A model list comes at once from a well server: one that hangs is out, not waited for
 # for the client's 600 s read timeout (at start-up that held the worker for 10 minutes).
 LIST_TIMEOUT_SECONDS = 15.0
