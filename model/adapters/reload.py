@@ -209,9 +209,10 @@ class Reloader:
         # newest again once they change (a folder copied in by hand and caught half-way,
         # an eval.json rewritten), and never again while they stay the same.
         self.refused_files: dict[str, FilesStamp] = {}
-        # Versions refused because their files could not be written (AdapterWriteError:
-        # a full disk): the job tries the newest of them again at each check.
-        self.unwritten: set[str] = set()
+        # Versions refused for a reason not their own (`AdapterError.retried`: a full
+        # disk, vLLM started without its LoRA API): the job tries the newest again at
+        # each check.
+        self.retried: set[str] = set()
         # Each version's refusal as last logged: the same one again is not logged again.
         self._refusals_said: dict[str, str] = {}
         # The newest version the job has acted on (loaded, refused or rolled back from):
@@ -328,8 +329,8 @@ class Reloader:
                 if older not in self.failed:
                     result = await self._switch(older, "reload")
             return result
-        if newest in self.unwritten and newest != self.live:
-            log.debug("trying adapter version %s again (its files could not be written)", newest)
+        if newest in self.retried and newest != self.live:
+            log.debug("trying adapter version %s again (refused for a reason not its own)", newest)
             return await self._switch(newest, "reload")
         if newest in self.refused_files and newest != self.live:
             now = await asyncio.to_thread(files_stamp, self.adapters_dir / newest)
@@ -462,13 +463,13 @@ class Reloader:
                 log.exception("loading adapter version %s failed", version)
                 reason = f"Version {version} could not be loaded ({type(exc).__name__}: {exc})."
             self.failed.add(version)
-            if isinstance(exc, AdapterWriteError):
-                self.unwritten.add(version)
+            if isinstance(exc, AdapterError) and exc.retried:
+                self.retried.add(version)
             elif stamp is not None:
                 self.refused_files[version] = stamp
             return self._record(self._refused(version, reason, exc), kind, version)
         self.failed.discard(version)
-        self.unwritten.discard(version)
+        self.retried.discard(version)
         self.refused_files.pop(version, None)
         self.served.append(version)
         await self._note_rolled_back(previous if kind == "rollback" else "", version)

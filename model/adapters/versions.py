@@ -47,9 +47,13 @@ class AdapterError(UserError):
     """A version that must not be served or cannot be used; str() is the one-sentence reason.
 
     `short` is that reason in a word or two, as `atri adapters list` shows a refused
-    version in its table (the sentence is too long for a column)."""
+    version in its table (the sentence is too long for a column). `retried` marks a
+    refusal that is not the version's fault and goes away without touching its files (a
+    full disk, a model server not set up for adapters): the reload job tries such a
+    version again at each look instead of holding it as refused."""
 
     short = "refused"
+    retried = False
 
     def __init__(self, message: str = "", *, short: str = "") -> None:
         super().__init__(message)
@@ -61,6 +65,8 @@ class AdapterWriteError(AdapterError):
     """A version's files could not be written beside it (its GGUF LoRA: a full disk, a
     folder mounted read-only): nothing is wrong with the version, so the reload job
     tries it again at its next check."""
+
+    retried = True
 
 
 class AdapterConflict(AdapterError):

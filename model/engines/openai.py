@@ -125,7 +125,10 @@ class RemoteEngineError(EngineRequestFailed):
 
 class LoraRefused(RemoteEngineError, AdapterError):
     """A replica cannot load an adapter version for a reason an admin fixes on the vLLM
-    side (no runtime LoRA API, the folder not there): the reload says so in one sentence."""
+    side (no runtime LoRA API, the folder not there): the reload says so in one sentence,
+    and the job tries the version again at each look, so it goes live once vLLM is fixed."""
+
+    retried = True
 
 
 class NoReplica(RemoteEngineError, EngineUnavailable):
@@ -242,9 +245,8 @@ def template_opens_think(tokenizer: Any) -> bool:
         return False
 
 
-# A version refused for the server's setup is held as refused like a broken one: the
-# job does not try it again by itself once vLLM is fixed.
-RELOAD_AGAIN = "the reload job does not try this version again by itself: `/reload` does"
+# A version refused for the server's setup is not the version's fault (`retried`).
+RELOAD_AGAIN = "the reload job tries it again at each look, `/reload` at once"
 
 
 def refused_load(replica: Replica, lora: Lora, exc: RemoteEngineError) -> RemoteEngineError:

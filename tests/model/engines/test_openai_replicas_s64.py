@@ -140,11 +140,12 @@ async def test_a_completion_that_is_not_json_says_so(settings: Settings) -> None
             await engine.close()
 
 
-async def test_a_version_refused_for_the_servers_setup_says_how_to_try_it_again(
-    reload_settings: Settings, make_version: MakeVersion
+async def test_a_version_refused_for_the_servers_setup_goes_live_once_vllm_is_fixed(
+    reload_settings: Settings, make_version: MakeVersion, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Held as refused like a broken version, it is not tried again once vLLM is fixed
-    until an admin reloads; the sentence did not say so."""
+    """Not the version's fault: the job tries it again at each look (saying the refusal
+    once), and it goes live by itself once vLLM has its LoRA API, with no admin reload."""
+    caplog.set_level(logging.WARNING, logger="model.adapters.reload")
     fake = FakeVllm()
     fake.runtime_lora = False
     async with replicas(fake) as urls:
@@ -154,7 +155,11 @@ async def test_a_version_refused_for_the_servers_setup_says_how_to_try_it_again(
             refused = await service.reloader.check()
             assert refused is not None and not refused.ok
             assert "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True" in refused.message
-            assert "the reload job does not try this version again by itself" in refused.message
+            assert "the reload job tries it again at each look" in refused.message
+            again = await service.reloader.check()
+            assert again is not None and not again.ok
+            assert caplog.text.count("VLLM_ALLOW_RUNTIME_LORA_UPDATING") == 1
             fake.runtime_lora = True
+            live = await service.reloader.check()
+            assert live is not None and live.ok and live.version == V1
             assert await service.reloader.check() is None
-            assert (await service.reload()).ok
