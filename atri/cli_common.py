@@ -376,6 +376,11 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         signal.signal(signal.SIGINT, previous)
 
 
+def output_path(out: Path | None) -> Path | None:
+    """`--out`'s file; None for standard output (no `--out`, or the usual `-`)."""
+    return None if out is None or str(out) == "-" else out
+
+
 def write_output(path: Path, text: str) -> None:
     """Replace `path` whole or not at all: a full disk or a missing folder is one
     sentence, and an earlier file there (last week's backup) is left as it was.
@@ -386,9 +391,6 @@ def write_output(path: Path, text: str) -> None:
     pipe's reader got nothing, while the command said it wrote them."""
     from atri.files import write_text_atomic
 
-    if str(path) == "-":  # the usual name for standard output
-        write_stdout(text, "The output")
-        return
     try:
         kind = os.stat(path).st_mode
     except OSError:

@@ -20,6 +20,7 @@ from atri.cli_common import (
     console,
     err_console,
     fail,
+    output_path,
     run_async,
     write_output,
     write_stdout,
@@ -469,6 +470,7 @@ def memory_export(
 
     data = _with_memory(go, read_only=True)
     text = json.dumps(data, ensure_ascii=False, indent=2)
+    out = output_path(out)
     if out is None:
         write_stdout(text + "\n", "The export")
     else:

@@ -14,6 +14,7 @@ from atri.cli_common import (
     configured_settings,
     console,
     err_console,
+    output_path,
     write_output,
     write_stdout,
 )
@@ -70,6 +71,7 @@ def persona_export(
 ) -> None:
     """Write the character card as SillyTavern Character Card V2 JSON."""
     text = json.dumps(_persona(configured_settings()).to_card_v2(), ensure_ascii=False, indent=2)
+    out = output_path(out)
     if out is None:
         write_stdout(text + "\n", "The character card")
     else:

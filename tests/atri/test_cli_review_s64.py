@@ -49,6 +49,7 @@ def test_export_out_dev_stdout_writes_into_a_pipe(tmp_path: Path) -> None:
     assert dashed.returncode == 0, dashed.stderr
     assert dashed.stdout == card.stdout
     assert not (tmp_path / "-").exists()
+    assert "to -." not in dashed.stderr  # standard output is not a file named "-"
     assert atri_process(tmp_path, f"{ATRI} chat", stdin="我的猫叫年糕\n").returncode == 0
     piped = atri_process(tmp_path, f"{ATRI} memory export --out /dev/stdout | cat")
     assert piped.returncode == 0, piped.stderr
