@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from bot.lines import lines
+from bot.lines import channel_reset_command, lines
 from bot.relay import WorkerDown
 from model.protocol import (
     PERSONAL_SCOPE,
@@ -115,7 +115,7 @@ class CommandResult:
     refused: bool = False
 
 
-def _refuse(actor: Actor, action: str) -> CommandResult:
+def _refuse(actor: Actor, action: str, line: str = "") -> CommandResult:
     log.warning(
         "refused %s by %s user %s in channel %s",
         action,
@@ -123,7 +123,7 @@ def _refuse(actor: Actor, action: str) -> CommandResult:
         actor.user_id,
         actor.channel_id,
     )
-    return CommandResult(lines().refused, ok=False, refused=True)
+    return CommandResult(line or lines().refused, ok=False, refused=True)
 
 
 def _memory_unavailable(actor: Actor, action: str) -> CommandResult:
@@ -142,7 +142,10 @@ async def reset_self(worker: Worker, actor: Actor) -> CommandResult:
     if count == SHARED_SCOPE:
         if not actor.is_admin:
             return CommandResult(lines().shared_reset_refused, ok=False, refused=True)
-        return await reset_channel(worker, actor)
+        # Not the whole channel's by the member's own command: the reset keyword, said
+        # alone to show someone how it works, would wipe the group's conversation.
+        how = channel_reset_command(actor.platform)
+        return CommandResult(lines().shared_reset_by_admin.format(how=how), ok=False)
     return CommandResult(lines().reset_done.format(count=count))
 
 
@@ -294,7 +297,7 @@ async def reload(worker: Worker, actor: Actor) -> CommandResult:
     """The bot's owners only: the adapter version is every server's and group's, not
     one admin's to change for the others."""
     if not actor.is_owner:
-        return _refuse(actor, "reload")
+        return _refuse(actor, "reload", lines().owners_only)
     result = await worker.reload()
     return CommandResult(lines().reload_said(result), ok=result.ok)
 
@@ -302,7 +305,7 @@ async def reload(worker: Worker, actor: Actor) -> CommandResult:
 async def rollback(worker: Worker, actor: Actor) -> CommandResult:
     """The bot's owners only, as `reload`."""
     if not actor.is_owner:
-        return _refuse(actor, "rollback")
+        return _refuse(actor, "rollback", lines().owners_only)
     result = await worker.rollback()
     return CommandResult(lines().reload_said(result), ok=result.ok)
 

@@ -29,9 +29,13 @@ QUOTED_REASONS = frozenset({"invalid", "load_error"})
 class BotLines:
     name: str  # hers, from the card
     refused: str
+    owners_only: str  # reload and rollback, refused to a server's or group's own admin
     not_a_channel: str
     group_only: str
     shared_reset_refused: str
+    # An admin's own reset (or the reset keyword) where all share one conversation: kept,
+    # naming the command that resets the whole channel or group ({how}).
+    shared_reset_by_admin: str  # {how}
     shared_user_reset: str  # an admin's reset of one member where all share one
     # A server's or group's admin resetting a member whose conversation is one for every
     # server, group and DM (`[memory] scope = "user"`): kept, with why.
@@ -256,9 +260,11 @@ class BotLines:
 ZH = BotLines(
     name="{name}",
     refused="只有管理员才能这样做哦。{name}会好好记住规矩的！",
+    owners_only="只有机器人的主人才能换{name}的版本哦：所有服务器和群用的是同一个版本。",
     not_a_channel="这个要在群里或频道里用哦。",
     group_only="这个要在群里用哦。",
     shared_reset_refused="这里的对话是大家共享的，只有管理员可以重置哦。",
+    shared_reset_by_admin="这里的对话是大家共享的，所以什么都没有重置。要忘掉整个对话，请用 {{how}}。",
     shared_user_reset="这里的对话是大家共享的，没有只属于这位成员的部分，所以什么都没有重置。"
     "要重置，请重置整个频道或群的对话。",
     personal_user_reset="这位成员和{name}的对话在所有服务器、群和私聊里是同一份，"
@@ -389,9 +395,13 @@ ZH = BotLines(
 EN = BotLines(
     name="{name}",
     refused="Only admins can do that. {name} will keep to the rules!",
+    owners_only="Only the bot's owners can switch {name}'s version: every server and group "
+    "shares it.",
     not_a_channel="That works in a group or channel.",
     group_only="That works in a group.",
     shared_reset_refused="The conversation here is shared by everyone; only admins can reset it.",
+    shared_reset_by_admin="The conversation here is shared by everyone, so nothing was reset. "
+    "To forget the whole of it, use {{how}}.",
     shared_user_reset="The conversation here is shared by everyone, so no part of it is that "
     "member's alone: nothing was reset. To reset it, reset the whole channel or group.",
     personal_user_reset="That member's conversation with {name} is one for every server, "
@@ -531,9 +541,13 @@ message from {name}; in a private chat, just talk.
 JA = BotLines(
     name="{name}",
     refused="それは管理者だけができることだよ。{name}、ちゃんと決まりは守るからね！",
+    owners_only="{name}のバージョンを切り替えられるのはボットの持ち主だけだよ。"
+    "すべてのサーバーとグループで同じバージョンを使っているからね。",
     not_a_channel="これはグループかチャンネルで使ってね。",
     group_only="これはグループで使ってね。",
     shared_reset_refused="ここの会話はみんなで共有しているから、リセットできるのは管理者だけだよ。",
+    shared_reset_by_admin="ここの会話はみんなで共有しているので、何もリセットしていません。"
+    "全体を忘れさせるには {{how}} を使ってください。",
     shared_user_reset="ここの会話はみんなで共有しているので、そのメンバーだけの部分はありません。"
     "何もリセットしていません。リセットするなら、チャンネルかグループ全体をリセットしてください。",
     personal_user_reset="そのメンバーと{name}の会話はすべてのサーバー・グループ・DMで共通なので、"
@@ -692,6 +706,13 @@ _command = DEFAULT_COMMAND
 
 def lines() -> BotLines:
     return _current
+
+
+def channel_reset_command(platform: str) -> str:
+    """The command an admin resets a whole channel's or group's conversations with."""
+    if platform == "discord":
+        return f"/{_command}-admin reset-channel"
+    return f"/{_command} reset group"
 
 
 def spoken_language() -> str:
