@@ -39,7 +39,8 @@ def help_line(command: str = DEFAULT_COMMAND) -> str:
     name as their lines show it (`/atri reset`)."""
     return (
         "Commands: /reset forgets this conversation, /history shows it, /help lists these, "
-        f"/quit leaves (or /exit); /{command} reset and the like, as on Discord and QQ, too."
+        f"/quit leaves (or /exit); /{command} reset and the like, as on Discord and QQ, too; "
+        "// sends a message that begins with a slash."
     )
 
 
@@ -110,7 +111,11 @@ def as_console_command(typed: str, command: str) -> str:
     words = typed.split()
     if not words or words[0] != f"/{command}":
         return typed
-    return "/" + " ".join(words[1:]) if len(words) > 1 else "/help"
+    if len(words) == 1:
+        # A command name the console has too (`command_name = "quit"`) stays the
+        # console's own: /quit must still leave.
+        return typed if words[0] in COMMANDS else "/help"
+    return "/" + " ".join(words[1:])
 
 
 def command_as_typed(typed: str, command: str) -> str:
@@ -293,37 +298,43 @@ async def run_console(
         entered = visible_text(line[:MAX_INPUT_CHARS])
         if not entered:  # blank, or only zero-width characters: nothing to send
             continue
-        as_typed = shown(command_as_typed(entered, command))
-        entered = as_console_command(entered, command)
-        name, *rest = entered.split(maxsplit=1)
-        if name in COMMANDS and rest:
-            # Never sent to her as a message: "/reset everything" meant the command.
-            console.print(f"[dim]{as_typed} takes nothing after it; type {as_typed} alone.[/dim]")
-            continue
-        if entered in {"/quit", "/exit"}:
-            break
-        if entered == "/reset":
-            try:
-                await worker.reset(scope)
-            except UserError as exc:  # a remote worker away: say so, the chat goes on
-                console.print(f"[dim]{shown(str(exc))}[/dim]")
+        if entered.startswith("//"):
+            # A message that begins with a slash (a path, "/me waves"): sent with one.
+            line = line.replace("/", "", 1)
+        else:
+            as_typed = shown(command_as_typed(entered, command))
+            entered = as_console_command(entered, command)
+            name, *rest = entered.split(maxsplit=1)
+            if name in COMMANDS and rest:
+                # Never sent to her as a message: "/reset everything" meant the command.
+                console.print(
+                    f"[dim]{as_typed} takes nothing after it; type {as_typed} alone.[/dim]"
+                )
                 continue
-            history.clear()
-            console.print("[dim]Memory of this conversation is reset.[/dim]")
-            continue
-        if entered == "/history":
-            if not history:
-                console.print("[dim](no messages yet)[/dim]")
-            for role, text in history:
-                who = character_name if role == "assistant" else user_name
-                console.print(f"[dim]{shown(who)}: {shown(text)}[/dim]")
-            continue
-        if entered == "/help":
-            console.print(f"[dim]{help_said}[/dim]")
-            continue
-        if entered.startswith("/"):
-            console.print(f"[dim]Unknown command {as_typed}. {help_said}[/dim]")
-            continue
+            if entered in {"/quit", "/exit"}:
+                break
+            if entered == "/reset":
+                try:
+                    await worker.reset(scope)
+                except UserError as exc:  # a remote worker away: say so, the chat goes on
+                    console.print(f"[dim]{shown(str(exc))}[/dim]")
+                    continue
+                history.clear()
+                console.print("[dim]Memory of this conversation is reset.[/dim]")
+                continue
+            if entered == "/history":
+                if not history:
+                    console.print("[dim](no messages yet)[/dim]")
+                for role, text in history:
+                    who = character_name if role == "assistant" else user_name
+                    console.print(f"[dim]{shown(who)}: {shown(text)}[/dim]")
+                continue
+            if entered == "/help":
+                console.print(f"[dim]{help_said}[/dim]")
+                continue
+            if entered.startswith("/"):
+                console.print(f"[dim]Unknown command {as_typed}. {help_said}[/dim]")
+                continue
         if len(line) > MAX_INPUT_CHARS:
             # As the bots do: a paste of a whole book held the worker for minutes.
             line = line[:MAX_INPUT_CHARS]

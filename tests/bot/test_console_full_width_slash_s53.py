@@ -48,3 +48,23 @@ async def test_words_after_a_command_name_what_was_typed(
     assert "/eileen reset takes nothing after it; type /eileen reset alone." in shown
     assert "/reset takes nothing" not in shown
     assert "Unknown command /eileen bogus." in shown
+
+
+@pytest.mark.parametrize("name", ["quit", "exit", "reset", "history"])
+def test_a_command_name_the_console_has_too_stays_the_consoles(name: str) -> None:
+    """`[bot] command_name = "quit"` turned /quit into /help: the console did not leave,
+    while its help line said "/quit leaves"."""
+    assert as_console_command(f"/{name}", name) == f"/{name}"
+    assert as_console_command(f"/{name} reset", name) == "/reset"
+    assert as_console_command("/help", name) == "/help"
+
+
+async def test_a_double_slash_sends_a_message_that_begins_with_one(
+    echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing beginning with / could be said to her (a pasted path, "/me waves"): each
+    was an unknown command, with no way around it."""
+    shown = await _console(echo_service, monkeypatch, "//etc/hosts is where?\n/me waves\n")
+    assert "Unknown command /me" in shown and "// sends a message" in shown
+    history = await echo_service.history(ScopeRef(platform=PLATFORM, user_id=console_user_id()))
+    assert [turn.content for turn in history if turn.role == "user"] == ["/etc/hosts is where?"]
