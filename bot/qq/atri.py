@@ -73,6 +73,7 @@ from bot.qq.replies import Answered, ReplySender, chat_group
 from bot.qq.resend import CutReply
 from bot.qq.segments import media_only_line, nothing_to_read, poke_of
 from bot.qq.text import (
+    command_words,
     drop_unfetched_quote,
     incoming_text,
     only_unread_record,
@@ -723,7 +724,7 @@ def error_line() -> str:
 async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
     """The answer to `/atri …` (`config.atri_command_name`); failures become ATRI's error
     line."""
-    words = incoming_text(args).split()
+    words = command_words(args)
     action = words[0].lower() if words else ""
     try:
         if action == "reset":

@@ -10,6 +10,7 @@ implementation that re-parses text, or a reader, never sees a live one.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any, NamedTuple
 
 from nonebot.adapters.onebot.v11 import Message, MessageSegment
@@ -57,6 +58,14 @@ def incoming_text(message: Message) -> str:
             if isinstance(text, str):
                 parts.append(text)
     return "".join(parts).strip()
+
+
+def command_words(message: Message) -> list[str]:
+    """The words of a command after its name: blanks of any kind and invisible format
+    characters (a zero-width space a client or a copied web page put in) part them, so
+    `reset` followed by U+200B is still `reset`."""
+    text = incoming_text(message)
+    return "".join(" " if unicodedata.category(c) == "Cf" else c for c in text).split()
 
 
 def drop_unfetched_quote(message: Message, self_id: str) -> bool:
