@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field
 
 # Words cards write for the person talking with her, compared without case.
 USER_LABELS = ("{{user}}", "you", "user", "anon", "anonymous")
@@ -28,7 +28,9 @@ _LABEL = re.compile(r"^([^:：]{1,40})[:：]\s?(.*)$")
 
 class ExampleTurn(BaseModel):
     user: str = ""  # empty: a line of hers alone (a monologue example)
-    atri: str
+    # Her line. A TOML card writes it `char`; `atri`, as cards before this name did, is
+    # read too.
+    char: str = Field(validation_alias=AliasChoices("char", "atri"))
 
 
 @dataclass
@@ -98,7 +100,7 @@ def _turns(messages: list[_Message]) -> list[ExampleTurn]:
         if not message.text:
             continue
         if message.from_char:
-            turns.append(ExampleTurn(user="\n".join(pending_user), atri=message.text))
+            turns.append(ExampleTurn(user="\n".join(pending_user), char=message.text))
             pending_user = []
         else:
             pending_user.append(message.text)

@@ -248,6 +248,12 @@ class Persona(BaseModel):
     # Whose message SillyTavern makes it; ATRI tells every one as a note in a user's turn.
     character_note_role: NoteRole = "system"
     post_history_instructions: str = ""  # the prompt's last section
+    # Who wrote the card and how it is labelled: kept as read, so an export of someone
+    # else's card carries their credit, not this project's.
+    creator: str = ""
+    creator_notes: str = ""
+    tags: list[str] = Field(default_factory=list)
+    character_version: str = ""
     # Fields of the card that are not used, said by `atri persona show` and at start.
     unused: list[str] = Field(default_factory=list, exclude=True)
     lines: CannedLines = Field(default_factory=CannedLines)
@@ -280,8 +286,10 @@ class Persona(BaseModel):
             )
         names = [*self.aliases, self.name, *version.aliases]
         aliases = [a for a in dict.fromkeys(names) if a != version.name]
+        # The same card's credit, unless the translation gives its own (a translator's).
+        credits = {key: getattr(self, key) for key in _CREDITS if not getattr(version, key)}
         return version.model_copy(
-            update={"language": language, "aliases": aliases, "translations": {}}
+            update={"language": language, "aliases": aliases, "translations": {}, **credits}
         )
 
     def fill(self, text: str, user_name: str) -> str:
@@ -330,7 +338,7 @@ class Persona(BaseModel):
 
     def _example(self, turn: ExampleTurn, colon: str, user_name: str) -> str:
         """One example turn as the prompt shows it; a line of hers alone has no user line."""
-        said = f"{self.name}{colon}{self.fill(turn.atri, user_name)}"
+        said = f"{self.name}{colon}{self.fill(turn.char, user_name)}"
         if not turn.user.strip():
             return said
         return f"{user_name}{colon}{self.fill(turn.user, user_name)}\n{said}"
@@ -413,7 +421,7 @@ class Persona(BaseModel):
         examples = "\n".join(
             "<START>\n"
             + (f"{{{{user}}}}: {t.user}\n" if t.user.strip() else "")
-            + f"{{{{char}}}}: {t.atri}"
+            + f"{{{{char}}}}: {t.char}"
             for t in self.example_dialogue
         )
         return {
@@ -426,13 +434,13 @@ class Persona(BaseModel):
                 "scenario": self.scenario.strip(),
                 "first_mes": self.greeting.strip(),
                 "mes_example": examples,
-                "creator_notes": "Written for the ATRI project from public facts about the character.",
+                "creator_notes": self.creator_notes.strip(),
                 "system_prompt": self.card_system_prompt.strip(),
                 "post_history_instructions": self.post_history_instructions.strip(),
                 "alternate_greetings": [g.strip() for g in self.alternate_greetings],
-                "tags": ["ATRI", "visual novel", "robot"],
-                "creator": "ATRI project",
-                "character_version": "1",
+                "tags": list(self.tags),
+                "creator": self.creator.strip(),
+                "character_version": self.character_version.strip(),
                 "extensions": {
                     "atri": {
                         "aliases": self.aliases,
@@ -561,6 +569,7 @@ class Persona(BaseModel):
             character_note_depth=note.depth,
             character_note_role=note.role,
             post_history_instructions=text["post_history_instructions"],
+            **_credits(data),
             unused=book_notes + depth_prompt_note(note.text, note.role),
         )
         if persona.alternate_greetings and persona._scene_only_in_greeting():
@@ -627,6 +636,25 @@ def _character_book(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(found, list):
         return {"entries": found}
     return _card_field(data, "data", "character_book", dict)
+
+
+_CREDIT_TEXTS = ("creator", "creator_notes", "character_version")
+_CREDITS = (*_CREDIT_TEXTS, "tags")
+
+
+def _credits(data: dict[str, Any]) -> dict[str, Any]:
+    """The card's credit and labels, kept for its export. Nothing reads them, so a card
+    that writes them oddly (a version as a number, tags as one string) loads, keeping
+    what is text."""
+    found: dict[str, Any] = {}
+    for key in _CREDIT_TEXTS:
+        value = data.get(key)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            found[key] = str(value)
+    tags = data.get("tags")
+    tags = [tags] if isinstance(tags, str) else tags if isinstance(tags, list) else []
+    found["tags"] = [t.strip() for t in tags if isinstance(t, str) and t.strip()]
+    return found
 
 
 def _card_field(obj: dict[str, Any], where: str, key: str, kind: type) -> Any:

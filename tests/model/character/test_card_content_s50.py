@@ -34,7 +34,7 @@ MULTILINE = (
 
 def test_a_reply_over_several_lines_is_kept_whole(tmp_path: Path) -> None:
     persona = card(tmp_path, mes_example=MULTILINE)
-    assert [(t.user, t.atri) for t in persona.example_dialogue] == [
+    assert [(t.user, t.char) for t in persona.example_dialogue] == [
         (
             "Is it lonely up here?",
             '*pauses, coffee cup halfway to lips*\n"Lonely" implies a negative experience.'
@@ -53,7 +53,7 @@ def test_examples_written_with_names_are_read(tmp_path: Path) -> None:
         mes_example="<START>\nYou: Hi\nAqua: Hello there!\n<START>\nAnon: Where is Kazuma?\n"
         "aqua： Drinking again.\nUSER: Again?\nAqua: Again.",
     )
-    assert [(t.user, t.atri) for t in persona.example_dialogue] == [
+    assert [(t.user, t.char) for t in persona.example_dialogue] == [
         ("Hi", "Hello there!"),
         ("Where is Kazuma?", "Drinking again."),
         ("Again?", "Again."),
@@ -67,7 +67,7 @@ def test_a_v3_nickname_and_the_card_name_both_speak_as_her(tmp_path: Path) -> No
         nickname="Aqua-sama",
         mes_example="<START>\nYou: Hi\nAqua: Hello!\n<START>\nYou: Bye\nAqua-sama: Farewell!",
     )
-    assert [t.atri for t in persona.example_dialogue] == ["Hello!", "Farewell!"]
+    assert [t.char for t in persona.example_dialogue] == ["Hello!", "Farewell!"]
 
 
 def test_examples_of_her_lines_alone_are_kept(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_examples_of_her_lines_alone_are_kept(tmp_path: Path) -> None:
         mes_example="<START>\n{{char}}: *sighs* Another day, another quest.\n<START>\n"
         "{{char}}: Who dares disturb me?",
     )
-    assert [(t.user, t.atri) for t in persona.example_dialogue] == [
+    assert [(t.user, t.char) for t in persona.example_dialogue] == [
         ("", "*sighs* Another day, another quest."),
         ("", "Who dares disturb me?"),
     ]
@@ -96,7 +96,7 @@ def test_a_line_naming_someone_else_is_part_of_her_reply(tmp_path: Path) -> None
         tmp_path,
         mes_example="{{user}}: Rules?\n{{char}}: Two rules.\nRule one: never lie.\nNote: none.",
     )
-    assert persona.example_dialogue[0].atri == "Two rules.\nRule one: never lie.\nNote: none."
+    assert persona.example_dialogue[0].char == "Two rules.\nRule one: never lie.\nNote: none."
 
 
 def test_a_cards_system_prompt_takes_the_first_sentences_place(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def test_a_v1_card_is_read_as_its_v2_fields(tmp_path: Path) -> None:
         assert persona.description == V1["description"]
         assert (persona.personality, persona.scenario) == ("Perceptive", "The British Museum")
         assert persona.greeting_for("Max") == "Ah, you must be my new assistant, Max."
-        assert [(t.user, t.atri) for t in persona.example_dialogue] == [
+        assert [(t.user, t.char) for t in persona.example_dialogue] == [
             ("What happened here?", "Foul play.")
         ]
 
@@ -69,7 +69,7 @@ def test_a_pygmalion_card_is_read_as_sillytavern_maps_it(tmp_path: Path) -> None
     assert (persona.name, persona.description) == ("Evelyn", "A sharp-witted detective.")
     assert (persona.scenario, persona.personality) == ("London", "")
     assert persona.greeting_for("Max") == "Ah, my new assistant, Max."
-    assert [(t.user, t.atri) for t in persona.example_dialogue] == [("Hi", "Hello.")]
+    assert [(t.user, t.char) for t in persona.example_dialogue] == [("Hi", "Hello.")]
 
 
 def charx(files: dict[str, bytes]) -> bytes:
@@ -140,7 +140,7 @@ def test_old_and_case_variant_macros_are_filled_in(tmp_path: Path) -> None:
     assert persona.greeting_for("Bob") == "Hi Bob, I'm Aqua!"
     prompt = persona.system_prompt("Bob")
     assert "Aqua loves Bob. Aqua hates Bob's cooking." in prompt
-    assert [(t.user, t.atri) for t in persona.example_dialogue] == [
+    assert [(t.user, t.char) for t in persona.example_dialogue] == [
         ("Hi", "Hello, {{user}}!"),
         ("Bye", "Bye!"),
     ]

@@ -68,7 +68,7 @@ def test_card_from_sillytavern_without_our_extensions(tmp_path: Path) -> None:
     path.write_text(json.dumps(card), encoding="utf-8")
     persona = load_persona(path)
     assert persona.greeting_for("Kaito") == "Hello, Kaito!"
-    assert persona.example_dialogue[0].atri == "I'm high-performance!"
+    assert persona.example_dialogue[0].char == "I'm high-performance!"
 
 
 def test_japanese_sillytavern_card_with_full_width_colons(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_japanese_sillytavern_card_with_full_width_colons(tmp_path: Path) -> Non
     path.write_text(json.dumps(card, ensure_ascii=False), encoding="utf-8")
     persona = load_persona(path)
     assert persona.main_language == "ja"
-    assert [(t.user, t.atri) for t in persona.example_dialogue] == [
+    assert [(t.user, t.char) for t in persona.example_dialogue] == [
         ("起きてる？", "もちろんです！高性能ですから！")
     ]
     assert "【会話例】\n{{user}}：起きてる？\nアトリ：もちろんです！" in persona.system_prompt()
@@ -203,7 +203,7 @@ def test_a_png_card_is_read(tmp_path: Path, how: str) -> None:
     persona = load_persona(path)
     assert persona.name == "艾琳" and persona.main_language == "zh"
     assert persona.greeting_for("Max") == "你好，Max！"
-    assert [(t.user, t.atri) for t in persona.example_dialogue] == [("你是谁？", "我是艾琳。")]
+    assert [(t.user, t.char) for t in persona.example_dialogue] == [("你是谁？", "我是艾琳。")]
 
 
 def test_a_png_card_v3_wins_over_its_v2_copy(tmp_path: Path) -> None:
