@@ -82,6 +82,26 @@ def check_output_folder(out: Path) -> None:
             return
 
 
+def check_not_anothers(out: Path, settings: DataprepSettings, character: str) -> None:
+    """DataprepError, before any work, when `out` holds another character's dataset under
+    the file names this run writes: two heroines named in Chinese or Japanese only both
+    write `character_*`, and the second replaced the first's with no word."""
+    stem = dataset_stem(settings.character_aliases)
+    stats = out / OutputNames(stem).stats("json")
+    try:
+        earlier = json.loads(stats.read_text(encoding="utf-8")).get("character")
+    except (OSError, ValueError, AttributeError):
+        return  # none there, or not one a run wrote: nothing of someone else's to keep
+    if not isinstance(earlier, str) or earlier.strip().casefold() == character.casefold():
+        return
+    raise DataprepError(
+        f"{out} already holds {earlier}'s dataset under the file names this run writes "
+        f"({stem}_*.json): give {character} a folder of their own (--out, or [train] "
+        "dataset), or first an alias in Latin letters, which names the files; if those "
+        "files are an earlier run for them under another name, delete them first."
+    )
+
+
 def plotter_for(scripts: list[Path]) -> PlotProcess | None:
     """A child process to draw stats.png while the stages run, when the scripts are big
     enough to be worth it (and a Python can be started); else None."""

@@ -46,6 +46,7 @@ from dataprep.languages import SAMPLE_CHARS, sample_language
 from dataprep.loaded_scripts import LoadedScript, load_scripts
 from dataprep.no_dialogue import detection_notes, no_dialogue, not_a_script
 from dataprep.output_folder import (
+    check_not_anothers,
     check_output_folder,
     plotter_for,
     recover_interrupted,
@@ -660,6 +661,7 @@ def prepare(
     undone first (see `recover_interrupted`)."""
     check_output_folder(out)
     recover_interrupted(out)
+    check_not_anothers(out, settings, character_name(settings))
     # Checked before any work: other characters' entries are kept in it when the files
     # are moved in, and a file that cannot be read as one is never replaced.
     read_dataset_info(out / DATASET_INFO)
