@@ -50,8 +50,7 @@ class ChineseNames:
     def is_name_at(self, text: str, start: int, end: int) -> bool:
         """Whether text[start:end], one of the names, is the name there."""
         name = text[start:end]
-        edge_words = _edge_words(name[0], name[-1])
-        if not _joined(text, start, end, edge_words):
+        if not _joined(text, start, end, _edge_words(name)):
             return True
         lo, hi = _clause(text, start, end)
         at = 0
@@ -70,11 +69,16 @@ class ChineseNames:
 
 def _joined(text: str, start: int, end: int, edge_words: frozenset[str]) -> bool:
     """Whether a dictionary word joins the name's first character to the characters
-    before it, or its last to those after it."""
+    before it, or its last to those after it, or goes on past the whole name (安然无恙
+    holds 安然, 小春日 春日)."""
     for size in range(1, _LONGEST_WORD):
-        if start - size >= 0 and text[start - size : start + 1] in edge_words:
+        if start - size >= 0 and (
+            text[start - size : start + 1] in edge_words or text[start - size : end] in edge_words
+        ):
             return True
-        if end + size <= len(text) and text[end - 1 : end + size] in edge_words:
+        if end + size <= len(text) and (
+            text[end - 1 : end + size] in edge_words or text[start : end + size] in edge_words
+        ):
             return True
     return False
 
@@ -91,13 +95,23 @@ def _clause(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=64)
-def _edge_words(first: str, last: str) -> frozenset[str]:
-    """The dictionary's words of 2 to _LONGEST_WORD characters that end with `first` or
-    start with `last`: the only ones that can join the name to its neighbours. Found by
-    one scan of the dictionary's text, without loading jieba."""
+def _edge_words(name: str) -> frozenset[str]:
+    """The dictionary's words of 2 to _LONGEST_WORD characters that end with the name's
+    first character or start with its last, or that hold the whole name and go on past
+    it: the only ones that can join the name to its neighbours. Found by one scan of the
+    dictionary's text, without loading jieba."""
+    first, last, whole = (re.escape(part) for part in (name[0], name[-1], name))
+    most = _LONGEST_WORD - 1
+    pattern = (
+        rf"^(?:[^\s]{{1,{most}}}{first}|{last}[^\s]{{1,{most}}}"
+        rf"|[^\s]{{1,{most}}}{whole}|{whole}[^\s]{{1,{most}}}) "
+    )
     text = _dictionary_text()
-    pattern = rf"^(?:[^\s]{{1,{_LONGEST_WORD - 1}}}{re.escape(first)}|{re.escape(last)}[^\s]{{1,{_LONGEST_WORD - 1}}}) "
-    return frozenset(word.rstrip() for word in re.findall(pattern, text, re.MULTILINE))
+    return frozenset(
+        word.rstrip()
+        for word in re.findall(pattern, text, re.MULTILINE)
+        if len(word.rstrip()) <= _LONGEST_WORD
+    )
 
 
 @lru_cache(maxsize=1)

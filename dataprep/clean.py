@@ -379,12 +379,21 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     A Chinese name is left where its characters are parts of two words (初夏生机勃勃 holds
     夏生: `cjk_names`). A Latin-script name matches as written (a lead called "Me" is not
     the word "me") and never inside a word or after an apostrophe ("I'm" keeps its "m");
-    "Kaito's" becomes "{{user}}'s". One-letter names are never replaced: no text tells
-    them from a word.
+    "Kaito's" becomes "{{user}}'s". One-letter Latin names are never replaced, nor a
+    lead labelled with an English pronoun ("Me", "You"): no text tells them from the
+    word ("Me too!"); they still name his lines. A one-character Chinese or Japanese name (湊, 蓮) is replaced
+    only where it plainly names him: not after another Han character, and followed by
+    an honorific (湊くん), a punctuation mark, a blank or the line's end (湊！); 太陽,
+    陽が昇る and 蓮の花 keep theirs.
     A name is replaced as written and as the readers name speakers (`tidy_name`: an alias
     copied from a script, `森　罗`, is the speaker 森罗, and so written in the lines).
     """
-    given = {n for a in lead_aliases for n in (a.strip(), tidy_name(a)) if len(n) > 1}
+    given = {
+        n
+        for a in lead_aliases
+        for n in (a.strip(), tidy_name(a))
+        if (len(n) > 1 or (n and has_han(n))) and n.casefold() not in _PRONOUNS
+    }
     # An alias that is another one with an honorific (夏生君 beside 夏生) replaces only the
     # name: 夏生君 becomes {{user}}君, as 夏生くん becomes {{user}}くん and 夏生先生 {{user}}先生.
     names = sorted(
@@ -413,6 +422,12 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     return replace
 
 
+# A lead labelled "Me" or "You" in a script: the label names his lines, and in hers the
+# word is the word ("Me too!", "Me? I'm fine."), so it is never replaced.
+_PRONOUNS = frozenset(
+    {"i", "me", "my", "mine", "myself", "you", "your", "yours", "he", "him", "his", "she"}
+    | {"her", "hers", "we", "us", "our", "they", "them", "their", "it"}
+)
 # A lead called "Will", "May" or "Mark" is the word, not the name, where a sentence opens
 # with it and a pronoun follows ("Will you come?", "May I?", "Mark my words"): a name
 # said there to the lead takes a comma ("Will, you came!"). Only names that are such
@@ -501,6 +516,12 @@ def _names_someone(word: str) -> bool:
 # or Korean (`\w` holds them), written against a Latin name with no space (有sensei在,
 # Kaitoさん). Before the name, an apostrophe or hyphen joins it to a word too (I'm).
 _LATIN_LETTER = rf"(?![{_CJK_BUT_SPACE}])\w"
+# A one-character name ends where an honorific, a punctuation mark, a blank or the
+# line's end follows it; before it, a Han character would make it part of a word.
+_HAN_LETTER = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+_ONE_HAN_NAME_ENDS = (
+    "|".join(map(re.escape, HONORIFICS)) + r"|[\s、。，,.!！?？…‥・「」『』“”\"'（）()〜~ー—-]|$"
+)
 _LATIN_BEFORE = rf"(?![{_CJK_BUT_SPACE}])[\w'’-]"
 
 
@@ -511,6 +532,9 @@ def _name_pattern(name: str) -> str:
     with a literal, which lets the regex engine skip ahead to the next possible first
     letter: most lines name no one, and the scan costs half as much. Chinese, Japanese
     and Korean letters are no part of a Latin word: 有sensei在 and Kaitoさん name him."""
+    if len(name) == 1 and has_han(name):
+        one = re.escape(name)
+        return rf"{one}(?<!{_HAN_LETTER}{one})(?={_ONE_HAN_NAME_ENDS})"
     if not name.isascii():
         if name.endswith("生"):
             return rf"{re.escape(name)}(?!まれ)"  # 夏生まれ: "born in summer", not 夏生

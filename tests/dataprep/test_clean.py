@@ -213,7 +213,7 @@ def test_placeholder_keeps_honorifics_alike() -> None:
     ("lead", "text", "expected"),
     [
         (["Me"], "Will you marry me?", "Will you marry me?"),
-        (["Me"], "Me? Sure.", "{{user}}? Sure."),
+        (["Me"], "Me? Sure.", "Me? Sure."),  # a pronoun label: the word, never replaced
         (["m"], "I'm fine.", "I'm fine."),
         (["Mike"], "I'm fine, Mike.", "I'm fine, {{user}}."),
         (["Kaito"], "Kaito's bag. Kaitos. O'Kaito.", "{{user}}'s bag. Kaitos. O'Kaito."),
