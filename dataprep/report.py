@@ -684,6 +684,7 @@ def problem(
                 f"No speaker matched {who} in [dataprep] {key}; the most frequent speakers are"
                 f" {_most_frequent(stats.speakers)}: add the right names to [dataprep] {key}."
                 + _dump_layout_note(stats.speakers)
+                + _renpy_variables_note(stats)
                 + _few_speakers_note(stats)
             )
     if stats.character_lines_in and not any(
@@ -748,6 +749,24 @@ def _dump_layout_note(speakers: list[SpeakerCount]) -> str:
         " Those names hold a mark and a line number: the file looks like a bilingual"
         " translation dump in a layout not read as one (see dataprep/README.md, Bilingual"
         " translation dumps); --format regex with [dataprep] custom_regex can read its lines."
+    )
+
+
+# A speaker shown by the variable a say statement names (`e "Hello."`): what the reader
+# gives when no `define e = Character(...)` was in the files read.
+_RENPY_VARIABLE = re.compile(r"[a-z_][a-z0-9_]{0,15}")
+
+
+def _renpy_variables_note(stats: Stats) -> str:
+    """A sentence for a Ren'Py run whose top speakers are variable names, else "": their
+    `define`s are in a file not given (characters.rpy, options.rpy)."""
+    top = stats.speakers[:_HINT_SPEAKERS]
+    ren_py = any(f.format == "renpy" and f.error is None for f in stats.files)
+    if not ren_py or not top or not all(_RENPY_VARIABLE.fullmatch(s.name) for s in top):
+        return ""
+    return (
+        " Those look like Ren'Py character variables whose `define` is in a file not given"
+        " (characters.rpy, options.rpy): give the game folder itself, every .rpy file in it."
     )
 
 
