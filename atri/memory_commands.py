@@ -221,7 +221,9 @@ def memory_show(
         shown_any = True
         _print_conversation(summaries, messages, live, archived)
     if not shown_any:
-        console.print(f"No messages in scope {shown(scope)}.", markup=False)
+        # A reset archives, so a scope reset since is remembered yet shows nothing live.
+        hint = "" if archived else " (a reset keeps what it forgot archived: --archived shows it)"
+        console.print(f"No messages in scope {shown(scope)}{hint}.", markup=False)
 
 
 def _heard_line(line: dict[str, Any]) -> Any:

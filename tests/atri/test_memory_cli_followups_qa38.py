@@ -75,3 +75,13 @@ def test_purge_counts_messages_and_room_lines_apart(config: Path, tmp_path: Path
             ]
 
     assert asyncio.run(stored()) == []
+
+
+def test_show_of_a_reset_scope_points_at_its_archived_messages(config: Path) -> None:
+    """After a reset, `show` said "No messages in scope", though `--archived` showed
+    them: nothing hinted that they were kept."""
+    assert atri(config, "memory", "reset", "qq:user:2")[0] == 0
+    code, out = atri(config, "memory", "show", "qq:user:2")
+    assert code == 0 and says(out, "--archived shows it")
+    code, out = atri(config, "memory", "show", "qq:user:2", "--archived")
+    assert code == 0 and "hello" in out
