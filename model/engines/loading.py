@@ -226,9 +226,12 @@ def cache_dir_error(cache_dir: Path, exc: OSError) -> ConfigError:
     traceback of the mkdir deep in the first load."""
     blocker = next((p for p in (cache_dir, *cache_dir.parents) if p.is_file()), None)
     reason = f"{blocker} is a file" if blocker else exc.strerror or type(exc).__name__
+    # Not the very folder that failed (a read-only home): one beside the config.
+    at_home = cache_dir == Path("~/.cache/atri").expanduser()
+    example = '"cache" (a folder beside config.toml)' if at_home else "~/.cache/atri"
     return ConfigError(
         f"[model] cache_dir {cache_dir} cannot be created ({reason}); point it at a folder "
-        "ATRI can write, such as ~/.cache/atri."
+        f"ATRI can write, such as {example}."
     )
 
 
