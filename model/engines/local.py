@@ -50,6 +50,13 @@ log = logging.getLogger(__name__)
 WARM_SLICE_TOKENS = 256
 
 
+def context_window_of(settings: Settings, model: Any) -> int:
+    """`[model] context_window`, else the positions the model was built for."""
+    return settings.model.context_window or int(
+        getattr(model.config, "max_position_embeddings", 2048) or 2048
+    )
+
+
 class LocalEngine:
     """transformers + peft on this machine. Build with `await LocalEngine.load(settings)`."""
 
@@ -106,10 +113,7 @@ class LocalEngine:
         from model.engines.loading import load_base_model
 
         loaded = await asyncio.to_thread(load_base_model, settings)
-        window = settings.model.context_window or int(
-            getattr(loaded.model.config, "max_position_embeddings", 2048) or 2048
-        )
-        engine = cls(loaded, window, settings.model.prefix_cache)
+        engine = cls(loaded, context_window_of(settings, loaded.model), settings.model.prefix_cache)
         if settings.model.adapter:
             await start_with_adapter(settings, engine)
         return engine

@@ -26,7 +26,7 @@ from model.adapters.versions import (
     write_json_atomic,
 )
 from model.character.ooc import OOCDetector
-from model.character.prompt import CharacterNote, ChatMessages
+from model.character.prompt import CharacterNote, ChatMessages, PromptTooLong, Window, check_room
 from model.engines.base import chat_template_of
 from model.engines.chat_template import user_turn_markers
 from model.evaluation.perplexity import mean_token_loss, perplexity
@@ -230,6 +230,7 @@ def evaluate(
         for which, system in systems.items()
     }
     loaded, engine = _engine_with_adapter(settings, version_dir, manifest, say)
+    _check_prompts_fit(engine, systems, notes, settings.eval.max_new_tokens)
     samples = _held_out_samples(loaded.tokenizer, held_out, settings.train.max_seq_length, say)
     gen = GenerationSettings(
         max_new_tokens=settings.eval.max_new_tokens,
@@ -352,6 +353,10 @@ def _system_prompts(card: str, manifest: dict[str, Any]) -> dict[str, str]:
     }
 
 
+# The reason an empty probe reply is counted out of character.
+EMPTY_REPLY = "no reply"
+
+
 def probe_chat(system: str, text: str, note: CharacterNote | None = None) -> ChatMessages:
     """A probe as the worker asks it of a new conversation: under `system`, with the
     character's `note` (given under the card only) where its depth puts it."""
@@ -365,7 +370,7 @@ def _engine_with_adapter(
     """(the loaded base model, an engine on it with the version's adapter active); a
     broken adapter folder or another build of the base is a sentence."""
     from model.engines.loading import load_base_model
-    from model.engines.local import LocalEngine
+    from model.engines.local import LocalEngine, context_window_of
 
     try:
         check_adapter_folder(version_dir)  # a broken one is a sentence, before any loading
@@ -373,8 +378,7 @@ def _engine_with_adapter(
         raise EvalError(f"{version_dir.name}: {exc}") from None
     say("Loading the base model and the adapter…")
     loaded = load_base_model(settings)
-    window = int(getattr(loaded.model.config, "max_position_embeddings", 2048) or 2048)
-    engine = LocalEngine(loaded, window)
+    engine = LocalEngine(loaded, context_window_of(settings, loaded.model))
     # The serving engines' own rule and sentence; a manifest that records no hash passes.
     if (recorded := manifest.get("base_config_hash")) is not None:
         base_model = str(manifest.get("base_model") or "")
@@ -385,6 +389,29 @@ def _engine_with_adapter(
     engine.load_adapter_sync(version_dir, ADAPTER_NAME)
     engine.activate_sync(ADAPTER_NAME)
     return loaded, engine
+
+
+def _check_prompts_fit(
+    engine: Any,
+    systems: dict[str, str],
+    notes: dict[str, CharacterNote | None],
+    max_new_tokens: int,
+) -> None:
+    """EvalError, before any probe, where a system prompt leaves no room for a probe and
+    its reply in the context window: the model was asked past its positions, and a
+    traceback came out of its embedding."""
+    window = Window(engine.context_window, max_new_tokens)
+    for which, system in systems.items():
+        try:
+            check_room(system, engine.count_tokens, window, notes[which])
+        except PromptTooLong as exc:
+            raise EvalError(
+                f"The {which}'s system prompt takes {exc.system_tokens} tokens, which leaves "
+                f"no room for a probe and a {max_new_tokens}-token reply in the "
+                f"{exc.context_window}-token context window: shorten the character card, "
+                "lower [eval] max_new_tokens, or raise [model] context_window where the "
+                "model takes more."
+            ) from None
 
 
 def _held_out_samples(
@@ -422,9 +449,18 @@ def _judged(
 
     cleaned = [clean_reply(t, persona.name, persona.aliases, turn_markers) for t in texts]
     return [
-        ProbeReply(which, p.category, p.text(language), text, detector.check(text).reasons)
+        ProbeReply(which, p.category, p.text(language), text, _flagged(text, detector))
         for p, text in zip(probes, cleaned, strict=True)
     ]
+
+
+def _flagged(reply: str, detector: OOCDetector) -> tuple[str, ...]:
+    """Why a reply is out of character. One with no words in it is too: she said
+    nothing (a reasoning model spending its budget thinking, a model repeating blank
+    lines), which no rule of the detector finds, and it read as 0% out of character."""
+    if not reply.strip():
+        return (EMPTY_REPLY,)
+    return detector.check(reply).reasons
 
 
 def _figures(ppl: float | None, replies: list[ProbeReply], markers: Sequence[str]) -> ModelFigures:
