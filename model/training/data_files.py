@@ -4,6 +4,7 @@ tokenized into sets, with one sentence for what training cannot use."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,19 @@ def unplaced_note(train_set: TokenizedSet) -> str:
         f"training cannot find them to put loss on them: {' and '.join(parts)}; a [model] "
         "chat_template that shows every reply trains on them."
     )
+
+
+def length_the_model_takes(max_len: int, model: Any, say: Callable[[str], None]) -> int:
+    """`[train] max_seq_length`, cut to the positions the model was built for: past them
+    a model of learned positions (GPT-2's 1024, OPT's 2048) stops in an index error, and
+    one of rotary positions learns from lengths it was never trained on."""
+    positions = getattr(model.config, "max_position_embeddings", None) or getattr(
+        model.config, "n_positions", None
+    )
+    if not isinstance(positions, int) or positions <= 0 or max_len <= positions:
+        return max_len
+    say(
+        f"[train] max_seq_length = {max_len} is more than the {positions} positions the "
+        f"model was built for: samples are fitted to {positions} tokens."
+    )
+    return positions

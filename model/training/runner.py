@@ -38,6 +38,7 @@ from model.character.persona import configured_persona
 from model.engines.chat_template import check_configured_template
 from model.training.data_files import (
     held_out_note,
+    length_the_model_takes,
     other_character_note,
     resolve_data_files,
     tokenize_files,
@@ -155,24 +156,21 @@ def train(
     set_seed(t.seed)
     loaded = load_for_training(settings, hw)
     tokenizer = loaded.tokenizer
-    train_set, eval_set = tokenize_files(
-        tokenizer, train_convs, eval_convs, t.max_seq_length, files.train
-    )
+    max_len = length_the_model_takes(t.max_seq_length, loaded.model, say)
+    train_set, eval_set = tokenize_files(tokenizer, train_convs, eval_convs, max_len, files.train)
     if train_set.truncated or train_set.skipped:
         say(
             f"{train_set.truncated} conversations lost their oldest turns to fit "
-            f"max_seq_length = {t.max_seq_length}; {train_set.skipped} were too long even so "
+            f"max_seq_length = {max_len}; {train_set.skipped} were too long even so "
             "and are left out."
         )
     if train_set.unplaced or train_set.hidden:
         say(unplaced_note(train_set))
-    if note := held_out_note(eval_set, t.max_seq_length, files.eval):
+    if note := held_out_note(eval_set, max_len, files.eval):
         say(note)
     if eval_set is not None and not eval_set.samples:
         eval_set = None
-    rows = (
-        pack(train_set.samples, t.max_seq_length, seed=t.seed) if t.packing else train_set.samples
-    )
+    rows = pack(train_set.samples, max_len, seed=t.seed) if t.packing else train_set.samples
 
     try:
         out.mkdir(parents=True, exist_ok=True)
