@@ -452,6 +452,15 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
                 f"{transformers.__version__} does not know: a model newer than it needs a "
                 "newer transformers; else check model_type in its config.json."
             ) from None
+        if "Unrecognized configuration class" in str(exc):
+            # A model that is no causal LM (T5, an encoder): transformers names the
+            # config class, then lists every causal architecture it has, 60 lines long.
+            kind = json.dumps(_model_type(source))
+            raise ModelNotFoundError(
+                f'[model] base = "{base}" is a model of type {kind}, which is not a causal '
+                "language model (a chat model that writes its reply token by token, as "
+                "Qwen, Llama or Gemma do): choose one of those."
+            ) from None
         if tokenizer is None and not trust and _tokenizer_ships_code(source):
             # Its tokenizer is its own code: without it transformers tries another reader
             # and says what that one lacks, not why.
