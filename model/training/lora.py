@@ -85,9 +85,37 @@ def peft_model(model: Any, t: TrainSettings) -> tuple[Any, list[str], str]:
     )
     model.config.use_cache = False
     wide = rank_note(model, targets, t.lora_r)
-    note = " ".join(n for n in (note, wide) if n)
+    note = " ".join(n for n in (note, wide, experts_note(model)) if n)
     with quiet_peft_wrapping():
         return get_peft_model(model, config), targets, note
+
+
+def fused_expert_weights(model: Any) -> list[str]:
+    """The names of a mixture-of-experts model's fused expert weights: one 3-D parameter
+    per projection holding every expert (Mixtral's, Qwen-MoE's `mlp.experts.gate_up_proj`
+    and `down_proj` in transformers 5), which no linear layer wraps."""
+    names = set()
+    for _, module in model.named_modules():
+        if "Expert" not in type(module).__name__:  # not a convolution's 3-D weight
+            continue
+        for name, parameter in module.named_parameters(recurse=False):
+            if parameter.ndim == 3:
+                names.add(name)
+    return sorted(names)
+
+
+def experts_note(model: Any) -> str:
+    """A sentence for a mixture-of-experts model: LoRA goes on linear layers, and its
+    experts' feed-forward weights are not layers, so the adapter leaves them as they are.
+    Said, not silent: the note on the default's names read as if everything were covered."""
+    fused = fused_expert_weights(model)
+    if not fused:
+        return ""
+    return (
+        f"This is a mixture-of-experts model whose experts' feed-forward weights ({fused}) "
+        "are fused parameters, not layers: LoRA trains its attention (and any shared "
+        "expert's layers), and leaves the experts as they are."
+    )
 
 
 def rank_note(model: Any, targets: list[str], rank: int) -> str:
