@@ -13,23 +13,49 @@ from model.training.errors import TrainError
 _HEAD_NAMES = {"lm_head", "output_layer", "embed_out"}
 
 
-def linear_layer_names(model: Any) -> set[str]:
-    """The last name of every linear layer LoRA can wrap (Linear, bitsandbytes' Linear4bit,
-    GPT-2's Conv1D), the output head left out."""
+def _is_linear(module: Any) -> bool:
+    """A layer LoRA can wrap: Linear, bitsandbytes' Linear4bit, GPT-2's Conv1D."""
     import torch
 
+    kind = type(module).__name__
+    return isinstance(module, torch.nn.Linear) or kind.startswith("Linear") or kind == "Conv1D"
+
+
+def linear_layer_names(model: Any) -> set[str]:
+    """The last name of every linear layer LoRA can wrap in the text model, the output
+    head and another tower's layers (`other_towers`) left out."""
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    elsewhere = set(other_towers(model))
     names = set()
     for name, module in model.named_modules():
-        kind = type(module).__name__
-        if not (
-            isinstance(module, torch.nn.Linear) or kind.startswith("Linear") or kind == "Conv1D"
-        ):
+        if not _is_linear(module) or name in elsewhere:
             continue
         last = name.rsplit(".", 1)[-1]
         if module is not head and last not in _HEAD_NAMES:
             names.add(last)
     return names
+
+
+def other_towers(model: Any) -> list[str]:
+    """The linear layers outside the text decoder (`get_decoder`) but the output head: a
+    vision encoder's and its projector's (Gemma 3, Qwen2.5-VL). Their q_proj and fc1 share
+    the decoder's names, so LoRA went on them too, where text gives them no gradient."""
+    try:
+        decoder = model.get_decoder()
+    except Exception:  # remote code without one: everything is the text model
+        return []
+    if decoder is None or decoder is model:
+        return []
+    inside = {id(module) for module in decoder.modules()}
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    return [
+        name
+        for name, module in model.named_modules()
+        if _is_linear(module)
+        and id(module) not in inside
+        and module is not head
+        and name.rsplit(".", 1)[-1] not in _HEAD_NAMES
+    ]
 
 
 def lora_targets(model: Any, wanted: list[str]) -> tuple[list[str], str]:
@@ -77,6 +103,7 @@ def peft_model(model: Any, t: TrainSettings) -> tuple[Any, list[str], str]:
         lora_alpha=t.lora_alpha,
         lora_dropout=t.lora_dropout,
         target_modules=targets,
+        exclude_modules=other_towers(model) or None,
         bias="none",
         task_type="CAUSAL_LM",
         # GPT-2's Conv1D stores its weight (in, out); peft corrected a False here with a
