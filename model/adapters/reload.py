@@ -646,18 +646,12 @@ class Reloader:
                     path=str(info.path),
                 )
             return
-        live = self.live
-        if not live:
-            reference = EvalFigures(info.base_ooc_rate, None, info.evaluation.probes)
-            label = BASE_LABEL
-        else:
-            try:
-                reference = eval_figures(version_folder(self.adapters_dir, live))
-            except AdapterError:
-                reference = EvalFigures()
-            label = f"live version {live}"
+        against, reference = self._ooc_reference(info)
         if reference.ooc_rate is None:
             return
+        label = (
+            f"{'live ' if against == self.live else ''}version {against}" if against else BASE_LABEL
+        )
         margin = self.settings.max_ooc_rate_increase
         noise = ooc_rate_noise(
             info.ooc_rate, info.evaluation.probes, reference.ooc_rate, reference.probes
@@ -670,10 +664,42 @@ class Reloader:
                 f"{margin:.1%} worse{beyond}.",
                 "ooc_worse",
                 rate=f"{info.ooc_rate:.1%}",
-                against=live,
+                against=against,
                 against_rate=f"{reference.ooc_rate:.1%}",
                 margin=f"{margin:.1%}",
             )
+
+    def _ooc_reference(self, info: AdapterVersion) -> tuple[str, EvalFigures]:
+        """The version a new one's OOC rate is set beside ("" = the base model) and its
+        figures: the live one's; with none live (a worker starting), the newest older
+        version that evaluates and is not refused, so a version refused beside the live
+        one is not served at the next start for being set beside the bare base; the
+        base's rate from the new version's own evaluation where there is none (or the
+        live one's evaluation cannot be read, which is said, not passed in silence)."""
+        base = EvalFigures(info.base_ooc_rate, None, info.evaluation.probes)
+        if self.live:
+            try:
+                return self.live, eval_figures(version_folder(self.adapters_dir, self.live))
+            except AdapterError as exc:
+                log.warning(
+                    "the live version's evaluation cannot be used (%s): %s is set "
+                    "beside the base model's rate instead",
+                    exc,
+                    info.name,
+                )
+                return "", base
+        for older in reversed(complete_versions(self.adapters_dir)):
+            if version_order(older) >= version_order(info.name):
+                continue
+            if older in self.failed or older in self.rolled_back:
+                continue
+            try:
+                figures = eval_figures(version_folder(self.adapters_dir, older))
+            except AdapterError:
+                continue
+            if figures.ooc_rate is not None:
+                return older, figures
+        return "", base
 
     async def _unload_old(self, engine: AdapterEngine) -> None:
         """Keep the live adapter and the last `keep_previous` ones; free the rest."""

@@ -387,21 +387,37 @@ def tensor_shapes(path: Path) -> dict[str, list[int]]:
 
 
 def eval_figures(folder: Path) -> EvalFigures:
-    """eval.json's OOC rates and probe count; None where absent or unreadable."""
+    """eval.json's OOC rates and probe count; None where absent. A file that cannot be
+    read, that another version's evaluation wrote (copied in to pass `require_eval`), or
+    whose rate is no rate (NaN passed every comparison and so turned the gate off; a
+    negative one broke its noise estimate) is an AdapterError saying to evaluate again."""
     path = folder / EVAL_JSON
     if not path.is_file():
         return EvalFigures()
+    again = f"run `atri eval {folder}` again"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AdapterError(f"{path}: cannot be read as JSON ({exc}).") from None
+        raise AdapterError(f"{path}: cannot be read as JSON ({exc}); {again}.") from None
     if not isinstance(data, dict):
         return EvalFigures()
+    evaluated = data.get("adapter_version")
+    if isinstance(evaluated, str) and evaluated and evaluated != folder.name:
+        raise AdapterError(
+            f"{path} is the evaluation of version {evaluated}, not of {folder.name}; {again}."
+        )
 
     def rate(key: str) -> float | None:
         entry = data.get(key)
         value = entry.get("ooc_rate") if isinstance(entry, dict) else None
-        return float(value) if isinstance(value, int | float) else None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        if not (math.isfinite(value) and 0 <= value <= 1):
+            raise AdapterError(
+                f"{path}: its {key} out-of-character rate {value} is not a share between 0 "
+                f"and 1; {again}."
+            )
+        return float(value)
 
     probes = data.get("probes")
     counted = probes if isinstance(probes, int) and not isinstance(probes, bool) else None
