@@ -68,9 +68,15 @@ def load_probes(path: Path | None = None) -> list[Probe]:
         if not isinstance(entry, dict):
             raise ProbeError(f"{path}: probe {i} must be a [[probe]] table.")
         zh, en, ja = entry.get("zh", ""), entry.get("en", ""), entry.get("ja", "")
-        if not all(isinstance(q, str) for q in (zh, en, ja)) or not (zh or en or ja):
+        if not all(isinstance(q, str) for q in (zh, en, ja)):
             raise ProbeError(f'{path}: probe {i} needs a "zh", "ja" or "en" question (a string).')
-        probes.append(Probe(str(entry.get("category", "other")), zh, en, ja))
+        zh, en, ja = zh.strip(), en.strip(), ja.strip()  # a blank one was asked as it was
+        if not (zh or en or ja):
+            raise ProbeError(f'{path}: probe {i} needs a "zh", "ja" or "en" question (a string).')
+        category = entry.get("category", "other")
+        if not isinstance(category, str) or not category.strip():
+            raise ProbeError(f"{path}: probe {i}'s category must be a word (a string).")
+        probes.append(Probe(category.strip(), zh, en, ja))
     if not probes:
         raise ProbeError(f"{path}: no [[probe]] entries.")
     return probes

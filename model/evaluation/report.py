@@ -168,6 +168,9 @@ class EvalReport:
                     f"- **{w.model}**, {w.category}: “{w.probe}” → “{reply}” ({'; '.join(w.reasons)})"
                 )
             lines.append("")
+        elif self.base.ooc_rate or self.adapter.ooc_rate:
+            # `[eval] worst_examples = 0`: flagged replies, none shown.
+            lines += ["Out-of-character replies are not listed ([eval] worst_examples = 0).", ""]
         else:
             lines += ["No probe reply was flagged out of character.", ""]
         return "\n".join(lines)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from model.character.ooc import detect_language
-from model.evaluation.probes import fallback_note, load_probes
+from model.evaluation.probes import ProbeError, fallback_note, load_probes
 from model.evaluation.recall import load_recall_probes
 
 
@@ -39,3 +41,16 @@ def test_recall_probes_in_japanese() -> None:
     recall = load_recall_probes("ja")
     assert recall.probes and recall.filler
     assert all(detect_language(p.asked) == "ja" for p in recall.probes)
+
+
+def test_a_blank_probe_or_a_list_category_is_one_sentence(tmp_path: Path) -> None:
+    """A probe of blanks was asked as it was; a list category became "['a', 'b']"."""
+    path = tmp_path / "probes.toml"
+    path.write_text('[[probe]]\ncategory = "x"\nen = "   "\n', encoding="utf-8")
+    with pytest.raises(ProbeError, match='probe 0 needs a "zh", "ja" or "en" question'):
+        load_probes(path)
+    path.write_text('[[probe]]\ncategory = ["a", "b"]\nen = "Hi?"\n', encoding="utf-8")
+    with pytest.raises(ProbeError, match="category must be a word"):
+        load_probes(path)
+    path.write_text('[[probe]]\ncategory = "x"\nen = "  Hi?\\n"\n', encoding="utf-8")
+    assert load_probes(path)[0].en == "Hi?"

@@ -41,12 +41,14 @@ def test_an_unknown_language_or_character_is_not_given_a_placeholder() -> None:
 
 
 def test_the_reload_job_reads_a_new_report_and_an_old_one_alike(tmp_path: Path) -> None:
-    (tmp_path / "eval.json").write_text(json.dumps(_report().as_dict()), encoding="utf-8")
-    assert eval_figures(tmp_path) == EvalFigures(0.25, 0.5, 4)
+    folder = tmp_path / V1  # the version the report is of
+    folder.mkdir()
+    (folder / "eval.json").write_text(json.dumps(_report().as_dict()), encoding="utf-8")
+    assert eval_figures(folder) == EvalFigures(0.25, 0.5, 4)
     old = _report().as_dict()
     del old["character"]  # written before the field existed
-    (tmp_path / "eval.json").write_text(json.dumps(old), encoding="utf-8")
-    assert eval_figures(tmp_path) == EvalFigures(0.25, 0.5, 4)
+    (folder / "eval.json").write_text(json.dumps(old), encoding="utf-8")
+    assert eval_figures(folder) == EvalFigures(0.25, 0.5, 4)
 
 
 def test_atri_eval_names_the_character_of_the_card_it_ran_with(
@@ -65,3 +67,11 @@ def test_atri_eval_names_the_character_of_the_card_it_ran_with(
     assert report.character == "Eileen"
     assert json.loads((version / "eval.json").read_text(encoding="utf-8"))["character"] == "Eileen"
     assert (version / "eval.md").read_text(encoding="utf-8").startswith("# Eileen adapter")
+
+
+def test_a_report_listing_no_replies_does_not_say_none_was_flagged() -> None:
+    """With `[eval] worst_examples = 0` the table said 25% out of character and the text
+    under it "No probe reply was flagged out of character"."""
+    text = _report().markdown()  # flagged rates, no `worst` listed
+    assert "No probe reply was flagged" not in text
+    assert "not listed ([eval] worst_examples = 0)" in text
