@@ -30,6 +30,18 @@ class Probe:
     def has(self, language: str) -> bool:
         return bool(getattr(self, language, "")) if language in LANGUAGES else False
 
+    def naming(self, char: str, user: str) -> Probe:
+        """The probe with her name for `{{char}}` and the person's for `{{user}}`, as a
+        card's text is filled in (`{{char}}` was asked as written)."""
+        from model.character.card_formats import fill_names
+
+        return Probe(
+            self.category,
+            fill_names(self.zh, char, user),
+            fill_names(self.en, char, user),
+            fill_names(self.ja, char, user),
+        )
+
     def asked_in(self, language: str) -> str:
         """The language the probe is asked in: hers, else Chinese, English, Japanese."""
         return next(lang for lang in (language, "zh", "en", "ja") if self.has(lang))

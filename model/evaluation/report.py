@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model.evaluation.probes import LANGUAGES
+
 # The phrase a reason quotes, as the out-of-character detector writes it (Python's repr
 # at the end: `assistant-speak "I'm here to help"`, `profanity 'damn'`).
 _QUOTED = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")$""")
@@ -136,7 +138,8 @@ class EvalReport:
         def num(value: float | None, fmt: str) -> str:
             return "n/a" if value is None else format(value, fmt)
 
-        asked = f"{self.probes} probes" + (f" in {self.language}" if self.language else "")
+        spoken = LANGUAGES.get(self.language, self.language)  # "English", not "en"
+        asked = f"{self.probes} probes" + (f" in {spoken}" if spoken else "")
         lines = [
             f"# {self.title}: evaluation",
             "",

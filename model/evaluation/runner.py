@@ -203,7 +203,7 @@ def evaluate(
     probes (out-of-character and style rates); the report goes into the version's folder.
     `style_file`: the file whose replies' style rate the probe replies are set beside
     (`--dataset`); by default the held-out set's. `bar` is told of each reply made."""
-    from model.character.persona import configured_persona
+    from model.character.persona import configured_persona, default_user_name
 
     say = progress or (lambda message: log.info("%s", message))
     manifest = _manifest_for_this_base(settings, version_dir)
@@ -211,7 +211,9 @@ def evaluate(
     _check_character(version_dir, manifest, CharacterId.of(persona.name, persona.aliases))
     eval_file = _held_out_file_said(settings, manifest, say)
     configured = settings.path(settings.eval.probes) if settings.eval.probes else None
-    probes = load_probes(probes_path or configured)
+    # Asked as the worker would be asked: her name and the person's filled in.
+    user = default_user_name(persona, settings)
+    probes = [p.naming(persona.name, user) for p in load_probes(probes_path or configured)]
     if note := borrowed_yardsticks_note(settings, persona, probes_path or configured):
         say(note)
     held_out, style_source, style_path = _conversations(settings, eval_file, say, style_file)

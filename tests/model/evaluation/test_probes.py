@@ -54,3 +54,11 @@ def test_a_blank_probe_or_a_list_category_is_one_sentence(tmp_path: Path) -> Non
         load_probes(path)
     path.write_text('[[probe]]\ncategory = "x"\nen = "  Hi?\\n"\n', encoding="utf-8")
     assert load_probes(path)[0].en == "Hi?"
+
+
+def test_a_probe_names_her_as_a_card_does(tmp_path: Path) -> None:
+    """`{{char}}` in a probe was asked as written, where `smoke_prompt` fills it in."""
+    path = tmp_path / "probes.toml"
+    path.write_text('[[probe]]\ncategory = "x"\nen = "{{char}}, do you know {{user}}?"\n')
+    probe = load_probes(path)[0].naming("Eileen", "Max")
+    assert probe.text("en") == "Eileen, do you know Max?"

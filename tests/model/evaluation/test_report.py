@@ -75,3 +75,7 @@ def test_a_report_listing_no_replies_does_not_say_none_was_flagged() -> None:
     text = _report().markdown()  # flagged rates, no `worst` listed
     assert "No probe reply was flagged" not in text
     assert "not listed ([eval] worst_examples = 0)" in text
+
+
+def test_the_report_names_the_probes_language_in_words() -> None:
+    assert "4 probes in English" in _report().markdown()
