@@ -140,14 +140,15 @@ def adapters_list() -> None:
     rollback (kept loaded by that worker, \\[reload] keep_previous),
     other character (trained as another than \\[persona] card's, which
     that worker passes over), refused (the reload job's own checks of its
-    files fail; a word says which). The checkpoints in .runs/ are one line
+    files fail, or under \\[reload] require_eval it has no evaluation; a word
+    says which). The checkpoints in .runs/ are one line
     below the table."""
     from model.adapters.inventory import ask_worker, runs_bytes, size_text, versions_on_disk
     from model.adapters.versions import misnamed_hint, misnamed_versions
 
     settings = configured_settings()
     folder = _adapters_dir(settings)
-    versions = versions_on_disk(folder, _character(settings))
+    versions = versions_on_disk(folder, _character(settings), settings.reload.require_eval)
     runs = runs_bytes(folder)
     if not versions:
         _print(_no_versions(folder))

@@ -113,13 +113,16 @@ def version_folders(adapters_dir: Path) -> list[Path]:
 
 
 def versions_on_disk(
-    adapters_dir: Path, character: CharacterId | None = None
+    adapters_dir: Path, character: CharacterId | None = None, require_eval: bool = False
 ) -> list[VersionOnDisk]:
     """Every version folder, newest first, each checked as the reload job checks it, and
-    whose it is judged as the job of a worker serving `character` judges it."""
+    whose it is judged as the job of a worker serving `character` judges it.
+    `require_eval` (the listing's, not a prune's: a version waiting for its evaluation is
+    no version to delete): one without an out-of-character rate is refused, as a worker
+    under `[reload] require_eval` refuses it."""
     left = rolled_back_versions(adapters_dir)
     return [
-        read_on_disk(adapters_dir, folder, character, folder.name in left)
+        read_on_disk(adapters_dir, folder, character, folder.name in left, require_eval)
         for folder in version_folders(adapters_dir)
     ]
 
@@ -129,13 +132,21 @@ def read_on_disk(
     folder: Path,
     character: CharacterId | None = None,
     rolled_back: bool = False,
+    require_eval: bool = False,
 ) -> VersionOnDisk:
     refused = reason = ""
     theirs = recorded_character(folder)
     try:
-        read_version(adapters_dir, folder.name)
+        version = read_version(adapters_dir, folder.name)
     except AdapterError as exc:
         refused, reason = exc.short, str(exc)
+    else:
+        if require_eval and version.ooc_rate is None:
+            refused = "not evaluated"
+            reason = (
+                f"Version {folder.name} has no evaluation, and [reload] require_eval is on: "
+                f"run `atri eval {folder}`."
+            )
     return VersionOnDisk(
         name=folder.name,
         folder=folder,
