@@ -422,11 +422,14 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     return replace
 
 
-# A lead labelled "Me" or "You" in a script: the label names his lines, and in hers the
-# word is the word ("Me too!", "Me? I'm fine."), so it is never replaced.
+# A lead labelled "Me" or "You" in a script (我 in a Chinese dump, 僕 or 俺 in a Japanese
+# one): the label names his lines, and in hers the word is the word ("Me too!", 我、我),
+# so it is never replaced.
 _PRONOUNS = frozenset(
     {"i", "me", "my", "mine", "myself", "you", "your", "yours", "he", "him", "his", "she"}
     | {"her", "hers", "we", "us", "our", "they", "them", "their", "it"}
+    | {"我", "你", "您", "他", "她", "它", "咱", "俺", "吾", "僕", "私", "君", "自分"}
+    | {"わたし", "あたし", "ぼく", "おれ", "あなた", "きみ", "ワタシ", "ボク", "オレ"}
 )
 # A lead called "Will", "May" or "Mark" is the word, not the name, where a sentence opens
 # with it and a pronoun follows ("Will you come?", "May I?", "Mark my words"): a name

@@ -40,6 +40,11 @@ def test_a_one_kanji_lead_that_is_a_word_keeps_the_word(text: str, expected: str
 def test_a_lead_labelled_with_a_pronoun_never_replaces_the_word(text: str) -> None:
     assert placeholder_replacer(["MC", "Me", "You"])(text) == text
     assert placeholder_replacer(["MC", "Me"])("MC, hi.") == "{{user}}, hi."
+    # A Chinese dump's lead labelled 我: her "我、我难道……" is her own stammer.
+    assert (
+        placeholder_replacer(["我", "僕"])("我、我难道又下错单了……？僕！")
+        == "我、我难道又下错单了……？僕！"
+    )
 
 
 def test_a_chinese_name_opening_a_longer_word_is_left_in_it() -> None:
