@@ -92,6 +92,13 @@ def ooc_rate_noise(
     return NOISE_Z * (pooled * (1 - pooled) * (1 / probes + 1 / other_probes)) ** 0.5
 
 
+def same_yardstick(one: EvalFigures, other: EvalFigures) -> bool:
+    """Were both rates taken with the same probe set and longest reply? A trial `atri eval
+    --probes two.toml` of the live version set every new one beside 2 probes' rate. An
+    eval.json from before this was recorded is taken as comparable, as it was then."""
+    return one.yardstick is None or other.yardstick is None or one.yardstick == other.yardstick
+
+
 class VersionRefused(AdapterError):
     """A refusal of the reload job's own checks: the English sentence (str()) for the log
     and the HTTP API, and a `ReloadResult.reason_code` with its details for the bots to
@@ -679,7 +686,7 @@ class Reloader:
         base = EvalFigures(info.base_ooc_rate, None, info.evaluation.probes)
         if self.live:
             try:
-                return self.live, eval_figures(version_folder(self.adapters_dir, self.live))
+                live = eval_figures(version_folder(self.adapters_dir, self.live))
             except AdapterError as exc:
                 log.warning(
                     "the live version's evaluation cannot be used (%s): %s is set "
@@ -688,6 +695,17 @@ class Reloader:
                     info.name,
                 )
                 return "", base
+            if not same_yardstick(live, info.evaluation):
+                log.warning(
+                    "versions %s and %s were evaluated with different probe sets or "
+                    "[eval] max_new_tokens, so their rates are not comparable: %s is set "
+                    "beside the base model's rate in its own evaluation",
+                    self.live,
+                    info.name,
+                    info.name,
+                )
+                return "", base
+            return self.live, live
         for older in reversed(complete_versions(self.adapters_dir)):
             if version_order(older) >= version_order(info.name):
                 continue
@@ -697,7 +715,7 @@ class Reloader:
                 figures = eval_figures(version_folder(self.adapters_dir, older))
             except AdapterError:
                 continue
-            if figures.ooc_rate is not None:
+            if figures.ooc_rate is not None and same_yardstick(figures, info.evaluation):
                 return older, figures
         return "", base
 

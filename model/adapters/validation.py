@@ -82,6 +82,10 @@ class EvalFigures:
     ooc_rate: float | None = None  # the adapter's
     base_ooc_rate: float | None = None  # the base model's, in the same evaluation
     probes: int | None = None  # how many probe replies each rate was taken over
+    # What the rates were measured with: the probe set's fingerprint and the longest
+    # reply, (probe_set, max_new_tokens); None for an eval.json from before they were
+    # recorded. Two rates taken with different yardsticks are not set side by side.
+    yardstick: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -421,7 +425,13 @@ def eval_figures(folder: Path) -> EvalFigures:
 
     probes = data.get("probes")
     counted = probes if isinstance(probes, int) and not isinstance(probes, bool) else None
-    return EvalFigures(rate("adapter"), rate("base"), counted if counted and counted > 0 else None)
+    probe_set, longest = data.get("probe_set"), data.get("max_new_tokens")
+    yardstick = None
+    if isinstance(probe_set, str) and probe_set and type(longest) is int and longest > 0:
+        yardstick = (probe_set, longest)
+    return EvalFigures(
+        rate("adapter"), rate("base"), counted if counted and counted > 0 else None, yardstick
+    )
 
 
 def check_module_shapes(shapes: dict[str, list[int]], modules: dict[str, tuple[int, int]]) -> None:

@@ -65,6 +65,27 @@ def fallback_note(probes: list[Probe], language: str) -> str:
     )
 
 
+# Below this many probes one reply moves the out-of-character rate by over 10 points, and
+# the reload job's allowance for chance (two rates over n replies each) passes nearly
+# any version: the figures still print, but the gate is said to be toothless.
+FEW_PROBES = 10
+
+
+def few_probes_note(count: int) -> str:
+    """A sentence when `count` probes are too few for the reload job's comparison."""
+    if count >= FEW_PROBES:
+        return ""
+    share = 100 / count
+    packaged = len(load_probes(PACKAGED_PROBES))
+    return (
+        f"Only {count} probe{'s' if count != 1 else ''}: one reply moves the "
+        f"out-of-character rate by {share:.0f} points, more than the reload job can tell "
+        "from chance, so with [reload] require_eval it lets through almost any version "
+        f"evaluated this way; use {FEW_PROBES} or more (the packaged set has {packaged}) for the "
+        "evaluation it gates on."
+    )
+
+
 def load_probes(path: Path | None = None) -> list[Probe]:
     path = path or PACKAGED_PROBES
     try:

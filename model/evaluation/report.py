@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,12 @@ def reply_excerpt(reply: str, reasons: Sequence[str], width: int) -> str:
     return f"{head}{text[begin : begin + width]}{tail}"
 
 
+def probe_set_fingerprint(asked: Sequence[str]) -> str:
+    """Which probes were asked, as 16 hex digits: the same texts in the same order give
+    the same fingerprint, whatever file they came from."""
+    return hashlib.sha256("\n".join(asked).encode("utf-8")).hexdigest()[:16]
+
+
 @dataclass
 class ModelFigures:
     perplexity: float | None
@@ -104,6 +111,10 @@ class EvalReport:
     # set and the file `dataset_style_rate` was measured on.
     held_out_file: str = ""
     style_file: str = ""
+    # The yardstick (what the reload job checks before setting two versions' rates side
+    # by side): the fingerprint of the probes as asked, and the longest reply allowed.
+    probe_set: str = ""
+    max_new_tokens: int = 0
 
     @property
     def style_label(self) -> str:
@@ -122,6 +133,8 @@ class EvalReport:
             "held_out_file": self.held_out_file,
             "style_file": self.style_file,
             "probes": self.probes,
+            "probe_set": self.probe_set,
+            "max_new_tokens": self.max_new_tokens,
             "language": self.language,
             "worst": [w.as_dict() for w in self.worst],
             "created_at": self.created_at,

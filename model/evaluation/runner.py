@@ -30,9 +30,9 @@ from model.character.prompt import CharacterNote, ChatMessages, PromptTooLong, W
 from model.engines.base import chat_template_of
 from model.engines.chat_template import user_turn_markers
 from model.evaluation.perplexity import mean_token_loss, perplexity
-from model.evaluation.probes import Probe, fallback_note, load_probes
+from model.evaluation.probes import Probe, fallback_note, few_probes_note, load_probes
 from model.evaluation.progress import NoProgress, ProbeProgress
-from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
+from model.evaluation.report import EvalReport, ModelFigures, ProbeReply, probe_set_fingerprint
 from model.evaluation.style import style_rate
 from model.training.dataset import Sample, TokenizedSet, tokenize_dataset
 from model.training.dataset_index import held_out_file
@@ -89,7 +89,11 @@ def version_held_out(settings: Settings, manifest: dict[str, Any]) -> tuple[Path
             "to choose another."
         )
     if configured is None:
-        return None, ""
+        return None, (
+            f"No held-out perplexity for {version}: there is no held-out file beside "
+            f"{settings.path(settings.train.dataset).name} (written by `atri prep` when "
+            "[dataprep] eval_ratio is above 0); pass --eval-dataset FILE to score it on one."
+        )
     if unproven := _not_its_training_file(settings, manifest):
         own_note = (
             f"the held-out file it was trained beside ({own or 'not recorded'}) has changed "
@@ -221,8 +225,9 @@ def evaluate(
     # Probes are asked, and replies judged, in the language she speaks where she is
     # served (the chosen card's), whatever the dataset's language.
     language = persona.main_language
-    if note := fallback_note(probes, language):
-        say(note)
+    for note in (fallback_note(probes, language), few_probes_note(len(probes))):
+        if note:
+            say(note)
     detector = OOCDetector.for_character(settings.ooc, language)
     card = persona.system_prompt()
     systems = _system_prompts(card, manifest)
@@ -273,6 +278,8 @@ def evaluate(
         character=persona.name,
         held_out_file=str(eval_file) if held_out and eval_file is not None else "",
         style_file=str(style_path or ""),
+        probe_set=probe_set_fingerprint([p.text(language) for p in probes]),
+        max_new_tokens=settings.eval.max_new_tokens,
     )
     _write_report(version_dir, report)
     return report
