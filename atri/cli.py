@@ -26,6 +26,7 @@ from atri.cli_common import (
     Commands,
     State,
     atri_command,
+    check_given_files,
     configured_settings,
     console,
     err_console,
@@ -373,6 +374,7 @@ def train(
     """Fine-tune a LoRA adapter on the dataset into a new adapters/<version>/ folder."""
     from pydantic import ValidationError
 
+    check_given_files(("--dataset", dataset), ("--eval-dataset", eval_dataset))
     settings = configured_settings()
     overrides: dict[str, Any] = {
         "dataset": str(dataset) if dataset else None,
@@ -557,6 +559,7 @@ def eval_(
         if ignored:
             verb = "apply" if len(ignored) > 1 else "applies"
             fail(f"{' and '.join(ignored)} {verb} to --recall only; add --recall.")
+    check_given_files(("--dataset", dataset), ("--eval-dataset", eval_dataset))
     settings = configured_settings()
     if recall:
         if max_new_tokens:

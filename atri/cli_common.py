@@ -269,6 +269,16 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def check_given_files(*given: tuple[str, Path | None]) -> None:
+    """Each (flag, path) given on the command line names something that exists: else one
+    sentence naming the flag. The later check's "run `atri prep` or pass --dataset" read
+    oddly to someone who had just passed --dataset with a typo in it. (A folder is left
+    to that check, which names the file in it to pass.)"""
+    for flag, path in given:
+        if path is not None and not path.exists():
+            fail(f"{path.resolve()}: not found; fix {flag}.")
+
+
 def stdin_is_terminal() -> bool:
     """Whether someone can answer a question (tests replace it)."""
     return _isatty(sys.stdin)

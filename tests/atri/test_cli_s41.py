@@ -50,7 +50,7 @@ def test_train_reads_a_tilde_in_dataset_as_home(home: Path) -> None:
 
     assert result.exit_code != 0
     said = " ".join(result.output.split())
-    assert f"{home / 'missing.json'}: dataset file not found" in said, said
+    assert f"{home / 'missing.json'}: not found; fix --dataset." in said, said
 
 
 def test_an_export_out_with_a_tilde_goes_home(home: Path) -> None:
@@ -59,3 +59,16 @@ def test_an_export_out_with_a_tilde_goes_home(home: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (home / "card.json").is_file()
     assert not (Path.cwd() / "~").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+@pytest.mark.parametrize("flag", ["--dataset", "--eval-dataset"])
+def test_a_mistyped_dataset_flag_is_named_not_answered_with_pass_dataset(
+    home: Path, command: str, flag: str
+) -> None:
+    """`atri eval --dataset nope.json` said "run `atri prep` or pass --dataset"."""
+    result = runner.invoke(app, [command, flag, "~/nope.json"])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert f"{home / 'nope.json'}: not found; fix {flag}." in said, said
+    assert "pass --dataset" not in said
