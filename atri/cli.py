@@ -584,6 +584,7 @@ def eval_(
         settings.path(settings.model.adapters_dir),
         version_dir,
         CharacterId.of(persona.name, persona.aliases),
+        notify=note,
     )
     report = evaluate(
         settings,

@@ -20,7 +20,7 @@ import re
 import secrets
 import shlex
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -294,11 +294,16 @@ def recorded_character(folder: Path) -> CharacterId | None:
 
 
 def find_version(
-    adapters_dir: Path, given: Path | None, character: CharacterId | None = None
+    adapters_dir: Path,
+    given: Path | None,
+    character: CharacterId | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Path:
     """The version folder a command means: the one given (a path, or a version name in
     the adapters folder), else the newest complete one (of `character`, when given:
-    another's in the same folder is never the default)."""
+    another's in the same folder is never the default, and `notify` is told which newer
+    ones were passed over, so the user does not take an older version's figures for the
+    newest's)."""
     if given is not None:
         folder = given if given.is_absolute() else Path.cwd() / given
         if not folder.is_dir():
@@ -329,6 +334,15 @@ def find_version(
     for folder in reversed(versions):
         theirs = recorded_character(folder)
         if theirs is None or theirs.is_same(character):
+            if others and notify is not None:
+                newer = versions[-len(others) :]
+                plural = "s" if len(newer) > 1 else ""
+                notify(
+                    f"{folder.name} is {character.name}'s newest version; the newer "
+                    f"version{plural} {', '.join(f.name for f in newer)}, trained as "
+                    f"{', '.join(dict.fromkeys(others))}, passed over (pass a version's "
+                    "folder to choose it)."
+                )
             return folder
         others.append(theirs.name)
     raise AdapterError(

@@ -103,8 +103,15 @@ def test_eval_picks_the_newest_version_of_the_configured_character(
     assert find_version(adapters, None, eileen).name == V1
     make_version(V2, seed=2, **ATRI_IN_ENGLISH)
     make_version(V3, seed=3, **EILEEN)
-    assert find_version(adapters, None, atri).name == V2
-    assert find_version(adapters, None, eileen).name == V3
+    said: list[str] = []
+    assert find_version(adapters, None, atri, notify=said.append).name == V2
+    # Her older version's figures are not taken for the newest's without a word.
+    assert said == [
+        f"{V2} is 亚托莉's newest version; the newer version {V3}, trained as Eileen, "
+        "passed over (pass a version's folder to choose it)."
+    ]
+    assert find_version(adapters, None, eileen, notify=said.append).name == V3
+    assert len(said) == 1  # nothing passed over
     assert find_version(adapters, None).name == V3  # no character asked: the newest
     # A version named on the command line is the one evaluated (evaluate() checks it).
     assert find_version(adapters, Path(V3), atri).name == V3
