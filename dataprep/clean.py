@@ -464,6 +464,8 @@ _NAME_SLOT = re.compile(
     r"|%\((?P<percent>[A-Za-z_][A-Za-z0-9_]{0,63}+)\)[sdr]"
     r"|\[(?i:emb)\s[^\]\n]{0,500}+\]"
 )
+# A word `_NAME_SLOT` takes as a slot's name.
+_SLOT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")
 # Ren'Py text tags written without a value (`{i}`, `{w}`, `{nw}`; `{w=0.5}` and `{/i}` never
 # match `_NAME_SLOT`), and `{br}`: markup, which cleaning deletes, not a name.
 _TEXT_TAG_NAMES = (
@@ -487,10 +489,19 @@ class NameSlots:
     def __init__(self, lead_aliases: Iterable[str], lead_value: str) -> None:
         self._lead = {a.strip().casefold() for a in lead_aliases}
         self._lead_value = lead_value
+        # A lead alias `_NAME_SLOT` cannot hold (夏生, なつき) in braces or brackets: a
+        # translation dump's `{夏生}`. Left to the name replacer, it became `{{{user}}}`.
+        others = sorted((a for a in self._lead if a and not _SLOT_WORD.fullmatch(a)), key=len)
+        words = "|".join(map(re.escape, reversed(others)))
+        self._lead_slot = (
+            re.compile(rf"(?<!\{{)\{{(?i:{words})\}}(?!\}})|\[(?i:{words})\]") if words else None
+        )
 
     def fill(self, text: str) -> tuple[str, list[str]]:
         """`text` with the lead's slots filled, and the other slots as written (empty
         when there are none: markup such as `[r]`, `{i}`, `[sighs]` is no slot)."""
+        if self._lead_slot is not None:
+            text = self._lead_slot.sub(lambda _: self._lead_value, text)
         unfilled: list[str] = []
 
         def one(m: re.Match[str]) -> str:
