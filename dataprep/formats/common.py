@@ -257,11 +257,12 @@ def is_code(line: str) -> bool:
 
 
 # A voice or sound reference a dump leaves in a line, what is inside its brackets:
-# `语音：atr_0012`, `voice:atr_0012`, `SE：door_01.ogg`. A keyword, a colon and an ASCII id
-# with a digit, "_" or "." in it: `【语音：你好】` and "(Sound: thunder)" are words.
+# `语音：atr_0012`, `voice:atr_0012`, `V:atr0001`, `SE：door_01.ogg`. A keyword, a colon
+# and an ASCII id with a digit, "_" or "." in it: `【语音：你好】` and "(Sound: thunder)"
+# are words.
 SOUND_REF = (
     r"[^\S\n]*(?:语音|語音|音声|ボイス|声音|聲音|配音|音效|效果音|背景音乐|背景音樂"
-    r"|(?i:voice|vo|se|sfx|sound|bgm))[^\S\n]*[:：][^\S\n]*"
+    r"|(?i:voice|vo|v|se|sfx|sound|bgm))[^\S\n]*[:：][^\S\n]*"
     r"[A-Za-z/\\-]*[0-9_.][A-Za-z0-9_./\\-]*[^\S\n]*+"
 )
 # Headings and cues of dumps in brackets, never speakers in any format: `[Chapter 3]`,

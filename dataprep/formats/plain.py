@@ -21,6 +21,7 @@ from dataprep.formats.common import (
     NAME_BLANKS,
     QUOTE_PAIRS,
     SOUND_LINE,
+    SOUND_REF,
     TAGS_ONLY,
     ParseOptions,
     alias_tag,
@@ -99,12 +100,15 @@ _NEVER_NAMED = r"@\w|[;`]"
 # A voice file's id in square brackets right after the name (`亚托莉[v_atr0012]「…」`,
 # `Atri[vo_0012]: …`), as dumps with voice ids write it: no part of the name nor the line.
 # ASCII with a letter and a digit, and an underscore or three digits in a row, as file
-# ids are: a KAG tag (`[r]`, `[l]`), a `[Name]`, a footnote or version (`Notes [v1.2]:`,
-# `Update [2024]:`) is never one.
+# ids are (after a keyword and a colon too: `亚托莉[V:atr0002]：`): a KAG tag (`[r]`,
+# `[l]`), a `[Name]`, a footnote or version (`Notes [v1.2]:`, `Update [2024]:`) is never one.
 _VOICE_TAG = (
     r"(?:\[(?=[^\]\n]*?[0-9])(?=[^\]\n]*?[A-Za-z])(?=[^\]\n]*?(?:_|[0-9]{3}))"
-    r"[A-Za-z0-9_./#-]{1,40}+\])"
+    r"(?:[A-Za-z]{1,8}+:)?+[A-Za-z0-9_./#-]{1,40}+\])"
 )
+# A voice reference before the speaker (`[V:atr0001]亚托莉：「…」`, `【voice:atr_0002】亚托莉：…`):
+# no part of the line, which is the speaker's; alone on its line it is skipped below.
+_SOUND_BEFORE = rf"(?:[\[【]{SOUND_REF}[\]】]{_SP}(?=[^\s]))?+"
 _SPEAKER_FORMS = (
     rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:{_VOICE_TAG}{_SP})?+(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
@@ -204,7 +208,8 @@ _MAY_BE_WRAPPED = re.compile(
 # Every match is exactly one line, newline included, so the i-th match is line i + 1 and
 # `findall` can hand back plain tuples (no Match objects, no position arithmetic).
 LINE = re.compile(
-    rf"{_SP}(?:(?P<d>{_DIRECTION})?+(?:{_SPEAKER_FORMS})|(?P<narr>[^\s](?:.*[^\s])?)|)[^\n]*\n?"
+    rf"{_SP}{_SOUND_BEFORE}(?:(?P<d>{_DIRECTION})?+(?:{_SPEAKER_FORMS})"
+    rf"|(?P<narr>[^\s](?:.*[^\s])?)|)[^\n]*\n?"
 )
 
 

@@ -213,7 +213,8 @@ def test_plain_sound_reference_is_no_speaker() -> None:
         "【亚托莉】\n【语音：atr_0012】\n「早。」\n【语音：atr_0013】「嗯。」\n[voice:atr_0014]\n"
     )
     found = parse(text, "x.txt", "plain", ParseOptions())
-    assert said(found) == [("亚托莉", "「早。」"), (None, "【语音：atr_0013】「嗯。」")]
+    # A reference before a line is no part of it (s66: nor of a speaker's line after it).
+    assert said(found) == [("亚托莉", "「早。」"), (None, "「嗯。」")]
 
 
 def test_stage_narration_has_no_sound_reference(tmp_path: Path) -> None:
