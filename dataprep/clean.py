@@ -62,6 +62,8 @@ _MARKUP_KEPT = r"\g<keep>"
 _BRACE_RUBY = re.compile(r"(?<!\{)\{([^\s{}:]{1,32}+):[^\s{}:]{1,32}+\}(?!\})")
 # A dump's `\n` escape, a line break the game shows (`「ゴイシャス」\n※…`): not `\\n`.
 _ESCAPED_BREAK = re.compile(r"(?<!\\)\\n")
+# A Windows path, whose `\notes.txt` is no line break: a drive letter, `:\`, no blank.
+_WINDOWS_PATH = re.compile(r"(?<![A-Za-z])[A-Za-z]:\\[^\s「」『』“”\"'，。、]++")
 # Page-end marks a dump leaves at the end of a line: ONScripter's `\`, CatSystem2's `@`
 # and `\@` (`「起きてないもん！」\@`); also at the end of each line of a reply joined from
 # several. One inside a line (`@` a click wait, `\` of a path or `¯\_(ツ)_/¯`) stays, as
@@ -82,8 +84,12 @@ _CJK_BESIDE_SPACE = re.compile(rf"[{_CJK_BUT_SPACE}]")
 # Traditional → Simplified conversion must not touch (會話 is not 会话).
 _KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\uff66-\uff9d]")  # not ・ ー: Chinese uses them
 # Aozora-style ruby: ｜漢字《かんじ》 and 漢字《かんじ》 (readings in kana only, so that
-# Chinese book-title marks 《三体》 survive).
-_RUBY = re.compile(r"｜([^《｜\n]+)《[^》\n]*》|(?<=[\u4e00-\u9fff])《[\u3041-\u30ff]+》")
+# Chinese book-title marks 《三体》 survive); web novels' ASCII `|漢字《かんじ》`, whose
+# reading must be kana too (an ASCII bar is also a separator: `A|B《三体》`).
+_RUBY = re.compile(
+    r"｜([^《｜\n]+)《[^》\n]*》|\|([^《｜|\n]{1,20}+)《[\u3041-\u30ff]+》"
+    r"|(?<=[\u4e00-\u9fff])《[\u3041-\u30ff]+》"
+)
 # Any run of dots that means an ellipsis: ・・ ･･ ... 。。。 … ‥ ⋯ and mixtures.
 _ELLIPSIS = re.compile(r"(?:[・･·]{2,}|\.{3,}|。{3,}|[…‥⋯]+)(?:[・･·.。…‥⋯]*)")
 _REPEAT_LOUD = re.compile(r"([！!？?])\1{2,}")
@@ -239,8 +245,16 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
 def _escaped_breaks(text: str) -> str:
     """Each `\\n` escape a line break; a translator's note on a line of its own after one
     (`「ゴイシャス」\\n※ゴイス（凄い）＋デリシャス`) goes: no one says it."""
+    paths: list[str] = []
+    if ":\\" in text and "\0" not in text:
+        # Set aside while the escapes are read, each as a `\0`.
+        text = _WINDOWS_PATH.sub(lambda m: paths.append(m[0]) or "\0", text)
     lines = _ESCAPED_BREAK.split(text)
-    return "\n".join([lines[0], *(line for line in lines[1:] if not line.lstrip().startswith("※"))])
+    text = "\n".join([lines[0], *(line for line in lines[1:] if not line.lstrip().startswith("※"))])
+    if paths:
+        kept = iter(paths)
+        text = re.sub("\0", lambda _: next(kept), text)
+    return text
 
 
 def _collapse_blanks(text: str) -> str:
@@ -268,7 +282,7 @@ def _drop_ruby(text: str) -> str:
 
 
 def _ruby_base(m: re.Match[str]) -> str:
-    return m.group(1) or ""
+    return m.group(1) or m.group(2) or ""
 
 
 def _cjk_punctuation(text: str) -> str:

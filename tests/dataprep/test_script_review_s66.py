@@ -43,3 +43,26 @@ def test_a_voice_reference_before_the_speaker_leaves_the_line_hers(tmp_path: Pat
         (Role.LEAD, "好。"),
         (Role.CHARACTER, "出发吧！"),
     ]
+
+
+def test_web_novel_ruby_with_an_ascii_bar_goes_whole(tmp_path: Path) -> None:
+    """`|夏生《なつき》さん` kept its bar (`|{{user}}さん`); a bar before a book title is text."""
+    samples, _ = run(
+        tmp_path,
+        "夏生「|亜托莉《アトリ》、おはよう」\nアトリ「おはようございます！|夏生《なつき》さん。A|B《三体》」\n",
+        lead_aliases=["夏生"],
+        character_aliases=["アトリ", "亜托莉"],
+    )
+    assert samples[0][-1] == (Role.CHARACTER, "おはようございます！{{user}}さん。A|B《三体》")
+
+
+def test_a_windows_path_keeps_its_backslash_n(tmp_path: Path) -> None:
+    """`C:\\Users\\atri\\notes.txt` became `C:\\Users\\atri otes.txt` (its `\\n` a break)."""
+    samples, _ = run(
+        tmp_path,
+        "Natsuki: Where is it?\nAtri: It is in C:\\Users\\atri\\notes.txt, Natsuki.\\nI saved it.\n",
+    )
+    assert samples[0][-1] == (
+        Role.CHARACTER,
+        "It is in C:\\Users\\atri\\notes.txt, {{user}}. I saved it.",
+    )
