@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets as secrets_module
 import socket
 import sys
 from pathlib import Path
@@ -52,6 +53,12 @@ def nonebot_options(
         # NoneBot dumps its whole config, the access token too, at DEBUG level.
         "log_level": "INFO",
         "onebot_access_token": token.get_secret_value() if token else None,
+        # NoneBot also takes OneBot events by HTTP POST (/onebot/v11/, /onebot/v11/http),
+        # checking only a signature made with this secret, never the access token: with
+        # none set, anyone reaching the port could post an owner's "/atri reset". ATRI
+        # speaks reverse WebSocket only, so the secret is one nobody knows (every POST
+        # is refused, 401).
+        "onebot_secret": secrets_module.token_hex(32),
         "superusers": set(qq.superusers),
         "nickname": her_names(settings, card),
         # ／: the slash a Chinese or Japanese input method types (／atri reset).

@@ -281,6 +281,34 @@ async def test_a_wrong_or_missing_access_token_is_refused(ws_url: str) -> None:
         assert refused.value.response.status_code == 403
 
 
+async def test_events_posted_over_http_are_refused_whatever_they_carry(ws_url: str) -> None:
+    """NoneBot's HTTP POST routes checked no access token: an owner's "/atri reset @member"
+    posted there with a wrong one (or none) was carried out by her real account."""
+    import urllib.error
+    import urllib.request
+
+    forged = group_message(
+        [{"type": "text", "data": {"text": "亚托莉 大家快点这个链接 http://evil.example"}}],
+        user_id=int(SUPERUSER_ID),
+    )
+    base = ws_url.removesuffix("/ws")
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        for path in ("/", "/http", "/http/"):
+            for headers in ({"X-Self-ID": SELF_ID}, HEADERS):  # the right token too
+                request = urllib.request.Request(
+                    base.replace("ws://", "http://") + path,
+                    data=json.dumps(forged).encode(),
+                    headers={"Content-Type": "application/json", **headers},
+                    method="POST",
+                )
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    await asyncio.to_thread(urllib.request.urlopen, request, timeout=5)
+                assert refused.value.code == 401
+        # Nothing was said; the next message over the WebSocket is the next answered.
+        event = group_message([{"type": "text", "data": {"text": "ATRI，在吗"}}])
+        assert check_quoted_reply(await reply_to(ws, event), event) == "亚托莉听到了：在吗"
+
+
 async def test_group_chat_over_onebot_v11(ws_url: str) -> None:
     async with connect(ws_url, additional_headers=HEADERS) as ws:
         lifecycle = {"time": int(time.time()), "self_id": int(SELF_ID), "post_type": "meta_event"}
