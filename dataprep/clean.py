@@ -248,7 +248,11 @@ def _escaped_breaks(text: str) -> str:
     paths: list[str] = []
     if ":\\" in text and "\0" not in text:
         # Set aside while the escapes are read, each as a `\0`.
-        text = _WINDOWS_PATH.sub(lambda m: paths.append(m[0]) or "\0", text)
+        def set_aside(m: re.Match[str]) -> str:
+            paths.append(m[0])
+            return "\0"
+
+        text = _WINDOWS_PATH.sub(set_aside, text)
     lines = _ESCAPED_BREAK.split(text)
     text = "\n".join([lines[0], *(line for line in lines[1:] if not line.lstrip().startswith("※"))])
     if paths:
