@@ -391,9 +391,29 @@ def output_path(out: Path | None) -> Path | None:
     return None if out is None or str(out) == "-" else out
 
 
-def write_output(path: Path, text: str) -> None:
+def own_file(path: Path, settings: Settings) -> str:
+    """What of ATRI's own `path` is ("" if none): the config file, the memory database
+    (or SQLite's -wal, -shm and -journal beside it), the character card. An export
+    written over one (`atri persona export -o data/atri.sqlite3`) destroyed it."""
+    target = path.expanduser().resolve()
+    owned = {}
+    if settings.config_file:
+        owned[Path(settings.config_file).resolve()] = "the config file"
+    if str(settings.memory.path) != ":memory:":
+        base = settings.path(settings.memory.path).resolve()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            owned[base.with_name(base.name + suffix)] = "the memory database ([memory] path)"
+    if settings.persona.card:
+        owned[settings.path(settings.persona.card).resolve()] = (
+            "the character card ([persona] card)"
+        )
+    return owned.get(target, "")
+
+
+def write_output(path: Path, text: str, settings: Settings) -> None:
     """Replace `path` whole or not at all: a full disk or a missing folder is one
-    sentence, and an earlier file there (last week's backup) is left as it was.
+    sentence, and an earlier file there (last week's backup) is left as it was. ATRI's
+    own files (`own_file`) are refused.
 
     A link is written through (the file it names is replaced, the link stays), and a
     pipe or a device (`--out /dev/stdout`, a FIFO a backup job reads) is written into:
@@ -401,6 +421,8 @@ def write_output(path: Path, text: str) -> None:
     pipe's reader got nothing, while the command said it wrote them."""
     from atri.files import write_text_atomic
 
+    if what := own_file(path, settings):
+        fail(f"{path} is {what}: write the export elsewhere.")
     try:
         kind = os.stat(path).st_mode
     except OSError:

@@ -21,6 +21,7 @@ from atri.cli_common import (
     err_console,
     fail,
     output_path,
+    own_file,
     run_async,
     write_output,
     write_stdout,
@@ -461,9 +462,10 @@ def memory_export(
     channel's or a user's key the members' own conversations it covers. With no
     scope: the whole database, as a backup that `atri memory import` restores."""
     scope = typed(scope)
-
-    if out is not None and _is_database_file(out, _database()[0]):
-        fail(f"{out} is the memory database itself ([memory] path): write the export elsewhere.")
+    settings = configured_settings()
+    # Before anything is read: the database is what the export is made from.
+    if out is not None and (what := own_file(out, settings)):
+        fail(f"{out} is {what}: write the export elsewhere.")
     if scope:
         _remembered(scope)  # nothing written for a scope nothing is stored under
 
@@ -476,7 +478,7 @@ def memory_export(
     if out is None:
         write_stdout(text + "\n", "The export")
     else:
-        write_output(out, text + "\n")
+        write_output(out, text + "\n", settings)
         members = data.get("member_conversations", [])
         parts = data.get("scopes", [data]) + members
         shared = data.get("shared_conversations", [])
@@ -499,18 +501,6 @@ def memory_export(
             f"{counted(len(data['room_lines']), 'room line')} to {out}.",
             markup=False,
         )
-
-
-def _is_database_file(out: Path, database: Path) -> bool:
-    """`out` is the database or one of SQLite's files beside it (its -wal, -shm or
-    -journal): writing there would destroy what the export is made from."""
-    if str(database) == ":memory:":
-        return False
-    target = out.expanduser().resolve()
-    base = database.expanduser().resolve()
-    return target == base or target in {
-        base.with_name(base.name + suffix) for suffix in ("-wal", "-shm", "-journal")
-    }
 
 
 def _members_own(n: int) -> str:

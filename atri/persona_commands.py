@@ -70,10 +70,11 @@ def persona_export(
     ] = None,
 ) -> None:
     """Write the character card as SillyTavern Character Card V2 JSON."""
-    text = json.dumps(_persona(configured_settings()).to_card_v2(), ensure_ascii=False, indent=2)
+    settings = configured_settings()
+    text = json.dumps(_persona(settings).to_card_v2(), ensure_ascii=False, indent=2)
     out = output_path(out)
     if out is None:
         write_stdout(text + "\n", "The character card")
     else:
-        write_output(out, text + "\n")
+        write_output(out, text + "\n", settings)
         err_console.print(f"Wrote the character card to {out}.", markup=False)

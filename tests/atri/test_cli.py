@@ -87,10 +87,36 @@ def test_memory_export_never_writes_over_the_database(config: Path, tmp_path: Pa
     for target in (database, tmp_path / "mem.sqlite3-wal", tmp_path / "." / "mem.sqlite3"):
         code, out = atri(config, "memory", "export", "--out", str(target))
         assert code == 1
-        assert "is the memory database itself" in " ".join(out.split())
+        assert "is the memory database ([memory] path)" in " ".join(out.split())
     assert database.read_bytes() == before
     code, out = atri(config, "memory", "list")
     assert code == 0 and "qq:user:2" in out
+
+
+def test_no_export_writes_over_the_config_the_database_or_the_card(
+    config: Path, tmp_path: Path
+) -> None:
+    """`atri persona export -o data/atri.sqlite3` replaced every conversation with a card,
+    and `-o config.toml` (a memory export's too) the config it had just read."""
+    card = tmp_path / "card.json"
+    card.write_text('{"name": "Eileen", "description": "A girl."}', encoding="utf-8")
+    with config.open("a", encoding="utf-8") as toml:
+        toml.write(f'\n[persona]\ncard = "{card}"\n')
+    owned = {path: path.read_bytes() for path in (config, tmp_path / "mem.sqlite3", card)}
+    for command in (["persona", "export"], ["memory", "export"], ["memory", "export", "qq:user:2"]):
+        for path, what in (
+            (config, "the config file"),
+            (tmp_path / "mem.sqlite3", "the memory database ([memory] path)"),
+            (tmp_path / "mem.sqlite3-journal", "the memory database ([memory] path)"),
+            (card, "the character card ([persona] card)"),
+        ):
+            code, out = atri(config, *command, "--out", str(path))
+            assert code == 1, (command, path)
+            assert f"is {what}: write the export elsewhere." in " ".join(out.split()), out
+    assert {path: path.read_bytes() for path in owned} == owned
+    assert not (tmp_path / "mem.sqlite3-journal").exists()
+    code, out = atri(config, "persona", "export", "--out", str(tmp_path / "mine.json"))
+    assert code == 0 and "Eileen" in (tmp_path / "mine.json").read_text(encoding="utf-8")
 
 
 def test_memory_show_prints_no_terminal_commands(config: Path, tmp_path: Path) -> None:
