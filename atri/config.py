@@ -267,6 +267,8 @@ class ModelSettings(Section):
         urls = [value] if isinstance(value, str) else value
         if not urls or not all(u.strip() for u in urls):
             raise ValueError("give a base URL, or a list of one per replica")
+        for url in urls:
+            _no_credentials_in(url, "ATRI_OPENAI_API_KEY")
         return value
 
     @property
@@ -284,6 +286,21 @@ class ModelSettings(Section):
             else self.openai_base_url
         )
         return [u.strip().rstrip("/") for u in urls]
+
+
+def _no_credentials_in(url: str, secret_variable: str) -> None:
+    """A URL with `user:password@` in it is refused: it would be printed in every message
+    that names the server (and the worker's address also clashed with the admin token's
+    header, ending `atri serve` in a traceback). The key goes in the environment."""
+    try:
+        where = urlsplit(url.strip())
+    except ValueError:
+        return  # the caller's own checks word a URL that cannot be read
+    if where.username is not None or where.password is not None:
+        raise ValueError(
+            "must not carry a user name or password (user:password@), which messages naming "
+            f"the server would print; give the key in the environment, {secret_variable}"
+        )
 
 
 class GenerationSettings(Section):
@@ -403,6 +420,7 @@ class WorkerSettings(Section):
         is it running?" would send the user looking at a worker that is running fine."""
         if not value.strip():
             return value
+        _no_credentials_in(value, "ATRI_ADMIN_TOKEN")
         where = urlsplit(value.strip())
         if where.scheme not in ("http", "https") or not where.hostname:
             raise ValueError(
@@ -1070,12 +1088,20 @@ def _toml_repr(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):  # escaped as TOML writes it: "C:\new", not a line break
-        return json.dumps(value, ensure_ascii=False)
+        return without_credentials(json.dumps(value, ensure_ascii=False))
     if isinstance(value, dict):
         return "{…}"
     if isinstance(value, list):
-        return json.dumps(value, ensure_ascii=False)
+        return without_credentials(json.dumps(value, ensure_ascii=False))
     return repr(value)
+
+
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s\"]+@")
+
+
+def without_credentials(text: str) -> str:
+    """`text` with each URL's `user:password@` shown as `…@`."""
+    return _CREDENTIALS.sub("…@", text)
 
 
 def find_config_path(explicit: str | Path | None = None) -> Path | None:
@@ -1142,13 +1168,20 @@ def _toml_error(text: str, exc: tomllib.TOMLDecodeError) -> str:
     lines = text.splitlines()
     if found is None or not 0 < int(found[1]) <= len(lines):
         return said
-    line = lines[int(found[1]) - 1]
+    at = int(found[1])
+    line = lines[at - 1]
+    key = re.match(r"\s*([\w.\"'-]+)\s*[=＝]", line)
+    named = f" (`{key[1]}`)" if key else ""
+    if key is not None:
+        # A hint shows the line mended, value and all: not a token's.
+        sections = (re.match(r"\s*\[([\w.-]+)\]", above) for above in reversed(lines[: at - 1]))
+        section = next((m[1] for m in sections if m is not None), "")
+        if (secret := _secret_in_file([section, key[1].strip("\"'")])) is not None:
+            return f"{said}; line {at}{named} {secret}"
     hint = _line_hint(line.strip())
     if hint is None:
         return said
-    key = re.match(r"\s*([\w.\"'-]+)\s*[=＝]", line)
-    named = f" (`{key[1]}`)" if key else ""
-    return f"{said}; line {found[1]}{named}: {hint}"
+    return f"{said}; line {at}{named}: {without_credentials(hint)}"
 
 
 def _line_hint(line: str) -> str | None:
