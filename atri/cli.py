@@ -294,9 +294,6 @@ def prep(
     if note := card_mismatch_note(persona.name, persona.aliases, settings):
         err_console.print(note, style="yellow", highlight=False, markup=False)
     system_prompt = persona.training_prompt(settings.persona.training_prompt)
-    # Her background facts are asked about in her language too, unless config.toml says.
-    asked = settings.dataprep.background_questions
-    settings.dataprep.background_questions = persona.background_questions(asked)
     train = atri_command("train")
     if out is None:
         # Where `atri train` reads by default, anchored as every path of the config is:

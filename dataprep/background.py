@@ -1,15 +1,22 @@
 """Background facts about the character, turned into question/answer dialogue in their voice.
 
 A fact has a topic, an answer in the character's first person and optionally its own questions;
-question templates (`{topic}` filled in) add more ways of asking. TOML:
+question templates (`{topic}` filled in) add more ways of asking. The file's name says how it
+is read: `.toml` is TOML, `.md`/`.markdown` Markdown (another name is read as TOML, with a
+note, only when it holds `[[fact]]` tables). TOML:
 
     [[fact]]
     topic = "名字"
     answer = "我叫亚托莉！是高性能的机器人哦。"
     questions = ["你叫什么名字？"]
 
-Markdown: one `## topic` section per fact; `Q:`/`问：` lines are questions, the rest of
-the section is the answer.
+Markdown: each `## topic` section is a fact; `Q:`/`问：` lines are questions, the rest of
+the section is the answer. A `# title` and the text before the first `##` are no fact, and a
+`###` (or deeper) heading is a line of the current fact's answer, its text without the `#`s.
+
+A fact with an empty answer, or that no question can ask, is refused; an answer longer than
+`[dataprep] max_reply_chars` is left out (as a dialogue reply is), a (question, answer) pair two
+facts share is kept once, and each of these says so in a note.
 """
 
 from __future__ import annotations
@@ -17,18 +24,47 @@ from __future__ import annotations
 import random
 import re
 import tomllib
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from atri.config import DEFAULT_BACKGROUND_QUESTIONS
 from atri.text_files import NotUtf8Error, read_hand_written
+from dataprep.clean import FilterRules, iter_filter
 from dataprep.errors import DataprepError
 from dataprep.formats.common import tidy_name
+from dataprep.languages import LANGUAGE_CODES, sample_language
 from dataprep.records import Role, Sample
 
 BACKGROUND_SOURCE = "background"
 # Possessive blanks: a long line of blanks was tried at every split of them (quadratic).
 _QUESTION_LINE = re.compile(r"^\s*+(?:[-*]\s*+)?(?:Q|问|問|质问)\s*[:：]\s*(.+)$", re.I)
 _FIRST_PERSON = re.compile(r"我|私|わたし|あたし|\bI\b|\bmy\b|\bme\b", re.I)
+_FACT_KEYS = ("topic", "answer", "questions")
+# A file of another name that holds these is TOML (a lore.txt).
+_FACT_TABLE = re.compile(r"^\s*\[\[\s*fact\s*\]\]", re.M)
+_MARKDOWN_SUFFIXES = (".md", ".markdown")
+
+# `[dataprep] background_questions`' default, per language a fact is written in: a Chinese
+# fact on an English card was asked "Tell me about your 喜欢的食物.".
+QUESTIONS_BY_LANGUAGE = {
+    "zh": list(DEFAULT_BACKGROUND_QUESTIONS),
+    "en": ["Tell me about your {topic}.", "What can you tell me about {topic}?"],
+    "ja": ["{topic}について教えて。", "{topic}のこと、話してくれる？"],
+}
+_KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\uff66-\uff9d]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+# Where a Chinese clause starts: her name after these (or at the start) is its subject, or
+# before 的 its owner, and 我 takes its place whatever follows.
+_CLAUSE_ENDS = "。！？!?；;，,、：:\n…—「『“\"'（("
+_BLANKS_AND_QUOTES = " \t\u3000「『“\"'"
+# Her name after these is a name being given ("全名 ATRI"), kept as written.
+_NAMING_WORDS = ("全名", "本名", "原名", "名叫", "叫做", "名为", "又名", "昵称", "简称", "名字")
+# Another person in the answer ("她说…"): who it is cannot be told, so nothing is rewritten.
+_THIRD_PERSON = re.compile(r"(?<!其)[她他]")
 
 
 @dataclass
@@ -36,11 +72,66 @@ class Fact:
     topic: str
     answer: str
     questions: list[str] = field(default_factory=list)
+    number: int = 0  # its place in the file, for messages
+
+    @property
+    def label(self) -> str:
+        return f"fact {self.number} ({self.topic})" if self.topic else f"fact {self.number}"
 
 
-def load_background(path: Path) -> list[Fact]:
+@dataclass
+class Lore:
+    """A background file's facts, and notes on what was read differently from its name or ignored."""
+
+    path: Path
+    facts: list[Fact]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Asking:
+    """How a run turns facts into samples: the dialogue's own settings and conversions."""
+
+    templates: list[str]
+    character_aliases: list[str]
+    character: str = "the character"
+    card_language: str = ""
+    to_simplified: Callable[[str], str] | None = None
+    replace: Callable[[str], str] | None = None  # the lead's names → {{user}}, in answers
+    max_reply_chars: int = FilterRules.max_reply_chars
+
+
+@dataclass
+class Pool:
+    samples: list[Sample]
+    notes: list[str]
+
+
+def read_lore(path: Path) -> Lore:
+    raw = _read(path)
+    notes: list[str] = []
+    if path.suffix.lower() in _MARKDOWN_SUFFIXES:
+        facts = parse_markdown(raw)
+    elif path.suffix.lower() == ".toml" or _is_toml_named_otherwise(raw, path, notes):
+        facts = parse_toml(raw, path, notes)
+    else:
+        named = f"a {path.suffix} file" if path.suffix else "a file without an extension"
+        raise DataprepError(
+            f"{path}: background file is {named}; expected a .toml ([[fact]] tables) or .md"
+            " (## sections) file."
+        )
+    if not facts:
+        raise DataprepError(
+            f"{path}: no facts found; expected [[fact]] tables with topic and answer, or"
+            " Markdown ## sections."
+        )
+    _refuse_empty_answers(facts, path)
+    return Lore(path, facts, notes)
+
+
+def _read(path: Path) -> str:
     try:
-        raw = read_hand_written(path)
+        return read_hand_written(path)
     except FileNotFoundError:
         raise DataprepError(f"{path}: background file not found ([dataprep] background).") from None
     except NotUtf8Error as exc:
@@ -49,31 +140,63 @@ def load_background(path: Path) -> list[Fact]:
         raise DataprepError(
             f"{path}: background file cannot be read; expected a UTF-8 .toml or .md file."
         ) from None
-    facts = parse_toml(raw, path) if path.suffix.lower() == ".toml" else parse_markdown(raw)
-    if not facts:
-        raise DataprepError(
-            f"{path}: no facts found; expected [[fact]] tables with topic and answer, or"
-            " Markdown ## sections."
-        )
-    return facts
 
 
-def parse_toml(raw: str, path: Path) -> list[Fact]:
+def _is_toml_named_otherwise(raw: str, path: Path, notes: list[str]) -> bool:
+    if _FACT_TABLE.search(raw) is None:
+        return False
+    notes.append(
+        f"{path}: read as TOML for its [[fact]] tables; name it .toml to say so (a name"
+        " other than .toml or .md is not read)."
+    )
+    return True
+
+
+def _refuse_empty_answers(facts: list[Fact], path: Path) -> None:
+    for fact in facts:
+        if not fact.answer:
+            raise DataprepError(
+                f"{path}: {fact.label} has an empty answer; write what the character would"
+                " say, or remove the fact."
+            )
+
+
+def parse_toml(raw: str, path: Path, notes: list[str] | None = None) -> list[Fact]:
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         raise DataprepError(f"{path}: background file is not valid TOML ({exc}).") from None
-    facts = []
-    for i, item in enumerate(data.get("fact", [])):
-        if not isinstance(item, dict) or not isinstance(item.get("answer"), str):
-            raise DataprepError(f"{path}: fact number {i + 1} needs an answer string.")
-        questions = item.get("questions", [])
-        if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
-            raise DataprepError(
-                f"{path}: fact number {i + 1}: questions must be a list of strings."
-            )
-        facts.append(Fact(str(item.get("topic", "")).strip(), item["answer"].strip(), questions))
+    if "fact" not in data and data:
+        raise DataprepError(
+            f"{path}: no [[fact]] tables found (the file has {', '.join(data)}); each fact is a"
+            " [[fact]] table with topic and answer."
+        )
+    facts = [_toml_fact(item, i + 1, path) for i, item in enumerate(data.get("fact", []))]
+    unknown = _unknown_keys(data.get("fact", []), facts)
+    if unknown and notes is not None:
+        notes.append(
+            f"{path}: ignored keys a background fact does not have: {'; '.join(unknown)}; a"
+            " fact takes topic, answer and questions."
+        )
     return facts
+
+
+def _toml_fact(item: object, number: int, path: Path) -> Fact:
+    if not isinstance(item, dict) or not isinstance(item.get("answer"), str):
+        raise DataprepError(f"{path}: fact number {number} needs an answer string.")
+    questions = item.get("questions", [])
+    if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+        raise DataprepError(f"{path}: fact number {number}: questions must be a list of strings.")
+    return Fact(str(item.get("topic", "")).strip(), item["answer"].strip(), questions, number)
+
+
+def _unknown_keys(items: list[dict[str, object]], facts: list[Fact]) -> list[str]:
+    """ "question in fact 1 (名字)" for each fact with keys a fact does not have."""
+    said = []
+    for item, fact in zip(items, facts, strict=True):
+        if extra := [key for key in item if key not in _FACT_KEYS]:
+            said.append(f"{', '.join(extra)} in {fact.label}")
+    return said
 
 
 def parse_markdown(raw: str) -> list[Fact]:
@@ -83,17 +206,18 @@ def parse_markdown(raw: str) -> list[Fact]:
     questions: list[str] = []
 
     def close() -> None:
-        answer = " ".join(line.strip() for line in body if line.strip())
-        if topic is not None and answer:
-            facts.append(Fact(topic, answer, list(questions)))
+        if topic is not None:
+            answer = " ".join(line.strip() for line in body if line.strip())
+            facts.append(Fact(topic, answer, list(questions), len(facts) + 1))
 
     for line in raw.splitlines():
-        if line.startswith("#"):
+        level = len(line) - len(line.lstrip("#"))
+        if level in (1, 2):  # a title ends the fact before it; only ## opens one
             close()
-            topic, body, questions = line.lstrip("#").strip(), [], []
-            continue
-        q = _QUESTION_LINE.match(line)
-        if q:
+            topic, body, questions = (line[2:].strip() if level == 2 else None), [], []
+        elif level >= 3:
+            body.append(line.lstrip("#"))
+        elif q := _QUESTION_LINE.match(line):
             questions.append(q.group(1).strip())
         else:
             body.append(line)
@@ -101,42 +225,186 @@ def parse_markdown(raw: str) -> list[Fact]:
     return facts
 
 
-def to_first_person(answer: str, character_aliases: list[str]) -> str:
-    """A fact written about the character ("亚托莉喜欢螃蟹") becomes theirs ("我喜欢螃蟹"):
-    each alias as written and as the readers name speakers (`tidy_name`: `　恋　` is 恋)."""
+def first_person(answer: str, character_aliases: list[str]) -> str | None:
+    """A Chinese fact written about the character ("亚托莉喜欢螃蟹") as theirs ("我喜欢螃蟹"):
+    each alias as written and as the readers name speakers (`tidy_name`: `　恋　` is 恋).
+    None when it names her and cannot be rewritten without a grammar mistake: English
+    ("I loves"), Japanese (kana: 私 or あたし is hers to choose), another person in it
+    (她说…), or her name where 我 would not read (夏生和亚托莉)."""
     if _FIRST_PERSON.search(answer):
         return answer
-    names = {n for a in character_aliases for n in (a, tidy_name(a))}
-    for name in sorted(names, key=lambda n: (-len(n), n)):
-        if name.strip():
-            answer = re.sub(
-                rf"\b{re.escape(name)}\b" if name.isascii() else re.escape(name),
-                "I" if name.isascii() else "我",
-                answer,
-            )
-    return answer
+    mentions = list(_alias_pattern(character_aliases).finditer(answer))
+    if not mentions:
+        return answer
+    if _KANA.search(answer) or not _HAN.search(answer) or _THIRD_PERSON.search(answer):
+        return None
+    out, end = [], 0
+    for found in mentions:
+        before = answer[: found.start()].rstrip(_BLANKS_AND_QUOTES)
+        if _is_a_name_given(before):
+            continue
+        if before and before[-1] not in _CLAUSE_ENDS:
+            return None
+        out += [answer[end : found.start()], "我"]
+        end = found.end()
+    return "".join([*out, answer[end:]])
 
 
-def background_samples(
-    facts: list[Fact], templates: list[str], character_aliases: list[str]
-) -> list[Sample]:
-    """Every (question, answer) pair the facts and templates give, one sample each."""
-    out: list[Sample] = []
-    for fact in facts:
-        answer = to_first_person(fact.answer, character_aliases)
-        asked = list(fact.questions)
-        if fact.topic:
-            asked += [t.replace("{topic}", fact.topic) for t in templates]
-        for question in dict.fromkeys(q.strip() for q in asked if q.strip()):
-            out.append(
-                Sample(
-                    turns=[(Role.LEAD, question), (Role.CHARACTER, answer)],
-                    source=BACKGROUND_SOURCE,
-                    scene=fact.topic,
-                    from_background=True,
-                )
+def _is_a_name_given(before: str) -> bool:
+    """Whether her name follows 全名, 名叫, 名字是… (`before`: the text before it)."""
+    before = before.rstrip(":：")
+    return before.endswith(_NAMING_WORDS) or (
+        before[:-1].endswith(_NAMING_WORDS) and before[-1:] in "是为叫"
+    )
+
+
+def _alias_pattern(character_aliases: list[str]) -> re.Pattern[str]:
+    names = {n for a in character_aliases for n in (a, tidy_name(a)) if n.strip()}
+    longest_first = sorted(names, key=lambda n: (-len(n), n))
+    return re.compile(
+        "|".join(
+            rf"(?<![A-Za-z0-9]){re.escape(n)}(?![A-Za-z0-9])" if n.isascii() else re.escape(n)
+            for n in longest_first
+        )
+        or r"(?!)"
+    )
+
+
+def templates_for(fact: Fact, configured: list[str], card_language: str = "") -> list[str]:
+    """The question templates for a fact: a list written in config.toml as it is; left at
+    the (Chinese) default, the default in the fact's own language."""
+    if list(configured) != list(DEFAULT_BACKGROUND_QUESTIONS):
+        return configured
+    return QUESTIONS_BY_LANGUAGE[fact_language(fact, card_language)]
+
+
+def fact_language(fact: Fact, card_language: str = "") -> str:
+    """The language of a fact's default questions, "zh", "en" or "ja": told by its words, else
+    its letters (a fact is short), else the card's language."""
+    text = "\n".join([fact.topic, fact.answer, *fact.questions])
+    told = LANGUAGE_CODES.get(sample_language(text), "")
+    for code in (told, _letters_language(text), card_language or "zh"):
+        if code in QUESTIONS_BY_LANGUAGE:
+            return code
+    return "en"
+
+
+def _letters_language(text: str) -> str:
+    if _KANA.search(text):
+        return "ja"
+    if _HAN.search(text):
+        return "zh"
+    return "en" if _LATIN.search(text) else ""
+
+
+def background_pool(lore: Lore, asking: Asking) -> Pool:
+    """The samples a run may choose from, and notes on the facts left out or as written:
+    a fact no question asks is refused (DataprepError naming it)."""
+    samples: list[Sample] = []
+    seen: set[tuple[str, str]] = set()
+    as_written, too_long, repeating = [], [], Counter[str]()
+    for written in lore.facts:
+        fact = _converted(written, asking.to_simplified)
+        answer = first_person(fact.answer, asking.character_aliases)
+        if answer is None:
+            as_written.append(fact.label)
+        asked = _fact_samples(fact, answer or fact.answer, asking)
+        if not asked:
+            raise DataprepError(
+                f"{lore.path}: {fact.label} has neither a topic nor questions, so nothing asks"
+                " it; give it a topic or questions."
             )
-    return out
+        kept = _within_length(asked, asking.max_reply_chars)
+        if not kept:
+            too_long.append(fact.label)
+        for sample in kept:
+            pair = (sample.prompt, sample.reply)
+            if pair in seen:
+                repeating[fact.label] += 1
+                continue
+            seen.add(pair)
+            samples.append(sample)
+    notes = [
+        *lore.notes,
+        *_as_written_note(as_written, asking.character),
+        *_too_long_note(too_long, asking.max_reply_chars),
+        *_repeats_note(repeating),
+    ]
+    return Pool(samples, notes)
+
+
+def _converted(fact: Fact, to_simplified: Callable[[str], str] | None) -> Fact:
+    """The fact in Simplified Chinese where the dialogue is converted (Japanese, with
+    kana, is left as the dialogue's is)."""
+    if to_simplified is None:
+        return fact
+
+    def convert(text: str) -> str:
+        return text if _KANA.search(text) else to_simplified(text)
+
+    return Fact(
+        convert(fact.topic), convert(fact.answer), [convert(q) for q in fact.questions], fact.number
+    )
+
+
+def _fact_samples(fact: Fact, answer: str, asking: Asking) -> list[Sample]:
+    asked = list(fact.questions)
+    if fact.topic:
+        templates = templates_for(fact, asking.templates, asking.card_language)
+        asked += [t.replace("{topic}", fact.topic) for t in templates]
+    reply = asking.replace(answer) if asking.replace is not None else answer
+    return [
+        Sample(
+            turns=[(Role.LEAD, question), (Role.CHARACTER, reply)],
+            source=BACKGROUND_SOURCE,
+            scene=fact.topic,
+            from_background=True,
+        )
+        for question in dict.fromkeys(q.strip() for q in asked if q.strip())
+    ]
+
+
+def _within_length(samples: list[Sample], max_reply_chars: int) -> list[Sample]:
+    """The samples the dialogue's length filter keeps (its other rules are for script lines)."""
+    rules = FilterRules(
+        min_reply_chars=0,
+        max_reply_chars=max_reply_chars,
+        drop_interjections=False,
+        short_reply_max_chars=0,
+        drop_near_duplicates=False,
+    )
+    return list(iter_filter(samples, rules, Counter(), Counter()))
+
+
+def _as_written_note(labels: list[str], character: str) -> list[str]:
+    if not labels:
+        return []
+    return [
+        f"Background answers that speak of {character} instead of as {character} were kept as"
+        f" written: {', '.join(labels)}; write each answer as {character} would say it."
+    ]
+
+
+def _too_long_note(labels: list[str], max_reply_chars: int) -> list[str]:
+    if not labels:
+        return []
+    return [
+        f"Background facts left out for an answer over [dataprep] max_reply_chars"
+        f" ({max_reply_chars}), as a longer reply in the dialogue is: {', '.join(labels)};"
+        " split each into shorter facts."
+    ]
+
+
+def _repeats_note(repeating: Counter[str]) -> list[str]:
+    """`repeating`: how many of each fact's question/answer pairs an earlier fact gave."""
+    if not repeating:
+        return []
+    count = sum(repeating.values())
+    return [
+        f"{count} background question/answer pair{'s' if count != 1 else ''} another fact"
+        f" already gives {'were' if count != 1 else 'was'} kept once: those of"
+        f" {', '.join(repeating)}."
+    ]
 
 
 def mix_count(dialogue: int, ratio: float) -> int:

@@ -412,10 +412,17 @@ def _run_stages(
         progress(stage, 1)
 
     train, evaluation = split_by_scene(kept, settings.eval_ratio, settings.seed)
-    chosen_background = _background(settings, background_path, len(train))
-    if replace is not None:
-        for sample in chosen_background:
-            sample.turns = [(r, replace(t) if r is Role.CHARACTER else t) for r, t in sample.turns]
+    # Facts get the dialogue's conversions and length limit: Simplified, {{user}}.
+    asking = bg.Asking(
+        templates=settings.background_questions,
+        character_aliases=_with_converted(settings.character_aliases, to_simplified),
+        character=character_name(settings),
+        card_language=card_language,
+        to_simplified=to_simplified,
+        replace=replace,
+        max_reply_chars=settings.max_reply_chars,
+    )
+    chosen_background, background_notes = _background(settings, background_path, len(train), asking)
     train += chosen_background
     progress("split", 1)
 
@@ -437,6 +444,7 @@ def _run_stages(
         *_unfilled_note(
             Counter({s: n for s, n in unfilled.items() if s[1:-1] not in options.webgal_computed})
         ),
+        *background_notes,
     ]
     left_out = translations if options.renpy_language == renpy_translations.ORIGINAL else []
     result.problem = problem(stats, train, reports, left_out)
@@ -629,16 +637,17 @@ def _counted(samples: Iterator[Sample], counts: Counts) -> Iterator[Sample]:
         yield sample
 
 
-def _background(settings: DataprepSettings, path: Path | None, dialogue: int) -> list[Sample]:
+def _background(
+    settings: DataprepSettings, path: Path | None, dialogue: int, asking: bg.Asking
+) -> tuple[list[Sample], list[str]]:
+    """The background samples mixed into `dialogue` train samples, and the notes on the facts."""
     if path is None and settings.background:
         path = Path(settings.background).expanduser()
     if path is None:
-        return []
-    facts = bg.load_background(path)
-    pool = bg.background_samples(facts, settings.background_questions, settings.character_aliases)
-    return bg.choose_background(
-        pool, bg.mix_count(dialogue, settings.background_ratio), settings.seed
-    )
+        return [], []
+    pool = bg.background_pool(bg.read_lore(path), asking)
+    count = bg.mix_count(dialogue, settings.background_ratio)
+    return bg.choose_background(pool.samples, count, settings.seed), pool.notes
 
 
 def prepare(

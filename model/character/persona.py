@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from atri.config import (
-    DEFAULT_BACKGROUND_QUESTIONS,
     DEFAULT_SMOKE_PROMPT,
     DEFAULT_TRAINING_PROMPT,
     OLD_DEFAULT_SMOKE_PROMPT,
@@ -67,14 +66,6 @@ TRAINING_PROMPTS = {
     "en": "You are {{char}}. Talk with {{user}} as {{char}}, in {{char}}'s own voice, and "
     "never step out of the role.",
     "ja": "あなたは{{char}}です。{{char}}として、{{char}}の口調で{{user}}と話し、役から外れないでください。",
-}
-
-# `[dataprep] background_questions`' default, per language the card can speak: an
-# English card's facts were asked in Chinese ("能说说你的ship吗？").
-BACKGROUND_QUESTIONS = {
-    "zh": list(DEFAULT_BACKGROUND_QUESTIONS),
-    "en": ["Tell me about your {topic}.", "What can you tell me about {topic}?"],
-    "ja": ["{topic}について教えて。", "{topic}のこと、話してくれる？"],
 }
 
 # The summary instruction's default (a card's `summary_prompt` overrides it), per
@@ -350,14 +341,6 @@ class Persona(BaseModel):
         if template == DEFAULT_TRAINING_PROMPT:
             template = TRAINING_PROMPTS.get(self.main_language, TRAINING_PROMPTS["en"])
         return template.replace("{{char}}", self.name).strip()
-
-    def background_questions(self, configured: list[str]) -> list[str]:
-        """How `atri prep` asks about each background fact (`[dataprep]
-        background_questions`): a list written in config.toml as it is; left at its
-        (Chinese) default, asked in the language she speaks."""
-        if configured != list(DEFAULT_BACKGROUND_QUESTIONS):
-            return configured
-        return list(BACKGROUND_QUESTIONS.get(self.main_language, BACKGROUND_QUESTIONS["en"]))
 
     def smoke_prompt(self, configured: str) -> str:
         """The message a new adapter version must answer (`[reload] smoke_prompt`), her

@@ -51,9 +51,9 @@ def test_questions_written_in_the_config_are_asked_as_written(tmp_path: Path) ->
 
 def test_a_japanese_card_is_asked_in_japanese() -> None:
     from atri.config import DataprepSettings
-    from model.character.persona import Persona
+    from dataprep.background import Fact, templates_for
 
     default = DataprepSettings().background_questions
-    asked = Persona(name="ユキ", language="ja").background_questions(default)
-    assert asked[0] == "{topic}について教えて。"
-    assert Persona(name="雪", language="zh").background_questions(default) == default
+    # A fact its words cannot place is asked in the card's language.
+    assert templates_for(Fact("2024", "8/28"), default, "ja")[0] == "{topic}について教えて。"
+    assert templates_for(Fact("2024", "8/28"), default, "zh") == default

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from dataprep.background import (
-    background_samples,
+    Asking,
+    background_pool,
     choose_background,
-    load_background,
+    first_person,
     mix_count,
     parse_markdown,
-    to_first_person,
+    read_lore,
 )
 from dataprep.errors import DataprepError
 from dataprep.records import Role, Sample
@@ -21,10 +22,13 @@ from dataprep.split import split_by_scene
 from tests.dataprep.conftest import EXAMPLE_BACKGROUND
 
 
+def samples_of(path: Path, templates: list[str], aliases: list[str]) -> list[Sample]:
+    return background_pool(read_lore(path), Asking(templates, aliases)).samples
+
+
 def test_example_background_gives_first_person_answers() -> None:
-    facts = load_background(EXAMPLE_BACKGROUND)
-    assert len(facts) >= 5
-    samples = background_samples(facts, ["说说你的{topic}吧。"], ["亚托莉"])
+    assert len(read_lore(EXAMPLE_BACKGROUND).facts) >= 5
+    samples = samples_of(EXAMPLE_BACKGROUND, ["说说你的{topic}吧。"], ["亚托莉"])
     questions = [s.prompt for s in samples]
     assert "你叫什么名字？" in questions and "说说你的名字吧。" in questions
     assert all(s.turns[0][0] is Role.LEAD and s.turns[-1][0] is Role.CHARACTER for s in samples)
@@ -32,44 +36,44 @@ def test_example_background_gives_first_person_answers() -> None:
 
 
 def test_markdown_background(tmp_path: Path) -> None:
-    md = "# 关于亚托莉\n\n## 爱好\n亚托莉喜欢吃螃蟹。\n- Q: 你喜欢什么？\n\n## 空\n"
+    md = "# 关于亚托莉\n\n## 爱好\n亚托莉喜欢吃螃蟹。\n- Q: 你喜欢什么？\n"
     facts = parse_markdown(md)
     assert [(f.topic, f.answer, f.questions) for f in facts] == [
         ("爱好", "亚托莉喜欢吃螃蟹。", ["你喜欢什么？"])
     ]
     path = tmp_path / "bg.md"
     path.write_text(md, encoding="utf-8")
-    (only,) = background_samples(load_background(path), [], ["亚托莉"])
+    (only,) = samples_of(path, [], ["亚托莉"])
     assert only.turns == [(Role.LEAD, "你喜欢什么？"), (Role.CHARACTER, "我喜欢吃螃蟹。")]
 
     # Notepad's "Unicode" (UTF-16 with its mark) is read; "ANSI" (GBK) names its line.
     path.write_text(md, encoding="utf-16")
-    assert [f.topic for f in load_background(path)] == ["爱好"]
+    assert [f.topic for f in read_lore(path).facts] == ["爱好"]
     path.write_bytes(md.encode("gbk"))
     with pytest.raises(DataprepError, match=r"bg\.md: background file line 1 is not UTF-8"):
-        load_background(path)
+        read_lore(path)
 
 
 def test_first_person_conversion_leaves_first_person_text_alone() -> None:
-    assert to_first_person("我叫亚托莉。", ["亚托莉"]) == "我叫亚托莉。"
-    assert to_first_person("ATRI loves crabs.", ["ATRI"]) == "I loves crabs."
+    assert first_person("我叫亚托莉。", ["亚托莉"]) == "我叫亚托莉。"
+    assert first_person("ATRI loves crabs.", ["ATRI"]) is None  # kept as written
 
 
 def test_bad_background_is_one_sentence(tmp_path: Path) -> None:
     path = tmp_path / "bg.toml"
     path.write_text("[[fact]]\ntopic = 1\n", encoding="utf-8")
     with pytest.raises(DataprepError, match=r"bg.toml: fact number 1 needs an answer string"):
-        load_background(path)
+        read_lore(path)
     path.write_text("not = [toml", encoding="utf-8")
     with pytest.raises(DataprepError, match="not valid TOML"):
-        load_background(path)
+        read_lore(path)
 
 
 def test_mix_ratio() -> None:
     assert mix_count(90, 0.1) == 10
     assert mix_count(90, 0.0) == 0
     assert mix_count(0, 0.5) == 0
-    pool = background_samples(load_background(EXAMPLE_BACKGROUND), ["{topic}?"], [])
+    pool = samples_of(EXAMPLE_BACKGROUND, ["{topic}?"], [])
     assert choose_background(pool, 3, seed=1) == choose_background(pool, 3, seed=1)
     assert len(choose_background(pool, 10_000, seed=1)) == len(pool)
 
@@ -124,7 +128,7 @@ def test_a_long_line_of_blanks_in_background_reads_at_once() -> None:
     # Each split of the blanks was tried against "Q:" (16k blanks took 5 s).
     started = time.perf_counter()
     facts = parse_markdown(
-        "# 生日\n" + " " * 50_000 + "我的生日是八月二十八日。\nQ: 你的生日是哪天？\n"
+        "## 生日\n" + " " * 50_000 + "我的生日是八月二十八日。\nQ: 你的生日是哪天？\n"
     )
     assert time.perf_counter() - started < 1
     assert facts[0].questions == ["你的生日是哪天？"]

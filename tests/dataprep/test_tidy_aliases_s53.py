@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from atri.config import DataprepSettings
-from dataprep.background import to_first_person
+from dataprep.background import first_person
 from dataprep.pipeline import run_pipeline
 
 # The shape of a Chinese ONScripter port (100pangci/natsu 0.txt), written as a plain script.
@@ -32,5 +32,5 @@ def test_a_lead_alias_as_written_in_the_script_is_replaced_in_her_lines(tmp_path
 
 
 def test_a_character_alias_as_written_becomes_first_person() -> None:
-    assert to_first_person("　恋　喜欢森罗。", ["　恋　"]) == "我喜欢森罗。"
-    assert to_first_person("恋喜欢森罗。", ["　恋　"]) == "我喜欢森罗。"
+    assert first_person("　恋　喜欢森罗。", ["　恋　"]) == "我喜欢森罗。"
+    assert first_person("恋喜欢森罗。", ["　恋　"]) == "我喜欢森罗。"
