@@ -33,7 +33,7 @@ from atri.cli_common import (
     fail,
     run_async,
 )
-from atri.config import Settings, setting_rule
+from atri.config import Secrets, Settings, setting_rule
 from atri.errors import UserError
 from atri.memory_commands import memory_app
 from atri.persona_commands import persona_app
@@ -164,7 +164,6 @@ async def _chat(settings: Settings) -> None:
 @app.command(ctrl_c_at_once=True)
 def serve() -> None:
     """Run the character on Discord and QQ (console chat when no bot is configured)."""
-    from atri.config import Secrets
     from bot.serve import serve as serve_all
 
     settings = configured_settings()
@@ -208,7 +207,6 @@ def worker(
     """Run the model worker alone behind HTTP (and the OpenAI-compatible API)."""
     from pydantic import ValidationError
 
-    from atri.config import Secrets
     from model.server.app import run_worker
 
     settings = configured_settings()
@@ -221,13 +219,8 @@ def worker(
     if port is not None:
         settings.worker.port = port
     secrets = Secrets.from_env()
-    if secrets.admin_token is None:
-        err_console.print(
-            admin_token_notice(settings.worker.openai_api_requires_token),
-            style="yellow",
-            highlight=False,
-            markup=False,
-        )
+    for notice in worker_access_notices(settings, secrets):
+        err_console.print(notice, style="yellow", highlight=False, markup=False)
 
     from model.character.persona import configured_card_path, configured_persona, load_persona
 
@@ -242,18 +235,36 @@ def worker(
     run_async(run_worker(settings, secrets, on_ready=ready, card=card))
 
 
-def admin_token_notice(openai_api_requires_token: bool) -> str:
-    """What a worker without ATRI_ADMIN_TOKEN refuses, said at start-up."""
-    if openai_api_requires_token:
-        return (
-            "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload, /rollback and the "
-            "OpenAI API (openai_api_requires_token = true) will refuse every request "
-            "(/status, /health and /metrics still answer)."
+def worker_access_notices(settings: Settings, secrets: Secrets) -> list[str]:
+    """What a starting worker's secrets and [worker] settings leave shut or open."""
+    worker = settings.worker
+    keyed = worker.openai_api_requires_token
+    notices = []
+    if secrets.admin_token is None:
+        if keyed and not secrets.api_keys:
+            notices.append(
+                "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload, /rollback and "
+                "the OpenAI API (openai_api_requires_token = true, and no ATRI_API_KEYS) will "
+                "refuse every request (/status, /health and /metrics still answer)."
+            )
+        else:
+            notices.append(
+                "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload and /rollback "
+                "will refuse every request (the OpenAI API, /status, /health and /metrics "
+                "still answer)."
+            )
+    if not keyed and secrets.api_keys:
+        notices.append(
+            "ATRI_API_KEYS is set, but the OpenAI API is open to every client "
+            "([worker] openai_api_requires_token = false): no key is asked for."
         )
-    return (
-        "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload and /rollback will "
-        "refuse every request (the OpenAI API, /status, /health and /metrics still answer)."
-    )
+    elif not keyed and worker.host.strip("[]") not in ("127.0.0.1", "::1", "localhost"):
+        notices.append(
+            f"The OpenAI API (/v1) answers anyone who reaches {worker.host}:{worker.port}, "
+            "and stores what a client names a user: set [worker] openai_api_requires_token "
+            "= true and give each client a key of ATRI_API_KEYS."
+        )
+    return notices
 
 
 class _PrepCommand(Command):

@@ -374,6 +374,10 @@ class WorkerSettings(Section):
     busy_reply: str = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
     error_reply: str = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
     openai_api_requires_token: bool = False
+    # Addresses whose X-Forwarded-For names the client (a reverse proxy on this machine);
+    # empty: none, so a TCP tunnel arriving from 127.0.0.1 cannot let clients name their
+    # own address and pass the open API's per-address limit.
+    trusted_proxies: list[str] = []
     # Web pages allowed to call the worker from a browser (CORS); empty: none, "*": any.
     cors_origins: list[str] = Field(default_factory=list)
 
@@ -855,6 +859,8 @@ DISCORD_TOKEN_ENV = "ATRI_DISCORD_TOKEN"
 ADMIN_TOKEN_ENV = "ATRI_ADMIN_TOKEN"
 ONEBOT_ACCESS_TOKEN_ENV = "ATRI_ONEBOT_ACCESS_TOKEN"
 OPENAI_API_KEY_ENV = "ATRI_OPENAI_API_KEY"
+# Keys for clients of the worker's /v1 API, comma-separated: none opens its admin routes.
+API_KEYS_ENV = "ATRI_API_KEYS"
 SECRET_ENV_BY_SECTION = {
     "discord": DISCORD_TOKEN_ENV,
     "worker": ADMIN_TOKEN_ENV,
@@ -875,6 +881,7 @@ class Secrets(BaseModel):
     admin_token: SecretStr | None = None
     onebot_access_token: SecretStr | None = None
     openai_api_key: SecretStr | None = None
+    api_keys: tuple[SecretStr, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
@@ -897,6 +904,11 @@ class Secrets(BaseModel):
             admin_token=get(ADMIN_TOKEN_ENV),
             onebot_access_token=get(ONEBOT_ACCESS_TOKEN_ENV),
             openai_api_key=get(OPENAI_API_KEY_ENV),
+            api_keys=tuple(
+                SecretStr(key.strip())
+                for key in (get(API_KEYS_ENV) or SecretStr("")).get_secret_value().split(",")
+                if key.strip()
+            ),
         )
 
 

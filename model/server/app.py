@@ -321,6 +321,8 @@ def create_app(
     # the client's Host header) that OpenAI clients show as no error at all; such a path
     # gets a 404 that says to drop the slash (`unknown_path`).
     app = FastAPI(title="ATRI worker", docs_url=None, redoc_url=None, redirect_slashes=False)
+    # Read by `_server`: whose X-Forwarded-For names the client.
+    app.state.trusted_proxies = list(service.settings.worker.trusted_proxies)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
     # Added last: outermost, so even 413 and 408 say it.
@@ -516,6 +518,7 @@ def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:
     import uvicorn
 
     http = guarded_protocol(limits)
+    trusted = getattr(app.state, "trusted_proxies", [])
     # log_config=None: uvicorn's records ("Invalid HTTP request received.") go through
     # atri's handler, each line headed by its date like the rest; uvicorn's own config
     # printed them bare. No access log (one line a request; it was off at "warning").
@@ -527,6 +530,10 @@ def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:
         lifespan="off",
         http=http,
         ws="none",
+        # uvicorn trusted 127.0.0.1's X-Forwarded-For by default: through a TCP tunnel
+        # (frp, ssh -R) every client arrived from there and named its own address.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
     return uvicorn.Server(config)
 

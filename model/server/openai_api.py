@@ -80,7 +80,7 @@ from model.protocol import (
     clean_text,
     visible_text,
 )
-from model.server.auth import check_token
+from model.server.auth import check_api_key
 from model.service import ChatService
 
 PLATFORM = "openai"
@@ -487,12 +487,13 @@ def unknown_path(path: str) -> OpenAIError:
 def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
     def client_key(request: Request) -> None:
         if service.settings.worker.openai_api_requires_token:
-            check_token(secrets, request)
+            check_api_key(secrets, request)
 
     def open_client(request: Request) -> str:
         """The caller's address when the API is open (anyone may name any `user`, so the
-        address is what a flood cannot vary); "" for token holders, trusted like bots.
-        Behind a proxy on this machine, uvicorn reads the address from X-Forwarded-For."""
+        address is what a flood cannot vary); "" for key holders, trusted like bots.
+        Behind a proxy named in [worker] trusted_proxies, uvicorn reads the address from
+        X-Forwarded-For."""
         if service.settings.worker.openai_api_requires_token or request.client is None:
             return ""
         return request.client.host

@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 import atri.cli_common as cli_common
-from atri.cli import admin_token_notice, app
+from atri.cli import app, worker_access_notices
+from atri.config import Secrets, Settings
 from model.memory import Memory
 from tests.atri.memory_cli import atri, memory_config
 
@@ -354,10 +355,27 @@ def test_memory_list_and_show_survive_rows_written_oddly(config: Path, tmp_path:
 
 
 def test_worker_start_notice_says_what_a_missing_token_closes() -> None:
-    assert "OpenAI API, /status" in admin_token_notice(openai_api_requires_token=False)
-    closed = admin_token_notice(openai_api_requires_token=True)
-    assert "OpenAI API (openai_api_requires_token = true) will refuse" in closed
+    settings = Settings()
+    (opened,) = worker_access_notices(settings, Secrets())
+    assert "OpenAI API, /status" in opened
+    settings.worker.openai_api_requires_token = True
+    (closed,) = worker_access_notices(settings, Secrets())
+    assert "OpenAI API (openai_api_requires_token = true, and no ATRI_API_KEYS) will" in closed
     assert "OpenAI API, /status" not in closed
+    # With a client's key the API answers; only the admin routes refuse.
+    keyed = Secrets.from_env({"ATRI_API_KEYS": "k1, k2"})
+    assert worker_access_notices(settings, keyed) == [opened]
+
+
+def test_worker_start_notice_says_the_api_is_open_to_the_network() -> None:
+    settings = Settings()
+    token = Secrets.from_env({"ATRI_ADMIN_TOKEN": "t"})
+    assert worker_access_notices(settings, token) == []
+    settings.worker.host = "0.0.0.0"
+    (open_api,) = worker_access_notices(settings, token)
+    assert open_api.startswith("The OpenAI API (/v1) answers anyone who reaches 0.0.0.0:8765")
+    keys = Secrets.from_env({"ATRI_ADMIN_TOKEN": "t", "ATRI_API_KEYS": "k"})
+    assert "no key is asked for" in worker_access_notices(settings, keys)[0]
 
 
 def test_config_goes_before_or_after_the_command(config: Path) -> None:

@@ -374,6 +374,7 @@ async def test_an_open_api_limits_each_client_address_whatever_user_it_names(
     from one client cannot dodge is its address; token holders are trusted like bots."""
     echo_settings.worker.rate_limit_per_minute = 2
     echo_settings.worker.openai_api_requires_token = requires_token
+    echo_settings.worker.trusted_proxies = ["127.0.0.1"]
     secrets = Secrets.from_env({"ATRI_ADMIN_TOKEN": ADMIN_TOKEN})
     hi = [{"role": "user", "content": "hi"}]
     key = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -391,8 +392,8 @@ async def test_an_open_api_limits_each_client_address_whatever_user_it_names(
         told = [await status({"messages": hi, "user": f"u{i}"}) for i in range(2)]
         told.append(await status({"messages": hi}))  # anonymous: no user limit applies
         streamed = await http.post("/chat/completions", json={"messages": hi, "stream": True})
-        # A proxy on this machine (uvicorn trusts its X-Forwarded-For from 127.0.0.1)
-        # passes on each client's own address.
+        # A proxy on this machine ([worker] trusted_proxies) passes on each client's
+        # own address.
         proxied = await status({"messages": hi}, **{"X-Forwarded-For": "203.0.113.7"})
     if requires_token:
         assert told == ["ok", "ok", "ok"]
