@@ -466,6 +466,7 @@ class OOCSettings(Section):
             r"(?i)\bhow (?:can|may) I (?:help|assist) you\b",
             r"(?i)\bI(?:'m| am) (?:here|happy|glad) to (?:help|assist)\b",
             r"(?i)\bI (?:cannot|can't|am unable to) (?:provide|assist)\b",
+            r"(?i)\banything else (?:that )?I can (?:help|assist|do for you)\b",
             r"有什么(?:我)?(?:可以|能)(?:帮|帮助|帮忙|为)(?:你|您)",
             r"很高兴(?:为您|为你)(?:服务|提供帮助)",
             r"作为(?:一个)?(?:AI|人工智能|语言模型)",
@@ -479,7 +480,7 @@ class OOCSettings(Section):
         default_factory=lambda: [
             r"(?i)\blanguage model\b",
             # "I am a friendly AI designed to…": up to three words may come between.
-            r"(?i)\bI(?:'m| am) (?:just |only )?an? (?:[\w-]+ ){0,3}?(?:AI|assistant|chatbot|"
+            r"(?i)\bI(?:'m| am) (?:just |only )?an? (?:[\w-]+ ){0,3}?(?:AI|A\.I\b|assistant|chatbot|"
             r"program|language model|GPU|graphics card|weapon)\b",
             r"(?i)\bas an? (?:[\w-]+ ){0,2}?(?:AI|language model|assistant)\b",
             # Not \b: in "私はChatGPTです" no word boundary comes before the name.

@@ -110,6 +110,22 @@ def word_language(word: str) -> str:
     return ""
 
 
+class _Word:
+    """A listed word, found anywhere in a folded reply; one that starts with a Latin
+    letter only where a word starts ("shit" is not in "hashitte", Romanised Japanese, nor
+    in "mishit"): Chinese and Japanese have no blanks to tell words apart by."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        latin = text[:1].isascii() and text[:1].isalpha()
+        self._at_word_start = re.compile(rf"(?<![a-z]){re.escape(text)}") if latin else None
+
+    def found_in(self, folded: str) -> bool:
+        if self.text not in folded:
+            return False
+        return self._at_word_start is None or self._at_word_start.search(folded) is not None
+
+
 def _folded(text: str) -> str:
     """Lower case with typographic apostrophes made plain: a listed "ain't" is found in
     "Ain’t", as models write it."""
@@ -160,9 +176,9 @@ class OOCDetector:
         self.language = "" if chosen in {"auto", "any"} else chosen
         # Swearing is out of character in any language; a dialect word only in its own:
         # 俺 is north-eastern Mandarin to a Chinese card and plain "I" to a Japanese one.
-        self.profanity = [_folded(w) for w in settings.profanity if w]
+        self.profanity = [_Word(_folded(w)) for w in settings.profanity if w]
         self.dialect = [
-            _folded(w) for w in settings.dialect if w and self._judges(word_language(w))
+            _Word(_folded(w)) for w in settings.dialect if w and self._judges(word_language(w))
         ]
         self.max_foreign_share = settings.max_foreign_share
         self.min_units = settings.min_language_units
@@ -182,8 +198,8 @@ class OOCDetector:
             if match:
                 reasons.append(f"{kind} {match.group(0)!r}")
         folded = _folded(reply)
-        reasons += [f"profanity {w!r}" for w in self.profanity if w in folded]
-        reasons += [f"dialect {w!r}" for w in self.dialect if w in folded]
+        reasons += [f"profanity {w.text!r}" for w in self.profanity if w.found_in(folded)]
+        reasons += [f"dialect {w.text!r}" for w in self.dialect if w.found_in(folded)]
         drift = self.language_drift(reply)
         if drift:
             reasons.append(drift)
