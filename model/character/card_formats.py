@@ -92,8 +92,17 @@ def with_stripped_names(card: Any) -> Any:
     return {**card, "data": {**data, **names}}
 
 
+# SillyTavern macros that stand for no text of their own: an author's comment
+# `{{// …}}` and `{{noop}}` are nothing, `{{newline}}` a line break, and `{{trim}}` takes
+# the blanks around it. Left in, they reached her prompt as written.
+_COMMENT = re.compile(r"\{\{//.*?\}\}|\{\{noop\}\}", re.IGNORECASE | re.DOTALL)
+_NEWLINE = re.compile(r"\{\{newline\}\}", re.IGNORECASE)
+_TRIM = re.compile(r"\s*\{\{trim\}\}\s*", re.IGNORECASE)
+
+
 def standard_macros(text: str) -> str:
     text = _USER.sub("{{user}}", _CHAR.sub("{{char}}", text))
+    text = _TRIM.sub("", _NEWLINE.sub("\n", _COMMENT.sub("", text)))
     return _RANDOM.sub(_pick_one, text)
 
 

@@ -182,3 +182,20 @@ def test_blanks_around_her_name_are_not_part_of_it(tmp_path: Path) -> None:
     # A title in the name stays, as SillyTavern uses it ({{char}} is the whole name).
     titled = {"spec": "chara_card_v2", "data": {"name": "ATRI - My Dear Moments"}}
     assert load_persona(write_json(tmp_path, titled)).name == "ATRI - My Dear Moments"
+
+
+def test_macros_that_stand_for_no_text_leave_none_in_her_prompt() -> None:
+    """An author's `{{// note}}`, `{{newline}}`, `{{trim}}` and `{{noop}}` reached the
+    prompt as written (s66)."""
+    card = {
+        "spec": "chara_card_v2",
+        "data": {
+            "name": "ATRI",
+            "description": (
+                "ATRI lives by the sea.{{// for authors:\nkeep it short}} She loves crab."
+                "{{newline}}She says hi. {{trim}}\nOK{{NOOP}}"
+            ),
+        },
+    }
+    data = card_formats.with_standard_macros(card)["data"]
+    assert data["description"] == "ATRI lives by the sea. She loves crab.\nShe says hi.OK"
