@@ -860,6 +860,8 @@ DISCORD_TOKEN_ENV = "ATRI_DISCORD_TOKEN"
 ADMIN_TOKEN_ENV = "ATRI_ADMIN_TOKEN"
 ONEBOT_ACCESS_TOKEN_ENV = "ATRI_ONEBOT_ACCESS_TOKEN"
 OPENAI_API_KEY_ENV = "ATRI_OPENAI_API_KEY"
+# The languages a character card, the probes and the bots' lines come in, named in words.
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese"}
 # Keys for clients of the worker's /v1 API, comma-separated: none opens its admin routes.
 API_KEYS_ENV = "ATRI_API_KEYS"
 SECRET_ENV_BY_SECTION = {

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from atri.config import OFFLINE_DEFAULT_BASE, BotSettings
+from atri.config import LANGUAGE_NAMES, OFFLINE_DEFAULT_BASE, BotSettings
 from atri.errors import UserError
 from atri.terminal import printable
 from bot.limits import MAX_INPUT_CHARS
@@ -65,7 +65,6 @@ TERMINAL_CUT_NOTE = (
 # Lines that reach the console within this of each other were pasted together (a person
 # types slower), so they are sent as one message.
 PASTE_GAP_SECONDS = 0.05
-LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese"}
 # A reply not there after this long: the spinner says how long it has waited, checked
 # every `TICK_SECONDS`.
 STILL_THINKING_SECONDS = 10.0

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from atri.config import (
     DEFAULT_SMOKE_PROMPT,
     DEFAULT_TRAINING_PROMPT,
+    LANGUAGE_NAMES,
     OLD_DEFAULT_SMOKE_PROMPT,
     PersonaSettings,
     Settings,
@@ -273,7 +274,9 @@ class Persona(BaseModel):
         if version is None:
             raise PersonaError(
                 f'the character card has no "{language}" version (it has '
-                f'{", ".join(self.languages)}): set [persona] language to one of them or "auto".'
+                f'{", ".join(self.languages)}): set [persona] language to one of them or "auto", '
+                f"or point [persona] card at a card written in {LANGUAGE_NAMES.get(language, language)} "
+                "(a SillyTavern card, or a TOML card like model/character/personas/atri.toml)."
             )
         names = [*self.aliases, self.name, *version.aliases]
         aliases = [a for a in dict.fromkeys(names) if a != version.name]

@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from atri.config import LANGUAGE_NAMES
 from atri.errors import UserError
 from atri.text_files import NotUtf8Error, read_hand_written
 
@@ -17,7 +18,6 @@ class ProbeError(UserError):
 
 
 # What a probe file may hold a question in, and the words a run says it in.
-LANGUAGES = {"zh": "Chinese", "ja": "Japanese", "en": "English"}
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Probe:
     ja: str = ""
 
     def has(self, language: str) -> bool:
-        return bool(getattr(self, language, "")) if language in LANGUAGES else False
+        return bool(getattr(self, language, "")) if language in LANGUAGE_NAMES else False
 
     def naming(self, char: str, user: str) -> Probe:
         """The probe with her name for `{{char}}` and the person's for `{{user}}`, as a
@@ -57,8 +57,8 @@ def fallback_note(probes: list[Probe], language: str) -> str:
     missing = [p for p in probes if not p.has(language)]
     if not missing:
         return ""
-    spoken = LANGUAGES.get(language, f'"{language}"')
-    asked = sorted({LANGUAGES[p.asked_in(language)] for p in missing})
+    spoken = LANGUAGE_NAMES.get(language, f'"{language}"')
+    asked = sorted({LANGUAGE_NAMES[p.asked_in(language)] for p in missing})
     return (
         f"{len(missing)} of {len(probes)} probes have no {spoken} question "
         f"(no {language} = in the probe file); asked in {' and '.join(asked)} instead."

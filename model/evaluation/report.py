@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.evaluation.probes import LANGUAGES
+from atri.config import LANGUAGE_NAMES
 
 # The phrase a reason quotes, as the out-of-character detector writes it (Python's repr
 # at the end: `assistant-speak "I'm here to help"`, `profanity 'damn'`).
@@ -151,7 +151,7 @@ class EvalReport:
         def num(value: float | None, fmt: str) -> str:
             return "n/a" if value is None else format(value, fmt)
 
-        spoken = LANGUAGES.get(self.language, self.language)  # "English", not "en"
+        spoken = LANGUAGE_NAMES.get(self.language, self.language)  # "English", not "en"
         asked = f"{self.probes} probes" + (f" in {spoken}" if spoken else "")
         lines = [
             f"# {self.title}: evaluation",

@@ -334,8 +334,10 @@ def test_language_auto_is_english_only_on_the_offline_model(tmp_path: Path) -> N
     assert chosen.name == "ATRI" and reply_lines(chosen, settings).busy == "稍等！"
 
     settings.persona.language = "ja"
-    with pytest.raises(PersonaError, match=r'atri\.toml: the character card has no "ja"'):
+    with pytest.raises(PersonaError, match=r'atri\.toml: the character card has no "ja"') as no:
         configured_persona(settings)
+    # A Japanese server's admin was not told a card of their own would do (s66).
+    assert "or point [persona] card at a card written in Japanese" in str(no.value)
 
 
 def test_a_card_v2_keeps_its_own_language(tmp_path: Path) -> None:
