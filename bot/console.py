@@ -38,9 +38,10 @@ def help_line(command: str = DEFAULT_COMMAND) -> str:
     """The console's commands, each as it takes them: alone, or after the bots' command
     name as their lines show it (`/atri reset`)."""
     return (
-        "Commands: /reset forgets this conversation, /history shows it, /help lists these, "
-        f"/quit leaves (or /exit); /{command} reset and the like, as on Discord and QQ, too; "
-        "// sends a message that begins with a slash."
+        "Commands: /reset forgets this conversation, /history shows it (or /memory), "
+        "/status the model and adapter she runs on, /help lists these, /quit leaves (or "
+        f"/exit); each also after /{command} (/{command} reset), as on Discord and QQ; // "
+        "sends a message that begins with a slash."
     )
 
 
@@ -49,7 +50,7 @@ OFFLINE_DEMO_NOTE = (
     "This is the offline demo model: tiny and English-only. For {name} in her card's own "
     'language on a real model, see "Using a real base model" in README.md.'
 )
-COMMANDS = {"/reset", "/history", "/help", "/quit", "/exit"}
+COMMANDS = {"/reset", "/history", "/memory", "/status", "/help", "/quit", "/exit"}
 CUT_NOTE = f"Only the first {MAX_INPUT_CHARS:,} characters are sent, as on Discord and QQ."
 UNDECODABLE_NOTE = (
     "Some bytes you typed or pasted are not {encoding} text (this terminal's encoding): "
@@ -321,7 +322,10 @@ async def run_console(
                 history.clear()
                 console.print("[dim]Memory of this conversation is reset.[/dim]")
                 continue
-            if entered == "/history":
+            if entered == "/status":
+                await _say_status(worker, console)
+                continue
+            if entered in {"/history", "/memory"}:  # the bots' `/atri memory` shows it
                 if not history:
                     console.print("[dim](no messages yet)[/dim]")
                 for role, text in history:
@@ -347,3 +351,18 @@ async def run_console(
             # Her busy line alone read as a fault under many piped lines.
             console.print(f"[dim]{shown(RATE_LIMITED_NOTE)}[/dim]")
     console.print("[dim]Bye![/dim]")
+
+
+async def _say_status(worker: Worker, console: Console) -> None:
+    """What the bots' `/atri status` tells: the engine, base model, live adapter version and
+    the queue; a worker away is one sentence, and the chat goes on."""
+    try:
+        status = await worker.status()
+    except UserError as exc:
+        console.print(f"[dim]{shown(str(exc))}[/dim]")
+        return
+    said = (
+        f"Engine {status.engine}, base model {status.base_model_name()}, adapter "
+        f"{status.adapter_version or 'none'}, {status.queue_depth} waiting."
+    )
+    console.print(f"[dim]{shown(said)}[/dim]")

@@ -43,7 +43,7 @@ async def test_a_renamed_command_is_the_one_taken_and_named(echo_service: ChatSe
     shown = await console_says(echo_service, "/eileen reset\n/atri reset\n", command="eileen")
     assert "Memory of this conversation is reset." in shown
     assert f"Unknown command /atri. {help_line('eileen')}" in shown
-    assert "/eileen reset and the like" in help_line("eileen")
+    assert "each also after /eileen (/eileen reset)" in help_line("eileen")
     assert await sent(echo_service) == []  # neither reached her as a message
 
 

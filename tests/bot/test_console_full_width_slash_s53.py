@@ -68,3 +68,14 @@ async def test_a_double_slash_sends_a_message_that_begins_with_one(
     assert "Unknown command /me" in shown and "// sends a message" in shown
     history = await echo_service.history(ScopeRef(platform=PLATFORM, user_id=console_user_id()))
     assert [turn.content for turn in history if turn.role == "user"] == ["/etc/hosts is where?"]
+
+
+async def test_the_bots_memory_and_status_commands_work_here_too(
+    echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The help said "/atri reset and the like, as on Discord and QQ", but `/atri memory`
+    and `/atri status` were "Unknown command" (s66)."""
+    shown = await _console(echo_service, monkeypatch, "hi\n/eileen memory\n/eileen status\n")
+    assert "Unknown command" not in shown
+    assert "you: hi" in shown  # the conversation, as /history shows it
+    assert "Engine echo, base model " in shown and "adapter none, 0 waiting." in shown
