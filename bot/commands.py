@@ -325,7 +325,7 @@ async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> C
     log.info(
         "%s admin %s set channel %s to %s", actor.platform, actor.user_id, actor.channel_id, mode
     )
-    return CommandResult(lines().mode_done(mode))
+    return CommandResult(lines().mode_done(mode, actor.platform))
 
 
 class ChannelModes:

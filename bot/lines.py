@@ -44,7 +44,9 @@ class BotLines:
     user_reset_done: str  # {count}
     channel_reset_done: str  # {count}
     mode_off: str
-    mode_mention: str
+    mode_mention: str  # QQ's, where her name calls her too
+    # Discord's: there only an @mention or a reply calls her (`bot.discord.adapter.is_addressed`).
+    discord_mode_mention: str
     mode_all: str
     nothing_remembered: str
     remembered: str
@@ -177,7 +179,11 @@ class BotLines:
             return self.minutes_left.format(minutes=minutes)
         return self.hours_left.format(hours=minutes // 60, minutes=minutes % 60)
 
-    def mode_done(self, mode: ChannelMode) -> str:
+    def mode_done(self, mode: ChannelMode, platform: str = "") -> str:
+        """What an admin is told on setting `mode`: on Discord, "mention" promises no
+        answer to her name, which does not call her there."""
+        if mode == "mention" and platform == "discord":
+            return self.discord_mode_mention
         return {"off": self.mode_off, "mention": self.mode_mention, "all": self.mode_all}[mode]
 
     def reload_said(self, result: ReloadResult) -> str:
@@ -275,6 +281,7 @@ ZH = BotLines(
     channel_reset_done="已重置这里的对话记忆（{{count}} 条）。",
     mode_off="好的，{name}在这里先不说话了。管理员可以随时叫我回来。",
     mode_mention="好的，在这里叫到{name}（@我、叫我的名字或回复我）我才回答。",
+    discord_mode_mention="好的，在这里叫到{name}（@我或回复我）我才回答。",
     mode_all="好的，{name}在这里每条消息都会回答！",
     nothing_remembered="{name}还没有和你的对话记忆哦。和我说说话吧！",
     remembered="{name}记得的事：",
@@ -412,6 +419,7 @@ EN = BotLines(
     channel_reset_done="Reset the conversation here ({{count}} messages).",
     mode_off="OK, {name} will stay quiet here. An admin can call me back any time.",
     mode_mention="OK, here {name} answers only when called (@me, my name, or a reply to me).",
+    discord_mode_mention="OK, here {name} answers only when called (@me or a reply to me).",
     mode_all="OK, {name} will answer every message here!",
     nothing_remembered="{name} has no memory of a conversation with you yet. Talk to me!",
     remembered="What {name} remembers:",
@@ -558,6 +566,7 @@ JA = BotLines(
     channel_reset_done="ここの会話をリセットしました（{{count}} 件）。",
     mode_off="わかった、{name}はここでは静かにしてるね。管理者はいつでも呼び戻せるよ。",
     mode_mention="わかった、ここでは呼ばれたとき（@わたし、名前、返信）だけ{name}が答えるね。",
+    discord_mode_mention="わかった、ここでは呼ばれたとき（@わたしか返信）だけ{name}が答えるね。",
     mode_all="わかった、ここでは{name}が全部のメッセージに答えるよ！",
     nothing_remembered="{name}はまだあなたとの会話を覚えていないよ。話しかけてね！",
     remembered="{name}が覚えていること：",

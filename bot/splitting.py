@@ -4,11 +4,18 @@ Code blocks (```…```) stay whole when they fit; a longer one is split at line 
 parts that each open and close the fence. Anything longer than the limit with no boundary
 inside is cut hard as a last resort, though not inside a custom emoji or an emoji of
 several characters.
+
+Where the platform renders markdown (Discord, `markup=True`), a spoiler (||…||), bold,
+italic or inline code span is kept whole the same way: a part that ended inside one left
+its marker unpaired, shown as plain text, and a spoiler's words uncovered. One longer than
+a part is closed at the end of each part and reopened at the start of the next.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
+from typing import NamedTuple
 
 import regex
 
@@ -25,16 +32,93 @@ _SENTENCE_END = re.compile(
 _CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 
 
-def _pieces(text: str) -> list[str]:
-    """Sentences and whole code blocks, in order, whitespace kept with them."""
+# A markdown span as Discord pairs it, tried left to right at each position: the next
+# closer of its kind ends it, whatever lies between (Discord's rules are regexes too).
+# An escaped character is no marker; a marker nothing closes is text.
+_SPAN = re.compile(
+    r"\\."
+    r"|(?P<code>`{1,2})(?P<code_body>.*?[^`])(?P=code)(?!`)"
+    r"|\|\|(?P<spoiler>.+?)\|\|"
+    r"|\*\*(?P<bold>.+?)\*\*(?!\*)"
+    r"|\*(?=[^\s*])(?P<italic>(?:\\.|\*\*|[^*\\])+?)(?<=[^\s\\])\*(?!\*)",
+    re.DOTALL,
+)
+_SPAN_MARKERS = {"spoiler": "||", "bold": "**", "italic": "*"}
+# Spans read inside spans, at most: "****…" nests bold in bold as deep as it is long.
+_MAX_NESTING = 3
+# Below this a part has no room for markers around its words: markup is left to chance.
+_MIN_MARKUP_LIMIT = 32
+
+
+class _Span(NamedTuple):
+    start: int  # of its opening marker
+    end: int  # after its closing marker
+    marker: str
+    words_start: int  # its content without the blanks at either end
+    words_end: int
+
+
+def _spans(text: str, start: int = 0, end: int | None = None, depth: int = 0) -> list[_Span]:
+    """The markdown spans in text[start:end] and those nested in them, by start."""
+    spans: list[_Span] = []
+    for match in _SPAN.finditer(text, start, len(text) if end is None else end):
+        if match["code"]:
+            spans.append(_span(match, "code_body", match["code"]))
+            continue
+        name = next((name for name in _SPAN_MARKERS if match[name] is not None), None)
+        if name is not None:
+            spans.append(_span(match, name, _SPAN_MARKERS[name]))
+            if depth < _MAX_NESTING:
+                spans += _spans(text, match.start(name), match.end(name), depth + 1)
+    return spans
+
+
+def _span(match: re.Match[str], content: str, marker: str) -> _Span:
+    words = match[content]
+    words_start = match.start(content) + len(words) - len(words.lstrip())
+    words_end = match.start(content) + len(words.rstrip())
+    return _Span(match.start(), match.end(), marker, words_start, max(words_start, words_end))
+
+
+def _pieces(text: str, markup: bool = False) -> list[str]:
+    """Sentences and whole code blocks, in order, whitespace kept with them; with
+    `markup`, the sentences of one markdown span are one piece."""
     pieces: list[str] = []
     pos = 0
     for block in _CODE_BLOCK.finditer(text):
-        pieces += _sentences(text[pos : block.start()])
+        pieces += _text_pieces(text[pos : block.start()], markup)
         pieces.append(block.group(0))
         pos = block.end()
-    pieces += _sentences(text[pos:])
+    pieces += _text_pieces(text[pos:], markup)
     return [p for p in pieces if p]
+
+
+def _text_pieces(text: str, markup: bool) -> list[str]:
+    sentences = _sentences(text)
+    if not markup or len(sentences) < 2:
+        return sentences
+    outer = _outermost(_spans(text))
+    pieces = [sentences[0]]
+    at = len(sentences[0])
+    span = 0
+    for sentence in sentences[1:]:
+        while span < len(outer) and outer[span].end <= at:
+            span += 1
+        if span < len(outer) and outer[span].start < at:
+            pieces[-1] += sentence  # no sentence end inside a span
+        else:
+            pieces.append(sentence)
+        at += len(sentence)
+    return pieces
+
+
+def _outermost(spans: list[_Span]) -> list[_Span]:
+    """The spans nested in no other, by start."""
+    outer: list[_Span] = []
+    for span in spans:
+        if not outer or span.start >= outer[-1].end:
+            outer.append(span)
+    return outer
 
 
 def _sentences(text: str) -> list[str]:
@@ -153,16 +237,20 @@ def _cut_at(piece: str, limit: int) -> int:
     return blank + 1 if word is None or len(word.group()) <= limit else hard_cut(piece, limit)
 
 
-def split_message(text: str, limit: int) -> list[str]:
-    """Parts of at most `limit` characters each, joined back they give `text` (trimmed)."""
+def split_message(text: str, limit: int, markup: bool = False) -> list[str]:
+    """Parts of at most `limit` characters each, joined back they give `text` (trimmed).
+    `markup`: the platform renders markdown spans, which a part never leaves unpaired
+    (the markers that close and reopen one cut in two are added, the blanks beside
+    them dropped)."""
     if limit <= 0:
         raise ValueError("limit must be positive")
     text = text.strip()
     if len(text) <= limit:
         return [text] if text else []
+    markup = markup and limit >= _MIN_MARKUP_LIMIT
     parts: list[str] = []
     current = ""
-    for piece in _pieces(text):
+    for piece in _pieces(text, markup):
         if len(current) + len(piece) <= limit:
             current += piece
             continue
@@ -171,14 +259,112 @@ def split_message(text: str, limit: int) -> list[str]:
             *done, current = _split_code_block(piece, limit, current) or [""]  # no code
             parts += done
             continue
-        if current.strip():
-            parts.append(current)
-        current = ""
-        while len(piece) > limit:  # no sentence end inside: cut between words if any
-            cut = _cut_at(piece, limit)
-            parts.append(piece[:cut])
-            piece = piece[cut:]
-        current = piece
+        # What follows may join the piece's last part.
+        *done, current = (_marked_parts if markup else _plain_parts)(current, piece, limit)
+        parts += done
     if current.strip():
         parts.append(current)
     return [p.strip() for p in parts if p.strip()]
+
+
+def _plain_parts(lead: str, piece: str, limit: int) -> list[str]:
+    """A piece longer than `limit` with no sentence end inside, after `lead` (a part of
+    its own): cut between words if any."""
+    parts = [lead] if lead.strip() else []
+    while len(piece) > limit:
+        cut = _cut_at(piece, limit)
+        parts.append(piece[:cut])
+        piece = piece[cut:]
+    return [*parts, piece]
+
+
+def _marked_parts(lead: str, piece: str, limit: int) -> list[str]:
+    """A piece longer than `limit`, after `lead`, cut at the sentence ends inside its
+    spans (else as `_plain_parts` does), each span it cuts closed at a part's end and
+    reopened after. As much of a long span as fits goes beside `lead`."""
+    spans = _spans(lead + piece)
+    if not any(span.end > len(lead) for span in spans):
+        return _plain_parts(lead, piece, limit)
+    piece = lead + piece
+    ends = [end.end() for end in _SENTENCE_END.finditer(piece)]
+    parts: list[str] = []
+    start = 0
+    while start < len(piece):
+        reopen = _markers_open(spans, start)
+        rest = piece[start:].lstrip() if reopen else piece[start:]
+        if len(reopen) + len(rest) <= limit:
+            return [*parts, reopen + rest]
+        cut = _marked_cut(piece, start, limit, spans, ends)
+        if cut is None:  # no room beside the markers: the rest is cut as plain text
+            return parts + _plain_parts("", reopen + rest, limit)
+        words = piece[start:cut]
+        closers = _markers_open(spans, cut)[::-1]
+        if reopen:
+            words = words.lstrip()
+        if closers:
+            words = words.rstrip()
+        parts.append(reopen + words + closers)
+        start = cut
+    return [*parts, ""]
+
+
+def _markers_open(spans: list[_Span], at: int) -> str:
+    """The markers of the spans open at `at`, outermost first, as they reopen there."""
+    return "".join(span.marker for span in spans if span.start < at < span.end)
+
+
+def _marked_cut(
+    piece: str, start: int, limit: int, spans: list[_Span], ends: list[int]
+) -> int | None:
+    """Where the part from `start` ends, its reopened and closing markers included:
+    at the last sentence end that fits, else as `_cut_at`; before a span that fits a
+    part of its own rather than inside it; never inside or beside a marker. None where
+    nothing fits beside the markers."""
+    room = limit - len(_markers_open(spans, start))
+    words_room = room
+    while words_room > 0:
+        last_end = bisect.bisect_right(ends, start + words_room) - 1
+        found = [start + _cut_at(piece[start:], words_room)]
+        if last_end >= 0 and ends[last_end] > start:
+            found.insert(0, ends[last_end])
+        for cut in found:
+            cut = _placed_cut(spans, start, cut, limit)
+            over = cut - start + len(_markers_open(spans, cut)) - room
+            if cut > start and over <= 0:
+                return cut
+        words_room -= max(1, over)  # what moving it off markers added did not fit
+    return None
+
+
+def _placed_cut(spans: list[_Span], start: int, cut: int, limit: int) -> int:
+    """`cut` off the markers, and before a span that fits a part where that leaves words
+    in the part from `start`."""
+    cut = _clear_of_markers(spans, cut)
+    earlier = _clear_of_markers(spans, _before_span_that_fits(spans, start, cut, limit))
+    return earlier if earlier > start else cut
+
+
+def _clear_of_markers(spans: list[_Span], cut: int) -> int:
+    """`cut` moved off a span's marker and the blanks beside it: before its opening marker
+    (a part ending in an empty span), after its closing one (the part keeps it)."""
+    moved = True
+    while moved:
+        moved = False
+        for span in spans:
+            if span.start < cut <= span.words_start:
+                cut, moved = span.start, True
+            elif span.words_end <= cut < span.end and cut > span.start:
+                cut, moved = span.end, True
+    return cut
+
+
+def _before_span_that_fits(spans: list[_Span], start: int, cut: int, limit: int) -> int:
+    """`cut` moved back before the outermost span it falls inside that fits in a part
+    (with the markers of those around it, reopened and closed), so that span goes whole
+    into the next part."""
+    for span in spans:
+        if start < span.start < cut < span.end:
+            around = 2 * len(_markers_open(spans, span.start))
+            if span.end - span.start + around <= limit:
+                return span.start
+    return cut

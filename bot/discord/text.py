@@ -236,7 +236,7 @@ def _parts(text: str) -> list[str]:
     text = break_mass_mentions(text)
     # A part may start where a line did not ("好的。# 标题" split after "。"): one
     # character is kept free to defuse it.
-    parts = split_message(text, MESSAGE_LIMIT - len(ZERO_WIDTH_SPACE))
+    parts = split_message(text, MESSAGE_LIMIT - len(ZERO_WIDTH_SPACE), markup=True)
     return [ZERO_WIDTH_SPACE + part if _PART_START.match(part) else part for part in parts]
 
 
