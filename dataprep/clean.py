@@ -103,13 +103,22 @@ _ELLIPSIS_OR_PUNCT = re.compile(r"[\W_]+")
 _WORD_RUNS = re.compile(r"[^\W_]+")
 # Sounds that carry no words. A reply made only of these (and punctuation) is dropped.
 # Japanese ones are listed in hiragana and match in katakana too (エッ, ｳｰﾝ, キャー).
+# English ones as they are drawn out (Uhh, Aah, Mmm, Hehe, Ehehe, Err): a letter repeats,
+# so no sound joined to another spells a word ("Mmm, delicious!" and "Hi!" are words).
 _INTERJECTION_WORDS = (
     "嗯|恩|唔|呜|啊|阿|哦|噢|喔|欸|诶|誒|哎|唉|呃|额|咦|哇|嘿|哈|呵|嘻|噗|咕|呼|哼|诶嘿"
     "|え|あ|う|ん|お|は|ふ|へ|ほ|ひ|む|わ|ぁ|ぃ|ぅ|ぇ|ぉ|ゃ|ゅ|ょ|ゎ|っ|ー|〜|きゃ|ぎゃ|くっ|ちっ"
     "|えっと|えーっと|えーと|ええと|えと"  # "um": hesitation, not a word of the answer
-    "|uh|um|umm|hmm|hm|ah|oh|eh|huh|mm|ha|heh|ugh|whoa|wow"
+    "|u+[hm]+|a+h+|o+h+|e+h+|h+u+h+|h+m+|m{2,}|a+w+|o+w+|u+g+h+|w+h*o+a+h*|w+o+w+"
+    "|a?(?:ha)+h*|e?h(?:eh)+e?|o?(?:ho){2,}|(?:hi){2,}|s+i+g+h+s?|h*m+p+h+"
 )
-INTERJECTIONS = re.compile(f"(?:{_INTERJECTION_WORDS})+", re.I)
+# "Er" only opens a run of sounds ("Er, um..."), and "Nn", "Uu" stand alone: after
+# others they spell words ("hammer", "Hannah").
+_HESITATION = "e+r+"
+_SOUNDS_ALONE = "n{2,}|u{2,}"
+INTERJECTIONS = re.compile(
+    f"(?:{_HESITATION})?(?:{_INTERJECTION_WORDS})+|{_HESITATION}|{_SOUNDS_ALONE}", re.I
+)
 # Yes and no in one sound: うん, おう, うむ, ええ, 嗯 ("yes"; Chinese translations answer a
 # question with 嗯。), ううん ("no"), uh-huh. Said alone, with nothing after it but a stop,
 # a "!" or a comma (「ううん、[l]違うよ」 split at a click wait), it answers the lead and is
@@ -125,7 +134,7 @@ _ANSWER = re.compile(
 _KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
 # Full-width letters and digits, half-width kana: the word characters NFKC changes.
 _COMPAT_LETTERS = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uff9f]")
-_INTERJECTION_LETTERS = set(_INTERJECTION_WORDS.replace("|", ""))
+_INTERJECTION_LETTERS = {c for c in INTERJECTIONS.pattern if c.isalpha()}
 # A word character that appears in no interjection: its presence settles "not noise".
 _WORDY = re.compile(
     "[^\\W_"
@@ -133,7 +142,8 @@ _WORDY = re.compile(
     + "".join(
         sorted(chr(k) for k, h in _KATAKANA_TO_HIRAGANA.items() if chr(h) in _INTERJECTION_LETTERS)
     )
-    + "HMUAOEGWR]"
+    + "".join(sorted(c.upper() for c in _INTERJECTION_LETTERS if c.isascii()))
+    + "]"
 )
 
 
@@ -356,11 +366,14 @@ def opencc_t2s() -> Callable[[str], str]:
 
 
 def is_interjection_only(text: str) -> bool:
-    """True for "嗯……", "啊！？", "……", "えっ", "エッ！？", "えっと……", "Hmm...": no words,
-    only a sound. False for a yes or no said alone ("うん。", "ううん", "嗯！": `_ANSWER`)."""
+    """True for "嗯……", "啊！？", "……", "えっ", "エッ！？", "えっと……", "Hmm...", "Uhh...",
+    "*sigh*": no words, only a sound. False for a yes or no said alone ("うん。", "ううん",
+    "嗯！", "Uh-huh.", "*Mm-hmm.*": `_ANSWER`)."""
     if _WORDY.search(text) is not None and _COMPAT_LETTERS.search(text) is None:
         return False  # a letter no interjection has: the common case, decided in one scan
     plain = unicodedata.normalize("NFKC", text).translate(_KATAKANA_TO_HIRAGANA)
+    if plain[:1] == "*" and plain[-1:] == "*":
+        plain = plain.strip("*")  # an action in asterisks (*sigh*) is read as its words
     core = _ELLIPSIS_OR_PUNCT.sub("", plain)
     if not core:
         return True
@@ -395,9 +408,12 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     honorific after the name stays (夏生さん, 夏生君 → {{user}}さん, {{user}}君).
 
     A Chinese name is left where its characters are parts of two words (初夏生机勃勃 holds
-    夏生: `cjk_names`). A Latin-script name matches as written (a lead called "Me" is not
-    the word "me") and never inside a word or after an apostrophe ("I'm" keeps its "m");
-    "Kaito's" becomes "{{user}}'s". One-letter Latin names are never replaced, nor a
+    夏生: `cjk_names`). A Latin-script name matches as written, in capitals and in lower
+    case ("NATSUKI!", "natsuki,": `_case_forms`), and never inside a word or after an
+    apostrophe ("I'm" keeps its "m"); "Kaito's" becomes "{{user}}'s". A name that is also
+    an ordinary word ("Will", "May": `_WORD_NAMES`) matches only as written, and one that
+    is a word in lower case ("Rose": `_LOWER_CASE_WORDS`) not in lower case. One-letter
+    Latin names are never replaced, nor a
     lead labelled with an English pronoun ("Me", "You"): no text tells them from the
     word ("Me too!"); they still name his lines. A one-character Chinese or Japanese name (湊, 蓮) is replaced
     only where it plainly names him: not after another Han character, and followed by
@@ -406,12 +422,13 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     A name is replaced as written and as the readers name speakers (`tidy_name`: an alias
     copied from a script, `森　罗`, is the speaker 森罗, and so written in the lines).
     """
-    given = {
+    written = {
         n
         for a in lead_aliases
         for n in (a.strip(), tidy_name(a))
         if (len(n) > 1 or (n and has_han(n))) and n.casefold() not in _PRONOUNS
     }
+    given = {form for n in written for form in _case_forms(n)}
     # An alias that is another one with an honorific (夏生君 beside 夏生) replaces only the
     # name: 夏生君 becomes {{user}}君, as 夏生くん becomes {{user}}くん and 夏生先生 {{user}}先生.
     names = sorted(
@@ -456,12 +473,37 @@ _PRONOUNS = frozenset(
 # (an alias the script also writes in lower case): these words open questions ("May I",
 # "Will you"), and a short script may never write them otherwise.
 _WORD_NAMES = {"will", "may", "can", "shall", "must", "might", "mark", "hope", "bill", "sue"}
+# Given names that are also everyday words in lower case: a lead called Rose or Max is
+# still found shouted ("ROSE!"), but "the sun rose" keeps its word.
+_LOWER_CASE_WORDS = frozenset(
+    {"rose", "grace", "joy", "faith", "dawn", "summer", "autumn", "winter", "april", "june"}
+    | {"august", "sky", "ray", "max", "jack", "frank", "pat", "sandy", "amber", "ruby"}
+    | {"pearl", "ivy", "lily", "holly", "daisy", "iris", "violet", "hazel", "river", "storm"}
+    | {"rain", "snow", "star", "sunny", "honey", "angel", "cherry", "penny", "robin", "jay"}
+    | {"drew", "chase", "grant", "hunter", "miles", "lane", "dean", "art", "rich", "gene"}
+    | {"carol", "melody", "harmony", "destiny", "crystal", "glen", "cliff", "brook", "wade"}
+)
 _PRONOUN_NEXT = re.compile(
     r" (?:I|me|my|you|your|we|us|our|he|him|his|she|her|it|its|they|them|their|there|this"
     r"|that)\b",
     re.IGNORECASE,
 )
 _SENTENCE_ENDS = '.!?…。！？"“「『(（'
+
+
+def _case_forms(name: str) -> set[str]:
+    """`name` and, for a Latin-script name that is no ordinary word, the forms a line
+    writes it in when she shouts it or types it in lower case ("NATSUKI", "natsuki"); an
+    alias written in one case is found capitalised too ("kaito" → "Kaito")."""
+    folded = name.casefold()
+    if not name.isascii() or folded in _WORD_NAMES or name.upper() == name.lower():
+        return {name}
+    forms = {name, name.upper()}
+    if folded not in _LOWER_CASE_WORDS:
+        forms.add(name.lower())
+    if name.isupper() or name.islower():
+        forms.add(" ".join(word[:1].upper() + word[1:].lower() for word in name.split(" ")))
+    return forms
 
 
 def _is_a_word_here(m: re.Match[str]) -> bool:
@@ -559,11 +601,13 @@ _LATIN_BEFORE = rf"(?![{_CJK_BUT_SPACE}])[\w'’-]"
 
 def _name_pattern(name: str) -> str:
     r"""A lead name as one alternative of the replacer's pattern. A Latin-script name must
-    not follow a letter, digit or apostrophe; that test comes after the name's first
-    letter ((?<![\w'’-]K)aito, not (?<![\w'’-])Kaito) so that every alternative starts
+    not follow a letter, digit or apostrophe; that test comes after the name
+    (Kaito(?<![\w'’-]Kaito), not (?<![\w'’-])Kaito) so that every alternative starts
     with a literal, which lets the regex engine skip ahead to the next possible first
-    letter: most lines name no one, and the scan costs half as much. Chinese, Japanese
-    and Korean letters are no part of a Latin word: 有sensei在 and Kaitoさん name him."""
+    letter (most lines name no one, and the scan costs half as much), and a lower-case
+    form's first letter, common in any line (natsuki: every "n"), costs only a look at
+    the next one. Chinese, Japanese and Korean letters are no part of a Latin word:
+    有sensei在 and Kaitoさん name him."""
     if len(name) == 1 and has_han(name):
         one = re.escape(name)
         return rf"{one}(?<!{_HAN_LETTER}{one})(?={_ONE_HAN_NAME_ENDS})"
@@ -571,8 +615,8 @@ def _name_pattern(name: str) -> str:
         if name.endswith("生"):
             return rf"{re.escape(name)}(?!まれ)"  # 夏生まれ: "born in summer", not 夏生
         return re.escape(name)
-    first, rest = re.escape(name[0]), re.escape(name[1:])
-    return rf"{first}(?<!{_LATIN_BEFORE}{first}){rest}(?!{_LATIN_LETTER})"
+    written = re.escape(name)
+    return rf"{written}(?<!{_LATIN_BEFORE}{written})(?!{_LATIN_LETTER})"
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,29 @@
 """Read a script's bytes into text without guessing wrong.
 
 A forced encoding ([dataprep] encoding) is used as given, except for a file whose bytes
-say they are Unicode (`_unicode_despite`). Otherwise, in order, from most to least
-certain: a byte-order mark; UTF-8 (a few stray bytes allowed); Windows-1252 when its
-high bytes read as accents and curly quotes inside Western prose; UTF-16 without a BOM when
-the NUL bytes say so; Korean (EUC-KR/CP949) when it reads as Hangul spaced into words,
-as Korean is written; then GB18030, Shift-JIS and
-EUC-JP, kept only if the decoded text is plausible (mostly common characters of that
-language: kana are not Chinese); GB18030 again with kana allowed (Japanese saved as GBK);
-charset-normalizer, for anything else (Big5, EUC-KR, cp1252 …); last, UTF-8 again with
-whatever it cannot read replaced. Bytes that no choice can read become U+FFFD and are
-counted, so one bad byte costs one character, not the file; a file is refused only when
-most of it cannot be read.
+say they are Unicode (`_unicode_despite`); a file a forced CJK encoding garbles while a
+guess reads it plausibly is refused, naming that guess (`_refuse_if_garbled`).
+Otherwise, in order, from most to least certain: a byte-order mark; UTF-8 (a few stray
+bytes allowed); Windows-1252 when its high bytes read as accents and curly quotes inside
+Western prose; UTF-16 without a BOM when the NUL bytes say so; Korean (EUC-KR/CP949)
+when it reads as Hangul spaced into words, as Korean is written; then GB18030, Shift-JIS
+and EUC-JP, kept only if the decoded text is plausible (mostly common characters of that
+language: kana are not Chinese), with as few stray bytes as UTF-8 may have; GB18030
+again with kana allowed (Japanese saved as GBK); charset-normalizer, for anything else
+(Big5, EUC-KR, cp1252 …); last, UTF-8 again with whatever it cannot read replaced. Bytes
+that no choice can read become U+FFFD and are counted, so one bad byte costs one
+character, not the file; a file is refused only when most of it cannot be read, and
+then the legacy encoding it nearly was is named.
 """
 
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 import threading
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -39,7 +43,11 @@ SAMPLE_BYTES = 64 * 1024
 MIN_PLAUSIBLE = 0.85
 # UTF-8 with at most this share of its non-ASCII bytes unreadable is UTF-8 with a few
 # stray bytes: in GBK, Shift-JIS or Latin-1 text most non-ASCII bytes are invalid UTF-8.
+# A guessed legacy encoding is allowed as many (`_decode_plausible`).
 MAX_STRAY_UTF8 = 0.1
+# A forced encoding's text is judged on this many characters: mojibake shows in a few
+# thousand, and every file read in a forced encoding pays for it.
+FORCED_SAMPLE_CHARS = 8 * 1024
 # More than this share of unreadable bytes: the file is not text in that encoding.
 MAX_REPLACED = 0.5
 # Big files are decoded a slice at a time: decoding 20 MB of Chinese at once makes CPython
@@ -92,6 +100,7 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
                 f"{source}: is not valid {encoding} text ({decoded.replaced_bytes} of"
                 f' {len(data)} bytes unreadable); fix [dataprep] encoding or set it to "auto".'
             )
+        _refuse_if_garbled(data, decoded.text, forced, source)
         return Decoded(_strip_bom(decoded.text), *_tail(decoded))
     for bom, name in BOMS:
         if data.startswith(bom):
@@ -108,15 +117,9 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
     western = _western(data)
     if western is not None:
         return Decoded(western, "cp1252", guessed=True)
-    for name in _candidates(data):
-        text = _decode_plausible(data, name)
-        if text is not None:
-            return Decoded(text, name, guessed=True)
-    # Japanese saved as GBK (Chinese tools do that): no Japanese codec reads it, and its
-    # kana, which are not Chinese, made it implausible as GB18030 above.
-    text = _decode_plausible(data, "gb18030", _GB_WITH_KANA)
-    if text is not None:
-        return Decoded(text, "gb18030", guessed=True)
+    legacy = _legacy(data)
+    if legacy is not None:
+        return legacy
     found = _charset_normalizer_guess(data)
     if found is not None:
         return Decoded(*found, guessed=True)
@@ -126,9 +129,48 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
     ):
         return utf8
     raise DataprepError(
-        f"{source}: is not text in any encoding tried ({utf8.replaced_bytes + controls} of {len(data)}"
-        " bytes unreadable as UTF-8 or control characters); save it as UTF-8 or set [dataprep] encoding."
+        f"{source}: is not text in any encoding tried ({utf8.replaced_bytes + controls} of"
+        f" {len(data)} bytes unreadable as UTF-8 or control characters{_nearest_legacy(data)});"
+        " save it as UTF-8 or set [dataprep] encoding."
     )
+
+
+def _legacy(data: bytes, tried: str = "") -> Decoded | None:
+    """`data` read in the first legacy encoding (`_candidates`) it is plausible text of,
+    leaving out `tried` (a codec's canonical name)."""
+    for name in _candidates(data):
+        decoded = _decode_plausible(data, name) if name != tried else None
+        if decoded is not None:
+            return decoded
+    # Japanese saved as GBK (Chinese tools do that): no Japanese codec reads it, and its
+    # kana, which are not Chinese, made it implausible as GB18030 above.
+    return _decode_plausible(data, "gb18030", _GB_WITH_KANA) if tried != "gb18030" else None
+
+
+def _refuse_if_garbled(data: bytes, text: str, forced: str, source: str) -> None:
+    """Raise DataprepError when `text`, `data` read in the `forced` encoding (a canonical
+    codec name), is implausible while the guess reads `data` plausibly in another:
+    gb18030 on a Shift-JIS script gave samples of mojibake, and no word of it. Refused,
+    not read in the other: a wrong forced encoding is the config's to fix, and garbled
+    lines must not be trained on."""
+    rules = _FORCED_RULES.get(forced)
+    if rules is None:
+        return
+    head = text[:FORCED_SAMPLE_CHARS]
+    if rules == "cp949" and _spaced_like_korean(head):
+        return  # Korean, however many Hanja it writes
+    score = plausibility(head, rules)
+    if score >= MIN_PLAUSIBLE:
+        return
+    other = "cp1252" if _western(data) is not None else None
+    if other is None and (legacy := _legacy(data, tried=forced)) is not None:
+        other = legacy.encoding
+    if other is not None:
+        raise DataprepError(
+            f"{source}: read as {forced} ([dataprep] encoding), but it reads as {other}: as"
+            f" {forced} only {score:.0%} of its characters are common ones, garbled text;"
+            f' set [dataprep] encoding to "{other}", or to "auto" if the files differ.'
+        )
 
 
 def _mixed_lines(data: bytes, utf8_text: str) -> Decoded | None:
@@ -150,10 +192,11 @@ def _mixed_lines(data: bytes, utf8_text: str) -> Decoded | None:
     # No UTF-16 here: its lines are not split at a 0x0A byte. In the others, 0x0A is never
     # part of a character, so the decoded rest splits back into the same lines.
     for name in [n for n in _candidates(rest) if not n.startswith("utf-16")]:
-        text = _decode_plausible(rest, name)
-        if text is None:
+        decoded = _decode_plausible(rest, name)
+        # A U+FFFD here would be counted nowhere: such lines are left to the whole-file reads.
+        if decoded is None or decoded.replaced_bytes:
             continue
-        parts = text.split("\n")
+        parts = decoded.text.split("\n")
         if len(parts) != len(others):
             continue
         for i, part in zip(others, parts, strict=True):
@@ -375,24 +418,76 @@ def _candidates(data: bytes) -> list[str]:
     return names
 
 
-def _decode_plausible(data: bytes, name: str, judged_as: str | None = None) -> str | None:
-    """`data` decoded as `name` when its head is plausible text of that encoding (judged
-    by the rules of `judged_as`, when given); None otherwise."""
+def _decode_plausible(data: bytes, name: str, judged_as: str | None = None) -> Decoded | None:
+    """`data` decoded as `name` (a guess) when its head is plausible text of that encoding
+    (judged by the rules of `judged_as`, when given), None otherwise. A few stray bytes,
+    as many as UTF-8 is allowed (MAX_STRAY_UTF8), become U+FFFD and are counted: one bad
+    byte in a GBK script made every encoding refuse the whole file."""
     head = data[:SAMPLE_BYTES]
-    # A multi-byte character cut by the sample boundary is not an error of the file.
-    sample = codecs.getincrementaldecoder(name)(errors="strict")
-    try:
-        head_text = sample.decode(head, final=False)
-    except UnicodeDecodeError:
+    head_text, replaced = _head_decoded(head, name)
+    if replaced > MAX_STRAY_UTF8 * _non_ascii(head):
         return None
-    if plausibility(head_text, judged_as or name) < MIN_PLAUSIBLE:
+    if plausibility(_without_replaced(head_text), judged_as or name) < MIN_PLAUSIBLE:
         return None
     if name == "cp949" and not _spaced_like_korean(head_text):
         return None
-    try:
-        return data.decode(name)
-    except UnicodeDecodeError:
+    decoded = _decode_replacing(data, name)
+    if decoded.replaced_bytes > MAX_STRAY_UTF8 * _non_ascii(data) or _mostly_replaced(decoded.text):
         return None
+    return dataclasses.replace(decoded, guessed=True)
+
+
+def _head_decoded(head: bytes, name: str) -> tuple[str, int]:
+    """`head` read as `name`, unreadable bytes as U+FFFD, and how many bytes those were;
+    a multi-byte character cut by the sample's end is no error of the file."""
+    _replaced.count = 0
+    text = codecs.getincrementaldecoder(name)(errors=_COUNTING).decode(head, final=False)
+    return text, _replaced.count
+
+
+def _without_replaced(text: str) -> str:
+    """The text without its U+FFFD: a stray byte says nothing of the encoding's language."""
+    return text.replace("\ufffd", "") if "\ufffd" in text else text
+
+
+# A legacy encoding whose head has this share of its characters common, its unreadable
+# bytes counted as uncommon ones, is named when the file is refused: the one it nearly is.
+# A wrong one scores far lower (Big5 read as EUC-JP: 0.29, most of its bytes unreadable).
+NEAR_PLAUSIBLE = 0.6
+
+
+def _nearest_legacy(data: bytes) -> str:
+    """A clause naming the legacy encoding `data` came nearest to being read in, and why
+    it was not; "" where none came near. Only called for a file about to be refused."""
+    head = data[:SAMPLE_BYTES]
+    best: tuple[float, str, str, str] | None = None  # (score, name, rules, head text)
+    for name, rules in [*((n, n) for n in _candidates(data)), ("gb18030", _GB_WITH_KANA)]:
+        text, _ = _head_decoded(head, name)
+        if name == "cp949" and not _spaced_like_korean(text):
+            continue
+        score = plausibility(text, rules)
+        if score >= NEAR_PLAUSIBLE and (best is None or score > best[0]):
+            best = (score, name, rules, text)
+    if best is None:
+        return ""
+    _, name, rules, text = best
+    decoded = _decode_replacing(data, name)
+    if decoded.replaced_bytes > MAX_STRAY_UTF8 * _non_ascii(data):
+        return (
+            f"; nearest {name}, which cannot read {decoded.replaced_bytes} of its"
+            f" {_non_ascii(data)} non-ASCII bytes, at most {MAX_STRAY_UTF8:.0%} allowed"
+        )
+    readable = plausibility(_without_replaced(text), rules)
+    if readable < MIN_PLAUSIBLE:
+        return (
+            f"; nearest {name}, whose text has {readable:.0%} common characters,"
+            f" {MIN_PLAUSIBLE:.0%} needed"
+        )
+    lines = decoded.text.count("\n") + (not decoded.text.endswith("\n"))
+    return (
+        f"; nearest {name}, which leaves unreadable bytes on {replaced_lines(decoded.text)} of"
+        f" its {lines} lines"
+    )
 
 
 def plausibility(text: str, encoding: str) -> float:
@@ -401,17 +496,16 @@ def plausibility(text: str, encoding: str) -> float:
     Mis-decoded bytes land on rare ideographs, half-width katakana, Hangul or private
     use characters, so a correct decode scores near 1 and a wrong one far below.
     """
-    if "\x00" in text and not encoding.startswith("utf-16"):
-        return 0.0
     total = common = 0
-    for ch in text:
+    # Counted first (in C), then judged once per character: a text has a few thousand.
+    for ch, n in Counter(text).items():
         if ch < "\x80":
             if ch < " " and ch not in "\t\r\n":
                 return 0.0
             continue
-        total += 1
+        total += n
         if _is_common(ch, encoding):
-            common += 1
+            common += n
     if total == 0:
         return 1.0
     return common / total
@@ -430,6 +524,19 @@ def _spaced_like_korean(text: str) -> bool:
 # The rules `plausibility` judges a GB18030 decode by when kana count as common: for the
 # last try, Japanese text saved in a Chinese encoding.
 _GB_WITH_KANA = "gb18030+kana"
+
+# The plausibility rules a forced encoding's text is judged by (`_refuse_if_garbled`), by
+# its codec's canonical name: the lenient ones, kana allowed in GB text, since the user
+# chose it. Other encodings (Big5, Windows-1252 …) have no rules here and are not judged.
+_FORCED_RULES = {
+    **dict.fromkeys(("gb2312", "gbk", "gb18030", "hz"), _GB_WITH_KANA),
+    **dict.fromkeys(
+        ("cp932", "shift_jis", "shift_jis_2004", "shift_jisx0213", "euc_jp", "euc_jis_2004",
+         "euc_jisx0213"),
+        "cp932",
+    ),
+    **dict.fromkeys(("cp949", "euc_kr"), "cp949"),
+}  # fmt: skip
 
 
 # Marks Chinese and Japanese scripts and dumps write, each one symbol of GB2312 and of

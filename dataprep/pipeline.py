@@ -36,6 +36,7 @@ from dataprep.formats import PARSERS, ParseOptions, compile_markers, translation
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
+from dataprep.formats import table as table_format
 from dataprep.formats import webgal as webgal_format
 from dataprep.formats.common import MACRO_LEFT_OUT, UNRESOLVED_VARIABLE, is_alias, tidy_name
 from dataprep.formats.renpy import names as renpy_names
@@ -349,6 +350,9 @@ def _run_stages(
     dumps = [(s.path.name, s.text) for s in loaded if s.fmt == "translation_dump"]
     if dumps and (order := translation_dump.order_note(dumps, options)) is not None:
         encoding_notes.append(order)
+    tables = [(s.path.name, s.text) for s in loaded if s.fmt == "csv"]
+    if tables:
+        encoding_notes += table_format.wide_rows_note(tables, options)
     counts = Counts()
     tally = TranslationTally()
     # An alias that is a TyranoScript character id names its display name too.

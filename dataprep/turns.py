@@ -8,13 +8,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from dataprep.clean import interjections_only
+from dataprep.clean import CJK, interjections_only
+from dataprep.formats.common import HEADING_LINE
 from dataprep.records import Role, Sample, Turn, Utterance, scene_key
 
-# A narration line that is a script's code a custom regex left as narration, never a stage
-# direction: a command or comment (`@char n pos:85 scale:0.925`, `; note`, `{"bg": 1}`) or
-# only `key:value` / `key=value` pairs (`pos:85 scale:0.925`, `time=100`).
-_CODE_LIKE = re.compile(r"[@;{]|(?:[A-Za-z_][\w.]*[:=]\S+\s*)+$", re.ASCII)
+# A narration line that is never a stage direction: a script's code a custom regex left as
+# narration, a command or comment (`@char n pos:85 scale:0.925`, `; note`, `{"bg": 1}`) or
+# only `key:value` / `key=value` pairs (`pos:85 scale:0.925`, `time=100`); or a choice the
+# player picks from (`> Take her home`, `＞回家`, `▶ Stay`), which no one does on stage.
+_NOT_DIRECTION = re.compile(r"[@;{>＞▶►]|(?:[A-Za-z_][\w.]*[:=]\S+\s*)+$", re.ASCII)
+# A narration line written as one aside, `(She sighs.)`, `*ATRI grabs the plate*`: its own
+# marks go, so that the direction's brackets are not doubled.
+_ASIDE_CLOSERS = {"(": ")", "（": "）", "[": "]", "*": "*"}
 
 # Lines read at a time (see `iter_samples`).
 _CHUNK = 4096
@@ -26,7 +31,7 @@ TURN_JOINER = "\n"
 @dataclass(frozen=True)
 class TurnRules:
     context_turns: int = 6
-    narration: str = "skip"  # or "stage": short narration kept as （…） before the next turn
+    narration: str = "skip"  # or "stage": short narration kept as (…) before the next turn
     stage_direction_max_chars: int = 40
     # Drop the character's lines that are only a sound ("嗯……") wherever they are: inside
     # a merged reply, and as whole turns, so no sample trains on them, not even as history.
@@ -111,7 +116,7 @@ def iter_samples(
                 stage.clear()
                 source, scene, branch = utterance.source, utterance.scene, utterance.branch
             if role is narration:
-                if stage_mode and exchange and _CODE_LIKE.match(utterance.text) is None:
+                if stage_mode and exchange and _is_stage_direction(utterance.text):
                     stage.append(utterance.text)
                 continue
             if role is other or utterance.dropped is not None:
@@ -137,9 +142,9 @@ def iter_samples(
             else:
                 text = utterance.text
             if stage:
-                direction = "".join(stage)
-                if len(direction) <= max_stage:
-                    text = f"（{direction}）{text}"
+                # In her turn the lead's names become {{user}} as in her words.
+                to_user = replace if role is character else None
+                text = _with_direction(stage, text, max_stage, to_user)
                 stage.clear()
             if exchange and exchange[-1].role is role:
                 if len(exchange) == first and role is not character:
@@ -155,6 +160,43 @@ def iter_samples(
                 exchange.append(Turn(role, text, [(utterance.source, utterance.line)]))
     if exchange:
         yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines, in_scene)
+
+
+def _is_stage_direction(narration: str) -> bool:
+    """False for a narration line that is code, a choice (`_NOT_DIRECTION`) or a heading
+    or cue in brackets (`【选项1】`, `[Choice 1]`: `HEADING_LINE`, as the readers skip them)."""
+    if _NOT_DIRECTION.match(narration) is not None:
+        return False
+    return narration[:1] not in "[【" or HEADING_LINE.fullmatch(narration) is None
+
+
+def _with_direction(
+    stage: list[str], text: str, max_chars: int, replace: Callable[[str], str] | None
+) -> str:
+    """`text` after the narration before it as one stage direction, unless that is longer
+    than `max_chars`: （…） with its lines joined as written in Chinese and Japanese,
+    `(…) ` with a space between them in Latin-script text ("(She nodded. Her eyes
+    sparkled.) Yes please!"). `replace` is applied to the direction."""
+    parts = [part for part in map(_unwrapped, stage) if part]
+    cjk = any(CJK.search(part) is not None for part in parts)
+    direction = ("" if cjk else " ").join(parts)
+    if not direction or len(direction) > max_chars:
+        return text
+    if replace is not None:
+        direction = replace(direction)
+    return f"（{direction}）{text}" if cjk else f"({direction}) {text}"
+
+
+def _unwrapped(line: str) -> str:
+    """A narration line without the brackets or asterisks around it, when they hold all of
+    it: "(a) and (b)" and "*a* and *b*" are two asides and stay as written."""
+    closer = _ASIDE_CLOSERS.get(line[:1])
+    if closer is None or len(line) < 2 or line[-1] != closer:
+        return line
+    inner = line[1:-1]
+    if line[0] in inner or closer in inner:
+        return line
+    return inner.strip()
 
 
 def _samples_of(

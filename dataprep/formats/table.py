@@ -25,7 +25,10 @@ first cell starts with `#` is a comment, and the rows below YukaTool's `#Names` 
 `#Lines`) are a table of the speakers' names, no lines: a speaker the speaker column names
 as the original does (`アトリ`) is named as the side read shows her there (`亚托莉`). The
 delimiter is a tab for .tsv, else sniffed among `,`, `;` and tab. A quote mark never
-closed costs its own line (UNCLOSED_STRING), not the rows below it (`_rows`).
+closed costs its own line (UNCLOSED_STRING), not the rows below it (`_rows`). A row with
+more cells than the header names is a text cut at a delimiter not in quotes (`1,000`):
+its extra cells are joined back into the text when that is the last column, else it is
+read as split; the run says how many rows were either (`wide_rows_note`).
 """
 
 from __future__ import annotations
@@ -94,6 +97,13 @@ class _Columns:
     chosen: int  # the text of the side read
     other: int | None  # the other side's text, read where the chosen one is empty
     scene: int | None
+    width: int  # how many columns the header names (or most rows fill, without one)
+
+    @property
+    def text_last(self) -> bool:
+        """Whether the one text column is the last: a row's cells past the header's are
+        then that text cut at a delimiter, and no other column's."""
+        return self.other is None and self.chosen == self.width - 1
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
@@ -101,6 +111,10 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     if not table.rows:
         return []
     columns, body = _columns(table.rows, source, options.dump_side)
+    if columns.text_last:
+        for i in _wide_rows(body, columns):
+            line, cells = body[i]
+            body[i] = line, _joined(cells, columns.width, table.delimiter)
     speakers = _names_shown(table.names, columns)
     said = _utterances(body, columns, source, options, speakers)
     if table.unclosed:
@@ -126,6 +140,7 @@ class _Table:
     names: list[list[str]] = field(default_factory=list)
     unclosed: set[int] = field(default_factory=set)
     in_names: bool = False  # in a table of names, below `#Names`
+    delimiter: str = ","
 
 
 def _rows(text: str, source: str) -> _Table:
@@ -134,7 +149,7 @@ def _rows(text: str, source: str) -> _Table:
     read on from the line below it: the rest of the file was one cell, dropped as too
     long, and past 128 KiB the whole file was refused."""
     delimiter = _delimiter(text, source)
-    table = _Table()
+    table = _Table(delimiter=delimiter)
     at, line = 0, 1  # where the rows not read yet start: offset in `text`, file line
     while (
         runaway := _read_rows(text[at:] if at else text, line, delimiter, table, source)
@@ -234,7 +249,8 @@ def _columns(
         if chosen is None:
             chosen, other = other, None
         assert chosen is not None  # one of them is, `said` holds it
-        return _Columns(found.get(SPEAKER), chosen, other, found.get(SCENE)), rows[1:]
+        width = len(_trimmed(header))
+        return _Columns(found.get(SPEAKER), chosen, other, found.get(SCENE), width), rows[1:]
     return _headerless(rows, header, source), rows
 
 
@@ -243,11 +259,11 @@ def _headerless(rows: list[tuple[int, list[str]]], header: list[str], source: st
     widths = Counter(len(_trimmed(cells)) for _, cells in rows[:200])
     width = widths.most_common(1)[0][0]
     if width == 1:
-        return _Columns(None, 0, None, None)  # a column of lines, read as plain ones
+        return _Columns(None, 0, None, None, 1)  # a column of lines, read as plain ones
     if width == 2:
-        return _Columns(0, 1, None, None)
+        return _Columns(0, 1, None, None, 2)
     if width == 3:
-        return _Columns(1, 2, None, None)
+        return _Columns(1, 2, None, None, 3)
     seen = ", ".join(f'"{cell.strip()}"' for cell in header[:_NAMED] if cell.strip())
     if len(header) > _NAMED:
         seen += f" and {len(header) - _NAMED} more"
@@ -256,6 +272,91 @@ def _headerless(rows: list[tuple[int, list[str]]], header: list[str], source: st
         ' name the columns in a first row, "name" (or speaker, 角色, 名前) for the speaker'
         ' and "text" (or original/translation, 原文/译文, セリフ) for what is said.'
     )
+
+
+def _wide_rows(rows: list[tuple[int, list[str]]], columns: _Columns) -> list[int]:
+    """The rows (their indices) holding more cells than the header names, blank ones at
+    the end aside; none when most rows do: those are columns the header leaves unnamed."""
+    wide = [
+        i
+        for i, (_, cells) in enumerate(rows)
+        if len(cells) > columns.width and len(_trimmed(cells)) > columns.width
+    ]
+    return [] if len(wide) * 2 > len(rows) else wide
+
+
+def _joined(cells: list[str], width: int, delimiter: str) -> list[str]:
+    """The row's cells with those past the header's last column joined back into it, as
+    the text was before a delimiter not in quotes cut it (`一共1,000日元`)."""
+    return [*cells[: width - 1], delimiter.join(_trimmed(cells)[width - 1 :])]
+
+
+# Tables named in a note on their wide rows; the rest are counted.
+_TABLES_NAMED = 3
+
+
+def wide_rows_note(files: list[tuple[str, str]], options: ParseOptions) -> list[str]:
+    """A sentence on the tables (name, text) with rows of more cells than their header
+    names, naming them: one where the extra cells were joined back into the text (the
+    last column), one where they could not be, the text not being the last column."""
+    joined: list[tuple[str, list[int]]] = []
+    split: list[tuple[str, list[int]]] = []
+    for name, text in files:
+        if not _may_have_wide_rows(text, name):
+            continue
+        try:
+            table = _rows(text.removeprefix("\ufeff"), name)
+            if not table.rows:
+                continue
+            columns, body = _columns(table.rows, name, options.dump_side)
+        except DataprepError:
+            continue  # the file's own error is reported where it is parsed
+        lines = [body[i][0] for i in _wide_rows(body, columns)]
+        if lines:
+            (joined if columns.text_last else split).append((name, lines))
+    said = []
+    if joined:
+        said.append(
+            f"{_rows_in(joined)} held more cells than the header names, a text cut at a"
+            " delimiter not in quotes (`1,000`): the extra cells were joined back into the"
+            " text, the last column."
+        )
+    if split:
+        said.append(
+            f"{_rows_in(split)} held more cells than the header names (a delimiter not in"
+            " quotes), and the text is not the last column, so where it was cut cannot be"
+            " told: they were read as split; put quotes around those cells."
+        )
+    return said
+
+
+def _may_have_wide_rows(text: str, source: str) -> bool:
+    """Whether a line of the table holds more delimiters than most: without one, no row
+    holds more cells than the header (the table is not read again for the note). A
+    delimiter in quotes only makes this say yes."""
+    delimiter = _delimiter(text, source)
+    counts = Counter(line.count(delimiter) for line in text.splitlines() if line.strip())
+    return len(counts) > 1 and max(counts) > counts.most_common(1)[0][0]
+
+
+def _rows_in(tables: list[tuple[str, list[int]]]) -> str:
+    """`4 rows in a.csv (lines 3, 9, 12 and 1 more), b.csv (line 2)`: the first
+    `_TABLES_NAMED` tables named, the rest counted."""
+    rows = sum(len(lines) for _, lines in tables)
+    named = ", ".join(
+        f"{name} (line{'s' if len(lines) > 1 else ''} {_lines(lines)})"
+        for name, lines in tables[:_TABLES_NAMED]
+    )
+    more = len(tables) - _TABLES_NAMED
+    if more > 0:
+        named += f" and {more} more table{'s' if more != 1 else ''}"
+    return f"{rows} row{'s' if rows != 1 else ''} in {named}"
+
+
+def _lines(lines: list[int]) -> str:
+    """The first few line numbers, and how many more."""
+    shown = ", ".join(map(str, lines[:3]))
+    return shown + (f" and {len(lines) - 3} more" if len(lines) > 3 else "")
 
 
 def _trimmed(cells: list[str]) -> list[str]:

@@ -217,7 +217,7 @@ def test_placeholder_keeps_honorifics_alike() -> None:
         (["m"], "I'm fine.", "I'm fine."),
         (["Mike"], "I'm fine, Mike.", "I'm fine, {{user}}."),
         (["Kaito"], "Kaito's bag. Kaitos. O'Kaito.", "{{user}}'s bag. Kaitos. O'Kaito."),
-        (["Natsuki"], "natsuki is a word here", "natsuki is a word here"),
+        (["Rose"], "The sun rose.", "The sun rose."),  # a word in lower case: never his
         (["夏生"], "夏生，等等我！", "{{user}}，等等我！"),
         (["夏生"], "夏生まれの人は、夏生さんみたいに", "夏生まれの人は、{{user}}さんみたいに"),
     ],

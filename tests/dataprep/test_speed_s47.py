@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from dataprep.clean import (
     USER_PLACEHOLDER,
+    _case_forms,
     _is_a_word_here,
     _name_pattern,
     placeholder_replacer,
@@ -26,7 +27,8 @@ from dataprep.turns import TurnRules, _samples_of
 
 def _replaced_by_function(names: list[str], text: str) -> str:
     """The replacer as it was: a Python function deciding each match."""
-    pattern = re.compile("|".join(_name_pattern(n) for n in sorted(names, key=len, reverse=True)))
+    forms = {form for n in names for form in _case_forms(n)}  # NATSUKI, natsuki too
+    pattern = re.compile("|".join(_name_pattern(n) for n in sorted(forms, key=len, reverse=True)))
     return pattern.sub(lambda m: m[0] if _is_a_word_here(m) else USER_PLACEHOLDER, text)
 
 

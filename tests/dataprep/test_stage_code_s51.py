@@ -35,6 +35,13 @@ def test_code_is_no_stage_direction(code: str) -> None:
     assert reply(code) == "Uhm, wait..."
 
 
-@pytest.mark.parametrize("words", ["She frowns.", "Note: she frowns.", "时间:10点"])
-def test_narration_still_is(words: str) -> None:
-    assert reply(words) == f"（{words}）Uhm, wait..."
+@pytest.mark.parametrize(
+    ("words", "direction"),
+    [
+        ("She frowns.", "(She frowns.) "),
+        ("Note: she frowns.", "(Note: she frowns.) "),
+        ("时间:10点", "（时间:10点）"),
+    ],
+)
+def test_narration_still_is(words: str, direction: str) -> None:
+    assert reply(words) == f"{direction}Uhm, wait..."
