@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from bot.lines import channel_reset_command, lines
+from bot.lines import channel_reset_command, lines, spoken_language
 from bot.relay import WorkerDown
 from model.protocol import (
     PERSONAL_SCOPE,
@@ -146,7 +146,7 @@ async def reset_self(worker: Worker, actor: Actor) -> CommandResult:
         # alone to show someone how it works, would wipe the group's conversation.
         how = channel_reset_command(actor.platform)
         return CommandResult(lines().shared_reset_by_admin.format(how=how), ok=False)
-    return CommandResult(lines().reset_done.format(count=count))
+    return CommandResult(lines().counted(lines().reset_done, count=count))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -177,9 +177,10 @@ async def remembered(worker: Worker, actor: Actor) -> CommandResult:
     shown = [said.remembered, _cut(found.summary, MEMORY_SUMMARY_CHARS) or said.no_summary_yet]
     if found.turns:
         shown += ["", said.recent_turns]
+        colon = "：" if spoken_language() in ("zh", "ja") else ": "  # "You：Hello" in English
         for turn in found.turns[-MEMORY_TURNS:]:
             who = _who(turn, actor, said.you, said.name)
-            shown.append(f"{who}：{_cut(turn.content, MEMORY_TURN_CHARS)}")
+            shown.append(f"{who}{colon}{_cut(turn.content, MEMORY_TURN_CHARS)}")
     return CommandResult("\n".join(shown))
 
 
@@ -206,7 +207,7 @@ async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> Comma
         )
         return CommandResult(lines().personal_user_reset, ok=False)
     log.info("%s admin %s reset user %s", actor.platform, actor.user_id, target_user_id)
-    return CommandResult(lines().user_reset_done.format(count=max(count, 0)))
+    return CommandResult(lines().counted(lines().user_reset_done, count=max(count, 0)))
 
 
 async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
@@ -219,7 +220,7 @@ async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
     except MemoryUnavailable:
         return _memory_unavailable(actor, f"reset of channel {actor.channel_id}")
     log.info("%s admin %s reset channel %s", actor.platform, actor.user_id, actor.channel_id)
-    return CommandResult(lines().channel_reset_done.format(count=max(count, 0)))
+    return CommandResult(lines().counted(lines().channel_reset_done, count=max(count, 0)))
 
 
 async def status(

@@ -12,6 +12,7 @@ Chinese. Her replies come from the model, not from here.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, fields, replace
 
 from atri.config import BotSettings, Settings
@@ -258,10 +259,18 @@ class BotLines:
         except (KeyError, IndexError, ValueError):
             return None
 
+    def counted(self, template: str, **numbers: object) -> str:
+        """`template` filled in, and where it says "1 messages" or "1 servers" (only
+        English counts its nouns so), "1 message": an admin's one server read "1 servers"."""
+        return _ONE_OF_MANY.sub(r"\1", template.format(**numbers))
+
     def named(self, version: str) -> str:
         """An adapter version as these lines name it ("" is the base model)."""
         return self.version_named.format(version=version) if version else self.base_model
 
+
+# "1 messages", "1 servers": a count of one before a plural the English lines use.
+_ONE_OF_MANY = re.compile(r"(?<![\d.,])(1 (?:message|server|version|folder))s\b")
 
 ZH = BotLines(
     name="{name}",
@@ -404,7 +413,7 @@ EN = BotLines(
     refused="Only admins can do that. {name} will keep to the rules!",
     owners_only="Only the bot's owners can switch {name}'s version: every server and group "
     "shares it.",
-    not_a_channel="That works in a group or channel.",
+    not_a_channel="That only works in a server channel or a group.",
     group_only="That works in a group.",
     shared_reset_refused="The conversation here is shared by everyone; only admins can reset it.",
     shared_reset_by_admin="The conversation here is shared by everyone, so nothing was reset. "

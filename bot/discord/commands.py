@@ -187,7 +187,8 @@ async def _with_discord_details(
         return done
     seconds = client.latency  # nan before the first connection, inf before a heartbeat
     latency = f"{seconds * 1000:.0f} ms" if math.isfinite(seconds) else "?"
-    extra = lines().discord_details.format(latency=latency, servers=len(client.guilds))
+    said = lines()
+    extra = said.counted(said.discord_details, latency=latency, servers=len(client.guilds))
     return CommandResult(f"{done.text}\n{extra}", ok=done.ok)
 
 
