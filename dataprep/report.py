@@ -518,8 +518,8 @@ def _big_held_out_note(train: list[Sample], evaluation: list[Sample], ratio: flo
         return None
     scenes = len({s.scene_key for s in evaluation})
     return (
-        f"{len(evaluation)} of the {total} samples ({len(evaluation) / total:.0%}) are held"
-        f" out for evaluation, in {counted(scenes, 'scene')}: no scene was small enough for"
+        f"{len(evaluation)} of the {total} samples ({len(evaluation) / total:.0%})"
+        f" {'is' if len(evaluation) == 1 else 'are'} held out for evaluation, in {counted(scenes, 'scene')}: no scene was small enough for"
         f" eval_ratio {ratio:g}, and the split keeps a scene whole on one side. Add scene"
         " breaks the script has to [dataprep] scene_markers to cut its scenes smaller, or set"
         " [dataprep] eval_ratio = 0 to train on every sample."

@@ -41,3 +41,9 @@ def test_a_held_out_share_far_over_the_ratio_is_named() -> None:
     assert "scene_markers" in said and "eval_ratio = 0" in said
     samples = scene_samples({"a": 35, "b": 32, "c": 5})
     assert _big_held_out_note(*split_by_scene(samples, 0.1, 42), 0.1) is None
+
+
+def test_one_held_out_sample_is_said_in_the_singular() -> None:
+    train, evaluation = split_by_scene(scene_samples({"a": 3, "b": 1}), 0.1, 1)
+    said = _big_held_out_note(train, evaluation, 0.1)
+    assert said is not None and said.startswith("1 of the 4 samples (25%) is held out"), said
