@@ -190,7 +190,7 @@ def test_first_chat_on_the_offline_model_is_english_and_in_character(tmp_path: P
         assert len(said) == 2, out  # the greeting, then the reply
         print(f"seed {seed}: {said[1]!r}")
         greeting, reply = said
-        assert greeting == "Good morning, Natsuki! Leave today to high-performance ATRI!"
+        assert greeting == "Good morning, Natsuki! Leave everything to high-performance ATRI today!"
         assert detect_language(reply) == "en", reply
         verdicts.append(OOCDetector(OOCSettings(), language="en").check(reply))
     flagged = [v.reasons for v in verdicts if v.flagged]
