@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from atri.config import ConfigError, load_settings, without_credentials
-
-
-def _error(tmp_path: Path, toml: str) -> str:
-    path = tmp_path / "config.toml"
-    path.write_text(toml, encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_settings(path)
-    return str(info.value)
+from atri.config import without_credentials
+from tests.atri.test_config_toml_hints_s51 import _error
 
 
 @pytest.mark.parametrize(

@@ -14,17 +14,14 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import discord.gateway
-import discord.http
 import pytest
-import yarl
 
 from atri.config import Settings
 from bot.discord.text import MESSAGE_LIMIT, outgoing_parts
 from bot.qq.text import reply_parts
 from bot.splitting import split_message
 from model.service import ChatService
-from tests.bot.discord.conftest import running_client
+from tests.bot.discord.conftest import fake_discord_gateway, running_client
 from tests.bot.discord.fake_discord import BOT_ID, CHANNEL_ID, MEMBER_ID, FakeDiscord, is_message_to
 
 ENDING = "||结局：她最后睡着了。夏生一直等着她醒来。||"
@@ -111,17 +108,8 @@ async def fake_discord_for(
     monkeypatch: pytest.MonkeyPatch, service: ChatService, settings: Settings
 ) -> AsyncIterator[FakeDiscord]:
     """The fake Discord with the real client connected, as tests/bot/discord's fixtures."""
-    fake = FakeDiscord()
-    await fake.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
-    monkeypatch.setattr(
-        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
-    )
-    try:
-        async with running_client(fake, service, settings):
-            yield fake
-    finally:
-        await fake.close()
+    async with fake_discord_gateway(monkeypatch) as fake, running_client(fake, service, settings):
+        yield fake
 
 
 async def test_the_gateway_receives_a_long_reply_with_its_spoiler_covered(

@@ -27,6 +27,13 @@ StartClient = Callable[..., Any]
 
 @pytest.fixture
 async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    async with fake_discord_gateway(monkeypatch) as fake:
+        yield fake
+
+
+@asynccontextmanager
+async def fake_discord_gateway(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    """The fake Discord, where discord.py's REST calls and gateway connection go."""
     fake = FakeDiscord()
     await fake.start()
     # REST goes to Route.BASE; a plain (unsharded) Client connects to DEFAULT_GATEWAY.
