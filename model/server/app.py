@@ -264,6 +264,41 @@ class BodyLimit:
         await self.app(scope, _replay([whole], receive), send)
 
 
+# The names this machine's own clients reach a loopback-bound worker by.
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+class LoopbackHostOnly:
+    """On a worker listening on this machine only, refuse (421) a request whose Host header
+    names another host: a web page whose name was made to point at 127.0.0.1 (DNS
+    rebinding) is the same origin to the browser, which then lets it talk to her and read
+    what the worker answers; only a page's own name is in its Host header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _named_here(dict(scope["headers"]).get(b"host", b"")):
+            await self.app(scope, receive, send)
+            return
+        text = (
+            "This worker listens on this machine only and answers requests addressed to "
+            "localhost or 127.0.0.1; a page under another name is refused."
+        )
+        body = error_body(scope["path"], text, "misdirected_request")
+        await JSONResponse(body, status_code=421)(scope, receive, send)
+
+
+def _named_here(host: bytes) -> bool:
+    """Whether a Host header names this machine (`localhost:8765`, `[::1]:8765`, any
+    `*.localhost`, which resolves here only); none at all (HTTP/1.0) passes."""
+    if not host:
+        return True
+    name = host.decode("latin-1").strip().lower()
+    name = name[1 : name.find("]")] if name.startswith("[") else name.rsplit(":", 1)[0]
+    return name in _LOOPBACK_NAMES or name.endswith(".localhost")
+
+
 class ProtocolHeader:
     """Every answer says which version of the bots' protocol this worker speaks, so a bot
     of another release can tell (bot/relay.py) before it misreads one, and who answers
@@ -325,6 +360,8 @@ def create_app(
     app.state.trusted_proxies = list(service.settings.worker.trusted_proxies)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
+    if service.settings.worker.host.strip("[]") in _LOOPBACK_NAMES:
+        app.add_middleware(LoopbackHostOnly)
     # Added last: outermost, so even 413 and 408 say it.
     tag = character_tag(service.persona.name, service.persona.main_language)
     app.add_middleware(ProtocolHeader, character=tag)
@@ -518,7 +555,8 @@ def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:
     import uvicorn
 
     http = guarded_protocol(limits)
-    trusted = getattr(app.state, "trusted_proxies", [])
+    # Set by `create_app`; a bare ASGI app (a test's) trusts none.
+    trusted = getattr(getattr(app, "state", None), "trusted_proxies", [])
     # log_config=None: uvicorn's records ("Invalid HTTP request received.") go through
     # atri's handler, each line headed by its date like the rest; uvicorn's own config
     # printed them bare. No access log (one line a request; it was off at "warning").

@@ -74,3 +74,31 @@ async def test_a_client_cannot_name_its_own_address_to_pass_the_limit(
             for i in range(4)
         ]
     assert told == ["ok", "ok", "rate_limited", "rate_limited"]
+
+
+async def test_a_page_under_another_name_cannot_reach_a_local_worker(
+    echo_settings: Settings,
+) -> None:
+    """DNS rebinding: evil.example made to resolve to 127.0.0.1 is the page's own origin to
+    the browser, which let it chat with her and read the answers."""
+    async with (
+        await ChatService.open(echo_settings) as service,
+        serving(create_app(service, Secrets()), bind_socket("127.0.0.1", 0)) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        port = url.rsplit(":", 1)[1]
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.nip.io"):
+            refused = await http.post("/v1/chat/completions", json=HI, headers={"Host": host})
+            assert refused.status_code == 421, host
+            assert "listens on this machine only" in refused.text
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "app.localhost"):
+            answer = await http.get("/health", headers={"Host": host})
+            assert answer.status_code == 200, host
+    # Listening for other machines, any name they use reaches it.
+    echo_settings.worker.host = "0.0.0.0"
+    async with (
+        await ChatService.open(echo_settings) as service,
+        serving(create_app(service, Secrets()), bind_socket("127.0.0.1", 0)) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        assert (await http.get("/health", headers={"Host": "atri.example"})).status_code == 200

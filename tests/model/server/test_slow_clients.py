@@ -82,7 +82,7 @@ class Client:
         self.writer.close()
 
 
-HEALTH = b"GET /health HTTP/1.1\r\nHost: atri\r\n\r\n"
+HEALTH = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
 async def health(client: Client) -> None:
@@ -95,7 +95,7 @@ async def test_half_a_head_or_nothing_is_disconnected_after_the_deadline(
     address: tuple[str, int],
 ) -> None:
     silent, half = await Client.open(address), await Client.open(address)
-    await half.send(b"POST /v1/chat/completions HTTP/1.1\r\nHost: atri\r\nContent-")
+    await half.send(b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-")
     for client in (silent, half):
         received, waited = await client.until_closed()
         assert received == b""  # nothing was asked, so nothing is answered
@@ -111,7 +111,7 @@ async def test_a_kept_alive_connection_must_send_its_next_head_in_time(
         await health(client)
     started = time.monotonic()
     await client.send(b"GET /health HTTP/1.1\r\n")  # and then a byte now and then
-    for byte in b"Host: atri\r\n":
+    for byte in b"Host: localhost\r\n":
         await asyncio.sleep(DEADLINE / 4)
         if client.reader.at_eof() or client.writer.is_closing():
             break
@@ -127,7 +127,7 @@ async def test_a_request_answered_for_longer_than_the_deadline_is_not_cut(
 ) -> None:
     body = b'{"messages": [{"role": "user", "content": "hello"}]}'
     head = (
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: atri\r\nConnection: close\r\n"
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     client = await Client.open(address)
@@ -142,7 +142,7 @@ async def test_a_body_that_stops_coming_gets_408_and_the_connection_closes(
     address: tuple[str, int],
 ) -> None:
     head = (
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: atri\r\n"
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n"
         "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
     )
     client = await Client.open(address)

@@ -78,7 +78,7 @@ async def ask_and_leave(url: str, body: dict[str, Any], until: Any) -> None:
     raw = json.dumps(body).encode()
     _, writer = await asyncio.open_connection(host, int(port))
     writer.write(
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: atri\r\nContent-Type: application/json\r\n"
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         + f"Content-Length: {len(raw)}\r\n\r\n".encode()
         + raw
     )
