@@ -8,6 +8,7 @@ environment through `Secrets`.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import re
@@ -1202,6 +1203,11 @@ def _toml_error(text: str, exc: tomllib.TOMLDecodeError) -> str:
 def _line_hint(line: str) -> str | None:
     """What to write instead on a line TOML could not read, or None when it is no slip
     we know."""
+    if line.startswith(("<<<<<<<", "=======", ">>>>>>>", "|||||||")):
+        return (
+            "a git merge conflict marker (`git pull` or `git stash pop` over your edits): keep "
+            "your lines and the new ones, and delete the marker lines"
+        )
     if line.translate(_FULL_WIDTH) != line:
         return f"write ＝ ［ ］ in ASCII (half-width), like {line.translate(_FULL_WIDTH)}"
     if line.translate(_CURLY_QUOTES) != line:
@@ -1250,6 +1256,45 @@ def _move_renamed_keys(data: dict[str, Any], source: str) -> list[str]:
     return notices
 
 
+# Lists the shipped config.toml wrote out in earlier releases, by the first 16 hex digits
+# of the sha256 of their JSON (`_fingerprint`). Everyone's config.toml began as a copy of
+# it, so an upgrade kept last release's lists and, with them, none of the newer
+# out-of-character phrases; a list equal to one of these is an old default, not a choice:
+# the current default is used, and a notice says so. Changing one of these defaults, add
+# the fingerprint of the list it replaces here.
+_OLD_DEFAULT_LISTS: dict[tuple[str, str], frozenset[str]] = {
+    ("ooc", "assistant_speak"): frozenset(["2b707336eb4d7eaa", "b1c80c3488efbbe0"]),
+    ("ooc", "self_reference"): frozenset(
+        ["6f35b5fe87e6dbb7", "8e0519216271e8fe", "bca79ec87ba79df1"]
+    ),
+    ("ooc", "dialect"): frozenset(["1f5f7ac5a758190a", "27f7b74d4bae2a21"]),
+    ("ooc", "profanity"): frozenset(["9e27195f3981776c", "a11031b9674c0b32"]),
+    ("eval", "style_markers"): frozenset(["519810d02a547a64", "8a0befc5ae76f9d2"]),
+}
+
+
+def _fingerprint(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def _drop_old_default_lists(data: dict[str, Any], source: str) -> list[str]:
+    """Take each list that is an earlier release's default out of `data` (the current
+    default applies); a sentence naming them, or none."""
+    old = []
+    for (section, key), fingerprints in _OLD_DEFAULT_LISTS.items():
+        table = data.get(section)
+        if isinstance(table, dict) and _fingerprint(table.get(key)) in fingerprints:
+            del table[key]
+            old.append(f"[{section}] {key}")
+    if not old:
+        return []
+    return [
+        f"{source}: {', '.join(old)} {'is' if len(old) == 1 else 'are'} an earlier release's "
+        "default, so the current one is used (newer lists know more): copy the current "
+        "lines from the new config.toml, or delete these, to silence this."
+    ]
+
+
 def settings_from_dict(
     data: dict[str, Any], source: str = "config.toml", root: Path | None = None
 ) -> Settings:
@@ -1257,7 +1302,7 @@ def settings_from_dict(
     internal = next((k for k in ("root", "notices", "config_file") if k in data), None)
     if internal is not None:
         raise ConfigError(f"{source}: {internal}: is not a known key.")
-    notices = _move_renamed_keys(data, source)
+    notices = _move_renamed_keys(data, source) + _drop_old_default_lists(data, source)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

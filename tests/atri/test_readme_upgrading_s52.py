@@ -36,7 +36,9 @@ def test_the_section_comes_after_installing_and_before_the_pipeline() -> None:
 
 def test_it_says_how_to_upgrade_and_names_every_renamed_key() -> None:
     text = section("Upgrading an existing install")
-    assert "git pull bash scripts/setup.sh" in text  # the code block, squeezed
+    # The code block, squeezed: a pull over an edited config.toml, then the set-up.
+    assert "git stash # only if you edited the tracked config.toml" in text
+    assert "git stash pop # your edits back" in text and "bash scripts/setup.sh" in text
     for (old_section, old_key), (new_section, new_key) in RENAMED_KEYS.items():
         assert f"[{old_section}] {old_key}" in text
         assert f"[{new_section}] {new_key}" in text
