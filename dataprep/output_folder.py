@@ -307,6 +307,9 @@ def _replace(staging: Path, out: Path, stem: str) -> bool:
     return signal.SIGINT in held.pressed  # came as the earlier files were deleted
 
 
+_ATRI_NAMES = frozenset(DataprepSettings().character_aliases)
+
+
 def _legacy_stats(out: Path, staging: Path) -> list[str]:
     """stats.json and stats.png of an earlier run, when they are this character's (their
     character is the one this run's stats name): replaced by `<stem>_stats.*`."""
@@ -315,7 +318,13 @@ def _legacy_stats(out: Path, staging: Path) -> list[str]:
         ours = json.loads(next(staging.glob("*_stats.json")).read_text(encoding="utf-8"))
     except (OSError, ValueError, StopIteration):
         return []
-    if not isinstance(earlier, dict) or earlier.get("character") != ours.get("character"):
+    if not isinstance(earlier, dict):
+        return []
+    if "character" in earlier:
+        if earlier["character"] != ours.get("character"):
+            return []
+    # Releases before the "character" key prepared ATRI alone (their `atri_lines` says so).
+    elif "atri_lines" not in earlier or ours.get("character") not in _ATRI_NAMES:
         return []
     return [LEGACY_STATS_JSON, LEGACY_STATS_PNG]
 
