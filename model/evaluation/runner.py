@@ -238,7 +238,7 @@ def evaluate(
     }
     loaded, engine = _engine_with_adapter(settings, version_dir, manifest, say)
     _check_prompts_fit(engine, systems, notes, settings.eval.max_new_tokens)
-    samples = _held_out_samples(loaded.tokenizer, held_out, settings.train.max_seq_length, say)
+    samples = _held_out_samples(loaded.tokenizer, held_out, _scored_length(settings, manifest), say)
     gen = GenerationSettings(
         max_new_tokens=settings.eval.max_new_tokens,
         do_sample=False,
@@ -421,6 +421,17 @@ def _check_prompts_fit(
                 "lower [eval] max_new_tokens, or raise [model] context_window where the "
                 "model takes more."
             ) from None
+
+
+def _scored_length(settings: Settings, manifest: dict[str, Any]) -> int:
+    """The longest held-out conversation scored: `[train] max_seq_length`, or the length
+    the version was trained at when longer (its held-out set was cut at that one, and
+    `atri eval` has no flag to raise it)."""
+    recorded = manifest.get("settings", {})
+    trained = recorded.get("max_seq_length") if isinstance(recorded, dict) else None
+    if type(trained) is int and trained > settings.train.max_seq_length:
+        return trained
+    return settings.train.max_seq_length
 
 
 def _held_out_samples(

@@ -121,3 +121,17 @@ def test_no_held_out_file_says_why_there_is_no_perplexity(
         "atri_sharegpt.json (written by `atri prep` when [dataprep] eval_ratio is above 0); "
         "pass --eval-dataset FILE to score it on one."
     )
+
+
+def test_held_out_conversations_are_scored_at_the_length_the_version_was_trained_at(
+    reload_settings: Settings,
+) -> None:
+    """A version trained with --max-seq-length 2048 had its whole held-out set left out
+    under the config's 1024, and `atri eval` has no flag to raise it."""
+    from model.evaluation.runner import _scored_length
+
+    reload_settings.train.max_seq_length = 1024
+    assert _scored_length(reload_settings, {"settings": {"max_seq_length": 2048}}) == 2048
+    assert _scored_length(reload_settings, {"settings": {"max_seq_length": 512}}) == 1024
+    assert _scored_length(reload_settings, {"settings": {"max_seq_length": "2048"}}) == 1024
+    assert _scored_length(reload_settings, {}) == 1024
