@@ -319,7 +319,31 @@ class Memory:
             "SELECT 1 FROM sqlite_master LIMIT 1"
         ):
             return None
+        await self._check_alone()
         return await keep_copy(self._db, self.path, version)
+
+    async def _check_alone(self) -> None:
+        """Refuse to upgrade a file another process has open: an older ATRI left running
+        went on writing into the upgraded file as it knew it (a purge it made was undone
+        by the next import). With another connection open, SQLite refuses an exclusive
+        lock at once; a file in rollback-journal mode shows no idle reader, and passes."""
+        await self._db.execute("PRAGMA busy_timeout = 0")
+        await self._db.execute("PRAGMA locking_mode = EXCLUSIVE")
+        try:
+            await self._db.execute("BEGIN EXCLUSIVE")
+            await self._db.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            raise UserError(
+                f"{self.path} is open in another program (an older ATRI still running?), "
+                "so it is not upgraded under it: stop that, then start again. Nothing was "
+                "changed."
+            ) from None
+        finally:
+            await self._db.execute("PRAGMA locking_mode = NORMAL")
+            await self._db.execute_fetchall("SELECT 1 FROM sqlite_master LIMIT 1")
+            await self._db.execute(busy_timeout_pragma())
 
     async def _migrate(self, version: int) -> None:
         """Every step the file lacks, in one transaction: a step that fails leaves the file

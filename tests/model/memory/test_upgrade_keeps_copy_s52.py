@@ -112,3 +112,23 @@ async def test_a_copy_that_cannot_be_written_stops_the_migration(
     assert said.count(". ") == 0  # one sentence
     assert version_and_contents(path) == (2, ["from schema 2"])
     assert backups(tmp_path) == []  # no half-written copy left to be taken for one
+
+
+async def test_a_file_an_older_atri_still_has_open_is_not_upgraded(tmp_path: Path) -> None:
+    """An older worker left running went on writing into the upgraded file as it knew it:
+    a purge it made there was undone by the next import (s66)."""
+    path = tmp_path / "atri.sqlite3"
+    schema_2_file(path)
+    older = sqlite3.connect(path)  # the older worker, idle between messages
+    older.execute("SELECT content FROM messages").fetchall()
+    try:
+        with pytest.raises(UserError, match="is open in another program"):
+            await Memory.open(path)
+        assert version_and_contents(path) == (2, ["from schema 2"])
+        assert backups(tmp_path) == []
+    finally:
+        older.close()
+    async with await Memory.open(path) as memory:  # once it has stopped
+        assert await memory.schema_version() == SCHEMA_VERSION
+        await memory.append_many("qq:user:1", [("user", "1", "Ann", "after", "")])
+    assert version_and_contents(path) == (SCHEMA_VERSION, ["from schema 2", "after"])
