@@ -25,15 +25,17 @@ cached), so only what never changes goes there:
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple, TypeGuard
 
 import regex as stoppable_re  # `re` with a timeout
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,9 @@ _UNESCAPED_SLASH = re.compile(r"(^|[^\\])/")
 # as `(a+)+$` backtracks for minutes on a member's "aaaa…b", holding a worker thread; past
 # this it matches nothing (`regex`, unlike `re`, can stop a search).
 KEY_SEARCH_SECONDS = 0.05
+# The longest all of a book's keys may search one message: hundreds of keys each a little
+# under KEY_SEARCH_SECONDS would still hold the reply for seconds.
+LORE_SEARCH_SECONDS = 0.25
 # Scripts written without spaces between words (Chinese, Japanese, Thai, Tibetan…), and
 # Korean, which joins particles to the noun ("마법을"): there a key is found inside a
 # sentence, as SillyTavern finds it (its word boundary, JavaScript's ASCII `\W`, is any of
@@ -120,7 +125,6 @@ _ARABIC_ARTICLE_PROCLITICS = "[وف]?[بك]?"  # before a key that has its own �
 _ARABIC_LETTER = stoppable_re.compile(r"\p{sc=Arabic}")
 # The decorators (V3's lines that lead an entry's text) SillyTavern acts on.
 _KNOWN_DECORATORS = ("@@activate", "@@dont_activate")
-_slow_keys_told: set[str] = set()  # keys already named in the log (a card's own, so few)
 
 
 class KeywordEntry(BaseModel):
@@ -150,18 +154,28 @@ class KeywordEntry(BaseModel):
     exclude_recursion: bool = False
     prevent_recursion: bool = False
     delay_until_recursion: bool = False
+    # Each key's compiled pattern (None: never found, as a key that was too slow to search).
+    _patterns: dict[str, tuple[stoppable_re.Pattern[str], bool] | None] = PrivateAttr(
+        default_factory=dict
+    )
 
-    def is_called_up(self, scanned: str, fill: Callable[[str], str] | None = None) -> bool:
+    def is_called_up(
+        self,
+        scanned: str,
+        fill: Callable[[str], str] | None = None,
+        budget: SearchBudget | None = None,
+    ) -> bool:
         """Whether it is `constant` or a key of it is in `scanned` (the messages its
         scan depth reaches, composed: `called_up`), and its secondary keys agree. `fill`
-        puts names in for a key's `{{char}}` and `{{user}}`, as SillyTavern does."""
+        puts names in for a key's `{{char}}` and `{{user}}`, as SillyTavern does; past
+        the message's `budget`, no key is found."""
         if self.constant:
             return True
-        if not any(self._found(key, scanned, fill) for key in self.keys):
+        if not any(self._found(key, scanned, fill, budget) for key in self.keys):
             return False
         if not self.secondary_keys:
             return True
-        found = [self._found(key, scanned, fill) for key in self.secondary_keys]
+        found = [self._found(key, scanned, fill, budget) for key in self.secondary_keys]
         return {
             "and_any": any(found),
             "and_all": all(found),
@@ -169,33 +183,78 @@ class KeywordEntry(BaseModel):
             "not_all": not all(found),
         }[self.logic]
 
-    def _found(self, key: str, text: str, fill: Callable[[str], str] | None) -> bool:
+    def model_post_init(self, context: Any, /) -> None:
+        # Compiled once, as the card is read: a book of more keys than a cache holds
+        # recompiled every one of them with every message (seconds a message).
+        self._patterns = {
+            key: _compile_key(key, self.case_sensitive, self.whole_words)
+            for key in dict.fromkeys([*self.keys, *self.secondary_keys])
+        }
+
+    def _found(
+        self, key: str, text: str, fill: Callable[[str], str] | None, budget: SearchBudget | None
+    ) -> bool:
         if fill is not None and ("{" in key or "<" in key):
             key = fill(key)
-        compiled = _key_pattern(key, self.case_sensitive, self.whole_words)
+        compiled = self._pattern(key)
         if compiled is None:
+            return False
+        timeout = KEY_SEARCH_SECONDS if budget is None else budget.timeout()
+        if timeout is None:
             return False
         pattern, loose = compiled
         try:
-            return (
-                pattern.search(_loose(text) if loose else text, timeout=KEY_SEARCH_SECONDS)
-                is not None
-            )
+            return pattern.search(_loose(text) if loose else text, timeout=timeout) is not None
         except TimeoutError:
-            if key in _slow_keys_told:
-                return False
-            _slow_keys_told.add(key)
-            log.warning(
-                "lorebook key %r took over %.2f s to search a message; read as not there "
-                "(simplify the expression in the card)",
-                key[:80],
-                KEY_SEARCH_SECONDS,
-            )
+            if timeout >= KEY_SEARCH_SECONDS:
+                self._give_up(key)
             return False
 
+    def _pattern(self, key: str) -> tuple[stoppable_re.Pattern[str], bool] | None:
+        """The key's compiled pattern: the one compiled as the card was read, else (a key
+        whose `{{user}}` was filled in for this message) the cache's."""
+        if key in self._patterns:
+            return self._patterns[key]
+        return _filled_key_pattern(key, self.case_sensitive, self.whole_words)
 
-@functools.lru_cache(maxsize=4096)
-def _key_pattern(
+    def _give_up(self, key: str) -> None:
+        """Never search `key` again: an expression that backtracked past KEY_SEARCH_SECONDS
+        on one message does so again on every message that message stays among the scanned
+        ones (a 200-entry book made each reply 10 s slower)."""
+        self._patterns[key] = None
+        log.warning(
+            "lorebook key %r took over %.2f s to search a message; it is no longer searched "
+            "(simplify the expression in the card)",
+            key[:80],
+            KEY_SEARCH_SECONDS,
+        )
+
+
+class SearchBudget:
+    """The time one message's lorebook search may take (LORE_SEARCH_SECONDS): past it,
+    the keys not yet searched count as not found, said once in the log."""
+
+    _told = False  # said once a process, not with every message of a slow book
+
+    def __init__(self) -> None:
+        self._deadline = time.monotonic() + LORE_SEARCH_SECONDS
+
+    def timeout(self) -> float | None:
+        """How long the next key's search may take; None once the budget is spent."""
+        left = self._deadline - time.monotonic()
+        if left > 0:
+            return min(KEY_SEARCH_SECONDS, left)
+        if not SearchBudget._told:
+            SearchBudget._told = True
+            log.warning(
+                "the lorebook's keys took over %.2f s to search one message; the keys left "
+                "were read as not there (simplify the card's expressions or use fewer keys)",
+                LORE_SEARCH_SECONDS,
+            )
+        return None
+
+
+def _compile_key(
     key: str, case_sensitive: bool, whole_words: bool
 ) -> tuple[stoppable_re.Pattern[str], bool] | None:
     """What a key matches, and whether in text without the marks a reader leaves out
@@ -220,6 +279,11 @@ def _key_pattern(
         return stoppable_re.compile(source, flags), loose
     except stoppable_re.error:
         return None
+
+
+# Keys whose names are filled in per message (a `{{user}}`: the others are compiled as the
+# card is read, `KeywordEntry.model_post_init`): few, so a cache holds them.
+_filled_key_pattern = functools.lru_cache(maxsize=4096)(_compile_key)
 
 
 @functools.lru_cache(maxsize=64)
@@ -294,7 +358,9 @@ def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
     readable = [e for e in raw if _readable(e)]
     unreadable += len(raw) - len(readable)
     usable = [e for e in readable if _enabled(e)]
-    disabled = sum(1 for e in readable if e.get("enabled") is False or e.get("disable"))
+    disabled = sum(
+        1 for e in readable if e.get("enabled") is False or e.get("disable") or _parked(e)
+    )
     # SillyTavern never tells an entry that is neither constant nor has a key.
     activated = [e for e in usable if e.get("constant") or _has_keys(e)]
     # An outlet's text goes only where a {{outlet::name}} macro asks for it: none here.
@@ -322,7 +388,15 @@ def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
         not_scanned=[e["content"].strip() for e in kept if _flag(e, "prevent_recursion")],
     )
     left_out = len(constant) - len(kept) + len(keyword) - len(keyword_kept)
-    notes = _book_note(lorebook, disabled, left_out, unreadable, len(usable) - len(activated))
+    notes = _book_note(
+        lorebook,
+        disabled,
+        left_out,
+        unreadable,
+        never=len(usable) - len(activated),
+        parked=sum(1 for e in readable if _parked(e)),
+        by_chance=sum(1 for e in enabled if _by_chance(e)),
+    )
     return lorebook, notes + _position_note(activated)
 
 
@@ -350,6 +424,8 @@ _WORLD_INFO_EXTENSIONS = {
     "excludeRecursion": "exclude_recursion",
     "preventRecursion": "prevent_recursion",
     "delayUntilRecursion": "delay_until_recursion",
+    "useProbability": "useProbability",
+    "probability": "probability",
 }
 
 
@@ -542,10 +618,17 @@ def _by_insertion_order(orders: Sequence[float], indexes: set[int]) -> list[int]
 
 
 def _book_note(
-    book: Lorebook, disabled: int, left_out: int, unreadable: int, never: int
+    book: Lorebook,
+    disabled: int,
+    left_out: int,
+    unreadable: int,
+    *,
+    never: int,
+    parked: int,
+    by_chance: int,
 ) -> list[str]:
     """What became of the lorebook's entries, said at start and by `atri persona show`."""
-    if not (book.keyword or disabled or left_out or unreadable or never):
+    if not (book.keyword or disabled or left_out or unreadable or never or by_chance):
         return []
     parts = [f"{_entries(len(book.constant) + len(book.before_card))} always in the system prompt"]
     always = [e for e in book.keyword if e.constant]
@@ -564,7 +647,13 @@ def _book_note(
             )
         )
     if disabled:
-        parts.append(f"{_entries(disabled)} disabled")
+        at_zero = f" ({parked} of them by a probability of 0 %)" if parked else ""
+        parts.append(f"{_entries(disabled)} disabled{at_zero}")
+    if by_chance:
+        parts.append(
+            f"{_entries(by_chance)} with a probability under 100 % told every time, not "
+            "by chance (the prompt stays the same text for the same messages)"
+        )
     if never:
         parts.append(
             f"{_entries(never)} never told (neither constant nor with a key, as SillyTavern "
@@ -650,7 +739,8 @@ def called_up(
     until no other entry is called up; an entry's `exclude_recursion` keeps it from being
     called up so, `prevent_recursion` keeps its text out of the search, and
     `delay_until_recursion` keeps an entry out of the first search (of the messages
-    alone). `fill` puts names into keys and into the text searched (`{{char}}`…), as
+    alone). All its searches together take at most LORE_SEARCH_SECONDS (`SearchBudget`).
+    `fill` puts names into keys and into the text searched (`{{char}}`…), as
     SillyTavern fills both."""
     scanned: dict[tuple[int, int], str] = {}  # the text searched, per scan depth and pass
     told_text: list[str] = []  # the text of the entries told, as it is searched
@@ -667,13 +757,14 @@ def called_up(
     left = list(range(len(entries)))
     pending = [fill(t) if fill else t for t in background]  # searched from the next pass
     recursion = False
+    budget = SearchBudget()
     while True:
         called = [
             i
             for i in left
             if (recursion or not entries[i].delay_until_recursion)
             and not (recursion and entries[i].exclude_recursion)
-            and entries[i].is_called_up(text(entries[i].scan_depth or book_depth), fill)
+            and entries[i].is_called_up(text(entries[i].scan_depth or book_depth), fill, budget)
         ]
         found += called
         taken = set(called)
@@ -705,18 +796,36 @@ def called_up(
     ]
 
 
-def _enabled(entry: object) -> bool:
-    """An entry with text to use: a dict whose `content` is a non-empty string, not
-    turned off (`enabled: false`, or SillyTavern's own `disable: true`). One that gives
-    no `enabled` is on, as whoever left it out meant, though SillyTavern's import reads
-    it as off (`disable: !entry.enabled`)."""
+def _enabled(entry: dict[str, Any]) -> bool:
+    """An entry with text to use: its `content` is a non-empty string, not turned off
+    (`enabled: false`, SillyTavern's own `disable: true`, or a probability of 0 %:
+    `_parked`). One that gives no `enabled` is on, as whoever left it out meant, though
+    SillyTavern's import reads it as off (`disable: !entry.enabled`)."""
     return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("content"), str)
+        isinstance(entry.get("content"), str)
         and bool(entry["content"].strip())
         and entry.get("enabled", True) is not False
         and not entry.get("disable")
+        and not _parked(entry)
     )
+
+
+def _parked(entry: dict[str, Any]) -> bool:
+    """An entry SillyTavern never tells: its `useProbability` on with a probability of 0 %
+    (or less), how a book parks an entry."""
+    probability = entry["extensions"].get("probability")
+    return _uses_probability(entry) and _is_number(probability) and probability <= 0
+
+
+def _by_chance(entry: dict[str, Any]) -> bool:
+    """An entry SillyTavern tells by chance (a probability between 0 and 100 %): ATRI tells
+    it every time, so that the same messages give the same prompt (its prefix stays cached)."""
+    probability = entry["extensions"].get("probability")
+    return _uses_probability(entry) and _is_number(probability) and 0 < probability < 100
+
+
+def _uses_probability(entry: dict[str, Any]) -> bool:
+    return entry["extensions"].get("useProbability") is True
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
@@ -763,6 +872,23 @@ def depth_prompt_note(text: str, role: NoteRole) -> list[str]:
     return [
         "extensions.depth_prompt: the character's note, as her own message (role "
         "assistant), is told as a note in a user's turn, not as her words"
+    ]
+
+
+def depth_prompt_depth_note(depth_prompt: dict[str, Any]) -> list[str]:
+    """A character's note whose `depth` is given but is no number of messages (-3, "soon"),
+    said at load (and by `atri persona show`): it is told at SillyTavern's default."""
+    given = depth_prompt.get("depth")
+    prompt = depth_prompt.get("prompt")
+    depth = _plain(given)
+    if given is None or not (isinstance(prompt, str) and prompt.strip()):
+        return []
+    if _is_number(depth) and depth >= 0:
+        return []
+    return [
+        f"extensions.depth_prompt.depth: {json.dumps(given, ensure_ascii=False)} is not a "
+        "number of messages up the chat (0 or more); the character's note is told "
+        f"{DEFAULT_INSERTION_DEPTH} messages up, SillyTavern's default"
     ]
 
 

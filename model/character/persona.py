@@ -7,14 +7,16 @@ uses at chat time.
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from atri.config import (
     DEFAULT_SMOKE_PROMPT,
@@ -40,6 +42,7 @@ from model.character.card_fields import (
     Told,
     alternate_greetings,
     called_up,
+    depth_prompt_depth_note,
     depth_prompt_note,
     read_depth_prompt,
     read_lorebook,
@@ -99,6 +102,8 @@ _CARD_SPECS = ("chara_card_v2", "chara_card_v3")
 # Description, personality and scenario shorter than this together leave the scene to the
 # greeting, which the system prompt then carries (Persona._scene_only_in_greeting).
 SCENE_IN_GREETING_CHARS = 40
+# SillyTavern's global instructions in a card's `post_history_instructions`: ATRI has none.
+_ORIGINAL = re.compile(r"\{\{original\}\}", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,9 @@ class Persona(BaseModel):
     summary_prompt: str = ""
     # The same card in other languages, keyed by language: every field but the aliases.
     translations: dict[str, Persona] = Field(default_factory=dict)
+    # The card as read (a JSON, PNG or .charx card, in V2's shape), which its export writes
+    # back: None for our TOML card.
+    _card: dict[str, Any] | None = PrivateAttr(default=None)
 
     @property
     def main_language(self) -> str:
@@ -316,10 +324,11 @@ class Persona(BaseModel):
             parts.append(
                 frame.heading.format(title=frame.examples).rstrip() + "\n" + "\n".join(lines)
             )
-        if self.post_history_instructions.strip():
+        # `{{original}}` stands for SillyTavern's global instructions, which ATRI has none of.
+        instructions = _ORIGINAL.sub("", self.post_history_instructions)
+        if instructions.strip():
             parts.append(
-                frame.heading.format(title=frame.instructions)
-                + self.fill(self.post_history_instructions, user_name)
+                frame.heading.format(title=frame.instructions) + self.fill(instructions, user_name)
             )
         return "\n".join(parts)
 
@@ -403,7 +412,10 @@ class Persona(BaseModel):
         return self.fill(self.greeting, user_name)
 
     def to_card_v2(self) -> dict[str, Any]:
-        """SillyTavern's Character Card V2 (spec `chara_card_v2`)."""
+        """SillyTavern's Character Card V2 (spec `chara_card_v2`): the card as read where
+        it was one (`_card_as_read`), else one written from these fields."""
+        if self._card is not None:
+            return self._card_as_read(self._card)
         examples = "\n".join(
             "<START>\n"
             + (f"{{{{user}}}}: {t.user}\n" if t.user.strip() else "")
@@ -438,6 +450,24 @@ class Persona(BaseModel):
                 **self._character_book(),
             },
         }
+
+    def _card_as_read(self, card: dict[str, Any]) -> dict[str, Any]:
+        """The card as read, every field and extension ATRI does not use kept (the V2 spec:
+        an app must not destroy them), with what ATRI changes in it: V2's spec, its name
+        without blanks around it, its credit as text (`_credits`), the `extensions` V2
+        requires, the character's note at the depth and in the role ATRI tells it, and the
+        lorebook in the shape SillyTavern imports (`_book_as_read`). Its macros stay as
+        written: a `{{random}}` is picked again, the same, when it is read."""
+        data = copy.deepcopy(with_stripped_names(card)["data"])
+        data |= {k: v for k, v in _credits(data).items() if k in data and data[k] != v}
+        if data.get("extensions") is None:
+            data["extensions"] = {}
+        depth_prompt = data["extensions"].get("depth_prompt")
+        if isinstance(depth_prompt, dict) and self.character_note.strip():
+            depth_prompt |= self._depth_prompt()["depth_prompt"]
+        if "character_book" in data:
+            data["character_book"] = _book_as_read(data["character_book"])
+        return {**card, "spec": "chara_card_v2", "spec_version": "2.0", "data": data}
 
     def _depth_prompt(self) -> dict[str, Any]:
         """The character's note as SillyTavern's depth prompt, at the depth and in the role
@@ -492,9 +522,10 @@ class Persona(BaseModel):
 
     @classmethod
     def from_card_v2(cls, card: Any) -> Persona:
-        """A Character Card V2, or V3 (the same fields, and its `nickname`). A field of the
-        wrong type is refused by name: `str()` of a list is no name, nor a string's
-        letters a list of aliases."""
+        """A Character Card V2, or V3 (the same fields, and its `nickname`), its macros put
+        in the spelling ATRI fills in and blanks taken from around her name; the card as
+        given is kept for its export. A field of the wrong type is refused by name: `str()`
+        of a list is no name, nor a string's letters a list of aliases."""
         if not isinstance(card, dict):
             raise PersonaError(f"character card is not a JSON object (it is {_json_kind(card)}).")
         if card.get("spec") not in _CARD_SPECS or not isinstance(card.get("data"), dict):
@@ -502,7 +533,8 @@ class Persona(BaseModel):
                 'not a Character Card V2 or V3 (expected "spec": "chara_card_v2" or '
                 '"chara_card_v3" and a "data" object).'
             )
-        data = card["data"]
+        as_read = copy.deepcopy(card)
+        data = with_stripped_names(with_standard_macros(card))["data"]
         extensions = _card_field(data, "data", "extensions", dict)
         ext = _card_field(extensions, "data.extensions", "atri", dict)
         aliases = _card_field(ext, "data.extensions.atri", "aliases", list)
@@ -531,7 +563,8 @@ class Persona(BaseModel):
             )
         }
         book, book_notes = read_lorebook(_character_book(data))
-        note = read_depth_prompt(_card_field(extensions, "data.extensions", "depth_prompt", dict))
+        depth_prompt = _card_field(extensions, "data.extensions", "depth_prompt", dict)
+        note = read_depth_prompt(depth_prompt)
         greetings = _card_field(data, "data", "alternate_greetings", list)
         persona = cls(
             name=name,
@@ -556,14 +589,41 @@ class Persona(BaseModel):
             character_note_role=note.role,
             post_history_instructions=text["post_history_instructions"],
             **_credits(data),
-            unused=book_notes + depth_prompt_note(note.text, note.role),
+            unused=[
+                *book_notes,
+                *depth_prompt_depth_note(depth_prompt),
+                *depth_prompt_note(note.text, note.role),
+            ],
         )
+        persona._card = as_read
         if persona.alternate_greetings and persona._scene_only_in_greeting():
             persona.unused.append(
                 f"alternate_greetings: {len(persona.alternate_greetings)} not used (the "
                 "card's scene is only in first_mes, which the system prompt carries)"
             )
         return persona
+
+
+def _book_as_read(book: Any) -> Any:
+    """The card's lorebook as read, in the shape SillyTavern imports: a list of entries
+    given in its place (a hand edit) is its `entries`, and so are a world-info file's
+    entries by uid. An entry's `use_regex` says which keys are expressions, as SillyTavern
+    and ATRI read them (/pattern/flags), for RisuAI, which reads only those it marks."""
+    if isinstance(book, list):
+        book = {"entries": book}
+    if not isinstance(book, dict):
+        return book
+    entries = book.get("entries")
+    if isinstance(entries, dict):
+        book["entries"] = entries = list(entries.values())
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("keys"), list):
+            secondary = entry.get("secondary_keys")
+            keys = [*entry["keys"], *(secondary if isinstance(secondary, list) else [])]
+            slashed = any(isinstance(k, str) and slashed_regex(k) for k in keys)
+            if slashed or "use_regex" in entry:
+                entry["use_regex"] = slashed
+    return book
 
 
 def _keyword_entry_v2(entry: KeywordEntry, entry_id: int) -> dict[str, Any]:
@@ -697,9 +757,8 @@ def load_persona(path: str | Path | None = None) -> Persona:
 
 
 def _from_card(card: Any) -> Persona:
-    """A V1, V2, V3 or Pygmalion card read, its macros first put in the spelling ATRI
-    fills in and blanks taken from around her name."""
-    return Persona.from_card_v2(with_stripped_names(with_standard_macros(as_card_v2(card))))
+    """A V1, V2, V3 or Pygmalion card read (`from_card_v2`)."""
+    return Persona.from_card_v2(as_card_v2(card))
 
 
 def _card_text(raw: bytes, card_path: Path) -> str:

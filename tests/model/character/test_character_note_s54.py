@@ -81,7 +81,8 @@ def test_depth_and_role_are_read_and_an_export_keeps_them(
         depth,
         role,
     )
-    assert again.unused == persona.unused
+    # The export writes the depth ATRI tells it at, so a depth it had to replace is not said again.
+    assert again.unused == [n for n in persona.unused if "depth_prompt.depth" not in n]
     assert again.system_prompt() == persona.system_prompt()
 
 
