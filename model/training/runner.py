@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import tempfile
 import threading
 import time
 import warnings
@@ -172,13 +173,7 @@ def train(
         eval_set = None
     rows = pack(train_set.samples, max_len, seed=t.seed) if t.packing else train_set.samples
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TrainError(
-            f"Cannot make the adapters folder {out} ({exc.strerror or exc}); set [model] "
-            "adapters_dir (or --output-dir) to a folder you can write."
-        ) from None
+    _check_writable(out)  # again: it may have gone while the model loaded
     for stale in remove_stale_temps(out):
         say(f"Removed {stale.name}, left by a training run that did not finish.")
     identity = run_identity(settings, files, loaded.config_hash, hw)
@@ -359,7 +354,22 @@ def adapters_folder(settings: Settings) -> Path:
             f"{out} is an adapter version, not the folder of versions: [model] adapters_dir "
             f"(or --output-dir) must name the folder it lies in ({out.parent})."
         )
+    _check_writable(out)
     return out
+
+
+def _check_writable(out: Path) -> None:
+    """A folder the run can write in (made when missing), or one sentence before the model
+    loads: an existing read-only one (a mounted volume another user owns) passed the
+    `mkdir` and ended the run in a traceback from its first temporary folder."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise TrainError(
+            f"Cannot write in the adapters folder {out} ({exc.strerror or exc}); set [model] "
+            "adapters_dir (or --output-dir) to a folder you can write."
+        ) from None
 
 
 def optimizer_steps(t: TrainSettings, train_rows: int) -> int:

@@ -130,6 +130,34 @@ def test_an_adapters_dir_that_is_a_file_is_one_sentence_before_loading(
     assert (tmp_path / "adapters").read_text(encoding="utf-8") == "notes\n"
 
 
+def test_an_adapters_dir_that_cannot_be_written_is_one_sentence_before_loading(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An existing read-only folder (a volume another user owns) passed the mkdir, and the
+    run ended in a traceback from its first temporary folder, after loading the model."""
+    import errno
+    import tempfile
+
+    from model.training import runner
+
+    config = write_config(tmp_path, tiny_model_dir)
+    (tmp_path / "adapters").mkdir()
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(runner, "load_for_training", never)
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--max-steps", "1"])
+    assert result.exit_code == 1, result.output
+    assert says(result.output, "Cannot write in the adapters folder")
+    assert says(result.output, "(Read-only file system); set [model] adapters_dir")
+    assert "Traceback" not in result.output
+
+
 def test_a_dataset_flag_naming_a_folder_says_so(tmp_path: Path, tiny_model_dir: Path) -> None:
     config = write_config(tmp_path, tiny_model_dir)
     for flag in ("--dataset", "--eval-dataset"):
