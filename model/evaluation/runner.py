@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import logging
+import os
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -211,6 +212,12 @@ def evaluate(
 
     say = progress or (lambda message: log.info("%s", message))
     manifest = _manifest_for_this_base(settings, version_dir)
+    if not os.access(version_dir, os.W_OK):
+        # Said before the minutes of probing (hours on a large model) it would throw away.
+        raise EvalError(
+            f"Cannot write the evaluation into {version_dir} (a read-only folder or disk): "
+            "make the folder writable and run `atri eval` again; nothing was evaluated."
+        )
     persona = configured_persona(settings)
     _check_character(version_dir, manifest, CharacterId.of(persona.name, persona.aliases))
     eval_file = _held_out_file_said(settings, manifest, say)

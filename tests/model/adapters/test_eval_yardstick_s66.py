@@ -135,3 +135,25 @@ def test_held_out_conversations_are_scored_at_the_length_the_version_was_trained
     assert _scored_length(reload_settings, {"settings": {"max_seq_length": 512}}) == 1024
     assert _scored_length(reload_settings, {"settings": {"max_seq_length": "2048"}}) == 1024
     assert _scored_length(reload_settings, {}) == 1024
+
+
+def test_a_version_folder_that_cannot_be_written_is_said_before_probing(
+    reload_settings: Settings, make_version: MakeVersion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only folder was found only after both models had answered every probe."""
+    import os
+
+    from model.evaluation import runner
+    from model.evaluation.runner import EvalError
+
+    version = make_version(V1)
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != version)
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(runner, "_engine_with_adapter", never)
+    with pytest.raises(
+        EvalError, match=r"Cannot write the evaluation into .*nothing was evaluated"
+    ):
+        evaluate(reload_settings, version)
