@@ -124,7 +124,9 @@ def run_prep(
         if not settings.config_file and "[dataprep]" in result.problem:
             _say(console, NO_CONFIG_READ, "yellow")
         return 1
-    _say(console, _summary(result, out, settings, train_command), None)
+    # Not wrapped by rich: its newlines would cut the command in it, even inside a quoted
+    # path, for whoever pastes it; the terminal wraps it for the eye alone.
+    console.print(Text(_summary(result, out, settings, train_command)), soft_wrap=True)
     return 0
 
 

@@ -169,3 +169,18 @@ def test_a_train_dataset_that_names_no_file_is_refused(value: str) -> None:
     with pytest.raises(ConfigError) as err:
         settings_from_dict({"train": {"dataset": value}})
     assert "must name the training file" in str(err.value)
+
+
+def test_the_train_command_is_never_cut_by_a_line_break(tmp_path: Path) -> None:
+    """On an 80-column terminal rich wrapped the summary with real newlines, one inside
+    the quoted dataset path: pasted, the command ran without it (s66)."""
+    out = tmp_path / "a long folder name with blanks, 我的 ATRI 项目, it's #1" / "ds out"
+    console = Console(record=True, width=60)
+    settings = Settings(root=tmp_path)
+    code = run_prep(
+        settings, [REPO / "tests/dataprep/fixtures/plain_zh.txt"], out, None, "S", console
+    )
+    assert code == 0
+    line = next(line for line in console.export_text().splitlines() if "Train on it with: " in line)
+    command = shlex.split(line.split("Train on it with: ")[1])
+    assert command == ["atri", "train", "--dataset", str(out / "atri_sharegpt.json")]
