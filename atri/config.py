@@ -13,7 +13,7 @@ import json
 import os
 import re
 import tomllib
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
@@ -199,7 +199,29 @@ def _no_control_character(value: str) -> str:
 
 # A file or folder. "C:\new\tmp" in double quotes is "C:", a newline, "ew", a tab, "mp":
 # a path nobody means, which failed later under another name or made such a file.
-PathSetting = Annotated[str, AfterValidator(_no_control_character)]
+ON_WINDOWS = os.name == "nt"
+
+
+def _not_a_windows_path(value: str) -> str:
+    """Outside Windows, a path written with backslashes (`data\\mem.sqlite3`, a config
+    copied from a Windows machine) is one file name with backslashes in it, and a drive
+    letter a folder called `D:`: prep wrote its dataset beside the config, and memory
+    made a file named `data\\mem.sqlite3`. Refused with the path written for here."""
+    if ON_WINDOWS:
+        return value
+    if re.match(r"[A-Za-z]:[\\/]", value):
+        raise ValueError("names a Windows drive, which this system has not: give the path here")
+    if "\\" in value and "/" not in value:
+        raise ValueError(
+            "is written with Windows backslashes, which this system reads as one file name: "
+            f"write it with / ({PureWindowsPath(value).as_posix()!r})"
+        )
+    return value
+
+
+PathSetting = Annotated[
+    str, AfterValidator(_no_control_character), AfterValidator(_not_a_windows_path)
+]
 
 
 def _a_file_named(value: str) -> str:

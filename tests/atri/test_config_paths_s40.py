@@ -46,6 +46,7 @@ def test_windows_paths_in_single_quotes_tilde_and_non_ascii_folders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "家"))
+    monkeypatch.setattr("atri.config.ON_WINDOWS", True)  # elsewhere such a path is refused
     settings = load(
         tmp_path,
         "[model]\ncache_dir = '~/模型'\n"
@@ -59,3 +60,26 @@ def test_windows_paths_in_single_quotes_tilde_and_non_ascii_folders(
     dataset.parent.mkdir()
     dataset.write_text("[]", encoding="utf-8")
     assert os.path.isfile(dataset)
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        (
+            "data\\mem.sqlite3",
+            "is written with Windows backslashes, which this system reads as "
+            "one file name: write it with / ('data/mem.sqlite3')",
+        ),
+        ("D:\\atri\\mem.sqlite3", "names a Windows drive, which this system has not"),
+        ("C:/atri/mem.sqlite3", "names a Windows drive, which this system has not"),
+    ],
+)
+def test_a_windows_path_elsewhere_is_refused_with_the_path_for_here(
+    tmp_path: Path, value: str, said: str
+) -> None:
+    """Copied from a Windows machine, `data\\mem.sqlite3` made a file of that name beside
+    the config, and prep wrote its dataset into the config's folder (s66)."""
+    (tmp_path / "config.toml").write_text(f"[memory]\npath = '{value}'\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(tmp_path / "config.toml")
+    assert said in str(refused.value)
