@@ -462,9 +462,11 @@ def _train(settings: Settings, resume: bool) -> None:
                 "nothing to resume."
             )
         else:
+            # With --config where this run needed it: without, --resume looked for
+            # another config's dataset and checkpoints.
             message = (
-                "Interrupted; no version was written. `atri train --resume` continues from "
-                f"step {stopped.step}."
+                f"Interrupted; no version was written. `{atri_command('train', '--resume')}` "
+                f"continues from step {stopped.step}."
             )
         err_console.print(message, markup=False, highlight=False)
         raise typer.Exit(130) from None

@@ -11,7 +11,6 @@ import errno
 import functools
 import inspect
 import os
-import shlex
 import signal
 import stat
 import sys
@@ -31,6 +30,7 @@ from typer.core import TyperArgument, TyperCommand, TyperOption
 from atri.config import Settings, find_config_path, load_settings
 from atri.errors import ConfigError, UserError
 from atri.interrupt import INTERRUPTED, end_now
+from atri.terminal import suggested_command
 
 CONFIG_HELP = "config file (default: $ATRI_CONFIG, else ./config.toml)"
 
@@ -244,8 +244,8 @@ def config_after_group(
         State.config = config_path
 
 
-def atri_command(command: str) -> str:
-    """`atri <command>` as the user must type it to run under this run's config: with
+def atri_command(*args: str | Path) -> str:
+    """`atri ARGS…` as the user must type it to run under this run's config: with
     `--config` when it is not the one `atri` finds without it (a second character's)."""
     used = find_config_path(State.config)
     try:
@@ -253,8 +253,8 @@ def atri_command(command: str) -> str:
     except ConfigError:  # $ATRI_CONFIG names a missing file: only --config would work
         default = None
     if used is None or (default is not None and default.resolve() == used.resolve()):
-        return f"atri {command}"
-    return f"atri --config {shlex.quote(str(used))} {command}"
+        return suggested_command(None, *args)
+    return suggested_command(used, *args)
 
 
 def configured_settings() -> Settings:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+from pathlib import Path
 
 # Control characters other than newline and tab (C0, DEL, C1): in stored or generated
 # text they would be terminal commands (ESC c resets the terminal, OSC sets its title or
@@ -66,3 +69,13 @@ def waking_line(name: str, engine: str = "local") -> str:
 def counted(n: int, noun: str) -> str:
     """ "1 probe", "2 probes": a count and its noun, as a person writes them."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def suggested_command(config_file: str | Path | None, *args: str | Path) -> str:
+    """`atri [--config X] ARGS…` as a sentence suggests it, to be pasted into a shell:
+    each argument quoted (a folder named `我的 ATRI 项目` or `it's` is one argument), and
+    `--config` with the absolute path of `config_file`, so it runs under the config that
+    said it from any folder ("" or None: none, as under the built-in defaults). Pure, so
+    that model/ can say it with the config path its settings carry."""
+    config = ["--config", os.path.abspath(config_file)] if config_file else []
+    return shlex.join(["atri", *config, *(str(arg) for arg in args)])

@@ -278,6 +278,7 @@ class ChatService:
             on_result=self._on_reload,
             live_prompt=recorded_prompt(settings.path(start_adapter)) if start_adapter else None,
             character=CharacterId.of(self.persona.name, self.persona.aliases),
+            config_file=settings.config_file,
         )
 
     def _new_speak_up(self) -> SpeakUp:

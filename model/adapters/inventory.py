@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from atri.config import Secrets, Settings
 from atri.errors import UserError
+from atri.terminal import suggested_command
 from model.adapters.gguf_lora import ADAPTER_GGUF
 from model.adapters.validation import read_version
 from model.adapters.versions import (
@@ -113,16 +114,22 @@ def version_folders(adapters_dir: Path) -> list[Path]:
 
 
 def versions_on_disk(
-    adapters_dir: Path, character: CharacterId | None = None, require_eval: bool = False
+    adapters_dir: Path,
+    character: CharacterId | None = None,
+    require_eval: bool = False,
+    config_file: str = "",
 ) -> list[VersionOnDisk]:
     """Every version folder, newest first, each checked as the reload job checks it, and
     whose it is judged as the job of a worker serving `character` judges it.
     `require_eval` (the listing's, not a prune's: a version waiting for its evaluation is
     no version to delete): one without an out-of-character rate is refused, as a worker
-    under `[reload] require_eval` refuses it."""
+    under `[reload] require_eval` refuses it. `config_file`: the config in use, which the
+    `atri eval` a reason suggests names."""
     left = rolled_back_versions(adapters_dir)
     return [
-        read_on_disk(adapters_dir, folder, character, folder.name in left, require_eval)
+        read_on_disk(
+            adapters_dir, folder, character, folder.name in left, require_eval, config_file
+        )
         for folder in version_folders(adapters_dir)
     ]
 
@@ -133,11 +140,12 @@ def read_on_disk(
     character: CharacterId | None = None,
     rolled_back: bool = False,
     require_eval: bool = False,
+    config_file: str = "",
 ) -> VersionOnDisk:
     refused = reason = ""
     theirs = recorded_character(folder)
     try:
-        version = read_version(adapters_dir, folder.name)
+        version = read_version(adapters_dir, folder.name, config_file)
     except AdapterError as exc:
         refused, reason = exc.short, str(exc)
     else:
@@ -145,7 +153,7 @@ def read_on_disk(
             refused = "not evaluated"
             reason = (
                 f"Version {folder.name} has no evaluation, and [reload] require_eval is on: "
-                f"run `atri eval {folder}`."
+                f"run `{suggested_command(config_file, 'eval', folder)}`."
             )
     return VersionOnDisk(
         name=folder.name,

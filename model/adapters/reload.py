@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from atri.config import ReloadSettings
 from atri.errors import ConfigError
+from atri.terminal import suggested_command
 from model.adapters.validation import (
     AdapterVersion,
     EvalFigures,
@@ -187,8 +188,12 @@ class Reloader:
         on_result: Callable[[ReloadResult, dict[str, Any]], None] | None = None,
         live_prompt: str | None = None,
         character: CharacterId | None = None,
+        config_file: str = "",
     ) -> None:
         self.settings = settings
+        # The worker's config file, named in the `atri` commands its refusals suggest:
+        # pasted without it, a command ran under another folder's config.
+        self.config_file = config_file
         self.adapters_dir = adapters_dir
         self.root = root  # relative base-model paths in manifests hang off it
         self.engine = engine if isinstance(engine, AdapterEngine) else None
@@ -355,7 +360,7 @@ class Reloader:
             names = await asyncio.to_thread(self._not_anothers, names)
             if not names:
                 bare = await asyncio.to_thread(bare_peft_folders, self.adapters_dir)
-                hint = bare_folders_hint(self.adapters_dir, bare) if bare else ""
+                hint = bare_folders_hint(self.adapters_dir, bare, self.config_file) if bare else ""
                 return self._record(
                     ReloadResult(
                         ok=False,
@@ -514,7 +519,7 @@ class Reloader:
 
     async def _stage(self, engine: AdapterEngine, version: str) -> None:
         """Validate and load `version` beside the live adapter, then smoke-test it."""
-        info = await asyncio.to_thread(read_version, self.adapters_dir, version)
+        info = await asyncio.to_thread(read_version, self.adapters_dir, version, self.config_file)
         self._check_character(info)
         self._check_base(engine, info)
         await asyncio.to_thread(self._check_ooc, info)
@@ -551,7 +556,7 @@ class Reloader:
         bare = [n for n in bare_peft_folders(self.adapters_dir) if n not in self._bare_logged]
         if bare:
             self._bare_logged.update(bare)
-            log.warning("%s.", bare_folders_hint(self.adapters_dir, bare))
+            log.warning("%s.", bare_folders_hint(self.adapters_dir, bare, self.config_file))
         misnamed = {
             name: version
             for name, version in misnamed_versions(self.adapters_dir).items()
@@ -591,7 +596,7 @@ class Reloader:
         ):
             return PassedOver(name, anothers_refusal(name, theirs, self.character))
         try:
-            read_version(self.adapters_dir, name)
+            read_version(self.adapters_dir, name, self.config_file)
         except AdapterError as exc:
             return PassedOver(name, exc)
         return None
@@ -645,10 +650,10 @@ class Reloader:
                 has = "an eval.json without its out-of-character rate"
                 if not (info.path / EVAL_JSON).is_file():
                     has = "no eval.json yet"
+                evaluate = suggested_command(self.config_file, "eval", info.path)
                 raise VersionRefused(
                     f"Version {info.name} has {has}, and [reload] require_eval is on: run "
-                    f"`atri eval {info.path}`; the job tries it again once "
-                    "that is written.",
+                    f"`{evaluate}`; the job tries it again once that is written.",
                     "eval_missing",
                     path=str(info.path),
                 )
@@ -686,7 +691,7 @@ class Reloader:
         base = EvalFigures(info.base_ooc_rate, None, info.evaluation.probes)
         if self.live:
             try:
-                live = eval_figures(version_folder(self.adapters_dir, self.live))
+                live = eval_figures(version_folder(self.adapters_dir, self.live), self.config_file)
             except AdapterError as exc:
                 log.warning(
                     "the live version's evaluation cannot be used (%s): %s is set "
@@ -712,7 +717,7 @@ class Reloader:
             if older in self.failed or older in self.rolled_back:
                 continue
             try:
-                figures = eval_figures(version_folder(self.adapters_dir, older))
+                figures = eval_figures(version_folder(self.adapters_dir, older), self.config_file)
             except AdapterError:
                 continue
             if figures.ooc_rate is not None and same_yardstick(figures, info.evaluation):

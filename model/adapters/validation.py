@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError
+from atri.terminal import suggested_command
 from model.adapters.gguf_lora import ADAPTER_GGUF, PEFT_PREFIX
 from model.adapters.initialization import check_converted
 from model.adapters.versions import (
@@ -104,9 +105,10 @@ class AdapterVersion:
         return self.evaluation.base_ooc_rate
 
 
-def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
+def read_version(adapters_dir: Path, name: str, config_file: str = "") -> AdapterVersion:
     """Read and check a version's files: manifest, adapter config, safetensors header.
-    Each refusal says its reason in a word too (AdapterError.short)."""
+    Each refusal says its reason in a word too (AdapterError.short). `config_file`: the
+    config in use, named in the `atri eval` a refusal suggests."""
     folder = version_folder(adapters_dir, name)
     # adapter.gguf too, when there is one: it is what the llama.cpp engine loads.
     for file in (MANIFEST, *ADAPTER_FILES, ADAPTER_GGUF):
@@ -150,7 +152,7 @@ def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
     except AdapterError as exc:
         short = exc.short if exc.short != AdapterError.short else "bad weights"
         raise AdapterError(f"Version {name}: {exc}", short=short) from None
-    return AdapterVersion(name, folder, manifest, eval_figures(folder))
+    return AdapterVersion(name, folder, manifest, eval_figures(folder, config_file))
 
 
 def check_adapter_folder(path: Path) -> None:
@@ -390,15 +392,16 @@ def tensor_shapes(path: Path) -> dict[str, list[int]]:
     return shapes
 
 
-def eval_figures(folder: Path) -> EvalFigures:
+def eval_figures(folder: Path, config_file: str = "") -> EvalFigures:
     """eval.json's OOC rates and probe count; None where absent. A file that cannot be
     read, that another version's evaluation wrote (copied in to pass `require_eval`), or
     whose rate is no rate (NaN passed every comparison and so turned the gate off; a
-    negative one broke its noise estimate) is an AdapterError saying to evaluate again."""
+    negative one broke its noise estimate) is an AdapterError saying to evaluate again,
+    with the `atri eval` command line for `config_file` (the config in use)."""
     path = folder / EVAL_JSON
     if not path.is_file():
         return EvalFigures()
-    again = f"run `atri eval {folder}` again"
+    again = f"run `{suggested_command(config_file, 'eval', folder)}` again"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import secrets
-import shlex
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 
 from atri.errors import UserError
 from atri.files import claimed, owned, write_text_atomic
+from atri.terminal import suggested_command
 
 MANIFEST = "manifest.json"
 EVAL_JSON = "eval.json"
@@ -194,15 +194,19 @@ def misnamed_hint(parent: Path, names: dict[str, str]) -> str:
     )
 
 
-def bare_folders_hint(parent: Path, names: list[str]) -> str:
-    """What to do with bare peft folders in the adapters folder, as one clause."""
+def bare_folders_hint(parent: Path, names: list[str], config_file: str = "") -> str:
+    """What to do with bare peft folders in the adapters folder, as one clause. The adopt
+    command names `config_file` (the config in use): pasted without it, it adopted into
+    another folder's adapters, under another base, where no worker looks."""
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     one = len(names) == 1
-    example = shlex.quote(str(parent / names[0])) if one else "FOLDER"
+    adopt = suggested_command(config_file, "adapters", "adopt", parent / names[0])
+    if not one:  # FOLDER stands for the one to name, so it is not quoted
+        adopt = suggested_command(config_file, "adapters", "adopt") + " FOLDER"
     return (
         f"{shown} in {parent} {'holds' if one else 'hold'} a peft adapter but no {MANIFEST}, "
         "which records the base model a version was trained on, so the reload job passes "
-        f"{'it' if one else 'them'} over; `atri adapters adopt {example}` checks "
+        f"{'it' if one else 'them'} over; `{adopt}` checks "
         f"{'it' if one else 'one'} against [model] base and publishes it as a version (or "
         f"set [model] adapter to {'its' if one else 'the'} folder and restart)"
     )
