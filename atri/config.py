@@ -1164,6 +1164,14 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
                 f"{path}: is not a regular file (given by {origin}); give the config file itself."
             )
         if not path.is_file():
+            chosen = str(chosen)
+            if chosen != chosen.strip() and Path(chosen.strip()).expanduser().is_file():
+                # `ATRI_CONFIG` from a .env file with Windows line endings ends in "\r",
+                # which a terminal does not show: the path printed looked right.
+                raise ConfigError(
+                    f"{chosen!r} (given by {origin}) ends or starts with a blank or a carriage "
+                    "return (a .env file with Windows line endings?); remove it."
+                )
             raise ConfigError(f"{path}: config file not found (given by {origin}).")
         return path
     local = Path.cwd() / DEFAULT_CONFIG_NAME

@@ -49,3 +49,16 @@ def test_credentials_leave_any_url_in_a_text() -> None:
     assert without_credentials('like url = "http://u:p@h:1/v1" and ws://t@x') == (
         'like url = "http://…@h:1/v1" and ws://…@x'
     )
+
+
+def test_a_config_path_ending_in_a_carriage_return_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ATRI_CONFIG from a .env file with Windows line endings: "config file not found"
+    printed a path that looked right, its "\\r" unseen (s66)."""
+    from atri.config import ConfigError, load_settings
+
+    (tmp_path / "config.toml").write_text("", encoding="utf-8")
+    monkeypatch.setenv("ATRI_CONFIG", f"{tmp_path / 'config.toml'}\r")
+    with pytest.raises(ConfigError, match=r"ends or starts with a blank or a carriage return"):
+        load_settings()
