@@ -12,24 +12,27 @@ from pathlib import Path
 class NotUtf8Error(ValueError):
     """The file is in another encoding; str() is a sentence without the file's name."""
 
-    def __init__(self, line: int) -> None:
-        super().__init__(
-            f"line {line} is not UTF-8 text (the file was saved in another encoding); "
-            "save it as UTF-8 (in Notepad: Save as, Encoding: UTF-8)"
+    def __init__(self, line: int, utf16: bool = False) -> None:
+        what = (
+            "is UTF-16 without its byte-order mark, not UTF-8 text"
+            if utf16
+            else f"line {line} is not UTF-8 text (the file was saved in another encoding)"
         )
+        super().__init__(f"{what}; save it as UTF-8 (in Notepad: Save as, Encoding: UTF-8)")
         self.line = line
 
 
 def decode_hand_written(raw: bytes) -> str:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16")  # the BOM is consumed
+    if (nul := raw.find(b"\0")) >= 0:
+        # UTF-16 without its mark: a NUL beside each ASCII letter (first, as its non-ASCII
+        # text fails as UTF-8 on some later line, which that line was blamed for).
+        raise NotUtf8Error(raw[:nul].count(b"\n") + 1, utf16=raw.count(b"\0") * 4 > len(raw))
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise NotUtf8Error(raw[: exc.start].count(b"\n") + 1) from None
-    if (nul := raw.find(b"\0")) >= 0:  # UTF-16 without its mark: ASCII decodes, with NULs
-        raise NotUtf8Error(raw[:nul].count(b"\n") + 1)
-    return text
 
 
 def read_hand_written(path: Path) -> str:

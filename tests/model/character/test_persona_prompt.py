@@ -139,7 +139,11 @@ def v2(**fields: object) -> bytes:
         ),
         ("c.toml", 'name = "艾琳"\n'.encode("gbk"), "not UTF-8 text"),
         # UTF-16 without a byte-order mark says nothing of what it is: refused.
-        ("c.json", json.dumps(EILEEN, ensure_ascii=False).encode("utf-16-le"), "not UTF-8 text"),
+        (
+            "c.json",
+            json.dumps(EILEEN, ensure_ascii=False).encode("utf-16-le"),
+            "UTF-16 without its byte-order mark, not UTF-8 text",
+        ),
         ("c.toml", 'name = "艾琳"\n'.encode("gbk"), "save it as UTF-8 (in Notepad"),
         ("c.png", json.dumps(EILEEN).encode(), "not a PNG image"),
     ],
