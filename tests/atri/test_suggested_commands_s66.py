@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from atri.cli import app
-from atri.terminal import suggested_command
 from atri.config import ReloadSettings, load_settings
+from atri.terminal import suggested_command
 from model.adapters.inventory import versions_on_disk
 from model.adapters.reload import Reloader
 from model.adapters.validation import ADAPTER_FILES, AdapterError, eval_figures
