@@ -176,15 +176,20 @@ def adapters_list() -> None:
 
 
 def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
-    """What the rarer statuses mean, when the table shows them."""
+    """What the rarer statuses mean, when the table shows them (a line for a status no row
+    has read as a row missing)."""
+    from model.adapters.inventory import live_or_newest, status_of
+
+    newest = live_or_newest(versions, worker)
+    shown = {status_of(v, worker, newest) for v in versions}
     lines = []
-    if worker.kept and worker.kept_guessed:
+    if "rollback" in shown and worker.kept_guessed:
         lines.append(
             "rollback: what a rollback goes back to, the [reload] keep_previous newest "
             "before the live version (the worker names those it keeps loaded only to a "
             "caller holding ATRI_ADMIN_TOKEN)."
         )
-    elif worker.kept:
+    elif "rollback" in shown:
         lines.append(
             "rollback: kept loaded by the worker beside the live version ([reload] "
             "keep_previous), so a rollback to it is instant."
@@ -200,7 +205,7 @@ def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
             "refused by the worker: its last reload found it broken once loaded (its "
             "weights, its smoke test); prune keeps it only when newer than those it keeps."
         )
-    if any(v.rolled_back for v in versions):
+    if "rolled back" in shown:
         lines.append(
             "rolled back: an admin rolled back from it; no worker takes it again until a "
             "newer version comes or it is reloaded by name."

@@ -294,6 +294,10 @@ def status_of(version: VersionOnDisk, worker: WorkerView, newest: str) -> str:
     """The listing's status column for one version."""
     if worker.answered and version.name == worker.live:
         return "live"
+    # Before "rollback": one rolled back from stays loaded (keep_previous), but a rollback
+    # goes back past it, never to it.
+    if version.rolled_back:
+        return "rolled back"
     if version.name in worker.kept:
         return "rollback"
     if version.anothers:
@@ -302,8 +306,6 @@ def status_of(version: VersionOnDisk, worker: WorkerView, newest: str) -> str:
         return f"refused: {version.refused}"
     if version.name == worker.refused:
         return "refused by the worker"
-    if version.rolled_back:
-        return "rolled back"
     if not worker.answered and version.name == newest:
         return "newest"
     return ""

@@ -90,3 +90,22 @@ def test_an_unreadable_record_holds_nothing_back(adapters_dir: Path) -> None:
         (adapters_dir / ROLLED_BACK_FILE).write_text(text, encoding="utf-8")
         held = rolled_back_versions(adapters_dir)
         assert held <= {"20260101-000000"}
+
+
+def test_a_version_rolled_back_from_and_still_loaded_is_no_rollback_target(
+    make_version: MakeVersion, adapters_dir: Path
+) -> None:
+    """The worker keeps the version it rolled back from loaded (keep_previous): the list
+    called it "rollback", what a rollback goes to, and printed the "rolled back" legend
+    beside no row of that status (s66)."""
+    from atri.adapter_commands import _legend
+
+    make_version(V1)
+    make_version(V2, seed=2)
+    (adapters_dir / ROLLED_BACK_FILE).write_text(f'{{"versions": ["{V2}"]}}', encoding="utf-8")
+    versions = versions_on_disk(adapters_dir)
+    worker = WorkerView("http://127.0.0.1:1", True, live=V1, kept=(V2,))
+    assert [status_of(v, worker, V1) for v in versions] == ["rolled back", "live"]
+    legend = _legend(versions, worker)
+    assert any(line.startswith("rolled back:") for line in legend)
+    assert not any(line.startswith("rollback:") for line in legend)
