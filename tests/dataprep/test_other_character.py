@@ -113,12 +113,16 @@ def test_characters_prepared_into_one_folder_share_its_dataset_info(tmp_path: Pa
     assert all((out / name).is_file() for name in ours)
 
 
-def test_characters_prepared_into_one_folder_keep_their_own_stats(tmp_path: Path) -> None:
+# A run from before stats were named after the character left ATRI's as stats.json; one
+# from before they named her (s66: kept beside hers after an upgrade) has `atri_lines`.
+@pytest.mark.parametrize("earlier", [{"character": "ATRI"}, {"atri_lines": 3}])
+def test_characters_prepared_into_one_folder_keep_their_own_stats(
+    tmp_path: Path, earlier: dict[str, object]
+) -> None:
     # stats.json and stats.png were one per folder: Eileen's run replaced ATRI's report.
     out = tmp_path / "data"
     out.mkdir()
-    # A run from before stats carried the character's name left ATRI's as stats.json.
-    (out / "stats.json").write_text(json.dumps({"character": "ATRI"}), encoding="utf-8")
+    (out / "stats.json").write_text(json.dumps(earlier), encoding="utf-8")
     (out / "stats.png").write_bytes(b"an old picture")
     eileen = {"lead_aliases": ["Max"], "character_aliases": ["Eileen"]}
     assert prep_into(out, tmp_path, [EILEEN / "script.rpy"], **eileen) == 0
@@ -129,22 +133,6 @@ def test_characters_prepared_into_one_folder_keep_their_own_stats(tmp_path: Path
         stats = json.loads((out / f"{stem}_stats.json").read_text(encoding="utf-8"))
         assert stats["character"] == name
         assert (out / f"{stem}_stats.png").read_bytes()[:4] == b"\x89PNG"
-
-
-def test_stats_from_before_the_character_was_named_are_atris_and_replaced(
-    tmp_path: Path,
-) -> None:
-    """Releases before stats named the character wrote `atri_lines`: their stats.json
-    outlived an upgrade beside the new atri_stats.json, describing the old run."""
-    out = tmp_path / "data"
-    out.mkdir()
-    (out / "stats.json").write_text(json.dumps({"atri_lines": 3}), encoding="utf-8")
-    (out / "stats.png").write_bytes(b"an old picture")
-    eileen = {"lead_aliases": ["Max"], "character_aliases": ["Eileen"]}
-    assert prep_into(out, tmp_path, [EILEEN / "script.rpy"], **eileen) == 0
-    assert (out / "stats.json").is_file()  # ATRI's, not Eileen's to replace
-    assert prep_into(out, tmp_path, [FIXTURES / "plain_zh.txt"]) == 0
-    assert not (out / "stats.json").exists() and not (out / "stats.png").exists()
 
 
 def test_a_character_prepared_while_another_run_writes_keeps_its_entries(
