@@ -354,16 +354,18 @@ def adapters_folder(settings: Settings) -> Path:
             f"{out} is an adapter version, not the folder of versions: [model] adapters_dir "
             f"(or --output-dir) must name the folder it lies in ({out.parent})."
         )
-    _check_writable(out)
+    if out.is_dir():
+        _check_writable(out, make=False)  # nothing is made before the data is checked
     return out
 
 
-def _check_writable(out: Path) -> None:
-    """A folder the run can write in (made when missing), or one sentence before the model
-    loads: an existing read-only one (a mounted volume another user owns) passed the
-    `mkdir` and ended the run in a traceback from its first temporary folder."""
+def _check_writable(out: Path, make: bool = True) -> None:
+    """A folder the run can write in (made when missing, with `make`), or one sentence: an
+    existing read-only one (a mounted volume another user owns) passed the `mkdir` and
+    ended the run in a traceback from its first temporary folder, after the model loaded."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        if make:
+            out.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=out).close()
     except OSError as exc:
         raise TrainError(
