@@ -15,6 +15,7 @@ from rich.text import Text
 from atri.cli_common import (
     Commands,
     ask_first,
+    atri_command,
     config_after_group,
     configured_settings,
     console,
@@ -314,8 +315,8 @@ def memory_reset(scope: str) -> None:
         console.print(
             f"Nothing reset: {shown(scope)} has no conversation of their own; their messages"
             f" are in conversations channels share ({named}). Reset one of those to end it"
-            f" for everyone there, or `atri memory purge {shown(scope)}` to delete their"
-            " words everywhere.",
+            f" for everyone there, or `{atri_command('memory', 'purge', shown(scope))}` to"
+            " delete their words everywhere.",
             markup=False,
         )
         return

@@ -26,7 +26,9 @@ def test_a_reset_of_a_user_with_only_shared_conversations_says_where_their_words
     code, out = atri(config, "memory", "reset", "qq:user:42")
     assert code == 0
     assert "Nothing reset: qq:user:42 has no conversation of their own" in out
-    assert "qq:chan:500" in out and "atri memory purge qq:user:42" in out
+    said = " ".join(out.split())
+    # Pasted, it acts on this config's database (s66: it had no --config).
+    assert "qq:chan:500" in said and f"atri --config {config} memory purge qq:user:42" in said
     assert "0 messages" not in out
     # The group's conversation is as it was.
     code, out = atri(config, "memory", "show", "qq:chan:500")
