@@ -35,6 +35,7 @@ from atri.cli_common import (
 )
 from atri.config import Secrets, Settings, setting_rule
 from atri.errors import UserError
+from atri.listening import is_loopback
 from atri.memory_commands import memory_app
 from atri.persona_commands import persona_app
 from atri.terminal import counted, waking_line
@@ -258,7 +259,7 @@ def worker_access_notices(settings: Settings, secrets: Secrets) -> list[str]:
             "ATRI_API_KEYS is set, but the OpenAI API is open to every client "
             "([worker] openai_api_requires_token = false): no key is asked for."
         )
-    elif not keyed and worker.host.strip("[]") not in ("127.0.0.1", "::1", "localhost"):
+    elif not keyed and not is_loopback(worker.host):
         notices.append(
             f"The OpenAI API (/v1) answers anyone who reaches {worker.host}:{worker.port}, "
             "and stores what a client names a user: set [worker] openai_api_requires_token "

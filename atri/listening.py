@@ -11,6 +11,14 @@ import sys
 from atri.accept_pause import PausingListener
 from atri.config import ConfigError
 
+# The names of this machine only: a server listening on one is reached from nowhere else.
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address (`[::1]` as a URL writes it, too) is this machine only."""
+    return host.strip().strip("[]").lower() in LOOPBACK
+
 
 def bind_listening_socket(
     host: str,

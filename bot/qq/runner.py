@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from atri.config import Secrets, Settings
 from atri.errors import ConfigError
-from atri.listening import bind_listening_socket
+from atri.listening import bind_listening_socket, is_loopback
 from bot.qq import set_worker
 from model.character.persona import Persona, canned_lines, configured_persona
 from model.protocol import Worker
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 PLUGIN = "bot.qq.atri"
 DRIVER = "~fastapi+~websockets"
 WS_PATH = "/onebot/v11/ws"
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def her_names(settings: Settings, card: Persona | None = None) -> set[str]:
@@ -170,7 +169,7 @@ async def run_qq(
     qq = settings.qq
     sock = listen_socket(qq.host, qq.port)
     app = start_nonebot(worker, settings, secrets, card)
-    if secrets.onebot_access_token is None and qq.host not in LOOPBACK:
+    if secrets.onebot_access_token is None and not is_loopback(qq.host):
         log.warning(
             "QQ: no ATRI_ONEBOT_ACCESS_TOKEN, so anything that reaches %s:%s can act as "
             "the bot's OneBot implementation; set one.",

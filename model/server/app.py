@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atri.config import Secrets, Settings
-from atri.listening import bind_listening_socket
+from atri.listening import LOOPBACK, bind_listening_socket, is_loopback
 from model.memory import database_error
 from model.metrics import PROMETHEUS_CONTENT_TYPE
 from model.protocol import (
@@ -265,7 +265,6 @@ class BodyLimit:
 
 
 # The names this machine's own clients reach a loopback-bound worker by.
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
 class LoopbackHostOnly:
@@ -296,7 +295,7 @@ def _named_here(host: bytes) -> bool:
         return True
     name = host.decode("latin-1").strip().lower()
     name = name[1 : name.find("]")] if name.startswith("[") else name.rsplit(":", 1)[0]
-    return name in _LOOPBACK_NAMES or name.endswith(".localhost")
+    return name in LOOPBACK or name.endswith(".localhost")
 
 
 class ProtocolHeader:
@@ -360,7 +359,7 @@ def create_app(
     app.state.trusted_proxies = list(service.settings.worker.trusted_proxies)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
-    if service.settings.worker.host.strip("[]") in _LOOPBACK_NAMES:
+    if is_loopback(service.settings.worker.host):
         app.add_middleware(LoopbackHostOnly)
     # Added last: outermost, so even 413 and 408 say it.
     tag = character_tag(service.persona.name, service.persona.main_language)
