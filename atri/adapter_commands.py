@@ -13,6 +13,7 @@ import typer
 from atri.cli_common import (
     Commands,
     ask_first,
+    atri_command,
     config_after_group,
     configured_settings,
     console,
@@ -168,7 +169,8 @@ def adapters_list() -> None:
             _print(line)
     if runs is not None:
         _print(
-            f"{folder / '.runs'}: {size_text(runs)} of checkpoints for `atri train --resume` "
+            f"{folder / '.runs'}: {size_text(runs)} of checkpoints for "
+            f"`{atri_command('train', '--resume')}` "
             "(not versions; removed when their run finishes)."
         )
     if misnamed := misnamed_versions(folder):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings, TrainSettings
+from atri.terminal import suggested_command
 from model.adapters.versions import (
     MANIFEST,
     RUNS_DIR,
@@ -113,6 +114,7 @@ def train(
     check_configured_template(settings.model.chat_template)  # before data and model load
     t = settings.train
     out = adapters_folder(settings)
+    resume_command = suggested_command(settings.config_file, "train", "--resume")
     try:
         files = resolve_data_files(settings)
     except TrainError as exc:
@@ -189,7 +191,7 @@ def train(
         size = sum(b for _, b in left)
         say(
             f"{len(left)} unfinished training run(s) with other settings or data keep "
-            f"{size / 2**20:.0f} MiB of checkpoints in {run_dir.parent}: `atri train --resume` "
+            f"{size / 2**20:.0f} MiB of checkpoints in {run_dir.parent}: `{resume_command}` "
             "with the same settings and data continues one; delete its folder to free the space."
         )
     published: list[Path] = []  # the version, once it is in place
@@ -258,7 +260,11 @@ def train(
             callbacks=all_callbacks,
         )
         trainer.remove_callback(PrinterCallback)  # our progress bar and summary replace it
-        with sigterm_as_interrupt(), write_errors_as_sentence(out), warnings.catch_warnings():
+        with (
+            sigterm_as_interrupt(),
+            write_errors_as_sentence(out, resume_command),
+            warnings.catch_warnings(),
+        ):
             # transformers 5 renames gradient checkpointing; the old name still works.
             warnings.filterwarnings("ignore", category=FutureWarning)
             if checkpoint and finished is not None:
@@ -466,7 +472,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def write_errors_as_sentence(out: Path) -> Iterator[None]:
+def write_errors_as_sentence(out: Path, resume: str = "atri train --resume") -> Iterator[None]:
     """A full disk (or a folder that cannot be written) while saving a checkpoint or the
     adapter is one sentence: nothing was published, so the earlier versions stand. The
     savers say so in their own ways: OSError, safetensors' SafetensorError, tokenizers'
@@ -481,7 +487,7 @@ def write_errors_as_sentence(out: Path) -> Iterator[None]:
         raise TrainError(
             f"Training stopped writing {where} ({reason}); no version was written "
             f"and the earlier ones in {out} are untouched: free some space, then run "
-            "`atri train --resume`."
+            f"`{resume}`."
         ) from None
 
 

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from atri.cli import app
+from atri.terminal import suggested_command
 from model.adapters.versions import RUNS_DIR
 from tests.cli_output import says
 from tests.model.adapters.make_versions import base_config_hash, write_version
@@ -69,4 +70,6 @@ def test_checkpoints_are_named_with_their_size(config: Path) -> None:
 
     out = listed(config)
 
-    assert says(out, f"{run.parent}: 3.0 MiB of checkpoints for `atri train --resume`")
+    # The command as the user must type it: under this (not the default) config.
+    resume = suggested_command(config, "train", "--resume")
+    assert says(out, f"{run.parent}: 3.0 MiB of checkpoints for `{resume}`")
