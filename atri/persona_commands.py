@@ -69,7 +69,7 @@ def persona_export(
         Path | None, typer.Option("--out", "-o", help="file to write (default: stdout)")
     ] = None,
 ) -> None:
-    """Write the character card as SillyTavern Character Card V2 JSON."""
+    """Write the character card as SillyTavern Character Card V2 JSON (V3 for a V3 card)."""
     settings = configured_settings()
     text = json.dumps(_persona(settings).to_card_v2(), ensure_ascii=False, indent=2)
     out = output_path(out)

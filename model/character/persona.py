@@ -412,8 +412,9 @@ class Persona(BaseModel):
         return self.fill(self.greeting, user_name)
 
     def to_card_v2(self) -> dict[str, Any]:
-        """SillyTavern's Character Card V2 (spec `chara_card_v2`): the card as read where
-        it was one (`_card_as_read`), else one written from these fields."""
+        """SillyTavern's Character Card V2 (spec `chara_card_v2`; V3 for a V3 card): the
+        card as read where it was one (`_card_as_read`), else one written from these
+        fields."""
         if self._card is not None:
             return self._card_as_read(self._card)
         examples = "\n".join(
@@ -453,7 +454,8 @@ class Persona(BaseModel):
 
     def _card_as_read(self, card: dict[str, Any]) -> dict[str, Any]:
         """The card as read, every field and extension ATRI does not use kept (the V2 spec:
-        an app must not destroy them), with what ATRI changes in it: V2's spec, its name
+        an app must not destroy them), with what ATRI changes in it: V2's spec (V3's for a
+        V3 card), its name
         without blanks around it, its credit as text (`_credits`), the `extensions` V2
         requires, the character's note at the depth and in the role ATRI tells it, and the
         lorebook in the shape SillyTavern imports (`_book_as_read`). Its macros stay as
@@ -467,6 +469,10 @@ class Persona(BaseModel):
             depth_prompt |= self._depth_prompt()["depth_prompt"]
         if "character_book" in data:
             data["character_book"] = _book_as_read(data["character_book"])
+        # A V3 card stays one (its nickname, assets, group greetings are V3's): labelled
+        # V2, apps that read V3 fields only from V3 cards would drop them on import.
+        if card.get("spec") == "chara_card_v3":
+            return {**card, "spec": "chara_card_v3", "spec_version": "3.0", "data": data}
         return {**card, "spec": "chara_card_v2", "spec_version": "2.0", "data": data}
 
     def _depth_prompt(self) -> dict[str, Any]:
