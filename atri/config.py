@@ -893,6 +893,8 @@ SECRET_ENV_BY_SECTION = {
     "qq": ONEBOT_ACCESS_TOKEN_ENV,
     "model": OPENAI_API_KEY_ENV,
 }
+# Every environment variable ATRI itself reads (the QQ plugin's `ATRI_*` keys aside).
+ATRI_ENV = frozenset({CONFIG_ENV, API_KEYS_ENV, *SECRET_ENV_BY_SECTION.values()})
 # A key named like a secret: `token`, `access_token`, `api_key`, `password`, …
 _SECRET_NAME = re.compile(
     r"(?:^|_)(?:token|secret|password|passwd|passphrase|api_?key|access_?key|private_?key)$",

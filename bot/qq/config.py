@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from atri.config import (
+    ATRI_ENV,
     COMMAND_NAME_RULE,
     BotSettings,
     QQSettings,
@@ -111,9 +112,6 @@ class PluginConfigError(ConfigError):
     names the key and what to write."""
 
 
-# ATRI's own environment variables (atri/config.py): not plugin keys, but no slip either.
-_ATRI_ENV = {"ATRI_CONFIG", "ATRI_ADMIN_TOKEN", "ATRI_DISCORD_TOKEN"}
-_ATRI_ENV |= {"ATRI_ONEBOT_ACCESS_TOKEN", "ATRI_OPENAI_API_KEY"}
 _EXAMPLES = {
     "atri_worker_url": "http://127.0.0.1:8765",
     "atri_error_reply": "出错了，稍后再试",
@@ -169,7 +167,8 @@ def _likely_key(name: str) -> str | None:
 def misspelt_keys(names: Iterable[str]) -> list[str]:
     """A sentence for each ATRI_ name among `names` that neither the plugin nor ATRI
     reads: with the key it likely means, or saying it is ignored."""
-    known = {_env_name(f) for f in Config.model_fields} | _ATRI_ENV
+    # ATRI's own environment variables are not plugin keys, but no slip either.
+    known = {_env_name(f) for f in Config.model_fields} | ATRI_ENV
     said = []
     for name in sorted({n.upper() for n in names if n.upper().startswith("ATRI_")} - known):
         likely = _likely_key(name)

@@ -20,6 +20,7 @@ from atri.config import Secrets, Settings
 from atri.errors import ConfigError
 from atri.listening import bind_listening_socket, is_loopback
 from bot.qq import set_worker
+from bot.qq.config import Config
 from model.character.persona import Persona, canned_lines, configured_persona
 from model.protocol import Worker
 
@@ -63,24 +64,13 @@ def nonebot_options(
         # ／: the slash a Chinese or Japanese input method types (／atri reset).
         "command_start": {"/", "\uff0f"},
         "command_sep": {"."},
-        "atri_reply_in_private": qq.reply_in_private,
-        "atri_allowed_users": list(qq.allowed_users),
-        "atri_blocked_users": list(qq.blocked_users),
-        "atri_allowed_groups": list(qq.allowed_groups),
-        "atri_blocked_groups": list(qq.blocked_groups),
-        "atri_bot_ids": list(qq.bot_ids),
-        "atri_max_replies_per_minute": qq.max_replies_per_minute,
-        "atri_split_pause_seconds": qq.split_pause_seconds,
-        "atri_send_gap_seconds": qq.send_gap_seconds,
-        "atri_sends_per_minute": qq.sends_per_minute,
-        "atri_send_retry_seconds": qq.send_retry_seconds,
-        "atri_resend_within_seconds": qq.resend_within_seconds,
-        "atri_typing_seconds": qq.typing_seconds,
-        "atri_max_message_chars": qq.max_message_chars,
-        "atri_max_reply_parts": qq.max_reply_parts,
-        "atri_room_context": qq.room_context,
-        "atri_answer_pokes": qq.answer_pokes,
-        "atri_poke_cooldown_seconds": qq.poke_cooldown_seconds,
+        # Every `[qq]` key the plugin has (`atri_` + its name), so a new key cannot be
+        # read from config.toml and then silently left out here.
+        **{
+            f"atri_{key}": value
+            for key, value in qq.model_dump().items()
+            if f"atri_{key}" in Config.model_fields
+        },
         "atri_error_reply": canned_lines(settings, card).error,
         "atri_command_name": settings.bot.command_name,
     }
