@@ -313,7 +313,17 @@ def prep(
         # right after prep found no dataset.
         out = settings.path(settings.train.dataset).parent
     raise typer.Exit(
-        run_prep(settings, scripts, out, fmt, system_prompt, console, train, persona.main_language)
+        run_prep(
+            settings,
+            scripts,
+            out,
+            fmt,
+            system_prompt,
+            console,
+            train,
+            persona.main_language,
+            errors=err_console,
+        )
     )
 
 

@@ -46,12 +46,16 @@ def run_prep(
     console: Console,
     train_command: str = "atri train",
     card_language: str = "",
+    errors: Console | None = None,
 ) -> int:
     """Exit code 0 when a dataset was written, 1 when nothing usable came out (the output
-    folder is then left as it was), 2 on bad usage."""
+    folder is then left as it was), 2 on bad usage. The sentence of a run that failed goes
+    to `errors` (the CLI's stderr: a summary redirected to a file must not swallow it),
+    the report to `console`."""
+    errors = errors or console
     if fmt is not None and fmt not in FORMAT_NAMES and fmt != "auto":
         _say(
-            console,
+            errors,
             f"--format {fmt}: unknown format; expected one of {', '.join(FORMAT_NAMES)}.",
             "red",
         )
@@ -65,7 +69,7 @@ def run_prep(
         # replaced the earlier one lacked that chapter, with status 0.
         named = ", ".join(map(str, missing))
         _say(
-            console,
+            errors,
             f"{named}: not found; check the path{'s' if len(missing) > 1 else ''} (the other"
             f" scripts were not read either). Nothing was written to {out}.",
             "red",
@@ -74,7 +78,7 @@ def run_prep(
     files = collect_scripts(scripts)
     if not files:
         _say(
-            console,
+            errors,
             f"No script files found in {', '.join(map(str, scripts))}; expected"
             f" {_suffixes_named()} files (or ONScripter's nscript.dat)."
             f" Nothing was written to {out}.",
@@ -106,7 +110,7 @@ def run_prep(
                 card_language=card_language,
             )
         except DataprepError as exc:
-            _say(console, f"{exc} Nothing was written to {out}.", "red")
+            _say(errors, f"{exc} Nothing was written to {out}.", "red")
             return 1
     for error in result.errors:
         console.print(Text("skipped: ", style="yellow") + Text(error))
@@ -120,9 +124,9 @@ def run_prep(
     for note in [*result.notes, *_card_language_notes(result, settings, card_language)]:
         _say(console, note, "yellow")
     if result.problem is not None:
-        _say(console, f"{result.problem} {out} was left as it was.", "red")
+        _say(errors, f"{result.problem} {out} was left as it was.", "red")
         if not settings.config_file and "[dataprep]" in result.problem:
-            _say(console, NO_CONFIG_READ, "yellow")
+            _say(errors, NO_CONFIG_READ, "yellow")
         return 1
     # Not wrapped by rich: its newlines would cut the command in it, even inside a quoted
     # path, for whoever pastes it; the terminal wraps it for the eye alone.
