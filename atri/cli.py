@@ -367,7 +367,10 @@ def train(
     ] = None,
     output_dir: Annotated[
         Path | None,
-        typer.Option(help="folder the version is written into (\\[model] adapters_dir)"),
+        typer.Option(
+            help="folder of versions the new version is written into, in a folder of its "
+            "own (default \\[model] adapters_dir, the one the worker serves from)"
+        ),
     ] = None,
     # No typer min=: [train]'s own check is the one rule, said in the config's own words
     # ("must be a positive integer"), whether the value comes from the file or a flag.
@@ -420,9 +423,20 @@ def train(
         except ValidationError as exc:
             flag = TRAIN_FLAGS.get(key, key.replace("_", "-"))
             fail(f"--{flag} = {value}: {setting_rule(exc.errors()[0], ('train', key))}.", 2)
+    served = settings.path(settings.model.adapters_dir)
     if output_dir is not None:
         settings.model.adapters_dir = str(output_dir.resolve())
     _train(settings, resume)
+    if output_dir is not None and output_dir.resolve() != served.resolve():
+        # Trained elsewhere, the version looked lost: `atri adapters list` said "No
+        # adapter versions" and the worker kept the earlier one, without a word.
+        err_console.print(
+            f"{output_dir.resolve()} is not [model] adapters_dir ({served}): the worker, "
+            "`atri eval` and `atri adapters` read versions from that folder only; set "
+            "adapters_dir to this one to serve its versions.",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _quiet_transformers() -> None:
