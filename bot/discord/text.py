@@ -129,12 +129,6 @@ def _utc_time(seconds: int, style: str | None) -> str | None:
     return when.strftime("%Y-%m-%d" if style in _DATE_STYLES else "%Y-%m-%d %H:%M UTC")
 
 
-def neutralize_mentions(text: str, names: NameLookup = _no_names) -> str:
-    """`mentions_as_names`, then `@everyone`/`@here` broken by a zero-width space."""
-    # Last, so a member whose name is "everyone" cannot smuggle a ping through a name.
-    return break_mass_mentions(mentions_as_names(text, names))
-
-
 def break_mass_mentions(text: str) -> str:
     """`@everyone`/`@here` broken by a zero-width space, wherever they appear."""
     return _MASS_MENTION.sub("@" + ZERO_WIDTH_SPACE, text)

@@ -10,12 +10,13 @@ from typing import Any
 
 from nonebot.adapters.onebot.v11 import Message, MessageSegment
 
-from bot.discord.text import mentions_as_names, neutralize_mentions
+from bot.discord.text import mentions_as_names
 from bot.lines import lines
 from bot.qq import mentions
 from bot.qq.forwards import _message_line, segments_text
 from bot.qq.quotes import quoted_note
 from bot.quoting import quote_note
+from tests.bot.discord.test_text import sent_text
 from tests.bot.qq.events import SELF_ID, group_event
 
 RLO = "\u202e"
@@ -61,4 +62,4 @@ def test_a_discord_mention_names_the_member_without_controls() -> None:
 
     assert mentions_as_names("<@1> hi <@2>", names) == f"@夏生 hi @{CODER}"
     # A name made "everyone" by dropping its controls still pings nobody.
-    assert neutralize_mentions("<@3>", names) == "@\u200beveryone"
+    assert sent_text("<@3>", names) == "@\u200beveryone"

@@ -6,13 +6,18 @@ import pytest
 
 from bot.discord.text import (
     MESSAGE_LIMIT,
+    NameLookup,
     mentions_as_names,
-    neutralize_mentions,
     outgoing_parts,
 )
 
 ZWSP = "\u200b"
 FENCE = "```"
+
+
+def sent_text(text: str, names: NameLookup) -> str:
+    """What a reply becomes on its way to Discord, its parts joined."""
+    return "".join(outgoing_parts(text, names))
 
 
 def names(kind: str, ident: int) -> str | None:
@@ -21,19 +26,19 @@ def names(kind: str, ident: int) -> str | None:
 
 def test_user_and_role_mentions_become_plain_names() -> None:
     text = "<@1> 和 <@!1> 还有 <@&2>，<@99> 和 <@&98>，频道 <#5> 不变"
-    assert neutralize_mentions(text, names) == (
+    assert sent_text(text, names) == (
         f"@夏生 和 @夏生 还有 @mods，@{ZWSP}user 和 @{ZWSP}role，频道 <#5> 不变"
     )
 
 
 def test_mass_mentions_are_broken_anywhere() -> None:
-    out = neutralize_mentions("@everyone @here @Everyone x@everyones", names)
+    out = sent_text("@everyone @here @Everyone x@everyones", names)
     assert "@everyone" not in out.lower() and "@here" not in out
     assert out.replace(ZWSP, "") == "@everyone @here @Everyone x@everyones"
 
 
 def test_a_name_cannot_smuggle_a_mass_mention() -> None:
-    assert neutralize_mentions("<@3>", names) == f"@{ZWSP}everyone"
+    assert sent_text("<@3>", names) == f"@{ZWSP}everyone"
     assert mentions_as_names("<@3>", names) == "@everyone"  # input side: for the model only
 
 
