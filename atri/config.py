@@ -253,11 +253,15 @@ class Section(BaseModel):
     )
 
 
+# Where the offline default model is cached after its first load (`[model] cache_dir`).
+DEFAULT_CACHE_DIR = "~/.cache/atri"
+
+
 class ModelSettings(Section):
     base: PathSetting = OFFLINE_DEFAULT_BASE
     adapter: PathSetting = ""
     engine: Literal["local", "llamacpp", "echo", "openai"] = "local"
-    cache_dir: PathSetting = "~/.cache/atri"
+    cache_dir: PathSetting = DEFAULT_CACHE_DIR
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     adapters_dir: PathSetting = "adapters"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atri.config import OFFLINE_DEFAULT_BASE, Settings
+from atri.config import DEFAULT_CACHE_DIR, OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError, UserError
 from atri.files import owned, owned_prefix, remove_dead_leftovers
 from model.engines.chat_template import check_configured_template
@@ -227,8 +227,8 @@ def cache_dir_error(cache_dir: Path, exc: OSError) -> ConfigError:
     blocker = next((p for p in (cache_dir, *cache_dir.parents) if p.is_file()), None)
     reason = f"{blocker} is a file" if blocker else exc.strerror or type(exc).__name__
     # Not the very folder that failed (a read-only home): one beside the config.
-    at_home = cache_dir == Path("~/.cache/atri").expanduser()
-    example = '"cache" (a folder beside config.toml)' if at_home else "~/.cache/atri"
+    at_home = cache_dir == Path(DEFAULT_CACHE_DIR).expanduser()
+    example = '"cache" (a folder beside config.toml)' if at_home else DEFAULT_CACHE_DIR
     return ConfigError(
         f"[model] cache_dir {cache_dir} cannot be created ({reason}); point it at a folder "
         f"ATRI can write, such as {example}."
