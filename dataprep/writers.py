@@ -138,17 +138,18 @@ def dataset_info(formats: list[str], stem: str = "atri", with_eval: bool = True)
                 "tags": dict(_MESSAGES_TAGS),
             }
     if "alpaca" in formats:
-        info[names.entry("alpaca", "train")] = {
-            "file_name": names.file("alpaca", "train"),
-            "formatting": "alpaca",
-            "columns": {
-                "prompt": "instruction",
-                "query": "input",
-                "response": "output",
-                "system": "system",
-                "history": "history",
-            },
-        }
+        for split in splits:
+            info[names.entry("alpaca", split)] = {
+                "file_name": names.file("alpaca", split),
+                "formatting": "alpaca",
+                "columns": {
+                    "prompt": "instruction",
+                    "query": "input",
+                    "response": "output",
+                    "system": "system",
+                    "history": "history",
+                },
+            }
     return info
 
 
@@ -333,8 +334,9 @@ def write_datasets(
     for split, samples in (("train", train), ("eval", evaluation)):
         if not samples:
             continue
-        # alpaca has no eval file: its users evaluate on the sharegpt one.
-        chosen = [f for f in OUTPUT_FORMATS if f in formats and (split == "train" or f != "alpaca")]
+        # Every format has its held-out file: with alpaca alone, the held-out scenes
+        # were in no file at all.
+        chosen = [f for f in OUTPUT_FORMATS if f in formats]
         paths = [out / names.file(f, split) for f in chosen]
         writers = [_Writer(p, lines=f == "messages") for f, p in zip(chosen, paths, strict=True)]
         try:

@@ -50,6 +50,7 @@ def test_written_files_load_with_datasets(written: tuple[Path, object], tmp_path
         "atri_messages.jsonl",
         "atri_messages_eval.jsonl",
         "atri_alpaca.json",
+        "atri_alpaca_eval.json",
         "dataset_info.json",
         "atri_stats.json",
         "atri_stats.png",
@@ -65,10 +66,9 @@ def test_written_files_load_with_datasets(written: tuple[Path, object], tmp_path
     )
     roles = [m["role"] for m in messages[0]["messages"]]
     assert roles[0] == "system" and roles[1] == "user" and roles[-1] == "assistant"
-    alpaca = load_dataset(
-        "json", data_files=str(out / "atri_alpaca.json"), split="train", cache_dir=cache
-    )
-    assert {"instruction", "input", "output", "system", "history"} <= set(alpaca.column_names)
+    for name in ("atri_alpaca.json", "atri_alpaca_eval.json"):
+        alpaca = load_dataset("json", data_files=str(out / name), split="train", cache_dir=cache)
+        assert {"instruction", "input", "output", "system", "history"} <= set(alpaca.column_names)
     assert (out / "atri_stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

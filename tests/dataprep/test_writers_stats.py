@@ -44,7 +44,12 @@ def test_streamed_rows_equal_json_dumps(tmp_path: Path, system: str) -> None:
         to_sharegpt(SAMPLES[0], system)
     ]
     info = json.loads((tmp_path / "dataset_info.json").read_text(encoding="utf-8"))
-    assert set(info) == {"mia", "mia_eval", "mia_messages", "mia_messages_eval", "mia_alpaca"}
+    assert set(info) == {
+        *("mia", "mia_eval", "mia_messages", "mia_messages_eval"),
+        *("mia_alpaca", "mia_alpaca_eval"),
+    }
+    held_out = json.loads((tmp_path / "mia_alpaca_eval.json").read_text(encoding="utf-8"))
+    assert held_out == [to_alpaca(SAMPLES[0], system)]
 
 
 @pytest.mark.parametrize(
