@@ -407,9 +407,12 @@ def import_summary(result: Any) -> str:
         (counts.messages_skipped, "message"),
         (counts.summaries_skipped, "summary"),
         (counts.room_skipped, "room line"),
+        (counts.channel_modes_skipped, "channel mode"),
     )
     if skipped:
         notes.append(f"already stored, skipped: {skipped}")
+    if counts.channel_modes:  # a backup's: silenced groups stay silent after a restore
+        notes.append(f"{counted(counts.channel_modes, 'channel mode')} restored")
     if result.shared_added:
         notes.append(
             f"{result.shared_added} of them into"
@@ -461,7 +464,8 @@ def memory_export(
 
     A user's export holds their exchanges in channels' shared conversations too, and a
     channel's or a user's key the members' own conversations it covers. With no
-    scope: the whole database, as a backup that `atri memory import` restores."""
+    scope: the whole database (the channel modes admins set too), as a backup that
+    `atri memory import` restores."""
     scope = typed(scope)
     settings = configured_settings()
     # Before anything is read: the database is what the export is made from.
@@ -496,12 +500,14 @@ def memory_export(
         if members:
             notes.append(f"{in_members} of them from {_members_own(len(members))}")
         from_where = f" ({'; '.join(notes)})" if notes else ""
-        err_console.print(
-            f"Wrote {counted(messages + theirs, 'message')}{from_where}, {summaries} "
-            f"{'summary' if summaries == 1 else 'summaries'} and "
-            f"{counted(len(data['room_lines']), 'room line')} to {out}.",
-            markup=False,
-        )
+        kinds = [
+            f"{counted(messages + theirs, 'message')}{from_where}",
+            f"{summaries} {'summary' if summaries == 1 else 'summaries'}",
+            counted(len(data["room_lines"]), "room line"),
+        ]
+        if data.get("channel_modes"):  # a backup's
+            kinds.append(counted(len(data["channel_modes"]), "channel mode"))
+        err_console.print(f"Wrote {', '.join(kinds[:-1])} and {kinds[-1]} to {out}.", markup=False)
 
 
 def _members_own(n: int) -> str:

@@ -1,7 +1,8 @@
 """What admins set per channel or group: whether ATRI speaks there, and how.
 
 One small table in the memory database, with its own connection (WAL lets it sit beside
-the memory's): a channel not listed is "mention", so only changes are stored.
+the memory's; the table is `model.memory.channel_table`'s, which a whole-database backup
+carries): a channel not listed is "mention", so only changes are stored.
 """
 
 from __future__ import annotations
@@ -11,19 +12,9 @@ from pathlib import Path
 
 import aiosqlite
 
+from model.memory.channel_table import SCHEMA, store_mode
+from model.memory.database import busy_timeout_pragma
 from model.protocol import ChannelMode
-
-DEFAULT_MODE: ChannelMode = "mention"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS channel_modes (
-    platform TEXT NOT NULL,
-    channel_id TEXT NOT NULL,
-    mode TEXT NOT NULL CHECK (mode IN ('off', 'mention', 'all')),
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (platform, channel_id)
-);
-"""
 
 
 class ChannelModes:
@@ -35,7 +26,7 @@ class ChannelModes:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
         try:
-            await db.execute("PRAGMA busy_timeout = 5000")
+            await db.execute(busy_timeout_pragma())
             await db.executescript(SCHEMA)
             await db.commit()
             # Every file the connection reads through (the -wal and -shm beside the
@@ -57,14 +48,5 @@ class ChannelModes:
         return {str(channel): mode for channel, mode in rows}
 
     async def set(self, platform: str, channel_id: str, mode: ChannelMode) -> None:
-        if mode == DEFAULT_MODE:
-            await self._db.execute(
-                "DELETE FROM channel_modes WHERE platform = ? AND channel_id = ?",
-                (platform, channel_id),
-            )
-        else:
-            await self._db.execute(
-                "INSERT OR REPLACE INTO channel_modes VALUES (?, ?, ?, ?)",
-                (platform, channel_id, mode, time.time()),
-            )
+        await store_mode(self._db, platform, channel_id, mode, time.time())
         await self._db.commit()

@@ -22,6 +22,7 @@ from pydantic import (
 
 from atri.errors import UserError
 from model.memory.records import LATEST_TIME
+from model.protocol import ChannelMode
 
 EXPORT_FORMAT = "atri-memory"
 # Bump it when the export gains something that an older ATRI could not import;
@@ -33,8 +34,10 @@ EXPORT_FORMAT = "atri-memory"
 # is deleted or recalled); version 6 a user's exchanges in the conversations channels
 # share (`shared_conversations`); version 7 the members' own conversations a channel's or
 # a user's key covers (`member_conversations`); version 8 the purges a backup's database
-# kept (`purges`: key and time, no text); versions 1 to 7 still import.
-EXPORT_VERSION = 8
+# kept (`purges`: key and time, no text); version 9 the channel modes admins set
+# (`channel_modes`, a backup's only: they were lost on a restore, so the groups an admin
+# had silenced were answered again); versions 1 to 8 still import.
+EXPORT_VERSION = 9
 
 
 def _utf8(value: str) -> str:
@@ -139,7 +142,7 @@ class MemoryExport(ScopeExport):
     a channel's members' there, or a user's in every channel; version 7)."""
 
     format: Literal["atri-memory"]
-    version: Literal[1, 2, 3, 4, 5, 6, 7, 8]
+    version: Literal[1, 2, 3, 4, 5, 6, 7, 8, 9]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
     shared_conversations: list[SharedExchanges] = Field(default_factory=list)
     member_conversations: list[ScopeExport] = Field(default_factory=list)
@@ -154,18 +157,31 @@ class ExportedPurge(BaseModel):
     at: Time
 
 
+class ExportedChannelMode(BaseModel):
+    """A mode an admin set for a channel or group (`model.channels`), as a backup holds it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    platform: Annotated[Text, AfterValidator(_some_text)]
+    channel_id: Annotated[Text, AfterValidator(_some_text)]
+    mode: ChannelMode
+    updated_at: Time
+
+
 class MemoryBackup(BaseModel):
     """What `atri memory export` with no scope writes: the whole database, with the
     purges it kept (version 8): restored on another machine, they leave a purged person
-    out of an older backup imported there too."""
+    out of an older backup imported there too; and the channel modes admins set (version
+    9), so a restore does not answer again in the groups an admin silenced."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["atri-memory"]
-    version: Literal[2, 3, 4, 5, 6, 7, 8]
+    version: Literal[2, 3, 4, 5, 6, 7, 8, 9]
     scopes: list[ScopeExport]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
     purges: list[ExportedPurge] = Field(default_factory=list)
+    channel_modes: list[ExportedChannelMode] = Field(default_factory=list)
 
 
 class ExportError(UserError):
@@ -190,6 +206,10 @@ class ImportCounts:
     purged_summaries: int = 0
     purged_room_lines: int = 0
     purged_keys: list[str] = field(default_factory=list)
+    # A backup's channel modes: set here (another mode, or none, was stored), and those
+    # stored already.
+    channel_modes: int = 0
+    channel_modes_skipped: int = 0
 
 
 @dataclass(frozen=True)

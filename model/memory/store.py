@@ -21,6 +21,7 @@ import aiosqlite
 
 from atri.errors import ConfigError, UserError
 from model.grouping import Grouped, OneTransaction, ReadKey, Touch
+from model.memory.channel_table import backed_up_modes, restore_modes
 from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
@@ -1067,8 +1068,8 @@ class Memory:
         }
 
     async def backup(self) -> dict[str, Any]:
-        """The whole database: every scope (with its summaries) and every room line, as
-        of one moment (`at_one_moment`)."""
+        """The whole database: every scope (with its summaries), every room line, the
+        purges and the channel modes, as of one moment (`at_one_moment`)."""
         return await self.at_one_moment(Memory._read_backup)
 
     async def at_one_moment(self, read: Callable[[Memory], Awaitable[T]]) -> T:
@@ -1100,6 +1101,7 @@ class Memory:
             "scopes": scopes,
             "room_lines": lines,
             "purges": [{"scope": as_text(r[0]), "at": as_time(r[1])} for r in purges],
+            "channel_modes": await backed_up_modes(self._db),
         }
 
     async def _export_scope(self, scope: str) -> dict[str, Any]:
@@ -1137,7 +1139,8 @@ class Memory:
 
         What a purge here deleted after the file was written is left out (`purged`),
         unless `include_purged`; a backup's own purges are kept here first, so they count
-        as purges here (now and for later imports)."""
+        as purges here (now and for later imports). A backup's channel modes are set as
+        their channels' here (`restore_modes`)."""
         with self._tx.touching(Touch(everything=True)):
             return await self._import(export, include_purged)
 
@@ -1174,6 +1177,8 @@ class Memory:
                 counts.room_lines, counts.room_skipped = await self.room.import_lines(
                     [line.model_dump() for line in lines]
                 )
+                if isinstance(export, MemoryBackup):
+                    await self._restore_channel_modes(export, counts)
                 await self._tx.commit()
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -1194,6 +1199,11 @@ class Memory:
             shared_conversations=len(shared),
             member_conversations=len(scopes) - 1 if isinstance(export, MemoryExport) else 0,
         )
+
+    async def _restore_channel_modes(self, backup: MemoryBackup, counts: ImportCounts) -> None:
+        """A backup's channel modes, each set as its channel's; not committed."""
+        changed, same = await restore_modes(self._db, backup.channel_modes)
+        counts.channel_modes, counts.channel_modes_skipped = changed, same
 
     async def _import_scope(self, export: ScopeExport, counts: ImportCounts) -> None:
         """Messages and summaries of one scope, not committed; what it did goes in `counts`.

@@ -135,7 +135,7 @@ def broken(path: str, value: Any) -> dict[str, Any]:
     [
         ([1, 2], "f.json: not an ATRI memory export"),
         ("text", "f.json: not an ATRI memory export"),
-        (broken("version", 9), "f.json: written by a newer ATRI (export version 9"),
+        (broken("version", 10), "f.json: written by a newer ATRI (export version 10"),
         (broken("version", None), "f.json: version is missing;"),
         (broken("scope", ""), 'f.json: scope must not be empty (it is "")'),
         (broken("scope", "   "), "f.json: scope must not be empty"),

@@ -73,7 +73,7 @@ async def test_a_channels_export_holds_its_members_own_conversations(
         assert "我也在二群" not in json.dumps(data, ensure_ascii=False)  # g2's stays out
 
         parsed = parse_export(data, "g1.json")
-        assert isinstance(parsed, MemoryExport) and data["version"] == EXPORT_VERSION == 8
+        assert isinstance(parsed, MemoryExport) and data["version"] == EXPORT_VERSION == 9
         await memory.purge("qq:chan:g1")
         assert await memory.all_messages("qq:chan:g1:user:1") == []
         result = await memory.import_export(parsed, include_purged=True)

@@ -135,8 +135,8 @@ def test_the_export_and_import_commands_count_the_shared_messages(
 def test_an_older_atri_is_told_the_export_is_newer() -> None:
     """An export with `shared_conversations` is a version an ATRI before it refuses as
     newer (one sentence), not as a file with a field it does not know."""
-    assert EXPORT_VERSION == 8  # session 53: a backup's `purges`
-    with pytest.raises(ExportError, match="must be 1, 2, 3, 4, 5, 6, 7 or 8"):
+    assert EXPORT_VERSION == 9  # session 67: a backup's `channel_modes`
+    with pytest.raises(ExportError, match="must be 1, 2, 3, 4, 5, 6, 7, 8 or 9"):
         parse_export(
             {"format": "atri-memory", "version": 0, "scope": "qq:user:1", "messages": []}, "f"
         )

@@ -1,0 +1,87 @@
+"""The `channel_modes` table in the memory database (what admins set per channel, read
+and written by `model.channels.ChannelModes`): its schema, and its rows as a whole-database
+backup holds them (`backed_up_modes`, `restore_modes`, on the memory's own connection).
+Here, beside the memory's other tables, so the backup reads it without importing the
+worker's side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+
+from model.memory.export_format import ExportedChannelMode
+from model.memory.records import as_text, as_time
+from model.protocol import ChannelMode
+
+DEFAULT_MODE: ChannelMode = "mention"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS channel_modes (
+    platform TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    mode TEXT NOT NULL CHECK (mode IN ('off', 'mention', 'all')),
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (platform, channel_id)
+);
+"""
+
+
+async def store_mode(
+    db: aiosqlite.Connection, platform: str, channel_id: str, mode: ChannelMode, at: float
+) -> None:
+    """Not committed; the default mode is stored as no row."""
+    if mode == DEFAULT_MODE:
+        await db.execute(
+            "DELETE FROM channel_modes WHERE platform = ? AND channel_id = ?",
+            (platform, channel_id),
+        )
+    else:
+        await db.execute(
+            "INSERT OR REPLACE INTO channel_modes VALUES (?, ?, ?, ?)",
+            (platform, channel_id, mode, at),
+        )
+
+
+async def backed_up_modes(db: aiosqlite.Connection) -> list[dict[str, Any]]:
+    """Every mode stored, as a backup holds it (`ExportedChannelMode`); none where no
+    worker ever opened the file (the table is made then)."""
+    made = await db.execute_fetchall(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'channel_modes'"
+    )
+    if not made:
+        return []
+    rows = await db.execute_fetchall(
+        "SELECT platform, channel_id, mode, updated_at FROM channel_modes"
+        " ORDER BY platform, channel_id"
+    )
+    return [
+        {
+            "platform": as_text(platform),
+            "channel_id": as_text(channel_id),
+            "mode": mode,
+            "updated_at": as_time(updated_at),
+        }
+        for platform, channel_id, mode, updated_at in rows
+    ]
+
+
+async def restore_modes(
+    db: aiosqlite.Connection, modes: Sequence[ExportedChannelMode]
+) -> tuple[int, int]:
+    """Set each of a backup's `modes` as its channel's, inside the caller's transaction;
+    channels it does not name keep theirs. Returns how many changed a channel's mode and
+    how many were stored already."""
+    if not modes:
+        return 0, 0  # nothing written: no table made in a database without one
+    await db.execute(SCHEMA)
+    rows = await db.execute_fetchall("SELECT platform, channel_id, mode FROM channel_modes")
+    stored = {(platform, channel_id): mode for platform, channel_id, mode in rows}
+    changed = 0
+    for m in modes:
+        if stored.get((m.platform, m.channel_id), DEFAULT_MODE) != m.mode:
+            stored[m.platform, m.channel_id] = m.mode
+            changed += 1
+            await store_mode(db, m.platform, m.channel_id, m.mode, m.updated_at)
+    return changed, len(modes) - changed
