@@ -8,6 +8,7 @@ Chinese. Filters drop whole samples and say why.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections import Counter
@@ -61,7 +62,12 @@ _MARKUP_KEPT = r"\g<keep>"
 # word stays. Only that shape, no blank or brace inside, so `{{user}}` and `{name}` stay.
 _BRACE_RUBY = re.compile(r"(?<!\{)\{([^\s{}:]{1,32}+):[^\s{}:]{1,32}+\}(?!\})")
 # A dump's `\n` escape, a line break the game shows (`「ゴイシャス」\n※…`): not `\\n`.
-_ESCAPED_BREAK = re.compile(r"(?<!\\)\\n")
+# Windows dumps write `\r\n` (or a lone `\r`), whose `\r` otherwise stayed in her replies.
+_ESCAPED_BREAK = re.compile(r"(?<!\\)(?:\\r\\n|\\r|\\n)")
+# An escaped quote (`\"Quoted\"`, a JSON or C string dumped as it was written): not `\\"`.
+_ESCAPED_QUOTE = re.compile(r'(?<!\\)\\"')
+# An HTML character reference a web or wiki dump keeps (`I &lt;3 crabs &amp; fish!`).
+_HTML_REFERENCE = re.compile(r"&(?:[A-Za-z]{2,8}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 # A Windows path, whose `\notes.txt` is no line break: a drive letter, `:\`, no blank.
 _WINDOWS_PATH = re.compile(r"(?<![A-Za-z])[A-Za-z]:\\[^\s「」『』“”\"'，。、]++")
 # Page-end marks a dump leaves at the end of a line: ONScripter's `\`, CatSystem2's `@`
@@ -156,7 +162,8 @@ _RULE_TRIGGERS = re.compile(
     "|".join(
         [
             *(re.escape(c) for c in "(（【[〔《<{‥⋯―─\t\u3000\n\r"),
-            r"\\n",
+            r"\\[nr\"]",  # a dump's escaped break or quote
+            "&[#A-Za-z]",  # an HTML character reference
             "…(?<!……)(?!…)",
             "………",
             *(re.escape(run) for run in ("・・", "･･", "··", "...", "。。", "！！！", "!!!")),
@@ -219,8 +226,12 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
     """Every text rule but Traditional → Simplified, each guarded by a test for the
     characters it needs: a substring test is far cheaper than a regex pass. `markup`
     False leaves out the rule that deletes leftover markup (not the one for sound references)."""
-    if "\\n" in text:
+    if "\\n" in text or "\\r" in text:
         text = _escaped_breaks(text)
+    if '\\"' in text:
+        text = _ESCAPED_QUOTE.sub('"', text)
+    if "&" in text and ";" in text:
+        text = _HTML_REFERENCE.sub(_html_character, text)
     if "(" in text or "（" in text or "【" in text or "[" in text or "〔" in text:
         # No note starts after the last closing bracket: leaving that tail out of the
         # scan keeps a line of thousands of unclosed "(注" from being read once for each.
@@ -250,6 +261,11 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
     if "  " in text or "\t" in text or "\u3000" in text or "\n" in text or "\r" in text:
         text = _collapse_blanks(text)
     return text.strip()
+
+
+def _html_character(m: re.Match[str]) -> str:
+    """The character an HTML reference stands for; one HTML does not know stays."""
+    return html.unescape(m[0])
 
 
 def _escaped_breaks(text: str) -> str:
