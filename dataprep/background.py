@@ -50,9 +50,12 @@ _MARKDOWN_SUFFIXES = (".md", ".markdown")
 # fact on an English card was asked "Tell me about your 喜欢的食物.".
 QUESTIONS_BY_LANGUAGE = {
     "zh": list(DEFAULT_BACKGROUND_QUESTIONS),
-    "en": ["Tell me about your {topic}.", "What can you tell me about {topic}?"],
+    "en": ["Tell me about your {topic}.", "What can you tell me about your {topic}?"],
     "ja": ["{topic}について教えて。", "{topic}のこと、話してくれる？"],
 }
+# A topic that names its own owner (喜欢的食物, 夏生的事; "the town", "Natsuki's cat") is
+# asked without a template's 你的 / "your ": "你的喜欢的食物" and "your the town" do not read.
+_OWNER_IN_TOPIC = re.compile(r"(?:the|a|an|my|your|her|his|our|their)\s|.*?(?:的|['’]s\s)", re.I)
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\uff66-\uff9d]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -351,7 +354,7 @@ def _fact_samples(fact: Fact, answer: str, asking: Asking) -> list[Sample]:
     asked = list(fact.questions)
     if fact.topic:
         templates = templates_for(fact, asking.templates, asking.card_language)
-        asked += [t.replace("{topic}", fact.topic) for t in templates]
+        asked += [_asked_about(fact.topic, t) for t in templates]
     reply = asking.replace(answer) if asking.replace is not None else answer
     return [
         Sample(
@@ -362,6 +365,14 @@ def _fact_samples(fact: Fact, answer: str, asking: Asking) -> list[Sample]:
         )
         for question in dict.fromkeys(q.strip() for q in asked if q.strip())
     ]
+
+
+def _asked_about(topic: str, template: str) -> str:
+    """`template` with `topic` filled in, without its 你的 / "your " where the topic names
+    its own owner."""
+    if _OWNER_IN_TOPIC.match(topic) is not None:
+        template = template.replace("你的{topic}", "{topic}").replace("your {topic}", "{topic}")
+    return template.replace("{topic}", topic)
 
 
 def _within_length(samples: list[Sample], max_reply_chars: int) -> list[Sample]:
@@ -412,6 +423,19 @@ def mix_count(dialogue: int, ratio: float) -> int:
     if ratio <= 0 or dialogue <= 0:
         return 0
     return round(dialogue * ratio / (1 - ratio))
+
+
+def shortfall_note(asked: int, given: int, dialogue: int, ratio: float) -> list[str]:
+    """Where the facts give fewer than the `asked` samples `ratio` needs beside `dialogue`
+    train samples: all `given` are used, and their share is smaller than asked."""
+    if given >= asked:
+        return []
+    share = given / (dialogue + given)
+    return [
+        f"[dataprep] background_ratio {ratio:g} asked for {asked} background samples, but the"
+        f" facts give {given} ({share:.0%} of the train samples); add facts or questions for"
+        " more."
+    ]
 
 
 def choose_background(samples: list[Sample], count: int, seed: int) -> list[Sample]:

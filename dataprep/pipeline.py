@@ -651,7 +651,9 @@ def _background(
         return [], []
     pool = bg.background_pool(bg.read_lore(path), asking)
     count = bg.mix_count(dialogue, settings.background_ratio)
-    return bg.choose_background(pool.samples, count, settings.seed), pool.notes
+    chosen = bg.choose_background(pool.samples, count, settings.seed)
+    short = bg.shortfall_note(count, len(chosen), dialogue, settings.background_ratio)
+    return chosen, [*pool.notes, *short]
 
 
 def prepare(

@@ -182,9 +182,11 @@ def stats_figure(stats: Stats, aliases: list[str] | None = None) -> Figure:
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(13, max(4.5, 1.2 + 0.45 * len(labels))), width_ratios=(1, 1.2)
     )
+    background = stats.samples.get("background", 0)
     fig.suptitle(
         f"{name}: {stats.character_lines_kept:,} of {stats.character_lines_in:,} lines kept"
-        f" in {stats.samples.get('train', 0):,} train and"
+        f" in {stats.samples.get('train', 0):,} train"
+        f"{f' ({background:,} from background)' if background else ''} and"
         f" {stats.samples.get('eval', 0):,} eval samples",
         fontsize=13,
     )
@@ -193,7 +195,9 @@ def stats_figure(stats: Stats, aliases: list[str] | None = None) -> Figure:
         import numpy as np  # matplotlib's own dependency; a list of a million is slow
 
         left.hist(np.asarray(stats.reply_lengths), bins=bins, color="tab:blue", edgecolor="white")
-    left.set_title(f"Length of {name}'s replies")
+    # The script's replies only, as the lines beside them: a background answer comes once
+    # per question asking it, and would stand out as a spike of its own.
+    left.set_title(f"Length of {name}'s replies in the script")
     left.set_xlabel("characters")
     left.set_ylabel("samples")
     for axis in (left.xaxis, left.yaxis):
