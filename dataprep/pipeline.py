@@ -680,6 +680,11 @@ def prepare(
     # Checked before any work: other characters' entries are kept in it when the files
     # are moved in, and a file that cannot be read as one is never replaced.
     read_dataset_info(out / DATASET_INFO)
+    if not settings.user_placeholder:
+        # Her replies name the lead as written: so does her prompt. Left {{user}}, a model
+        # trained elsewhere (LLaMA-Factory) says "{{user}}" to people; only ATRI's worker
+        # fills it in.
+        system_prompt = system_prompt.replace(USER_PLACEHOLDER, tidy_name(settings.lead_aliases[0]))
     plotter = plotter_for(scripts)
     try:
         result = run_pipeline(
