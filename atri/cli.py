@@ -131,8 +131,10 @@ def _log_handler() -> logging.Handler:
         handler.setFormatter(logging.Formatter("%(message)s"))
         return handler
     handler = logging.StreamHandler(err_console.file)
+    # With the UTC offset: local times without it ran backwards when summer time ended,
+    # and could not be set beside version names and /status, which are in UTC.
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-8s %(message)s", "%Y-%m-%d %H:%M:%S")
+        logging.Formatter("%(asctime)s %(levelname)-8s %(message)s", "%Y-%m-%d %H:%M:%S%z")
     )
     return handler
 

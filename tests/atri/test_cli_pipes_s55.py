@@ -224,7 +224,7 @@ def test_a_log_line_to_a_pipe_is_one_line_with_its_time(tmp_path: Path) -> None:
     copy = tmp_path / "mem.sqlite3.schema2.bak"
     [line] = run.stderr.splitlines()
     assert re.fullmatch(
-        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO     "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d{4} INFO     "
         + re.escape(
             f"memory database upgraded from schema 2 to {SCHEMA_VERSION}; the earlier file is "
             f"kept at {copy}"
