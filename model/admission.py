@@ -16,6 +16,10 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 
 RATE_WINDOW_SECONDS = 60.0
+# Messages one conversation may have in the worker at once: the one answered and those
+# waiting their turn behind it (answered one at a time, in order). More could only wait
+# out their deadline, the later ones started with too little of it left to finish.
+MOST_PENDING_PER_CONVERSATION = 4
 # Memory the remembered token counts may hold, in bytes (`TokenCounts.entry_bytes`).
 TOKEN_COUNT_CACHE_BYTES = 32 * 1024 * 1024
 # What an entry of the table costs beside its text and count (`sys.getsizeof`): its slot
@@ -55,6 +59,13 @@ class RateLimiter:
             return False
         seen.append(now)
         return True
+
+    def give_back(self, key: str) -> None:
+        """Uncount the message `allow` counted last for `key`: one the worker then turned
+        away (busy) was never answered, and must not shorten the minute's allowance."""
+        seen = self._seen.get(key)
+        if seen:
+            seen.pop()
 
     def _sweep(self, now: float) -> None:
         self._swept = now
@@ -114,6 +125,10 @@ class ScopeLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+    def pending(self, scope: str) -> int:
+        """Messages of the conversation answered or waiting their turn now."""
+        return self._locks.get(scope, (None, 0))[1]
 
     @contextlib.asynccontextmanager
     async def hold(self, scope: str) -> AsyncIterator[None]:

@@ -24,7 +24,13 @@ from model import room as room_module
 from model.adapters.reload import Reloader, check_adapters_folder
 from model.adapters.validation import adapter_setting_error, check_adapter_folder
 from model.adapters.versions import AdapterError, CharacterId, recorded_prompt
-from model.admission import TOKEN_COUNT_CACHE_BYTES, RateLimiter, ScopeLocks, TokenCounts
+from model.admission import (
+    MOST_PENDING_PER_CONVERSATION,
+    TOKEN_COUNT_CACHE_BYTES,
+    RateLimiter,
+    ScopeLocks,
+    TokenCounts,
+)
 from model.batching import Batcher, Overloaded
 from model.channels import ChannelModes
 from model.character.ooc import OOCDetector
@@ -210,9 +216,12 @@ class ChatService:
         self.rate_limiter = RateLimiter(w.rate_limit_per_minute)
         # Open-API callers by network address (see `chat`), apart from the user ids.
         self.client_limiter = RateLimiter(w.rate_limit_per_minute)
-        # Requests being answered (queued, generating, or on their way to the queue): no
-        # more than the queue and one batch hold, so a flood is told "busy" on arrival.
+        # Requests being answered (queued, generating, waiting their conversation's turn,
+        # or on their way to the queue), and of them those with no conversation.
         self._in_progress = 0
+        self._anonymous_in_progress = 0
+        # Places: no more conversations (and anonymous requests) than the queue and one
+        # batch hold, so a flood is told "busy" on arrival (`_no_place_for`).
         self._capacity = w.queue_size + w.max_batch
         self.started = time.monotonic()
         self.ooc_regenerations = 0
@@ -470,18 +479,47 @@ class ChatService:
             return await self._hear_or_speak_up(request, text, scope)
         if not text:
             return Reply(text=self.lines.empty, scope=scope)
-        if (client and not self.client_limiter.allow(client)) or (
-            request.user_id and not self.rate_limiter.allow(f"{request.platform}:{request.user_id}")
-        ):
+        user = f"{request.platform}:{request.user_id}" if request.user_id else ""
+        if client and not self.client_limiter.allow(client):
             return Reply(text=self.lines.busy, scope=scope, status="rate_limited")
-        if self._in_progress >= self._capacity or self.batcher.full:
-            # No place left for it: say so now, before any work (not after a history read).
+        if user and not self.rate_limiter.allow(user):
+            if client:
+                self.client_limiter.give_back(client)
+            return Reply(text=self.lines.busy, scope=scope, status="rate_limited")
+        if self._no_place_for(scope):
+            # Said now, before any work (not after a history read). Never answered, it
+            # does not count against the sender's minute.
+            if client:
+                self.client_limiter.give_back(client)
+            if user:
+                self.rate_limiter.give_back(user)
             return Reply(text=self.lines.busy, scope=scope, status="busy")
+        return await self._counted(self._answer_in_order(scope, request, text, notes), scope)
+
+    def _no_place_for(self, scope: str) -> bool:
+        """Whether a message of `scope` ("" for none) must be told "busy" on arrival. A
+        place is a conversation, not a message: those waiting behind their conversation's
+        earlier one take no batch row, and counted as places, four members flooding her
+        in private chats had everyone else told "busy" while four rows generated. One
+        conversation holds at most MOST_PENDING_PER_CONVERSATION messages: its flood is
+        turned away, not others."""
+        pending = self._scope_locks.pending(scope) if scope else 0
+        if pending >= MOST_PENDING_PER_CONVERSATION:
+            return True
+        if pending:  # its conversation holds a place already
+            return False
+        places = len(self._scope_locks) + self._anonymous_in_progress
+        return places >= self._capacity or self.batcher.full
+
+    async def _counted(self, answering: Awaitable[Reply], scope: str) -> Reply:
+        """`answering`, counted in progress (and anonymous, for no `scope`) while it runs."""
         self._in_progress += 1
+        self._anonymous_in_progress += not scope
         try:
-            return await self._answer_in_order(scope, request, text, notes)
+            return await answering
         finally:
             self._in_progress -= 1
+            self._anonymous_in_progress -= not scope
 
     def _room_of(self, request: ChatRequest | ScopeRef) -> str:
         """The room a group message belongs to; "" where room context is off."""
@@ -498,15 +536,11 @@ class ChatService:
         room = self._room_of(request)
         if not (room and text and request.user_id and request.may_speak_up):
             return await self._hear(request, text, scope)
-        if self._in_progress >= self._capacity or self.batcher.full:
+        if self._no_place_for(scope):
             return await self._hear(request, text, scope)
         if not self.speak_up.wants_to(listed_channel(request, self.speak_up.channels), text):
             return await self._hear(request, text, scope)
-        self._in_progress += 1
-        try:
-            reply = await self._answer_in_order(scope, request, text)
-        finally:
-            self._in_progress -= 1
+        reply = await self._counted(self._answer_in_order(scope, request, text), scope)
         return reply if reply.status == "ok" else await self._hear(request, text, scope)
 
     async def _edited(self, request: ChatRequest, text: str, scope: str) -> Reply:
