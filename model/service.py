@@ -301,10 +301,13 @@ class ChatService:
             r.speak_up_max_per_hour,
         )
 
-    def _new_summarizer(self) -> Summarizer:
-        """Folds old exchanges into a summary, greedily, between replies (or after max_wait)."""
+    def _new_summarizer(self) -> Summarizer | None:
+        """Folds old exchanges into a summary, greedily, between replies (or after max_wait).
+        None, with a warning, where `summary_max_tokens` leaves no room for a summary
+        request in the context window: replies need no summary, and every fold would ask
+        the model to summarise nothing."""
         m = self.settings.memory
-        return Summarizer(
+        summarizer = Summarizer(
             self.memory,
             self.batcher,
             self.settings.generation.model_copy(
@@ -322,7 +325,14 @@ class ChatService:
             # An answer that runs on into a turn it wrote for the person is cut there,
             # as a reply is: the fake turn is no summary of what was said.
             turn_markers=user_turn_markers(chat_template_of(self.engine)),
+            # What her prompt shows, to fold on at once while a scope is still behind.
+            history_tokens=m.max_history_tokens,
+            history_messages=m.max_history_messages,
         )
+        if problem := summarizer.leaves_no_room():
+            log.warning("%s Summaries are off until then.", problem)
+            return None
+        return summarizer
 
     @property
     def system_prompt(self) -> str:

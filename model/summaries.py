@@ -9,6 +9,9 @@ the whole passes `summary_max_tokens` is it rewritten as one (compressed). The s
 is stored in the memory database with the last
 message it covers and the adapter version that wrote it; from then on those messages are
 shown to the model through the summary only (`character.prompt.fit_prompt` puts it first).
+A fold that leaves the scope still behind (exchanges neither summarized nor in her prompt,
+after a burst) asks for the next one at once, so the gap closes while the room is quiet
+rather than one fold per new message.
 
 A small model asked to summarise often does something else: it continues the transcript,
 or writes words that were never said ("Stay tuned for another exciting update!"). Such a
@@ -33,6 +36,8 @@ from dataclasses import dataclass
 from atri.config import GenerationSettings
 from model.batching import Batcher
 from model.character.prompt import (
+    MIN_MESSAGE_TOKENS,
+    SUMMARY_SHARE,
     TEMPLATE_OVERHEAD_TOKENS,
     UNNAMED,
     ChatMessages,
@@ -241,6 +246,19 @@ def notes(
     return "\n".join(dict.fromkeys(lines))
 
 
+def exchanges_shown(
+    exchanges: Sequence[Sequence[Message]], budget: int, count: Callable[[str], int]
+) -> int:
+    """How many of the newest `exchanges` fit `budget` tokens, a whole exchange at a time,
+    as her prompt fits them (each message with its template overhead)."""
+    used = 0
+    for shown, exchange in enumerate(reversed(exchanges)):
+        used += sum(count(m.content) + TEMPLATE_OVERHEAD_TOKENS for m in exchange)
+        if used > budget:
+            return shown
+    return len(exchanges)
+
+
 def newest_lines(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
     """The whole lines at the end of `text` that fit `max_tokens`."""
     kept = keep_end(text, max_tokens, count)
@@ -295,6 +313,32 @@ def plan_fold(
     )
 
 
+class RepeatedFailures:
+    """When a failure of a kind is logged: the first at once, the same kind again at most
+    every `every` seconds (as `FailureLog` logs the database's), so an engine that fails
+    every summary does not fill the log with one traceback per fold."""
+
+    def __init__(self, every: float, clock: Callable[[], float]) -> None:
+        self.every = every
+        self.clock = clock
+        self._last: dict[str, float] = {}
+        self._unsaid: dict[str, int] = {}
+
+    def due(self, kind: str) -> int | None:
+        """How many of `kind` went unlogged since it last was, if it is to be logged now;
+        None while it was logged under `every` seconds ago (this one is counted)."""
+        now = self.clock()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.every:
+            self._unsaid[kind] = self._unsaid.get(kind, 0) + 1
+            return None
+        self._last[kind] = now
+        return self._unsaid.pop(kind, 0)
+
+    def logged_before(self, kind: str) -> bool:
+        return kind in self._last
+
+
 class Summarizer:
     """Writes summaries in the background, one scope at a time, never ahead of a reply."""
 
@@ -313,11 +357,17 @@ class Summarizer:
         max_wait_seconds: float,
         failures: FailureLog | None = None,
         turn_markers: Sequence[str] = (),
+        history_tokens: int = 0,
+        history_messages: int = 0,
     ) -> None:
         """`failures`: where a database error is logged (one line per kind every few
-        minutes, as the service's own); without it, one line each time. `turn_markers`:
-        the served template's `user_turn_markers`, which an answer is cut at as a reply
-        is: what follows is a turn the model wrote for the person, not the summary."""
+        minutes, as the service's own; an engine's failures are logged as often);
+        without it, one line each time. `turn_markers`: the served template's
+        `user_turn_markers`, which an answer is cut at as a reply is: what follows is a
+        turn the model wrote for the person, not the summary. `history_tokens`,
+        `history_messages`: what her prompt shows of a conversation (`[memory]
+        max_history_tokens`, `max_history_messages`), to tell a scope still behind after
+        a fold (`_still_behind`); 0: each fold waits for its request."""
         self.memory = memory
         self.batcher = batcher
         self.gen = gen
@@ -325,12 +375,16 @@ class Summarizer:
         self.char_name = char_name
         self.labels = LABELS.get(language, LABELS["en"])
         self.count = count
+        self.context_window = context_window
         self.max_prompt_tokens = context_window - gen.max_new_tokens
         self.fold_exchanges = fold_exchanges
         self.busy = busy
         self.max_wait = max_wait_seconds
         self.failures = failures or FailureLog(memory.path, log, every=0)
+        self.engine_failures = RepeatedFailures(self.failures.every, self.failures.clock)
         self.turn_markers = tuple(turn_markers)
+        self.history_tokens = history_tokens
+        self.history_messages = history_messages
         self.overdue = 0  # summaries written between replies after waiting `max_wait`
         self.written = 0
         self.compactions = 0
@@ -340,6 +394,24 @@ class Summarizer:
         self._working = False
         self._task: asyncio.Task[None] | None = None
 
+    def leaves_no_room(self) -> str | None:
+        """Why no summary request fits the context window beside a `summary_max_tokens`
+        answer (its instruction, headings and the least of a transcript), as one
+        sentence; None when one does. Said at start: else every fold was cut to an empty
+        transcript, and the model asked to summarise nothing."""
+        head = f"{self.labels.previous}\n{self.labels.nothing_yet}\n\n{self.labels.conversation}\n"
+        request = self.count(self.instruction) + self.count(head) + 2 * TEMPLATE_OVERHEAD_TOKENS
+        needed = request + MIN_MESSAGE_TOKENS
+        if self.max_prompt_tokens >= needed:
+            return None
+        most = self.context_window - needed
+        fix = f"lower it to {most} or less" if most > 0 else "shorten the card's summary_prompt"
+        return (
+            f"[memory] summary_max_tokens = {self.gen.max_new_tokens} leaves no room for a "
+            f"summary request ({needed} tokens) in the model's {self.context_window}-token "
+            f"context window; {fix}."
+        )
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="atri-summaries")
@@ -347,6 +419,7 @@ class Summarizer:
     async def stop(self) -> None:
         await stop_task(self._task)
         self._task = None
+        self._pending.clear()  # never folded now: `idle` does not wait for them
 
     def request(self, scope: str) -> None:
         """Fold the scope's oldest exchanges when the engine has time (at most once queued)."""
@@ -371,15 +444,65 @@ class Summarizer:
                 del self._pending[scope]
                 self._working = True
                 try:
-                    await self.fold(scope)
+                    await self._fold_then_catch_up(scope)
                 except sqlite3.Error as exc:
                     self.failures.report(exc, None, "A memory summary was not written.")
-                except EngineRequestFailed as exc:  # the server's sentence (vLLM's 400)
-                    log.error("the memory summary of %s was not written: %s", scope, exc)
-                except Exception:
-                    log.exception("the memory summary of %s was not written", scope)
+                except Exception as exc:
+                    self._report_failure(scope, exc)
                 finally:
                     self._working = False
+
+    async def _fold_then_catch_up(self, scope: str) -> None:
+        """One fold; after a whole one, the next is asked for while the scope is still
+        behind. It goes to the back of the queue and waits for replies as any fold does;
+        a fold that fails (raises) or is not stored ends the catching up."""
+        whole = await self._fold_counted(scope) >= self.fold_exchanges
+        if whole and await self._still_behind(scope):
+            self.request(scope)
+
+    def _report_failure(self, scope: str, exc: Exception) -> None:
+        """Log a failed fold: each kind at most every few minutes (an engine that fails
+        every summary would log one per fold), the first with its traceback."""
+        kind = type(exc).__name__
+        first = not self.engine_failures.logged_before(kind)
+        unsaid = self.engine_failures.due(kind)
+        if unsaid is None:
+            return
+        since = f" It happened {unsaid} more times since it was last logged." if unsaid else ""
+        often = (
+            f" While it lasts, this is logged at most every {self.failures.every / 60:g} minutes."
+        )
+        # The server's sentence (vLLM's 400) says it all; anything else is a bug to trace.
+        trace = first and not isinstance(exc, EngineRequestFailed)
+        log.error(
+            "The memory summary of %s was not written: %s.%s%s",
+            scope,
+            str(exc).rstrip(".") or kind,
+            since,
+            often if self.failures.every else "",
+            exc_info=exc if trace else None,
+        )
+
+    async def _still_behind(self, scope: str) -> bool:
+        """Whether some of the scope's exchanges are neither in its summary nor among
+        the newest her prompt shows: within `history_tokens` less the summary's share,
+        and `history_messages` (as the service finds when it asks for a fold). The
+        estimate leaves out room lines and labels, so it errs towards "shown": a fold
+        too few waits for the next message's request, one too many would hide exchanges
+        she still sees."""
+        if not self.history_tokens or not self.history_messages:
+            return False
+        found = await self.memory.conversation(scope, self.history_messages)
+        covered = found.summary.covers_up_to if found.summary else 0
+        unsummarized = [m for m in found.messages if m.id > covered]
+        capped = len(found.messages) >= self.history_messages - 1
+        if unsummarized and capped and len(unsummarized) == len(found.messages):
+            return True  # the read ended before the summary did: older ones wait too
+        budget = self.history_tokens
+        if found.summary is not None:
+            budget -= min(self.count(found.summary.text), int(budget * SUMMARY_SHARE))
+        exchanges = split_exchanges(unsummarized)
+        return exchanges_shown(exchanges, budget, self.count) < len(exchanges)
 
     async def _generate(self, messages: ChatMessages) -> Generation:
         """Replies being answered come first. Under load that never pauses, the summary
@@ -420,10 +543,14 @@ class Summarizer:
     async def fold(self, scope: str) -> bool:
         """Write the scope's next summary; False when there was nothing to fold or a
         reset ended the context or an exchange was taken back meanwhile."""
+        return await self._fold_counted(scope) > 0
+
+    async def _fold_counted(self, scope: str) -> int:
+        """`fold`, saying how many exchanges the stored summary folded in (0: none)."""
         with self.memory.folding(scope):  # what is taken back from now on is counted
             return await self._fold(scope)
 
-    async def _fold(self, scope: str) -> bool:
+    async def _fold(self, scope: str) -> int:
         taken_back = self.memory.taken_back(scope)
         previous = await self.memory.summary(scope)
         unsummarized = await self._oldest_unsummarized(
@@ -441,7 +568,7 @@ class Summarizer:
             others=people_named(await self.memory.speakers_of(scope)),
         )
         if plan is None:
-            return False
+            return 0
         generation = await self._generate(plan.messages)
         # Her name is left on (as it is not on a reply): a line led by it is her next
         # line of the transcript, which `is_summary_of` must see to refuse.
@@ -467,11 +594,11 @@ class Summarizer:
             self.compactions += 1
         if not text.strip():  # nothing to keep (no words in them): the earlier one stays
             log.debug("no summary of %s: the exchanges held no words to keep", scope)
-            return False
+            return 0
         stored = await self.memory.add_summary(
             scope, text, plan.covers_up_to, generation.adapter_version, taken_back, extends=previous
         )
         self.written += stored
         if not stored and self.memory.taken_back(scope) != taken_back:
             self.request(scope)  # written again from the exchanges still kept
-        return stored
+        return plan.exchanges if stored else 0
