@@ -142,9 +142,16 @@ def adapters_list() -> None:
     other character (trained as another than \\[persona] card's, which
     that worker passes over), refused (the reload job's own checks of its
     files fail, or under \\[reload] require_eval it has no evaluation; a word
-    says which). The checkpoints in .runs/ are one line
-    below the table."""
-    from model.adapters.inventory import ask_worker, runs_bytes, size_text, versions_on_disk
+    says which). A version made after the live one but named before it,
+    which no worker takes, is named below the table. The checkpoints in
+    .runs/ are one line below it."""
+    from model.adapters.inventory import (
+        ask_worker,
+        hidden_by_name_notes,
+        runs_bytes,
+        size_text,
+        versions_on_disk,
+    )
     from model.adapters.versions import misnamed_hint, misnamed_versions
 
     settings = configured_settings()
@@ -165,7 +172,7 @@ def adapters_list() -> None:
         total = sum(v.size for v in versions)
         _print(f"{counted(len(versions), 'version')}, {size_text(total)} in {folder}.")
         _print(_worker_line(worker))
-        for line in _legend(versions, worker):
+        for line in _legend(versions, worker) + hidden_by_name_notes(versions, worker):
             _print(line)
     if runs is not None:
         _print(
@@ -341,9 +348,9 @@ def adapters_prune(
     Refused versions older than those go too. Never removed: the version the
     worker at \\[worker] url (or host and port) serves, those it keeps loaded
     for a rollback (\\[reload] keep_previous), the one \\[model] adapter names
-    (a worker starts with it), another character's versions,
-    a link and the version it points to, anything that is not a version
-    folder. Each version is moved into a hidden .tmp-… folder before it is
+    (a worker starts with it), another character's versions, one made after
+    the newest kept but named before it, a link and the version it points
+    to, anything that is not a version folder. Each version is moved into a hidden .tmp-… folder before it is
     deleted, so a worker looking at that moment never sees one half deleted."""
     from model.adapters.inventory import (
         ask_worker,

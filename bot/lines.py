@@ -106,6 +106,7 @@ class BotLines:
     reason_invalid: str
     reason_load_error: str
     reason_bare_folders: str  # {folders} {count}
+    reason_rolled_back: str
     worker_said: str  # {text}: the worker's English sentence, set apart from hers
     reload_nothing_older: str
     reload_no_adapters: str  # {engine}
@@ -341,6 +342,7 @@ ZH = BotLines(
     reason_unwritten="它的文件写不进去（磁盘可能满了），每次检查时都会再试。",
     reason_invalid="它没有通过模型服务的检查。",
     reason_load_error="加载它时出错了。",
+    reason_rolled_back="管理员已经从它回滚，不点名它的重新加载不会再用它。",
     reason_bare_folders="{{folders}} 里有 peft 适配器但没有 manifest.json（共 {{count}} 个），"
     "重新加载会跳过它们。用 atri adapters adopt 检查并发布为版本。",
     worker_said="模型服务的原话：{{text}}",
@@ -483,6 +485,7 @@ EN = BotLines(
     "each look.",
     reason_invalid="it did not pass the worker's checks.",
     reason_load_error="loading it failed.",
+    reason_rolled_back="an admin rolled back from it; only a reload naming it serves it again.",
     reason_bare_folders="{{folders}} ({{count}} in all) hold a peft adapter but no "
     "manifest.json, so the reload job passes them over; atri adapters adopt checks one and "
     "publishes it as a version.",
@@ -628,6 +631,7 @@ JA = BotLines(
     "確認のたびにもう一度試します。",
     reason_invalid="ワーカーのチェックを通りませんでした。",
     reason_load_error="読み込み中にエラーが起きました。",
+    reason_rolled_back="管理者がこのバージョンからロールバックしたので、名前を指定した再読み込みでしか使われません。",
     reason_bare_folders="{{folders}} には peft アダプターがありますが manifest.json がないので"
     "（全部で {{count}} 個）、読み込みでは飛ばされます。atri adapters adopt で確かめて"
     "バージョンとして公開できます。",

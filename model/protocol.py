@@ -489,7 +489,8 @@ class ReloadResult(BaseModel):
 # server did not answer; "conflict": another loaded version is at fault; "unwritten": its
 # files could not be written (a full disk); "invalid": its files or manifest failed a
 # check, `reason` says which; "load_error": loading it raised, `reason` says what;
-# "bare_folders" (folders, count; of a "no_version"): peft folders without a manifest.
+# "bare_folders" (folders, count; of a "no_version"): peft folders without a manifest;
+# "rolled_back": an admin rolled back from it, so only a reload naming it serves it.
 REASON_CODES = frozenset(
     {
         "other_character",
@@ -504,6 +505,7 @@ REASON_CODES = frozenset(
         "invalid",
         "load_error",
         "bare_folders",
+        "rolled_back",
     }
 )
 

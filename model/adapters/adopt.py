@@ -12,6 +12,7 @@ left unknown: the worker then serves it under the character card, to any charact
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 import types
@@ -35,16 +36,20 @@ from model.adapters.versions import (
     MANIFEST,
     PICKLED_WEIGHTS,
     AdapterError,
-    is_version_name,
     latest_version,
     list_versions,
     next_version_name,
     sha256_file,
     version_order,
+    version_time,
     write_json_atomic,
 )
 
 log = logging.getLogger(__name__)
+
+# A --version further ahead than this names the future: a machine's clock set ahead, or a
+# typo. A day leaves room for a name given in local time east of UTC.
+MAX_NAME_AHEAD = dt.timedelta(days=1)
 
 
 @dataclass
@@ -122,15 +127,23 @@ def check_source(source: Path, out: Path) -> None:
     check_adapter_folder(source)
 
 
-def version_to_publish(out: Path, given: str | None) -> str:
+def version_to_publish(out: Path, given: str | None, now: dt.datetime | None = None) -> str:
     """The name the new version gets: `given`, checked, else the next by the clock."""
     if given is None:
         return next_version_name(out)
-    if not is_version_name(given):
+    when = version_time(given)
+    if when is None:
         raise AdapterError(
             f"{given!r} is not an adapter version name: versions are named by the UTC time "
             "as YYYYMMDD-HHMMSS (maybe with -N), which is how the reload job orders them; "
             "leave out --version to name it by the time now."
+        )
+    if when - (now or dt.datetime.now(dt.UTC)) > MAX_NAME_AHEAD:
+        raise AdapterError(
+            f"--version {given} lies more than a day ahead of the time now (UTC): every "
+            "version named by the clock from now on would sort before it, and the reload "
+            "job would never serve them; name it by when it was trained (UTC), or leave "
+            "out --version."
         )
     if (out / given).exists():
         raise AdapterError(f"{out / given} already exists; choose another --version.")

@@ -33,6 +33,9 @@ from model.adapters.versions import (
     RUNS_DIR,
     AdapterError,
     CharacterId,
+    created_time,
+    hidden_by_name,
+    hidden_by_name_hint,
     is_anothers,
     is_version_name,
     recorded_character,
@@ -78,6 +81,11 @@ class VersionOnDisk:
         """When it was published: its name is the UTC time."""
         day, second = self.name.split("-")[:2]
         return dt.datetime.strptime(day + second, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+
+    @property
+    def made(self) -> dt.datetime | None:
+        """When its manifest says it was made (`created_at`)."""
+        return created_time(self.manifest)
 
     @property
     def character(self) -> str:
@@ -311,6 +319,22 @@ def status_of(version: VersionOnDisk, worker: WorkerView, newest: str) -> str:
     return ""
 
 
+def hidden_by_name_notes(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
+    """A sentence for each version of this character made after the one served (the
+    worker's, else the newest) but named before it, which no worker takes: the sentence
+    the worker logs."""
+    served = live_or_newest(versions, worker)
+    made = next((v.made for v in versions if v.name == served), None)
+    if made is None:
+        return []
+    created = {v.name: v.made for v in versions if not v.anothers and not v.rolled_back}
+    role = "the live " if worker.answered else "the newest "
+    return [
+        hidden_by_name_hint(name, when, served, made, role)
+        for name, when in hidden_by_name(created, served, made)
+    ]
+
+
 @dataclass(frozen=True)
 class PrunePlan:
     keep: list[VersionOnDisk]  # the newest N good ones
@@ -329,15 +353,18 @@ def prune_plan(
     checks, and the refused ones older than those; never the worker's live version nor
     those it keeps for a rollback, never the version `[model] adapter` names
     (`starts_with`: a worker refuses to start without it), never another character's
-    version, never a link nor the version a link points to, and nothing newer than the
-    oldest kept (a refused one there may be a folder still being copied in). Nothing goes
-    when none passes."""
+    version, never a link nor the version a link points to, never a version made
+    (`created_at`) after the newest kept but named before it (that newest was named ahead
+    of the clock: this one may be the real newest), and nothing newer than the oldest
+    kept (a refused one there may be a folder still being copied in). Nothing goes when
+    none passes."""
     good = [v for v in versions if v.usable and v.name != worker.refused]
     kept = good[:keep]
     if not kept:
         return PrunePlan([], [], [])
     oldest = version_order(kept[-1].name)
     linked = _linked_from(versions)
+    hidden = _hidden_behind(versions, kept[0])
     spared: list[tuple[VersionOnDisk, str]] = []
     remove: list[VersionOnDisk] = []
     kept_names = {v.name for v in kept}
@@ -347,11 +374,25 @@ def prune_plan(
         why = _spared_because(version, worker, oldest) or linked.get(version.name, "")
         if not why and version.name == starts_with:
             why = "[model] adapter names it: a worker starts with it"
+        if not why and version.name in hidden:
+            why = (
+                f"made after {kept[0].name} (created_at in its manifest) but named before "
+                "it, so no worker takes it: rename it rather than lose it (see `atri "
+                "adapters list`)"
+            )
         if why:
             spared.append((version, why))
         else:
             remove.append(version)
     return PrunePlan(kept, spared, remove)
+
+
+def _hidden_behind(versions: list[VersionOnDisk], newest: VersionOnDisk) -> set[str]:
+    """The versions made after `newest` but named before it (`hidden_by_name`)."""
+    if newest.made is None:
+        return set()
+    created = {v.name: v.made for v in versions}
+    return {name for name, _ in hidden_by_name(created, newest.name, newest.made)}
 
 
 def _spared_because(version: VersionOnDisk, worker: WorkerView, oldest: tuple[Any, ...]) -> str:

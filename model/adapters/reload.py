@@ -41,12 +41,15 @@ from model.adapters.versions import (
     bare_folders_hint,
     bare_peft_folders,
     complete_versions,
+    hidden_by_name,
+    hidden_by_name_hint,
     is_anothers,
     misnamed_hint,
     misnamed_versions,
     pickled_versions,
     record_rolled_back,
     recorded_character,
+    recorded_creation,
     rolled_back_versions,
     trained_as,
     version_folder,
@@ -207,6 +210,9 @@ class Reloader:
         self._trained_as: dict[str, CharacterId | None] = {}  # read from each manifest
         # Bare peft folders (no manifest.json) the job has logged: each is said once.
         self._bare_logged: set[str] = set()
+        # Each version's manifest created_at, and those logged as hidden by a later name.
+        self._made: dict[str, dt.datetime | None] = {}
+        self._hidden_said: set[str] = set()
         live = self.live
         # Each loaded version's system prompt (the one it was trained with): it goes live
         # with the version and leaves with it. No adapter ("") gets the character card.
@@ -326,10 +332,14 @@ class Reloader:
         except OSError as exc:
             log.warning("cannot list adapter versions in %s: %s", self.adapters_dir, exc)
             return None
-        self.rolled_back |= await asyncio.to_thread(rolled_back_versions, self.adapters_dir)
-        names = [n for n in names if n not in self.rolled_back]
-        if not names:
-            return None
+        names = await self._not_rolled_back(names)
+        result = await self._take_newest(names) if names else None
+        await asyncio.to_thread(self._log_hidden_by_name, names)
+        return result
+
+    async def _take_newest(self, names: list[str]) -> ReloadResult | None:
+        """The job's step: switch to the newest of `names` if it is new (or refused and
+        worth trying again)."""
         newest = names[-1]
         if version_order(newest) > version_order(self.seen):
             result = await self._switch(newest, "reload")
@@ -352,12 +362,16 @@ class Reloader:
         return None
 
     async def reload(self, version: str = "") -> ReloadResult:
-        """Switch to `version`, or to the newest complete one; refused ones are retried."""
+        """Switch to `version` (one rolled back from too), or to the newest complete one
+        the job would take, saying which newer one it passed over; refused ones are
+        retried."""
         if self.engine is None:
             return self._unsupported("reload")
         if not version:
             names = await asyncio.to_thread(complete_versions, self.adapters_dir)
             names = await asyncio.to_thread(self._not_anothers, names)
+            # As the job: a version rolled back from is taken again only by name.
+            usable = await self._not_rolled_back(names)
             if not names:
                 bare = await asyncio.to_thread(bare_peft_folders, self.adapters_dir)
                 hint = bare_folders_hint(self.adapters_dir, bare, self.config_file) if bare else ""
@@ -376,7 +390,8 @@ class Reloader:
                     "reload",
                     "",
                 )
-            version = names[-1]
+            # Every one rolled back from: the live one stays, saying which it passed over.
+            version = usable[-1] if usable else self.live
             skipped = await asyncio.to_thread(self._newer_passed_over, version)
             return await self._switch(version, "reload", skipped)
         return await self._switch(version, "reload")
@@ -588,6 +603,8 @@ class Reloader:
         if not newer:
             return None
         name = newer[-1]
+        if name in self.rolled_back:
+            return PassedOver(name, rolled_back_refusal(name))
         theirs = recorded_character(self.adapters_dir / name)
         if (
             theirs is not None
@@ -600,6 +617,37 @@ class Reloader:
         except AdapterError as exc:
             return PassedOver(name, exc)
         return None
+
+    async def _not_rolled_back(self, names: list[str]) -> list[str]:
+        """`names` less the versions rolled back from, as recorded now (the record may
+        have been written by a worker before this one)."""
+        self.rolled_back |= await asyncio.to_thread(rolled_back_versions, self.adapters_dir)
+        return [n for n in names if n not in self.rolled_back]
+
+    def _log_hidden_by_name(self, names: list[str]) -> None:
+        """Say once for each version made after the live one (its manifest's created_at)
+        but named before it that no worker takes it, and what to do: a version named
+        ahead of the clock by hand (a renamed folder, `adopt --version`) hid every later
+        one without a word."""
+        live = self.live
+        live_made = self._made_at(live) if version_order(live) else None
+        if live_made is None:
+            return
+        older = [
+            n
+            for n in names
+            if version_order(n) < version_order(live) and n not in self._hidden_said
+        ]
+        for name, made in hidden_by_name({n: self._made_at(n) for n in older}, live, live_made):
+            self._hidden_said.add(name)
+            log.warning("%s", hidden_by_name_hint(name, made, live, live_made, "the live "))
+
+    def _made_at(self, name: str) -> dt.datetime | None:
+        """When version `name` was made, by its manifest (read once: a version's folder
+        is renamed, not rewritten, to fix its name)."""
+        if name not in self._made:
+            self._made[name] = recorded_creation(self.adapters_dir / name)
+        return self._made[name]
 
     def _not_anothers(self, names: list[str]) -> list[str]:
         """`names` less the versions trained as another character (each passed over is
@@ -827,6 +875,15 @@ def anothers_refusal(name: str, theirs: CharacterId, ours: CharacterId) -> Versi
         "other_character",
         trained_as=theirs.name,
         serves=ours.name,
+    )
+
+
+def rolled_back_refusal(name: str) -> VersionRefused:
+    """Why a reload without a version passes over `name`: an admin rolled back from it."""
+    return VersionRefused(
+        f"Version {name} was rolled back from by an admin: only a reload naming it serves "
+        f'it again (POST /reload with {{"version": "{name}"}}).',
+        "rolled_back",
     )
 
 

@@ -91,6 +91,16 @@ def version_order(name: str) -> tuple[str, str, int] | tuple[()]:
     return parts[0], parts[1], int(parts[2]) if len(parts) == 3 else 1
 
 
+def version_time(name: str) -> dt.datetime | None:
+    """The UTC time a version name stands for; None for no version name (or no date)."""
+    if not is_version_name(name):
+        return None
+    try:
+        return dt.datetime.strptime(name[:15], "%Y%m%d-%H%M%S").replace(tzinfo=dt.UTC)
+    except ValueError:  # "20261399-000000": the pattern's digits, no date
+        return None
+
+
 def version_stamp(now: dt.datetime | None = None) -> str:
     now = now or dt.datetime.now(dt.UTC)
     return now.astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S")
@@ -385,6 +395,54 @@ def recorded_prompt(folder: Path) -> str | None:
     except ManifestError:
         return None
     return prompt if isinstance(prompt, str) and prompt else None
+
+
+def created_time(manifest: dict[str, Any]) -> dt.datetime | None:
+    """When a manifest says its version was made (`created_at`; UTC when it names no
+    zone); None when it records no time that can be read."""
+    value = manifest.get("created_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def recorded_creation(folder: Path) -> dt.datetime | None:
+    """`created_time` of the version in `folder`; None when its manifest cannot be read."""
+    try:
+        return created_time(read_manifest(folder))
+    except AdapterError:
+        return None
+
+
+def hidden_by_name(
+    created: dict[str, dt.datetime | None], newest: str, newest_made: dt.datetime
+) -> list[tuple[str, dt.datetime]]:
+    """The versions in `created` (each name with its manifest's time) made after `newest`
+    (made at `newest_made`) but named before it, with when each was made: versions go by
+    their names, so none of them is taken while `newest` is there (named ahead of the
+    clock, or by hand)."""
+    return [
+        (name, when)
+        for name, when in created.items()
+        if when is not None and when > newest_made and version_order(name) < version_order(newest)
+    ]
+
+
+def hidden_by_name_hint(
+    name: str, made: dt.datetime, newest: str, newest_made: dt.datetime, role: str = ""
+) -> str:
+    """Why version `name`, one of `hidden_by_name`, is never taken, and what to do, as one
+    sentence; `role` says what `newest` is ("the live ")."""
+    return (
+        f"Adapter version {name} was made after {role}version {newest} (created_at "
+        f"{made.isoformat()} in its manifest, against {newest_made.isoformat()}), but its "
+        f"name sorts before {newest}'s and versions go by their names, so no worker takes "
+        f'it: rename its folder, and the "version" in its {MANIFEST}, to a name after {newest}.'
+    )
 
 
 def sha256_file(path: Path) -> str:

@@ -33,12 +33,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atri.config import Secrets, Settings
 from atri.listening import LOOPBACK, bind_listening_socket, is_loopback
+from model.adapters.versions import is_version_name
 from model.memory import database_error
 from model.metrics import PROMETHEUS_CONTENT_TYPE
 from model.protocol import (
@@ -122,6 +123,20 @@ class PurgeResult(CountResult):
 
     room_lines: int
     not_deleted_from: str = ""
+
+
+class ReloadAsked(BaseModel):
+    """`POST /reload`'s optional body: the version to serve, by name (one rolled back
+    from too); without it, or with "", the newest the reload job would take."""
+
+    version: str = ""
+
+    @field_validator("version")
+    @classmethod
+    def _a_version_name(cls, value: str) -> str:
+        if value and not is_version_name(value):
+            raise ValueError("not an adapter version name (YYYYMMDD-HHMMSS, maybe with -N)")
+        return value
 
 
 def error_body(path: str, message: str, kind: str) -> dict[str, Any]:
@@ -521,8 +536,8 @@ def create_app(
         return CountResult(count=await service.forget_message(ref))
 
     @app.post("/reload", dependencies=admin_only)
-    async def reload() -> ReloadResult:
-        return await service.reload()
+    async def reload(asked: ReloadAsked | None = None) -> ReloadResult:
+        return await service.reload(asked.version if asked is not None else "")
 
     @app.post("/rollback", dependencies=admin_only)
     async def rollback() -> ReloadResult:

@@ -92,3 +92,21 @@ def test_an_older_workers_record_with_no_reason_at_all_still_gives_one() -> None
     assert lines_for("亚托莉", "zh").reload_said(bare) == (
         f"没有换上版本 {V2}：它没有通过模型服务的检查。仍在使用版本 {V1}。"
     )
+
+
+def test_a_version_rolled_back_from_is_said_passed_over_in_her_language() -> None:
+    """Session 67: a reload without a version passes over one an admin rolled back from;
+    with no code of its own the bots said "it did not pass the worker's checks"."""
+    kept = ReloadResult(
+        ok=True,
+        message=f"Already serving adapter version {V1}. The newer version {V2} was passed over",
+        adapter_version=V1,
+        code="already_serving",
+        version=V1,
+        skipped=V2,
+        reason=f"Version {V2} was rolled back from by an admin: only a reload naming it …",
+        reason_code="rolled_back",
+    )
+    chinese = lines_for("亚托莉", "zh").reload_said(kept)
+    assert "管理员已经从它回滚" in chinese and not LATIN_SENTENCE.search(chinese)
+    assert "an admin rolled back from it" in lines_for("ATRI", "en").reload_said(kept)

@@ -99,7 +99,7 @@ def test_the_version_is_named_by_the_clock_after_the_newest_or_as_given(
     make_version(V1)
     first = adopt_adapter(reload_settings, peft_adapter(tiny_model_dir, tmp_path / "a", seed=2))
     assert first.version > V1
-    given = "29990101-000000"
+    given = f"{first.version}-2"  # a name ahead of the clock is refused (s67)
     second = adopt_adapter(
         reload_settings, peft_adapter(tiny_model_dir, tmp_path / "b", seed=3), given
     )

@@ -253,8 +253,8 @@ async def test_rollback_walks_back_and_the_job_does_not_undo_it(
         assert not nothing.ok and "nothing to roll back to" in nothing.message
         # keep_previous = 1: V1 stays loaded beside the base model; V2 was freed.
         assert service.reloader.loaded == [V1]
-        # An explicit reload takes the newest again, rolled back or not.
-        assert (await service.reload()).adapter_version == V2
+        # A reload naming it takes the newest again, rolled back or not.
+        assert (await service.reload(V2)).adapter_version == V2
         assert await answer(service, "v2-again") == at_v2
         assert await live_logits(service) == v2_logits
         status = await service.status()
