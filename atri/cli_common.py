@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -411,15 +411,24 @@ def own_file(path: Path, settings: Settings) -> str:
 
 
 def write_output(path: Path, text: str, settings: Settings) -> None:
-    """Replace `path` whole or not at all: a full disk or a missing folder is one
-    sentence, and an earlier file there (last week's backup) is left as it was. ATRI's
-    own files (`own_file`) are refused.
+    """Replace `path` whole or not at all (see `writing_output`) with `text`."""
+    with writing_output(path, settings) as write:
+        write(text)
+
+
+@contextlib.contextmanager
+def writing_output(path: Path, settings: Settings) -> Iterator[Callable[[str], None]]:
+    """Replace `path` whole or not at all with the text the `with` block writes, a part at
+    a time, through the function it is given (a backup too large to hold as one string):
+    a full disk or a missing folder is one sentence, and an earlier file there (last
+    week's backup) is left as it was, also when the block fails. ATRI's own files
+    (`own_file`) are refused.
 
     A link is written through (the file it names is replaced, the link stays), and a
     pipe or a device (`--out /dev/stdout`, a FIFO a backup job reads) is written into:
     replaced by a file of the same name, the link's file kept last week's backup and the
     pipe's reader got nothing, while the command said it wrote them."""
-    from atri.files import write_text_atomic
+    from atri.files import replacing
 
     if what := own_file(path, settings):
         fail(f"{path} is {what}: write the export elsewhere.")
@@ -432,13 +441,30 @@ def write_output(path: Path, text: str, settings: Settings) -> None:
     streamed = stat.S_ISFIFO(kind) or stat.S_ISCHR(kind) or stat.S_ISSOCK(kind)
     target = path.resolve() if path.is_symlink() and not streamed else path
     existed = target.is_file()
+
+    file_failed = block_failed = False
+
+    def written_to(file: TextIO) -> Callable[[str], None]:
+        def write(text: str) -> None:
+            nonlocal file_failed
+            try:
+                file.write(text)
+            except OSError:
+                file_failed = True
+                raise
+
+        return write
+
     try:
-        if streamed:
-            with open(path, "w", encoding="utf-8") as stream:
-                stream.write(text)
-        else:
-            write_text_atomic(target, text)
+        with open(path, "w", encoding="utf-8") if streamed else replacing(target) as file:
+            try:
+                yield written_to(file)
+            except OSError:
+                block_failed = not file_failed
+                raise
     except OSError as exc:
+        if block_failed:  # the block's own error, not the file's
+            raise
         kept = "the file there is left as it was" if existed else "nothing was written"
         fail(f"{path} cannot be written ({exc.strerror or exc}); {kept}.")
 

@@ -12,6 +12,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from atri.locks import flock_module, still_named
 
@@ -26,13 +27,21 @@ _PROBE_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` whole or not at all. The text goes to a hidden file of this write's
-    own beside it (same filesystem, so the rename is atomic; two processes writing one
-    path never share a temporary), reaches the disk before the rename (after a power cut
-    the old file or the new one is there, never an empty one), and gets the mode the file
-    had (a backup made private with `chmod 600` stays so) or, for a new file, the
-    umask's. A failed write (a full disk) leaves the old file and no temporary behind;
-    one killed outright is removed by the next write beside it."""
+    """Replace `path` whole or not at all with `text` (see `replacing`)."""
+    with replacing(path) as file:
+        file.write(text)
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[TextIO]:
+    """A file to write `path`'s new text into, a part at a time, that replaces `path`
+    whole or not at all when the block ends. It is a hidden file of this write's own
+    beside it (same filesystem, so the rename is atomic; two processes writing one path
+    never share a temporary), reaches the disk before the rename (after a power cut the
+    old file or the new one is there, never an empty one), and gets the mode the file had
+    (a backup made private with `chmod 600` stays so) or, for a new file, the umask's. A
+    failed write (a full disk) or block leaves the old file and no temporary behind; one
+    killed outright is removed by the next write beside it."""
     prefix = f".{path.name}."
     remove_dead_leftovers(path.parent, prefix)
 
@@ -45,7 +54,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     with owned(make) as tmp:
         try:
             with open(tmp, "w", encoding="utf-8") as file:
-                file.write(text)
+                yield file
                 file.flush()
                 os.fsync(file.fileno())
             with contextlib.suppress(FileNotFoundError):

@@ -9,11 +9,14 @@ from __future__ import annotations
 import bisect
 import contextlib
 import heapq
+import json
 import logging
 import sqlite3
 import time
+from array import array
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -115,6 +118,23 @@ _INSERT_UNLESS_RESET = (
 )
 # A reset record older than `room.RESET_RECORD_SECONDS` is deleted at the next reset or
 # purge (`room.record_reset`).
+
+# `write_backup`: rows read from the database at a time, and the size of a part handed to
+# its writer (a part per message flushed standard output 100,000 times).
+BACKUP_PAGE_ROWS = 1000
+BACKUP_WRITE_CHARS = 1 << 20
+# How an export file lays out its JSON: `json.dumps(..., ensure_ascii=False, indent=2)`.
+_EXPORT_JSON = json.JSONEncoder(ensure_ascii=False, indent=2)
+
+
+@dataclass
+class BackupCounts:
+    """What `Memory.write_backup` wrote: the summary the CLI prints after it."""
+
+    messages: int = 0
+    summaries: int = 0
+    room_lines: int = 0
+    channel_modes: int = 0
 
 
 class Memory:
@@ -1069,8 +1089,17 @@ class Memory:
 
     async def backup(self) -> dict[str, Any]:
         """The whole database: every scope (with its summaries), every room line, the
-        purges and the channel modes, as of one moment (`at_one_moment`)."""
+        purges and the channel modes, as of one moment (`at_one_moment`). Held whole:
+        `write_backup` writes it as it reads it."""
         return await self.at_one_moment(Memory._read_backup)
+
+    async def write_backup(self, write: Callable[[str], object]) -> BackupCounts:
+        """`backup` as JSON text, the same characters as `json.dumps(backup,
+        ensure_ascii=False, indent=2)`, handed to `write` in parts of about
+        `BACKUP_WRITE_CHARS` as it is read, as of one moment: memory holds a page of one
+        scope's messages, not the database (held whole, one of 200,000 messages took
+        632 MB). Returns what it wrote, counted."""
+        return await self.at_one_moment(lambda memory: memory._write_backup(write))
 
     async def at_one_moment(self, read: Callable[[Memory], Awaitable[T]]) -> T:
         """`read` run in one read transaction on a connection of its own (one snapshot
@@ -1089,20 +1118,88 @@ class Memory:
             await snapshot.close()  # ends the read transaction
 
     async def _read_backup(self) -> dict[str, Any]:
-        rows = await self._db.execute_fetchall(
-            "SELECT scope FROM messages UNION SELECT scope FROM summaries ORDER BY scope"
-        )
-        scopes = [await self._export_scope(as_text(r[0])) for r in rows]
-        lines = await self.room.export_lines("", "", "")
-        purges = await self._db.execute_fetchall("SELECT scope, at FROM purges ORDER BY scope")
+        scopes = [await self._export_scope(scope) for scope in await self._backed_up_scopes()]
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
             "scopes": scopes,
-            "room_lines": lines,
-            "purges": [{"scope": as_text(r[0]), "at": as_time(r[1])} for r in purges],
+            "room_lines": await self.room.export_lines("", "", ""),
+            "purges": await self._backed_up_purges(),
             "channel_modes": await backed_up_modes(self._db),
         }
+
+    async def _backed_up_scopes(self) -> list[str]:
+        rows = await self._db.execute_fetchall(
+            "SELECT scope FROM messages UNION SELECT scope FROM summaries ORDER BY scope"
+        )
+        return [as_text(r[0]) for r in rows]
+
+    async def _write_backup(self, write: Callable[[str], object]) -> BackupCounts:
+        counts = BackupCounts()
+        parts = _Parts(write)
+        backup = {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "scopes": self._streamed_scopes(counts),
+            "room_lines": self._streamed_room_lines(counts),
+            "purges": await self._backed_up_purges(),
+            "channel_modes": self._streamed_channel_modes(counts),
+        }
+        await _write_json(_Streamed(backup), parts)
+        parts.flush()
+        return counts
+
+    async def _streamed_scopes(self, counts: BackupCounts) -> AsyncIterator[_Streamed]:
+        for scope in await self._backed_up_scopes():
+            ids: array[int] = array("q")  # the scope's message ids, for its summaries
+            yield _Streamed(
+                scope=scope,
+                messages=self._streamed_messages(scope, ids, counts),
+                # Read once the messages are written (a generator starts when iterated):
+                # what a summary covers is an index among them.
+                summaries=self._streamed_summaries(scope, ids, counts),
+            )
+
+    async def _streamed_messages(
+        self, scope: str, ids: array[int], counts: BackupCounts
+    ) -> AsyncIterator[_Page]:
+        async with self._db.execute(
+            "SELECT * FROM messages WHERE scope = ? ORDER BY id", (scope,)
+        ) as cursor:
+            while rows := await cursor.fetchmany(BACKUP_PAGE_ROWS):
+                messages = [to_message(row) for row in rows]
+                ids.extend(m.id for m in messages)
+                counts.messages += len(messages)
+                yield _Page(_exported(m) for m in messages)
+
+    async def _streamed_summaries(
+        self, scope: str, ids: array[int], counts: BackupCounts
+    ) -> AsyncIterator[dict[str, Any]]:
+        async with self._db.execute(
+            "SELECT * FROM summaries WHERE scope = ? ORDER BY id", (scope,)
+        ) as cursor:
+            cursor.iter_chunk_size = BACKUP_PAGE_ROWS
+            async for row in cursor:
+                summary = to_summary(row)
+                covers = bisect.bisect_right(ids, summary.covers_up_to) - 1
+                if covers >= 0:  # one whose messages were deleted covers nothing left
+                    counts.summaries += 1
+                    yield _exported_summary(summary, covers)
+
+    async def _streamed_room_lines(self, counts: BackupCounts) -> AsyncIterator[_Page]:
+        lines = await self.room.export_lines("", "", "")
+        counts.room_lines = len(lines)
+        for start in range(0, len(lines), BACKUP_PAGE_ROWS):
+            yield _Page(lines[start : start + BACKUP_PAGE_ROWS])
+
+    async def _streamed_channel_modes(self, counts: BackupCounts) -> AsyncIterator[_Page]:
+        modes = await backed_up_modes(self._db)
+        counts.channel_modes = len(modes)
+        yield _Page(modes)
+
+    async def _backed_up_purges(self) -> list[dict[str, Any]]:
+        purges = await self._db.execute_fetchall("SELECT scope, at FROM purges ORDER BY scope")
+        return [{"scope": as_text(r[0]), "at": as_time(r[1])} for r in purges]
 
     async def _export_scope(self, scope: str) -> dict[str, Any]:
         messages = await self.all_messages(scope)
@@ -1110,15 +1207,7 @@ class Memory:
         for s in await self.all_summaries(scope):
             covered = [i for i, m in enumerate(messages) if m.id <= s.covers_up_to]
             if covered:  # a summary whose messages were deleted covers nothing left
-                summaries.append(
-                    {
-                        "text": s.text,
-                        "covers": covered[-1],
-                        "adapter_version": s.adapter_version,
-                        "created_at": s.created_at,
-                        "archived": s.archived,
-                    }
-                )
+                summaries.append(_exported_summary(s, covered[-1]))
         return {
             "scope": scope,
             "messages": [_exported(m) for m in messages],
@@ -1418,6 +1507,88 @@ def key_range(prefix: str) -> tuple[str, str | bytes]:
     if 0xD800 <= after <= 0xDFFF:  # not a character UTF-8 can hold
         after = 0xE000
     return prefix, stem[:-1] + chr(after)
+
+
+def _exported_summary(s: Summary, covers: int) -> dict[str, Any]:
+    """A summary as an export holds it (`ExportedSummary`): `covers` is the index of the
+    last message it covers among the scope's messages in the file."""
+    return {
+        "text": s.text,
+        "covers": covers,
+        "adapter_version": s.adapter_version,
+        "created_at": s.created_at,
+        "archived": s.archived,
+    }
+
+
+class _Parts:
+    """Text joined into parts of about `BACKUP_WRITE_CHARS` for `write`."""
+
+    def __init__(self, write: Callable[[str], object]) -> None:
+        self._write = write
+        self._held: list[str] = []
+        self._size = 0
+
+    def __call__(self, text: str) -> None:
+        self._held.append(text)
+        self._size += len(text)
+        if self._size >= BACKUP_WRITE_CHARS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._held:
+            self._write("".join(self._held))
+            self._held.clear()
+            self._size = 0
+
+
+class _Streamed(dict[str, Any]):
+    """A dict `_write_json` writes key by key: its values may be async iterators."""
+
+
+class _Page(list[Any]):
+    """Items an async iterator gives `_write_json` together: encoded in one call, as
+    items of its list (the encoder's setup per call outweighs one message's encoding)."""
+
+
+async def _write_json(
+    value: _Streamed | AsyncIterator[Any], write: Callable[[str], None], depth: int = 0
+) -> None:
+    """`value` as `_EXPORT_JSON` lays it out `depth` deep, written as it is made: an
+    async iterator as a list, an item (or a `_Page` of them) at a time, a `_Streamed`
+    dict key by key. The characters are those of the whole value encoded at once."""
+    here = "\n" + "  " * depth
+    inner = here + "  "
+    if isinstance(value, _Streamed):
+        for i, (key, item) in enumerate(value.items()):
+            write(("{" if i == 0 else ",") + inner + _EXPORT_JSON.encode(key) + ": ")
+            await _write_value(item, write, depth + 1)
+        write(here + "}" if value else "{}")
+        return
+    empty = True
+    async for item in value:
+        if isinstance(item, _Page):
+            if item:  # the page as a list of its own, less its brackets
+                write(("[" if empty else ",") + _encoded(item, depth)[1 : -len(here) - 1])
+                empty = False
+            continue
+        write(("[" if empty else ",") + inner)
+        empty = False
+        await _write_value(item, write, depth + 1)
+    write("[]" if empty else here + "]")
+
+
+async def _write_value(value: Any, write: Callable[[str], None], depth: int) -> None:
+    if isinstance(value, _Streamed | AsyncIterator):
+        await _write_json(value, write, depth)
+    else:
+        write(_encoded(value, depth))
+
+
+def _encoded(value: Any, depth: int) -> str:
+    """`value` encoded `depth` deep: a JSON string holds no line break, so each line
+    after the first is the value's own, and takes the indent."""
+    return _EXPORT_JSON.encode(value).replace("\n", "\n" + "  " * depth)
 
 
 def _exported(m: Message) -> dict[str, Any]:
