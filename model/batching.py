@@ -20,7 +20,9 @@ when no live job waits or is being generated, so a reply never queues behind it.
 boundary instead. With an engine that runs a batch at a time the job runs alone (a live
 reply beside it would be held to its length; one that arrives meanwhile waits for that
 generation only). A joining engine takes it as one more row, with its own settings:
-live rows in flight go on beside it, and those that arrive meanwhile join it.
+live rows in flight go on beside it, and those that arrive meanwhile join it. A failed
+background job is its caller's to log (the summariser's, rate-limited); a failed reply
+batch is logged here, with its traceback.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class _Job:
     gen: GenerationSettings | None = None  # a low-priority job's own settings
     overdue: bool = False  # low priority that runs before the next live batch
     limits: RowLimits = NO_LIMITS  # the request's own cap and stop strings
+
+    @property
+    def low(self) -> bool:
+        """Background work (`submit_low`): its caller logs its failures, rate-limited."""
+        return self.gen is not None
 
 
 class BatchObserver(Protocol):
@@ -245,8 +252,7 @@ class Batcher:
         try:
             rows = self.engine.generate_rows([j.messages for j in jobs], gen, limits)
         except Exception as exc:
-            if not isinstance(exc, EngineRequestFailed):  # its sentence is its caller's to log
-                log.exception("generation failed for a batch of %d", len(jobs))
+            _log_failure(jobs, exc)
             _fail(jobs, exc)
             return
         started = time.monotonic()
@@ -266,7 +272,7 @@ class Batcher:
                 job.future.set_exception(Overloaded("worker stopped"))
             return
         if (exc := row.exception()) is not None:
-            if not isinstance(exc, EngineRequestFailed):  # its sentence is its caller's to log
+            if not isinstance(exc, EngineRequestFailed) and not job.low:  # see _log_failure
                 log.error("generation failed for a row", exc_info=exc)
             if not job.future.done():
                 job.future.set_exception(exc)
@@ -300,8 +306,7 @@ class Batcher:
             _fail(jobs, Overloaded("worker stopped"))
             raise
         except Exception as exc:
-            if not isinstance(exc, EngineRequestFailed):  # its sentence is its caller's to log
-                log.exception("generation failed for a batch of %d", len(jobs))
+            _log_failure(jobs, exc)
             _fail(jobs, exc)
             return
         if self.observer is not None:
@@ -331,6 +336,15 @@ def with_row_hooks(job: _Job, loop: asyncio.AbstractEventLoop) -> RowLimits:
 def _answer(future: asyncio.Future[Generation], generation: Generation) -> None:
     if not future.done():
         future.set_result(generation)
+
+
+def _log_failure(jobs: list[_Job], exc: Exception) -> None:
+    """A failed batch's traceback, unless its callers log it: an engine's refusal
+    (`EngineRequestFailed`, one sentence), or background work alone (a memory summary,
+    whose caller logs each kind of failure once a while, not every batch)."""
+    if isinstance(exc, EngineRequestFailed) or all(job.low for job in jobs):
+        return
+    log.error("generation failed for a batch of %d", len(jobs), exc_info=exc)
 
 
 def _fail(jobs: list[_Job], exc: BaseException) -> None:

@@ -129,6 +129,15 @@ PROMPT_SWITCH_ATTEMPTS = 2
 # An edit noted for a message not stored yet is kept this long past the request
 # deadline: the exchange of a message that arrived just after its edit is stored by then.
 EDIT_GRACE_SECONDS = 30.0
+# A request whose deadline passed while the model still had its prompt, when that prompt
+# filled more than 1/LONG_PROMPT_SHARE of the context window, is logged with a hint: the
+# window the hint says to lower bounds the prompt, so it helps prompts that fill much of
+# it (a fixed count would mean a second's reading on a GPU and minutes on a small CPU).
+LONG_PROMPT_SHARE = 4
+# At most this often (seconds): a client retrying such a conversation would flood the log.
+LONG_PROMPT_TOLD_EVERY_S = 600.0
+# Engines that say it themselves, from where the reading stopped and its rate (llamacpp).
+ENGINES_TELLING_UNREAD_PROMPTS = frozenset({"llamacpp"})
 
 
 def check_adapter_setting(settings: Settings) -> None:
@@ -188,6 +197,14 @@ class SoFar:
     # How many edits the worker had noted when the message arrived: one of those is older
     # than the message as it came (an edit that then made it for her), not a change to it.
     edits_seen: int = 0
+
+
+@dataclass
+class InFlight:
+    """What one request's generation holds while it runs, for the deadline's log line:
+    its fitted prompt's tokens, 0 while no generation is waited for."""
+
+    prompt_tokens: int = 0
 
 
 class ChatService:
@@ -259,6 +276,7 @@ class ChatService:
         self.speaker_colon = FRAMINGS.get(persona.main_language, FRAMINGS["en"]).colon
         self.summarizer = self._new_summarizer() if settings.memory.summaries else None
         self._room_sweeper: asyncio.Task[None] | None = None
+        self._long_prompt_told_at = -LONG_PROMPT_TOLD_EVERY_S
 
     def _new_batcher(self) -> Batcher:
         """One queue in front of the engine, so messages arriving together share a batch."""
@@ -625,6 +643,7 @@ class ChatService:
         arrival, so the wait for those is part of it."""
         edits_seen = self._pending_edits.noted
         in_order = self._scope_locks.hold(scope) if scope else contextlib.nullcontext()
+        in_flight = InFlight()
         try:
             async with asyncio.timeout(self.settings.worker.request_timeout_seconds) as deadline:
                 async with in_order:
@@ -632,11 +651,15 @@ class ChatService:
                         # Taken back before she began: no reply to post, nothing stored.
                         log.info("a message recalled before it was answered is not answered")
                         return Reply(text="", scope=scope, status="recalled")
-                    return await self._answer(scope, request, text, deadline, edits_seen, notes)
+                    return await self._answer(
+                        scope, request, text, deadline, edits_seen, notes, in_flight
+                    )
         except (TimeoutError, Overloaded) as exc:
             # A TimeoutError's text is empty (the object itself is truthy): say what it was.
             why = str(exc) or f"no answer within {self.settings.worker.request_timeout_seconds:g} s"
             log.warning("busy reply for %s: %s", scope or "an anonymous client", why)
+            if isinstance(exc, TimeoutError):
+                self._hint_at_long_prompt(in_flight.prompt_tokens)
             return Reply(text=self.lines.busy, scope=scope, status="busy")
         except PromptTooLong as exc:
             if request.system_prompt or notes or isinstance(exc, ReplySoFarTooLong):
@@ -664,6 +687,28 @@ class ChatService:
             log.exception("chat failed for %s", scope or "an anonymous client")
             return Reply(text=self.lines.error, scope=scope, status="error")
 
+    def _hint_at_long_prompt(self, prompt_tokens: int) -> None:
+        """Say (at most every LONG_PROMPT_TOLD_EVERY_S) which settings would let a request
+        be answered whose deadline passed while the model had its long prompt: every
+        retry of such a conversation would cost the whole deadline again."""
+        window = self.engine.context_window
+        now = time.monotonic()
+        if (
+            prompt_tokens * LONG_PROMPT_SHARE <= window
+            or self.engine.name in ENGINES_TELLING_UNREAD_PROMPTS
+            or now - self._long_prompt_told_at < LONG_PROMPT_TOLD_EVERY_S
+        ):
+            return
+        self._long_prompt_told_at = now
+        log.warning(
+            "A %s-token prompt was not answered within [worker] request_timeout_seconds = %g "
+            "on this machine: lower [model] context_window (now %d; prompts are fitted to "
+            "it) or raise request_timeout_seconds.",
+            f"{prompt_tokens:,}",
+            self.settings.worker.request_timeout_seconds,
+            window,
+        )
+
     async def _answer(
         self,
         scope: str,
@@ -672,10 +717,11 @@ class ChatService:
         deadline: asyncio.Timeout,
         edits_seen: int = 0,
         notes: str = "",
+        in_flight: InFlight | None = None,
     ) -> Reply:
         """One message answered: its conversation, fitted and generated, then remembered.
         The `deadline` covers the answer, not the memory write after it (see below);
-        `edits_seen`: `SoFar.edits_seen`."""
+        `edits_seen`: `SoFar.edits_seen`; `in_flight` is kept up to date while generating."""
         # Cut on arrival (protocol.MAX_DISPLAY_NAME_CHARS): written into her reply wherever
         # she says {{user}}, a 1 MB name made a 75 MB reply.
         name = request.display_name or self.user_name
@@ -689,7 +735,7 @@ class ChatService:
         reply_room = limits.cap(self.settings.generation.max_new_tokens)
         window = Window(self.engine.context_window, reply_room, so_far.history_cap)
         fitted, generation, retries = await self._fit_and_generate(
-            request, text, so_far, room, window, name, limits, notes, lore
+            request, text, so_far, room, window, name, limits, notes, lore, in_flight
         )
         if scope and not request.reply_so_far:
             # A Continue stores nothing: her reply was stored when she first made it, and
@@ -768,10 +814,13 @@ class ChatService:
         limits: RowLimits,
         notes: str = "",
         lore: Lore | None = None,
+        in_flight: InFlight | None = None,
     ) -> tuple[FittedPrompt, Generation, int]:
         """The prompt fitted and answered, again if an adapter went live meanwhile;
         `notes` follow her own prompt (`chat`), `lore` leads the new message, and the
-        character's note is told at its depth under her card (`_note_under`)."""
+        character's note is told at its depth under her card (`_note_under`).
+        `in_flight` holds the prompt's tokens while it is generated from."""
+        in_flight = in_flight or InFlight()
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
         for attempt in range(1, PROMPT_SWITCH_ATTEMPTS + 1):
             # The prompt is the live version's; a reload between building it and the
@@ -800,9 +849,11 @@ class ChatService:
                 self._note_under(prompt, request.system_prompt),
                 request.reply_so_far,
             )
+            in_flight.prompt_tokens = fitted.prompt_tokens
             generation, retries = await self._generate_in_character(
                 fitted.messages, name, limits, request.reply_so_far
             )
+            in_flight.prompt_tokens = 0
             if request.system_prompt or generation.adapter_version == version:
                 break
             if attempt == PROMPT_SWITCH_ATTEMPTS:
