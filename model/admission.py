@@ -16,10 +16,6 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 
 RATE_WINDOW_SECONDS = 60.0
-# Messages one conversation may have in the worker at once: the one answered and those
-# waiting their turn behind it (answered one at a time, in order). More could only wait
-# out their deadline, the later ones started with too little of it left to finish.
-MOST_PENDING_PER_CONVERSATION = 4
 # Memory the remembered token counts may hold, in bytes (`TokenCounts.entry_bytes`).
 TOKEN_COUNT_CACHE_BYTES = 32 * 1024 * 1024
 # What an entry of the table costs beside its text and count (`sys.getsizeof`): its slot

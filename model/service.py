@@ -24,13 +24,7 @@ from model import room as room_module
 from model.adapters.reload import Reloader, check_adapters_folder
 from model.adapters.validation import adapter_setting_error, check_adapter_folder
 from model.adapters.versions import AdapterError, CharacterId, recorded_prompt
-from model.admission import (
-    MOST_PENDING_PER_CONVERSATION,
-    TOKEN_COUNT_CACHE_BYTES,
-    RateLimiter,
-    ScopeLocks,
-    TokenCounts,
-)
+from model.admission import TOKEN_COUNT_CACHE_BYTES, RateLimiter, ScopeLocks, TokenCounts
 from model.batching import Batcher, Overloaded
 from model.channels import ChannelModes
 from model.character.ooc import OOCDetector
@@ -528,13 +522,10 @@ class ChatService:
         """Whether a message of `scope` ("" for none) must be told "busy" on arrival. A
         place is a conversation, not a message: those waiting behind their conversation's
         earlier one take no batch row, and counted as places, four members flooding her
-        in private chats had everyone else told "busy" while four rows generated. One
-        conversation holds at most MOST_PENDING_PER_CONVERSATION messages: its flood is
-        turned away, not others."""
-        pending = self._scope_locks.pending(scope) if scope else 0
-        if pending >= MOST_PENDING_PER_CONVERSATION:
-            return True
-        if pending:  # its conversation holds a place already
+        in private chats had everyone else told "busy" while four rows generated. (Their
+        own flood waits its turn, within the deadline and the per-minute limit: a private
+        chat keeps every reply its limit allows.)"""
+        if scope and self._scope_locks.pending(scope):  # it holds a place already
             return False
         places = len(self._scope_locks) + self._anonymous_in_progress
         return places >= self._capacity or self.batcher.full
