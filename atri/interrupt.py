@@ -80,8 +80,8 @@ class interruptions_held:  # named as used, like contextlib.suppress
     signals are not set there, nothing changes.
 
     `pressed` lists the signals that came, for a block to look at before it ends. With
-    `deliver_interrupt=False` a Ctrl-C that came is only noted there: for work that was
-    done by the time it came, which the caller then reports as done."""
+    `deliver_interrupt=False` a Ctrl-C (or SIGTERM) that came is only noted there: for
+    work that was done by the time it came, which the caller then reports as done."""
 
     SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
 
@@ -111,7 +111,30 @@ class interruptions_held:  # named as used, like contextlib.suppress
         for signum, handler in previous.items():
             _signal.signal(signum, handler)
         for signum in self.pressed:
-            if signum == _signal.SIGINT and not self.deliver_interrupt:
+            if not self.deliver_interrupt:
                 continue
             if signum in previous:
                 previous[signum](signum, None)
+
+
+class sigterm_as_interrupt:  # named as used, like contextlib.suppress
+    """Inside, a polite kill (SIGTERM: `kill`, systemd, `docker stop`) unwinds as Ctrl-C
+    does, so a command's cleanup runs (`atri train` names its checkpoint, `atri prep`
+    puts the earlier dataset back): by default SIGTERM ends Python at once, mid-move.
+    Outside the main thread, whose signals are not set there, nothing changes."""
+
+    def __enter__(self) -> sigterm_as_interrupt:
+        self._previous: Any = None
+        try:  # noqa: SIM105 (contextlib is not imported here)
+            self._previous = _signal.signal(_signal.SIGTERM, _interrupt)
+        except ValueError:  # not the main thread
+            pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            _signal.signal(_signal.SIGTERM, self._previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -298,13 +297,13 @@ def _replace(staging: Path, out: Path, stem: str) -> bool:
             for path in new:
                 path.replace(out / path.name)
                 placed.append(path.name)
-            if signal.SIGINT in held.pressed:
+            if held.pressed:  # Ctrl-C, or a SIGTERM `prepare` turns into one
                 raise KeyboardInterrupt
         except BaseException:  # Ctrl-C too: the finally that follows deletes `staging`
             _put_back(out, aside, placed, moved_aside)
             raise
         shutil.rmtree(aside, ignore_errors=True)
-    return signal.SIGINT in held.pressed  # came as the earlier files were deleted
+    return bool(held.pressed)  # came as the earlier files were deleted
 
 
 _ATRI_NAMES = frozenset(DataprepSettings().character_aliases)

@@ -20,6 +20,7 @@ from itertools import chain
 from pathlib import Path
 
 from atri.config import DataprepSettings
+from atri.interrupt import sigterm_as_interrupt
 from dataprep import background as bg
 from dataprep.clean import (
     USER_PLACEHOLDER,
@@ -673,40 +674,45 @@ def prepare(
     `PrepResult.problem`) leaves `out` exactly as it was, and so does a file that cannot be
     written, or a dataset_info.json in `out` that cannot be read as one (DataprepError
     naming it, before any work). An earlier run killed while moving its files in is
-    undone first (see `recover_interrupted`)."""
-    check_output_folder(out)
-    recover_interrupted(out)
-    check_not_anothers(out, settings, character_name(settings))
-    # Checked before any work: other characters' entries are kept in it when the files
-    # are moved in, and a file that cannot be read as one is never replaced.
-    read_dataset_info(out / DATASET_INFO)
-    if not settings.user_placeholder:
-        # Her replies name the lead as written: so does her prompt. Left {{user}}, a model
-        # trained elsewhere (LLaMA-Factory) says "{{user}}" to people; only ATRI's worker
-        # fills it in.
-        system_prompt = system_prompt.replace(USER_PLACEHOLDER, tidy_name(settings.lead_aliases[0]))
-    plotter = plotter_for(scripts)
-    try:
-        result = run_pipeline(
-            settings,
-            scripts,
-            fmt=fmt,
-            background_path=background_path,
-            progress=progress,
-            card_language=card_language,
-        )
-        if result.problem is None:
-            result.notes += write_output_folder(
-                out,
-                result.stats,
-                result.train,
-                result.evaluation,
-                settings,
-                system_prompt,
-                plotter,
+    undone first (see `recover_interrupted`), and on SIGTERM as on Ctrl-C."""
+    # A polite kill (`kill`, systemd) puts the earlier files back as Ctrl-C does; by
+    # default SIGTERM ended Python mid-move, the dataset half replaced until a next run.
+    with sigterm_as_interrupt():
+        check_output_folder(out)
+        recover_interrupted(out)
+        check_not_anothers(out, settings, character_name(settings))
+        # Checked before any work: other characters' entries are kept in it when the files
+        # are moved in, and a file that cannot be read as one is never replaced.
+        read_dataset_info(out / DATASET_INFO)
+        if not settings.user_placeholder:
+            # Her replies name the lead as written: so does her prompt. Left {{user}}, a model
+            # trained elsewhere (LLaMA-Factory) says "{{user}}" to people; only ATRI's worker
+            # fills it in.
+            system_prompt = system_prompt.replace(
+                USER_PLACEHOLDER, tidy_name(settings.lead_aliases[0])
             )
-    finally:
-        if plotter is not None:
-            plotter.cancel()
-    progress("write", 1)
-    return result
+        plotter = plotter_for(scripts)
+        try:
+            result = run_pipeline(
+                settings,
+                scripts,
+                fmt=fmt,
+                background_path=background_path,
+                progress=progress,
+                card_language=card_language,
+            )
+            if result.problem is None:
+                result.notes += write_output_folder(
+                    out,
+                    result.stats,
+                    result.train,
+                    result.evaluation,
+                    settings,
+                    system_prompt,
+                    plotter,
+                )
+        finally:
+            if plotter is not None:
+                plotter.cancel()
+        progress("write", 1)
+        return result

@@ -16,9 +16,7 @@ import math
 import os
 import re
 import shutil
-import signal
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings, TrainSettings
+from atri.interrupt import sigterm_as_interrupt
 from atri.terminal import suggested_command
 from model.adapters.versions import (
     MANIFEST,
@@ -452,23 +451,6 @@ def training_arguments(
         dataloader_pin_memory=hw.device == "cuda",
         **extra,
     )
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """A polite kill (SIGTERM) unwinds like Ctrl-C, so the build folder is cleaned up."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
