@@ -6,6 +6,7 @@ they speak is `export_format`, the tables `schema`, opening errors `database`.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import contextlib
 import heapq
@@ -1268,7 +1269,7 @@ class Memory:
                 )
                 if isinstance(export, MemoryBackup):
                     await self._restore_channel_modes(export, counts)
-                await self._tx.commit()
+                await _committed_though_cancelled(self._tx.commit())
             except BaseException:
                 with contextlib.suppress(Exception):
                     await self._db.rollback()
@@ -1507,6 +1508,21 @@ def key_range(prefix: str) -> tuple[str, str | bytes]:
     if 0xD800 <= after <= 0xDFFF:  # not a character UTF-8 can hold
         after = 0xE000
     return prefix, stem[:-1] + chr(after)
+
+
+async def _committed_though_cancelled(commit: Awaitable[None]) -> None:
+    """`commit`, seen through: aiosqlite commits in its own thread whatever happens to
+    the task awaiting it, so a Ctrl-C that came meanwhile must not report undone (an
+    import "Stopped" that had imported everything). The task then goes on as if it had
+    not been cancelled; one-shot work only (a loop would never stop)."""
+    done = asyncio.ensure_future(commit)
+    try:
+        await asyncio.shield(done)
+    except asyncio.CancelledError:
+        await done  # raises the commit's own error, if it failed
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
 
 
 def _exported_summary(s: Summary, covers: int) -> dict[str, Any]:
