@@ -359,10 +359,15 @@ def adapters_prune(
         size_text,
         versions_on_disk,
     )
+    from model.adapters.versions import remove_stale_temps
 
     count = _versions_to_keep(keep)
     settings = configured_settings()
     folder = _adapters_dir(settings)
+    # A prune (or a build) killed outright left its hidden folder, versions and all: run
+    # again to free space, prune said it freed some while that stayed.
+    for left in remove_stale_temps(folder):
+        _print(f"Removed {left.name}, left in {folder} by a prune or build that was stopped.")
     versions = versions_on_disk(folder, _character(settings))
     if not versions:
         _print(_no_versions(folder))
