@@ -75,6 +75,8 @@ from model.server.slow_clients import (
 from model.service import ChatService
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     import uvicorn
 
     from model.character.persona import Persona
@@ -587,7 +589,26 @@ def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
     )
-    return uvicorn.Server(config)
+    return _saying_it_stops()(config)
+
+
+def _saying_it_stops() -> type[uvicorn.Server]:
+    """uvicorn's Server, saying at the first stop signal that it finishes the replies in
+    flight before it ends."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # uvicorn waits for the replies in flight, saying so at INFO only: a worker
+            # that seemed to ignore `kill` for a minute and a half.
+            if not self.should_exit:
+                log.warning(
+                    "Stopping: the replies being written are finished first (up to "
+                    "[worker] request_timeout_seconds); Ctrl-C again stops at once."
+                )
+            super().handle_exit(sig, frame)
+
+    return Server
 
 
 async def serve_app(
