@@ -131,7 +131,7 @@ def resume_mismatch(identity: dict[str, Any], left: list[tuple[Path, int]]) -> s
             return 0.0
 
     newest = max((folder for folder, _ in left), key=started)
-    saved = checkpoints(newest)
+    saved = saved_checkpoints(newest)  # not one whose saving was cut off
     step = f" (checkpoint at step {checkpoint_step(saved[-1])})" if saved else ""
     others = len(left) - 1
     more = f", and {others} other interrupted run{'s' * (others != 1)} beside it" if others else ""

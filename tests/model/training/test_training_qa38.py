@@ -182,6 +182,9 @@ def test_an_older_run_without_recorded_settings_is_said(tmp_path: Path) -> None:
 
     old = tmp_path / ".runs" / "0123456789abcdef"
     (old / "checkpoint-7").mkdir(parents=True)
+    write(old / "checkpoint-7" / "trainer_state.json", {"global_step": 7})
+    # s67: one whose saving was cut off (no trainer_state.json) is not the one named.
+    (old / "checkpoint-9").mkdir()
     write(old / "run.json", {"dataset": "d.json", "started": 1.0})
     sentence = resume_mismatch({"settings": {}}, [(old, 10)])
     assert f"{old} (checkpoint at step 7)" in sentence
