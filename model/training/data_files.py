@@ -3,6 +3,7 @@ tokenized into sets, with one sentence for what training cannot use."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ def resolve_data_files(settings: Settings) -> DataFiles:
             f"{train_file} is a folder; pass the sharegpt file in it{_named_in(train_file)} "
             "(--dataset)."
         )
+    if not train_file.is_file():
+        _put_back_after_a_killed_prep(train_file.parent)
     if not train_file.is_file():
         raise TrainError(
             f"{train_file}: dataset file not found; {_missing_dataset_advice(train_file)}"
@@ -119,6 +122,16 @@ def _filled_in_name(prompt: str, template: str) -> str | None:
     pattern = re.escape(before) + "(?P<name>.+?)" + "(?P=name)".join(map(re.escape, after))
     found = re.fullmatch(pattern, prompt.strip(), re.DOTALL)
     return found["name"] if found else None
+
+
+def _put_back_after_a_killed_prep(folder: Path) -> None:
+    """The earlier dataset files an `atri prep` killed outright while moving its files in
+    had moved aside, put back as the next `atri prep` would (it logs that it did): until
+    then training said "dataset file not found; run `atri prep` first"."""
+    from dataprep.output_folder import recover_interrupted
+
+    with contextlib.suppress(OSError):  # a folder it cannot change: the sentence follows
+        recover_interrupted(folder)
 
 
 def _missing_dataset_advice(train_file: Path) -> str:
