@@ -13,6 +13,7 @@ markers, all made up here), then times in one run:
 Baseline and extraction are the best of three interleaved runs. Each row shows wall and
 CPU seconds: on a machine shared with others, CPU time is the steadier figure. The samples carry a
 short training prompt (one sentence, as `atri train` uses), not the full character card.
+MB are 10^6 bytes, `--mb` too.
 Run: .venv/bin/python bench/dataprep_speed.py [--mb 20]
 """
 
@@ -41,6 +42,7 @@ from dataprep.formats import (
 )
 
 REPEATS = 3
+MB = 1_000_000  # bytes: what `--mb` generates and every MB/s divides by
 # The short training prompt of a LoRA version (issue 12), not the character card.
 TRAINING_PROMPT = "你是亚托莉，正在和{{user}}说话。"
 # Runs in a fresh process, so that its peak memory is the pipeline's alone.
@@ -130,12 +132,17 @@ def generate_script(target_bytes: int, seed: int = 0) -> str:
     return "\n".join(parts) + "\n"
 
 
+def target_bytes(mb: float) -> int:
+    """Bytes to generate for `--mb`: MB as every figure printed counts them."""
+    return int(mb * MB)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=float, default=20.0)
     args = parser.parse_args()
-    text = generate_script(int(args.mb * 1024 * 1024))
-    megabytes = len(text.encode("utf-8")) / 1e6
+    text = generate_script(target_bytes(args.mb))
+    megabytes = len(text.encode("utf-8")) / MB
     lines = text.count("\n")
     settings = DataprepSettings()
 
@@ -163,12 +170,12 @@ def main() -> None:
     t_pipeline = float(run["seconds"])  # type: ignore[arg-type]
     c_pipeline = float(run["cpu"])  # type: ignore[arg-type]
     c_child = float(run["child_cpu"])  # type: ignore[arg-type]
-    peak_mb = int(run["peak_kib"]) * 1024 / 1e6  # type: ignore[call-overload]
+    peak_mb = int(run["peak_kib"]) * 1024 / MB  # type: ignore[call-overload]
     samples: dict[str, int] = run["samples"]  # type: ignore[assignment]
 
     title = (
         f"dataprep speed: generated plain-text script, {megabytes:.1f} MB, {lines} lines"
-        f" ({megabytes * 1e6 / lines:.0f} bytes a line)"
+        f" ({megabytes * MB / lines:.0f} bytes a line)"
     )
     table = Table(title=title)
     columns = ("step", "wall s", "MB/s", "CPU s", "MB/s (CPU)", "items", "vs baseline")
@@ -200,7 +207,7 @@ def main() -> None:
         f"{megabytes / c_pipeline:.1f}",
         f"{samples['train']} train / {samples['eval']} eval;"
         f" peak {peak_mb:.0f} MB = {peak_mb / megabytes:.1f}x the input;"
-        f" {int(run['out_bytes']) / 1e6:.0f} MB written",  # type: ignore[call-overload]
+        f" {int(run['out_bytes']) / MB:.0f} MB written",  # type: ignore[call-overload]
         f"{t_pipeline / t_base:.2f}x time",
     )
     console = Console()

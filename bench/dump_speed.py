@@ -13,8 +13,10 @@ For each, in one run, best of three interleaved:
     their marks, one a line), in MB/s of that text;
   - the dump parser over the whole dump, in MB/s of the dump, and in MB/s of the same
     translated text (what it yields is that side's lines: the fair comparison of work).
-Each row shows wall and CPU seconds: on a machine shared with others, CPU time is the
-steadier figure.
+The two parsers yield different numbers of utterances from that side (the dump parser
+keeps a pair left untranslated as a line said, for one), so each row shows its
+utterances and utterances/s too. Each row shows wall and CPU seconds: on a machine
+shared with others, CPU time is the steadier figure. MB are 10^6 bytes, `--mb` too.
 Run: .venv/bin/python bench/dump_speed.py [--mb 20]
 """
 
@@ -37,6 +39,7 @@ from dataprep.formats import ParseOptions, compile_markers, plain, translation_d
 from dataprep.records import Utterance
 
 REPEATS = 3
+MB = 1_000_000  # bytes: what `--mb` generates and every MB/s divides by
 
 # (Japanese, Chinese) phrases, 1–3 joined to a line.
 LEAD = [
@@ -119,6 +122,26 @@ def _timed(
     return time.perf_counter() - t0, time.process_time() - c0, count
 
 
+def target_bytes(mb: float) -> int:
+    """Bytes to generate for `--mb`: MB as every figure printed counts them."""
+    return int(mb * MB)
+
+
+def comparison(
+    dump_mb: float, side_mb: float, plain: tuple[float, float, int], dump: tuple[float, float, int]
+) -> str:
+    """The line under a dump's table. `plain` and `dump`: each parser's best wall and CPU
+    seconds and its utterances, which differ: the ratio by time is for reading the same
+    translated side, not for yielding the same lines."""
+    (t_plain, c_plain, n_plain), (t_dump, c_dump, n_dump) = plain, dump
+    return (
+        f"dump parser / plain parser: {dump_mb / c_dump / (side_mb / c_plain):.2f} by MB/s of"
+        f" what each reads; {c_plain / c_dump:.2f} by time to read the same translated side"
+        f" (CPU; wall {t_plain / t_dump:.2f}); {n_dump / c_dump / (n_plain / c_plain):.2f} by"
+        f" utterances/s (CPU), as they yield {n_dump} and {n_plain} utterances from it"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=float, default=20.0)
@@ -127,9 +150,9 @@ def main() -> None:
     options = ParseOptions(scene_marker=compile_markers(settings.scene_markers))
     console = Console(width=150)
     for untranslated in (0.01, 0.25):
-        dump, side = generate_dump(int(args.mb * 1024 * 1024), untranslated)
-        dump_mb = len(dump.encode("utf-8")) / 1e6
-        side_mb = len(side.encode("utf-8")) / 1e6
+        dump, side = generate_dump(target_bytes(args.mb), untranslated)
+        dump_mb = len(dump.encode("utf-8")) / MB
+        side_mb = len(side.encode("utf-8")) / MB
         t_plain = c_plain = t_dump = c_dump = float("inf")
         n_plain = n_dump = 0
         for _ in range(REPEATS):  # interleaved, so that a busy machine hurts both alike
@@ -142,7 +165,8 @@ def main() -> None:
             f" dump {dump_mb:.1f} MB, {dump.count(chr(10))} lines;"
             f" its translated side alone {side_mb:.1f} MB"
         )
-        for column in ("step", "wall s", "CPU s", "MB/s (CPU)", "side MB/s (CPU)", "items"):
+        columns = ("step", "wall s", "CPU s", "MB/s (CPU)", "side MB/s (CPU)", "items")
+        for column in (*columns, "utterances/s (CPU)"):
             table.add_column(column, justify="left" if column == "step" else "right")
         table.add_row(
             "baseline: plain parser, translated side's text",
@@ -151,6 +175,7 @@ def main() -> None:
             f"{side_mb / c_plain:.1f}",
             f"{side_mb / c_plain:.1f}",
             f"{n_plain} utterances",
+            f"{n_plain / c_plain:,.0f}",
         )
         table.add_row(
             "dump parser, whole dump",
@@ -159,12 +184,11 @@ def main() -> None:
             f"{dump_mb / c_dump:.1f}",
             f"{side_mb / c_dump:.1f}",
             f"{n_dump} utterances",
+            f"{n_dump / c_dump:,.0f}",
         )
         console.print(table)
         console.print(
-            f"dump parser / plain parser: {dump_mb / c_dump / (side_mb / c_plain):.2f}"
-            f" by MB/s of what each reads; {c_plain / c_dump:.2f} by time for the same"
-            f" translated lines (CPU; wall {t_plain / t_dump:.2f})",
+            comparison(dump_mb, side_mb, (t_plain, c_plain, n_plain), (t_dump, c_dump, n_dump)),
             markup=False,
         )
 

@@ -3,9 +3,15 @@
 One run, the offline default (SmolLM2-135M-Instruct Q4_1 GGUF; transformers runs its
 fp32 copy), ATRI's own system prompt, greedy decoding unless said:
   - batch-1 decode tokens/s: this engine, llama-cpp-python's bare `Llama` completion
-    on the same prompt tokens (loaded as the engine loads: on a CPU with AMX without
-    llama.cpp's AMX kernels, whose 4-bit results are wrong in this build, but for a Q8_0
-    file), and the `local` engine;
+    on the same prompt tokens, and the `local` engine. The bare `Llama` places the
+    weights as the engine does (on a CPU with AMX without llama.cpp's AMX kernels, whose
+    4-bit results are wrong in this build, but for a Q8_0 file) and opens its context
+    with the engine's settings (`llamacpp.context_settings`: flash attention, one KV
+    buffer for every sequence, twice the window in cells); a second bare row keeps the
+    binding's context defaults (no flash attention, one sequence, 4,096 cells);
+  - seconds to read one history of about --history-tokens tokens (default 1,500) and
+    answer its first token: this engine (without its prefix slot) against the bare
+    `Llama.eval` of the same tokens, the context opened with the engine's settings;
   - aggregate tokens/s with 8 conversations in one batch, against batch 1; and the same
     sampled as shipped ([generation]: top-k, top-p, repetition penalty);
   - time to first token with the system prompt's KV states cached and without;
@@ -37,7 +43,7 @@ the table prints the tokens decoded; only the engine's rows run (transformers ca
 load the synthetic GGUF, and the bare call and the reload phase would stop at random).
 `--threads N` overrides the engine's thread count.
 Run: .venv/bin/python bench/engine_speed.py [--tokens 64] [--phase 8] [--quant q4_0]
-     [--output-type q4_0] [--synthetic 1.5b] [--threads N]
+     [--output-type q4_0] [--synthetic 1.5b] [--threads N] [--history-tokens 1500]
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -62,7 +68,6 @@ from bench.synthetic_gguf import SHAPES, parameter_count, write_synthetic_gguf
 from model.character.persona import configured_persona
 from model.engines.base import RowLimits
 from model.engines.cpu_repack import weight_placement
-from model.engines.cpu_threads import physical_cores
 from model.engines.gguf_files import gguf_config_hash, gguf_path
 from model.engines.llamacpp import LlamaCppEngine
 from model.protocol import ChatRequest
@@ -78,6 +83,14 @@ QUESTIONS = [
     "Good night, ATRI.",
 ]
 VERSION = "20250101-000001"
+# The bare `Llama` with the binding's context defaults: the context size this bench gave
+# it before it took the engine's settings.
+BARE_DEFAULT_N_CTX = 4096
+# The `llama_context_params` fields `Llama` sets from its own arguments, over the defaults
+# it starts from: given as arguments too, so that they stay the engine's.
+LLAMA_CONTEXT_ARGS = ("n_ctx", "n_batch", "n_ubatch", "n_threads", "n_threads_batch", "flash_attn")
+NO_STEADY_REPLY = "no reply finished inside the steady phase; raise --phase"
+T = TypeVar("T")
 
 
 def chats(system: str, n: int) -> list[list[dict[str, str]]]:
@@ -143,18 +156,42 @@ async def bench_joining(engine: LlamaCppEngine, system: str, tokens: int) -> dic
     return figures
 
 
-async def bench_long_prompt(engine: LlamaCppEngine, system: str) -> dict[str, float]:
-    """Seconds to answer a short request (8 tokens) alone, and arriving while a whole
-    conversation of about 4,000 tokens (an OpenAI client's history) is read: that prompt
-    is read a piece a step, so the short one joins between two pieces."""
-    greedy = GenerationSettings(max_new_tokens=8, do_sample=False, repetition_penalty=1.0)
+def history_of(engine: LlamaCppEngine, system: str, tokens: int) -> list[dict[str, str]]:
+    """A conversation of at least `tokens` prompt tokens (an OpenAI client's history)."""
     history: list[dict[str, str]] = [{"role": "system", "content": system}]
-    while len(engine.text.encode(history)) < 4000:
+    while len(engine.text.encode(history)) < tokens:
         history += [
             {"role": "user", "content": QUESTIONS[len(history) % 8]},
             {"role": "assistant", "content": "The sea was calm today, and the gulls were loud."},
         ]
     history.append({"role": "user", "content": "And what now?"})
+    return history
+
+
+async def bench_history_read(
+    engine: LlamaCppEngine, system: str, tokens: int
+) -> tuple[dict[str, float], list[int]]:
+    """Seconds to read one history of about `tokens` tokens alone and answer its first
+    token, without the prefix slot (the bare call has none), and the history's tokens."""
+    history = history_of(engine, system, tokens)
+    prompt = engine.text.encode(history)
+    first = GenerationSettings(max_new_tokens=1, do_sample=False, repetition_penalty=1.0)
+    engine.prefix_cache = False
+    try:
+        started = time.perf_counter()
+        await engine.generate([history], first)
+        took = time.perf_counter() - started
+    finally:
+        engine.prefix_cache = True
+    return {"read_tokens": float(len(prompt)), "read_s": took}, prompt
+
+
+async def bench_long_prompt(engine: LlamaCppEngine, system: str) -> dict[str, float]:
+    """Seconds to answer a short request (8 tokens) alone, and arriving while a whole
+    conversation of about 4,000 tokens (an OpenAI client's history) is read: that prompt
+    is read a piece a step, so the short one joins between two pieces."""
+    greedy = GenerationSettings(max_new_tokens=8, do_sample=False, repetition_penalty=1.0)
+    history = history_of(engine, system, 4000)
     figures = {"history_tokens": float(len(engine.text.encode(history)))}
     short = chats(system, 1)
     await engine.generate(short, greedy)  # warm: the system prompt's slot
@@ -172,44 +209,81 @@ async def bench_long_prompt(engine: LlamaCppEngine, system: str) -> dict[str, fl
     return figures
 
 
-def bench_bare(path: Path, prompt: list[int], tokens: int, threads: int = 0) -> float:
+def load_bare(path: Path, context: dict[str, Any], threads: int = 0) -> Any:
+    """llama-cpp-python's `Llama` on `path`, its weights placed as the engine places them;
+    its context opened with `context` (the engine's `context_settings`), or with the
+    binding's defaults, BARE_DEFAULT_N_CTX cells and `threads` when `context` is empty."""
     import llama_cpp.llama_cpp as binding
     from llama_cpp import Llama
 
-    threads = threads or physical_cores()
-    defaults = binding.llama_model_default_params
+    model_defaults = binding.llama_model_default_params
+    context_defaults = binding.llama_context_default_params
     # `Llama` loads with the AMX buffer type on an AMX build, whose 4-bit kernels
     # compute wrong numbers (and fast) in this llama.cpp: the bare call places the
     # weights as the engine does (`cpu_repack.weight_placement`), like for like.
     placement = weight_placement(binding, path)
 
-    def like_the_engine() -> Any:
-        params = defaults()
+    def model_like_the_engine() -> Any:
+        params = model_defaults()
         placement.apply(params)
         return params
 
-    binding.llama_model_default_params = like_the_engine
+    def context_like_the_engine() -> Any:
+        params = context_defaults()
+        for name, value in context.items():
+            setattr(params, name, value)
+        return params
+
+    if context:
+        arguments = {name: context[name] for name in LLAMA_CONTEXT_ARGS}
+    else:
+        arguments = {"n_ctx": BARE_DEFAULT_N_CTX, "n_threads": threads, "n_threads_batch": threads}
+    binding.llama_model_default_params = model_like_the_engine
+    binding.llama_context_default_params = context_like_the_engine
     try:
-        llm = Llama(
-            model_path=str(path),
-            n_ctx=4096,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
+        llm = Llama(model_path=str(path), verbose=False, **arguments)
     finally:
-        binding.llama_model_default_params = defaults
+        binding.llama_model_default_params = model_defaults
+        binding.llama_context_default_params = context_defaults
+    differ = [name for name, value in context.items() if getattr(llm.context_params, name) != value]
+    if differ:
+        raise SystemExit(f"the bare Llama's context differs from the engine's in {differ}")
+    return llm
+
+
+def bare_decode_tps(llm: Any, prompt: list[int], tokens: int) -> float:
     # Warm: like the engine's prefix slot, the binding keeps the prompt's states.
     llm.create_completion(prompt, max_tokens=tokens, temperature=0.0)
     out, took = timed(lambda: llm.create_completion(prompt, max_tokens=tokens, temperature=0.0))
-    n = out["usage"]["completion_tokens"]  # type: ignore[index]
-    return float(n / took)
+    return float(out["usage"]["completion_tokens"] / took)
 
 
-def in_own_thread(fn: Callable[..., float], *args: Any) -> float:
+def bare_read_s(llm: Any, tokens: list[int]) -> float:
+    """Seconds `Llama.eval` takes to read `tokens` into an emptied context."""
+    llm.reset()
+    _, took = timed(llm.eval, tokens)
+    return took
+
+
+def bench_bare(
+    path: Path, context: dict[str, Any], prompt: list[int], tokens: int, history: list[int]
+) -> dict[str, float]:
+    """The bare `Llama`'s decode tokens/s and history read with the engine's context
+    settings, and its decode tokens/s with the binding's defaults."""
+    llm = load_bare(path, context)
+    figures = {"bare_tps": bare_decode_tps(llm, prompt, tokens)}
+    figures["bare_read_s"] = bare_read_s(llm, history)
+    llm.close()
+    defaults = load_bare(path, {}, context["n_threads"])
+    figures["bare_defaults_tps"] = bare_decode_tps(defaults, prompt, tokens)
+    defaults.close()
+    return figures
+
+
+def in_own_thread(fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` on a thread that ends with it: OpenMP keeps a team of threads for each
     thread that decoded, and a second team in the process halved the engine's speed."""
-    out: list[float] = []
+    out: list[T] = []
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -287,10 +361,39 @@ async def bench_reload(settings: Settings, phase_s: float) -> tuple[float, float
     # every reply in flight at some time during it. A reply spanning the two counts only
     # in the reload's (it was counted in both, and the ratio read 1.00x whenever the
     # longest reply was one of those).
-    steady = max(b - a for a, b, _ in latencies if a >= steady_start and b <= reload_start)
-    reloading = max(b - a for a, b, _ in latencies if a < reload_end and b > reload_start)
+    steady, reloading = longest_replies(latencies, steady_start, reload_start, reload_end)
     failed = sum(status != "ok" for _, _, status in latencies)
     return steady, reloading, failed
+
+
+def longest_replies(
+    latencies: list[tuple[float, float, str]],
+    steady_start: float,
+    reload_start: float,
+    reload_end: float,
+) -> tuple[float, float]:
+    """(longest reply steady, longest in the reload), 0.0 where none was: a short --phase
+    can end before any reply both starts and ends inside the steady phase."""
+    steady = max(
+        (b - a for a, b, _ in latencies if a >= steady_start and b <= reload_start), default=0.0
+    )
+    reloading = max(
+        (b - a for a, b, _ in latencies if a < reload_end and b > reload_start), default=0.0
+    )
+    return steady, reloading
+
+
+def reload_row(steady: float, reloading: float, failed: int, synthetic: bool) -> list[str]:
+    """The table's reload row: the longest replies, or why they were not compared."""
+    measure = f"longest reply in a reload vs steady (ms, {failed} failed)"
+    if synthetic:
+        cells = ["skipped: synthetic", "", ""]
+    elif not steady:
+        cells = [NO_STEADY_REPLY, "", ""]
+    else:
+        ratio = f"{reloading / steady:.2f}x"
+        cells = [f"{reloading * 1000:.0f}", f"{steady * 1000:.0f}", ratio]
+    return [measure, *cells, "<= 1.5x"]
 
 
 def requantize(source: Path, quant: str, folder: Path, output_type: str = "") -> Path:
@@ -337,7 +440,13 @@ def cpu_features() -> str:
 
 
 async def main(
-    tokens: int, phase_s: float, quant: str, output_type: str, synthetic: str, threads: int
+    tokens: int,
+    phase_s: float,
+    quant: str,
+    output_type: str,
+    synthetic: str,
+    threads: int,
+    history_tokens: int,
 ) -> None:
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
@@ -377,20 +486,26 @@ async def main(
         ours = await engine.thread.run(bench_engine, engine, system, tokens, bool(synthetic))
         ours.update(await bench_joining(engine, system, tokens))
         ours.update(await bench_long_prompt(engine, system))
+        history: list[int] = []
+        if not synthetic:
+            read, history = await bench_history_read(engine, system, history_tokens)
+            ours.update(read)
         console.print(f"llamacpp engine: {ours}")
         prompt = engine.text.encode(chats(system, 1)[0])
         threads_used = f"{engine.threads} thread(s)" + ("" if threads else " (auto)")
+        context = engine.context_settings
         await engine.close()
-        bare = local = 0.0
+        bare: dict[str, float] = {}
+        local = 0.0
         steady = reloading = 0.0
         failed = 0
         if not synthetic:
-            bare = in_own_thread(bench_bare, path, prompt, tokens, threads)
+            bare = in_own_thread(bench_bare, path, context, prompt, tokens, history)
             # Before the local engine: transformers' model and torch's threads stay in
             # the process after it, which a worker serving llama.cpp never has.
             steady, reloading, failed = await bench_reload(settings, phase_s)
             local = await bench_local(settings, system, tokens)
-            console.print(f"bare binding {bare:.1f} tok/s, local engine {local:.1f} tok/s")
+            console.print(f"bare binding {bare}, local engine {local:.1f} tok/s")
 
     table = Table(
         title=f"llamacpp engine, {model} {kind}, {len(prompt)}-token prompt, "
@@ -403,10 +518,19 @@ async def main(
     # picks; only the engine's own rows, every reply its full length, are measured.
     skipped = ("skipped: synthetic", "", "", "")
     b1 = f"{ours['b1_tps']:.1f}"
-    table.add_row(
-        "batch-1 decode tok/s vs bare binding",
-        *((b1, f"{bare:.1f}", f"{ours['b1_tps'] / bare:.2f}x", ">= 0.9x") if bare else skipped),
-    )
+    for key, context_kind in (
+        ("bare_tps", "the engine's context settings"),
+        ("bare_defaults_tps", f"the binding's defaults, n_ctx {BARE_DEFAULT_N_CTX}"),
+    ):
+        figure = bare.get(key, 0.0)
+        table.add_row(
+            f"batch-1 decode tok/s vs bare binding ({context_kind})",
+            *(
+                (b1, f"{figure:.1f}", f"{ours['b1_tps'] / figure:.2f}x", ">= 0.9x")
+                if figure
+                else skipped
+            ),
+        )
     table.add_row(
         "batch-1 decode tok/s vs local (transformers)",
         *((b1, f"{local:.1f}", f"{ours['b1_tps'] / local:.1f}x", ">= 5x") if local else skipped),
@@ -449,15 +573,18 @@ async def main(
         f"{ours['beside_s'] / ours['alone_s']:.1f}x slower",
         "",
     )
-    table.add_row(
-        f"longest reply in a reload vs steady (ms, {failed} failed)",
-        *(
-            (f"{reloading * 1000:.0f}", f"{steady * 1000:.0f}", f"{reloading / steady:.2f}x")
-            if steady
-            else skipped[:3]
-        ),
-        "<= 1.5x",
-    )
+    if bare:
+        table.add_row(
+            f"reading a {ours['read_tokens']:.0f}-token history, engine vs bare Llama.eval "
+            "(s, the engine's context settings)",
+            f"{ours['read_s']:.1f}",
+            f"{bare['bare_read_s']:.1f}",
+            f"{ours['read_s'] / bare['bare_read_s']:.2f}x",
+            "",
+        )
+    else:
+        table.add_row("reading a history, engine vs bare Llama.eval (s)", *skipped)
+    table.add_row(*reload_row(steady, reloading, failed, bool(synthetic)))
     console.print(table)
 
 
@@ -485,7 +612,21 @@ if __name__ == "__main__":
     parser.add_argument(
         "--threads", type=int, default=0, help="llama.cpp threads (0: the engine's default)"
     )
+    parser.add_argument(
+        "--history-tokens",
+        type=int,
+        default=1500,
+        help="prompt tokens of the history the engine and the bare Llama.eval each read",
+    )
     args = parser.parse_args()
     asyncio.run(
-        main(args.tokens, args.phase, args.quant, args.output_type, args.synthetic, args.threads)
+        main(
+            args.tokens,
+            args.phase,
+            args.quant,
+            args.output_type,
+            args.synthetic,
+            args.threads,
+            args.history_tokens,
+        )
     )

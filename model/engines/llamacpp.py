@@ -210,6 +210,26 @@ def kv_cell_bytes(ll: Any, model: Any, meta: Callable[[str], str]) -> int:
     return ll.llama_model_n_layer(model) * ll.llama_model_n_head_kv(model) * dims * 2
 
 
+def context_settings(kv_cells: int, rows: int, threads: int) -> dict[str, Any]:
+    """The `llama_context_params` fields the engine opens its context with, by name: one
+    place, so that bench/engine_speed.py's bare `Llama` can be loaded the same way."""
+    return {
+        "n_ctx": kv_cells,
+        "n_batch": DECODE_CHUNK,
+        "n_ubatch": DECODE_CHUNK,
+        # The prefix slots, the rows, and the sequence that parks the cells of rows that left.
+        "n_seq_max": PREFIX_SLOTS + rows + 1,
+        "kv_unified": True,  # one buffer: a copied prefix shares its cells
+        # Flash attention visits a sequence's cells in order and skips the others', so a
+        # reply does not depend on what else is in the batch (plain attention sums over
+        # every cell, and greedy replies changed with the batch); cell order matters
+        # then, which is why rows that leave a running pass keep theirs (`Pass._leave`).
+        "flash_attn": True,
+        "n_threads": threads,
+        "n_threads_batch": threads,
+    }
+
+
 def _smoke_gen(max_new_tokens: int) -> GenerationSettings:
     return GenerationSettings(
         max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.0
@@ -333,7 +353,6 @@ class LlamaCppEngine:
             llama_cpp.llama_model_free(self._model)
             raise
         self.n_vocab = self.text.n_vocab
-        params = llama_cpp.llama_context_default_params()
         # llama.cpp (as of llama-cpp-python 0.3.16) reuses a decode graph across an
         # adapter change, so the switched adapter would not apply; read at context start.
         os.environ.setdefault("LLAMA_GRAPH_REUSE_DISABLE", "1")
@@ -348,15 +367,6 @@ class LlamaCppEngine:
                 f"window ({self.context_window} tokens); set it to at least that, or 0."
             )
         self.kv_cells = kv_tokens or 2 * self.context_window
-        params.n_ctx = self.kv_cells
-        params.n_batch = params.n_ubatch = DECODE_CHUNK
-        params.n_seq_max = PREFIX_SLOTS + rows + 1
-        params.kv_unified = True  # one buffer: a copied prefix shares its cells
-        # Flash attention visits a sequence's cells in order and skips the others', so a
-        # reply does not depend on what else is in the batch (plain attention sums over
-        # every cell, and greedy replies changed with the batch); cell order matters
-        # then, which is why rows that leave a running pass keep theirs (`Pass._leave`).
-        params.flash_attn = True
         # `[model] llamacpp_threads`; 0 = one per physical core, fewer while other
         # programs keep cores busy (model/engines/cpu_threads.py: llama.cpp's threads
         # wait for each other at every step, and one taken off its core holds them all).
@@ -365,7 +375,10 @@ class LlamaCppEngine:
             self._governor = ThreadGovernor(*default_threads())
             threads = self._governor.current
         self.threads = capped_threads(threads)
-        params.n_threads = params.n_threads_batch = self.threads
+        self.context_settings = context_settings(self.kv_cells, rows, self.threads)
+        params = llama_cpp.llama_context_default_params()
+        for name, value in self.context_settings.items():
+            setattr(params, name, value)
         said: list[str] = []
         if self.kv_cells <= MAX_KV_CELLS:
             with llama_log(said):
