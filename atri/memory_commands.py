@@ -164,9 +164,15 @@ def _when(seconds: float) -> str:
         return "-"
 
 
+# The argument of show, reset and purge: a key as `atri memory list` prints it.
+ScopeArgument = Annotated[
+    str, typer.Argument(help="a scope as `atri memory list` shows it (qq:user:12345)")
+]
+
+
 @memory_app.command("show")
 def memory_show(
-    scope: str,
+    scope: ScopeArgument,
     archived: Annotated[
         bool, typer.Option(help="include reset (archived) messages, summaries and room lines")
     ] = False,
@@ -298,7 +304,7 @@ def _remembered(scope: str) -> None:
 
 
 @memory_app.command("reset")
-def memory_reset(scope: str) -> None:
+def memory_reset(scope: ScopeArgument) -> None:
     """End a scope's context (messages and room lines stay archived)."""
     scope = typed(scope)
     _remembered(scope)
@@ -329,7 +335,7 @@ def memory_reset(scope: str) -> None:
 
 @memory_app.command("purge")
 def memory_purge(
-    scope: str,
+    scope: ScopeArgument,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="delete without asking (needed without a terminal)")
     ] = False,
@@ -364,7 +370,9 @@ def memory_purge(
 
 @memory_app.command("import")
 def memory_import(
-    file: Path,
+    file: Annotated[
+        Path, typer.Argument(help="a file `atri memory export` wrote (a scope or a backup)")
+    ],
     include_purged: Annotated[
         bool,
         typer.Option(
