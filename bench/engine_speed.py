@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import tempfile
 import threading
@@ -240,11 +241,16 @@ def load_bare(path: Path, context: dict[str, Any], threads: int = 0) -> Any:
         arguments = {"n_ctx": BARE_DEFAULT_N_CTX, "n_threads": threads, "n_threads_batch": threads}
     binding.llama_model_default_params = model_like_the_engine
     binding.llama_context_default_params = context_like_the_engine
+    # `Llama(verbose=False)` sets the binding's logger to ERROR for the whole process,
+    # where the engine keeps it silent: the engine loaded after it printed its log.
+    binding_log = logging.getLogger("llama-cpp-python")
+    level = binding_log.level
     try:
         llm = Llama(model_path=str(path), verbose=False, **arguments)
     finally:
         binding.llama_model_default_params = model_defaults
         binding.llama_context_default_params = context_defaults
+        binding_log.setLevel(level)
     differ = [name for name, value in context.items() if getattr(llm.context_params, name) != value]
     if differ:
         raise SystemExit(f"the bare Llama's context differs from the engine's in {differ}")

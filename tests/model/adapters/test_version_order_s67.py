@@ -60,10 +60,12 @@ async def test_an_admins_reload_passes_over_the_version_rolled_back_from(
             f'it again (POST /reload with {{"version": "{V2}"}}).'
         )
         assert rolled_back_versions(adapters_dir) == {V2}  # the record stays
-        # The bots have no words of their own for it yet: the worker's sentence follows.
-        told = lines_for("ATRI", "en").reload_said(said).split("\n")
-        assert told[0] == f"Already serving adapter version {V1}."
-        assert told[-1] == f"The worker said: {said.reason}"
+        # The bots word it in her language (reason code "rolled_back").
+        told = lines_for("ATRI", "en").reload_said(said)
+        assert told == (
+            f"Already serving adapter version {V1}.\nThe newer adapter version {V2} was "
+            "passed over: an admin rolled back from it; only a reload naming it serves it again."
+        )
         # A newer version is taken as ever.
         make_version(V3, seed=3)
         newer = await service.reload()
