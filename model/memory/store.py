@@ -1089,10 +1089,13 @@ class Memory:
         }
 
     async def backup(self) -> dict[str, Any]:
-        """The whole database: every scope (with its summaries), every room line, the
-        purges and the channel modes, as of one moment (`at_one_moment`). Held whole:
-        `write_backup` writes it as it reads it."""
-        return await self.at_one_moment(Memory._read_backup)
+        """The whole database as `write_backup` writes it, read back as one dict: every
+        scope (with its summaries), every room line, the purges and the channel modes, as
+        of one moment. Held whole, so for small databases and tests; the export streams."""
+        parts: list[str] = []
+        await self.write_backup(parts.append)
+        data: dict[str, Any] = json.loads("".join(parts))
+        return data
 
     async def write_backup(self, write: Callable[[str], object]) -> BackupCounts:
         """`backup` as JSON text, the same characters as `json.dumps(backup,
@@ -1117,17 +1120,6 @@ class Memory:
             return await read(snapshot)
         finally:
             await snapshot.close()  # ends the read transaction
-
-    async def _read_backup(self) -> dict[str, Any]:
-        scopes = [await self._export_scope(scope) for scope in await self._backed_up_scopes()]
-        return {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            "scopes": scopes,
-            "room_lines": await self.room.export_lines("", "", ""),
-            "purges": await self._backed_up_purges(),
-            "channel_modes": await backed_up_modes(self._db),
-        }
 
     async def _backed_up_scopes(self) -> list[str]:
         rows = await self._db.execute_fetchall(
@@ -1176,16 +1168,13 @@ class Memory:
     async def _streamed_summaries(
         self, scope: str, ids: array[int], counts: BackupCounts
     ) -> AsyncIterator[dict[str, Any]]:
-        async with self._db.execute(
-            "SELECT * FROM summaries WHERE scope = ? ORDER BY id", (scope,)
-        ) as cursor:
-            cursor.iter_chunk_size = BACKUP_PAGE_ROWS
-            async for row in cursor:
-                summary = to_summary(row)
-                covers = bisect.bisect_right(ids, summary.covers_up_to) - 1
-                if covers >= 0:  # one whose messages were deleted covers nothing left
-                    counts.summaries += 1
-                    yield _exported_summary(summary, covers)
+        # Read whole, as one scope's export reads them: a scope holds few (each fold
+        # replaces the live one; a reset archives one).
+        for summary in await self.all_summaries(scope):
+            covers = bisect.bisect_right(ids, summary.covers_up_to) - 1
+            if covers >= 0:  # one whose messages were deleted covers nothing left
+                counts.summaries += 1
+                yield _exported_summary(summary, covers)
 
     async def _streamed_room_lines(self, counts: BackupCounts) -> AsyncIterator[_Page]:
         lines = await self.room.export_lines("", "", "")
@@ -1204,11 +1193,12 @@ class Memory:
 
     async def _export_scope(self, scope: str) -> dict[str, Any]:
         messages = await self.all_messages(scope)
+        ids = [m.id for m in messages]
         summaries = []
         for s in await self.all_summaries(scope):
-            covered = [i for i, m in enumerate(messages) if m.id <= s.covers_up_to]
-            if covered:  # a summary whose messages were deleted covers nothing left
-                summaries.append(_exported_summary(s, covered[-1]))
+            covers = bisect.bisect_right(ids, s.covers_up_to) - 1
+            if covers >= 0:  # a summary whose messages were deleted covers nothing left
+                summaries.append(_exported_summary(s, covers))
         return {
             "scope": scope,
             "messages": [_exported(m) for m in messages],

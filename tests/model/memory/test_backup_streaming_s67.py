@@ -69,7 +69,8 @@ async def fill_varied(memory: Memory) -> None:
 
 
 def one_string(database: Path) -> str:
-    """The backup as the export wrote it before: the whole database as one string."""
+    """The backup as the export wrote it before (`json.dumps` of the whole database as one
+    dict): the streamed file must be laid out as it was, whatever pages it was read in."""
 
     async def read() -> str:
         async with await Memory.open(database, read_only=True) as memory:
