@@ -294,12 +294,13 @@ def _last_reload(record: dict[str, Any]) -> str:
         return str(record.get("message", ""))
 
 
-async def reload(worker: Worker, actor: Actor) -> CommandResult:
+async def reload(worker: Worker, actor: Actor, version: str = "") -> CommandResult:
     """The bot's owners only: the adapter version is every server's and group's, not
-    one admin's to change for the others."""
+    one admin's to change for the others. `version` names one (as `/atri status` shows
+    them: going forward again after a rollback); none, the newest the job would take."""
     if not actor.is_owner:
-        return _refuse(actor, "reload", lines().owners_only)
-    result = await worker.reload()
+        return _refuse(actor, f"reload {version}".rstrip(), lines().owners_only)
+    result = await worker.reload(version.strip())
     return CommandResult(lines().reload_said(result), ok=result.ok)
 
 

@@ -172,6 +172,7 @@ class BotLines:
     slash_reset_user_member: str
     slash_reset_channel: str
     slash_reload: str
+    slash_reload_version: str
     slash_rollback: str
 
     def time_left(self, seconds: float) -> str:
@@ -389,7 +390,7 @@ ZH = BotLines(
 /{command} memory — {name}记得关于你的事（摘要和最近的对话；在群里会私信给你）
 /{command} status — {name}现在的状态
 /{command} mode off|on|all — 在本群关闭{name}、被叫到才回答、每条都回答（群管理员）
-/{command} reload — 换上最新训练的版本（超级用户）
+/{command} reload [版本名] — 换上最新训练的版本，或指定的版本（超级用户）
 /{command} rollback — 退回上一个可用的版本（超级用户）""",
     qq_reset_keyword="重置记忆",
     qq_plugin="和{name}聊天（LoRA 角色模型），管理员可重置{name}的记忆",
@@ -407,6 +408,7 @@ ZH = BotLines(
     slash_reset_user_member="要重置对话的成员",
     slash_reset_channel="重置这个频道里的对话",
     slash_reload="立即检查并加载新的模型版本",
+    slash_reload_version="要换上的版本名（状态里显示的那样）；不填则换上最新的",
     slash_rollback="退回上一个模型版本",
 )
 
@@ -537,7 +539,7 @@ message from {name}; in a private chat, just talk.
 /{command} memory — what {name} remembers about you (sent privately when asked in a group)
 /{command} status — how {name} is doing
 /{command} mode off|on|all — quiet here, answer when called, or answer everything (group admins)
-/{command} reload — put the newest trained version live (superusers)
+/{command} reload [version] — put the newest trained version live, or the one named (superusers)
 /{command} rollback — go back to the previous usable version (superusers)""",
     qq_reset_keyword="reset memory",
     qq_plugin="Chat with {name} (a LoRA character model); admins can reset {name}'s memory",
@@ -555,6 +557,7 @@ message from {name}; in a private chat, just talk.
     slash_reset_user_member="The member whose conversation to reset",
     slash_reset_channel="Reset the conversation in this channel",
     slash_reload="Check for a new model version and load it now",
+    slash_reload_version="The version to switch to, as status names it; empty: the newest",
     slash_rollback="Go back to the previous model version",
 )
 
@@ -683,7 +686,7 @@ JA = BotLines(
 /{command} memory — あなたについて覚えていること（グループで聞くと個別に送ります）
 /{command} status — {name}のいまの様子
 /{command} mode off|on|all — このグループで止める、呼ばれたら答える、全部に答える（グループ管理者）
-/{command} reload — 最新の学習済みバージョンに切り替える（スーパーユーザー）
+/{command} reload [バージョン名] — 最新の学習済みバージョン、または指定したものに切り替える（スーパーユーザー）
 /{command} rollback — ひとつ前の使えるバージョンに戻す（スーパーユーザー）""",
     qq_reset_keyword="記憶をリセット",
     qq_plugin="{name}と話そう（LoRA キャラクターモデル）、管理者は記憶をリセットできます",
@@ -701,6 +704,7 @@ JA = BotLines(
     slash_reset_user_member="会話をリセットするメンバー",
     slash_reset_channel="このチャンネルの会話をリセットする",
     slash_reload="新しいモデルのバージョンを確かめて、すぐに読み込む",
+    slash_reload_version="切り替えるバージョン名（ステータスの表示どおり）。空なら最新",
     slash_rollback="ひとつ前のモデルのバージョンに戻す",
 )
 

@@ -362,8 +362,11 @@ class HttpWorker:
     async def status(self) -> WorkerStatus:
         return await self._read("GET", "/status", WorkerStatus.model_validate)
 
-    async def reload(self) -> ReloadResult:
-        return await self._reload("/reload", retry=True)
+    async def reload(self, version: str = "") -> ReloadResult:
+        # Resent safely: a second switch to the same version finds it already serving.
+        return await self._reload(
+            "/reload", retry=True, body={"version": version} if version else None
+        )
 
     async def rollback(self) -> ReloadResult:
         # Not resent: should the first one have run after all, a second would step back
@@ -376,9 +379,9 @@ class HttpWorker:
     async def set_channel_mode(self, setting: ChannelSetting) -> None:
         await self._call("POST", "/channels", setting.model_dump())
 
-    async def _reload(self, path: str, retry: bool) -> ReloadResult:
+    async def _reload(self, path: str, retry: bool, body: Any = None) -> ReloadResult:
         try:
-            found = await self._call("POST", path, retry=retry)
+            found = await self._call("POST", path, body, retry=retry)
             return ReloadResult.model_validate(found)
         except WorkerUnreachable as exc:
             said = str(exc)

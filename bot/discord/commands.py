@@ -348,9 +348,14 @@ def admin_commands(
         actor = actor_for(interaction, settings)
         await respond(interaction, commands.reset_user(worker, actor, str(user.id)), defer_after)
 
+    @group.command(name="reload", description=fit(said.slash_reload))
+    @app_commands.describe(version=fit(said.slash_reload_version))
+    async def reload(interaction: discord.Interaction[Any], version: str = "") -> None:
+        actor = actor_for(interaction, settings)
+        await respond(interaction, commands.reload(worker, actor, version), defer_after)
+
     simple = _simple_commands(group, worker, settings, defer_after)
     simple("reset-channel", said.slash_reset_channel, commands.reset_channel)
-    simple("reload", said.slash_reload, commands.reload)
     simple("rollback", said.slash_rollback, commands.rollback)
 
     return group

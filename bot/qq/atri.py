@@ -735,10 +735,13 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
             return await _status(bot, event)
         if action == "mode":
             return await _set_mode(bot, event, words[1:])
-        if action in ("reload", "rollback"):
+        if action == "reload":
+            named = words[1] if len(words) > 1 else ""
             actor = await _actor(bot, event, SUPERUSER)
-            run = commands.reload if action == "reload" else commands.rollback
-            return (await run(current_worker(), actor)).text
+            return (await commands.reload(current_worker(), actor, named)).text
+        if action == "rollback":
+            actor = await _actor(bot, event, SUPERUSER)
+            return (await commands.rollback(current_worker(), actor)).text
     except WorkerUnreachable as exc:  # its sentence says it all: no traceback per command
         log.warning("QQ command /%s %s failed: %s", config.atri_command_name, action, exc)
         return error_line()

@@ -438,7 +438,7 @@ class UnreachableWorker:
     async def status(self) -> WorkerStatus:
         raise ConnectionError("worker unreachable")
 
-    async def reload(self) -> ReloadResult:
+    async def reload(self, version: str = "") -> ReloadResult:
         raise ConnectionError("worker unreachable")
 
     async def rollback(self) -> ReloadResult:

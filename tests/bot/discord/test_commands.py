@@ -288,9 +288,9 @@ class SlowWorker:
     async def status(self) -> WorkerStatus:
         return await self.service.status()
 
-    async def reload(self) -> ReloadResult:
+    async def reload(self, version: str = "") -> ReloadResult:
         await asyncio.sleep(self.delay)
-        return await self.service.reload()
+        return await self.service.reload(version)
 
     async def rollback(self) -> ReloadResult:
         return await self.service.rollback()
@@ -396,6 +396,7 @@ ATRI_MENU = {
     "atri-admin reset-user user": "要重置对话的成员",
     "atri-admin reset-channel": "重置这个频道里的对话",
     "atri-admin reload": "立即检查并加载新的模型版本",
+    "atri-admin reload version": "要换上的版本名（状态里显示的那样）；不填则换上最新的",
     "atri-admin rollback": "退回上一个模型版本",
 }
 
