@@ -94,8 +94,9 @@ def mentions_as_names(text: str, names: NameLookup = _no_names) -> str:
         name = first_visible_name(names(kind, int(match.group(2))))
         if not name:
             return f"@{ZERO_WIDTH_SPACE}{kind}"
-        # A nickname written as a mention ("<@&123>") stays the text it is.
-        return "@" + name.replace("<@", f"<{ZERO_WIDTH_SPACE}@")
+        # A nickname written as a mention ("<@&123>") stays the text it is. The
+        # server's own role is named "@everyone": one "@" before it, not two.
+        return "@" + name.removeprefix("@").replace("<@", f"<{ZERO_WIDTH_SPACE}@")
 
     return _MENTION.sub(plain, text)
 

@@ -174,3 +174,14 @@ def test_a_block_too_long_to_split_at_its_lines_shields_no_part() -> None:
     assert len(parts) == 2 and all(len(p) <= MESSAGE_LIMIT for p in parts)
     assert "](https://" not in "".join(parts)
     assert not any(line.startswith("#") for p in parts for line in p.split("\n"))
+
+
+def test_the_servers_own_role_is_named_with_one_at_sign() -> None:
+    """Discord names the role whose id is the server's "@everyone": a member mentioning
+    it reached the model as "@@everyone"."""
+
+    def server_role(kind: str, ident: int) -> str | None:
+        return "@everyone" if kind == "role" else None
+
+    assert mentions_as_names("<@&1> hi", server_role) == "@everyone hi"
+    assert sent_text("<@&1> hi", server_role) == f"@{ZWSP}everyone hi"
