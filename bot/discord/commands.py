@@ -227,7 +227,11 @@ class _InstalledGroup(app_commands.Group):
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         if invoked_where_installed(interaction, self.contexts):
             return True
-        raise NotInstalledHere
+        # The log's "not run:" line says why: the error's text.
+        raise NotInstalledHere(
+            f"user {interaction.user.id} ran it where she takes no commands (a server that"
+            " did not install her, a group DM or a DM between others)"
+        )
 
 
 class _ListedMembers(_InstalledGroup):
@@ -243,7 +247,10 @@ class _ListedMembers(_InstalledGroup):
         await super().interaction_check(interaction)
         if await interaction_permitted(interaction, self.settings, self.dm_roles):
             return True
-        raise NotListed
+        raise NotListed(
+            f"[discord]'s allow and block lists leave out user {interaction.user.id}"
+            f" in channel {interaction.channel_id}"
+        )
 
 
 class NotListed(app_commands.CheckFailure):
