@@ -447,12 +447,15 @@ class PostedReplies:
 async def _post(
     channel: discord.abc.Messageable, part: str, reference: discord.MessageReference | None
 ) -> discord.Message:
-    """One part, pinging nobody; quoting `reference` when given."""
+    """One part, pinging nobody, unfurling no link (a member's link repeated by her
+    would otherwise show the picture or GIF they chose, in her name); quoting
+    `reference` when given."""
     return await channel.send(
         part,
         reference=reference,  # type: ignore[arg-type]  # discord.py takes None for none
         mention_author=False,
         allowed_mentions=discord.AllowedMentions.none(),
+        suppress_embeds=True,
     )
 
 
