@@ -410,14 +410,16 @@ def own_file(path: Path, settings: Settings) -> str:
     return owned.get(target, "")
 
 
-def write_output(path: Path, text: str, settings: Settings) -> None:
+def write_output(path: Path, text: str, settings: Settings, private: bool = False) -> None:
     """Replace `path` whole or not at all (see `writing_output`) with `text`."""
-    with writing_output(path, settings) as write:
+    with writing_output(path, settings, private) as write:
         write(text)
 
 
 @contextlib.contextmanager
-def writing_output(path: Path, settings: Settings) -> Iterator[Callable[[str], None]]:
+def writing_output(
+    path: Path, settings: Settings, private: bool = False
+) -> Iterator[Callable[[str], None]]:
     """Replace `path` whole or not at all with the text the `with` block writes, a part at
     a time, through the function it is given (a backup too large to hold as one string):
     a full disk or a missing folder is one sentence, and an earlier file there (last
@@ -427,7 +429,10 @@ def writing_output(path: Path, settings: Settings) -> Iterator[Callable[[str], N
     A link is written through (the file it names is replaced, the link stays), and a
     pipe or a device (`--out /dev/stdout`, a FIFO a backup job reads) is written into:
     replaced by a file of the same name, the link's file kept last week's backup and the
-    pipe's reader got nothing, while the command said it wrote them."""
+    pipe's reader got nothing, while the command said it wrote them.
+
+    `private`: a new file is made readable by its owner alone (a memory backup holds
+    people's private chats); one there keeps its mode."""
     from atri.files import replacing
 
     if what := own_file(path, settings):
@@ -456,7 +461,8 @@ def writing_output(path: Path, settings: Settings) -> Iterator[Callable[[str], N
         return write
 
     try:
-        with open(path, "w", encoding="utf-8") if streamed else replacing(target) as file:
+        new_mode = 0o600 if private else 0o666
+        with open(path, "w", encoding="utf-8") if streamed else replacing(target, new_mode) as file:
             try:
                 yield written_to(file)
             except OSError:

@@ -33,13 +33,14 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def replacing(path: Path) -> Iterator[TextIO]:
+def replacing(path: Path, new_file_mode: int = 0o666) -> Iterator[TextIO]:
     """A file to write `path`'s new text into, a part at a time, that replaces `path`
     whole or not at all when the block ends. It is a hidden file of this write's own
     beside it (same filesystem, so the rename is atomic; two processes writing one path
     never share a temporary), reaches the disk before the rename (after a power cut the
     old file or the new one is there, never an empty one), and gets the mode the file had
-    (a backup made private with `chmod 600` stays so) or, for a new file, the umask's. A
+    (a backup made private with `chmod 600` stays so) or, for a new file,
+    `new_file_mode` less the umask (0o600 for one only its owner should read). A
     failed write (a full disk) or block leaves the old file and no temporary behind; one
     killed outright is removed by the next write beside it."""
     prefix = f".{path.name}."
@@ -47,8 +48,8 @@ def replacing(path: Path) -> Iterator[TextIO]:
 
     def make() -> Path:
         tmp = path.with_name(f"{owned_prefix(prefix)}{secrets.token_hex(4)}.tmp")
-        # 0o666 as open() asks: the umask applies, as to any new file (mkstemp's is 0600).
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        # 0o666 as open() asks by default: the umask applies, as to any new file.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, new_file_mode))
         return tmp
 
     with owned(make) as tmp:

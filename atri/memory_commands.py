@@ -494,7 +494,7 @@ def memory_export(
     if out is None:
         write_stdout(text + "\n", "The export")
         return
-    write_output(out, text + "\n", settings)
+    write_output(out, text + "\n", settings, private=True)
     members = data["member_conversations"]
     shared = data["shared_conversations"]
     messages = sum(len(p["messages"]) for p in [data, *members])
@@ -529,7 +529,7 @@ def _export_backup(out: Path | None, settings: Settings) -> None:
 
     async def to_file(memory: Any) -> Any:
         # Opened once the database is: a FIFO's reader waits for nothing that fails.
-        with writing_output(out, settings) as write:
+        with writing_output(out, settings, private=True) as write:
             counts = await memory.write_backup(write)
             write("\n")
         return counts

@@ -8,6 +8,7 @@ again only every few minutes while it lasts (`FailureLog`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -248,6 +249,14 @@ def check_database_path(path: Path) -> None:
             )
         raise path_error(path, "cannot be written")
     _companions_writable(path)
+
+
+def create_private(path: Path) -> None:
+    """A new database is made readable by its owner alone before SQLite fills it: it
+    holds people's private chats. SQLite gives its -wal and -shm files the database's
+    mode; an existing file keeps the mode it has (the operator's to choose)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _companions_writable(path: Path) -> None:

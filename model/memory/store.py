@@ -29,6 +29,7 @@ from model.memory.channel_table import backed_up_modes, restore_modes
 from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
+    create_private,
     error_code,
     is_busy,
     on_read_only_disk,
@@ -185,6 +186,8 @@ class Memory:
         check_database_path(path)
         existed = path.exists()
         try:
+            if not existed:
+                create_private(path)
             memory, _ = await cls._connect(path, read_only=False)
         except BaseException:
             # A file it began to make (a full disk): gone, so the next command does not
