@@ -350,7 +350,14 @@ class ChannelModes:
         self._reading = asyncio.Lock()
 
     async def mode(self, *channel_ids: str) -> ChannelMode:
-        """The mode of the first of `channel_ids` that has one (a thread, then its parent)."""
+        """The mode `chosen` for `channel_ids`, "mention" where none was (a QQ group)."""
+        return await self.chosen(*channel_ids) or "mention"
+
+    async def chosen(self, *channel_ids: str) -> ChannelMode | None:
+        """The mode an admin set for the first of `channel_ids` that has one (a thread,
+        then its parent); None where none was, for the caller's default (Discord's
+        `[discord] channels`). "mention" set on a thread holds against its parent's mode
+        and that default, as "off" and "all" do."""
         async with self._reading:
             now = time.monotonic()
             wait = MODES_RETRY_SECONDS if self._unreachable else MODES_REFRESH_SECONDS
@@ -369,7 +376,7 @@ class ChannelModes:
         for channel_id in channel_ids:
             if channel_id in self._modes:
                 return self._modes[channel_id]
-        return "mention"
+        return None
 
     def forget(self) -> None:
         """Read again at the next message (after a change made here)."""

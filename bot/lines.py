@@ -165,6 +165,7 @@ class BotLines:
     slash_admin: str
     slash_channel: str
     slash_channel_mode: str
+    slash_channel_target: str
     slash_mode_off: str
     slash_mode_mention: str
     slash_mode_all: str
@@ -401,6 +402,7 @@ ZH = BotLines(
     slash_admin="管理{name}的记忆和模型（管理员）",
     slash_channel="在这个频道打开或关闭{name}，或让{name}每条都回答",
     slash_channel_mode="{name}在这个频道怎么说话",
+    slash_channel_target="要设置的频道（论坛、媒体频道也可以）；不填则是这个频道",
     slash_mode_off="关闭：在这里不说话",
     slash_mode_mention="被叫到才回答（默认）",
     slash_mode_all="每条消息都回答",
@@ -550,6 +552,7 @@ message from {name}; in a private chat, just talk.
     slash_admin="Manage {name}'s memory and model (admins)",
     slash_channel="Turn {name} on or off in this channel, or on for every message",
     slash_channel_mode="How {name} talks in this channel",
+    slash_channel_target="The channel to set (a forum or media channel too); empty: this one",
     slash_mode_off="Off: quiet here",
     slash_mode_mention="Only when called (default)",
     slash_mode_all="Every message",
@@ -697,6 +700,7 @@ JA = BotLines(
     slash_admin="{name}の記憶とモデルを管理する（管理者）",
     slash_channel="このチャンネルで{name}をオン・オフする、または全部に答えさせる",
     slash_channel_mode="このチャンネルでの{name}の話し方",
+    slash_channel_target="設定するチャンネル（フォーラム・メディアも可）。空ならこのチャンネル",
     slash_mode_off="オフ：ここでは話さない",
     slash_mode_mention="呼ばれたときだけ（既定）",
     slash_mode_all="全部のメッセージに答える",

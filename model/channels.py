@@ -2,7 +2,8 @@
 
 One small table in the memory database, with its own connection (WAL lets it sit beside
 the memory's; the table is `model.memory.channel_table`'s, which a whole-database backup
-carries): a channel not listed is "mention", so only changes are stored.
+carries): a channel an admin set, to any mode ("mention" too), is stored; one never set
+is not, and follows its parent or the bot's own default.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class ChannelModes:
         await self._db.close()
 
     async def modes(self, platform: str) -> dict[str, ChannelMode]:
-        """Every channel of `platform` whose mode is not the default."""
+        """Every channel of `platform` whose mode an admin set."""
         rows = await self._db.execute_fetchall(
             "SELECT channel_id, mode FROM channel_modes WHERE platform = ?", (platform,)
         )

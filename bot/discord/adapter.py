@@ -166,9 +166,10 @@ def should_answer(
     me_id: int,
     cfg: DiscordSettings,
     roles: set[int] | None = None,
-    mode: ChannelMode = "mention",
+    mode: ChannelMode | None = None,
 ) -> bool:
-    """`mode` is what an admin set for this channel (`/atri-admin channel`)."""
+    """`mode` is what an admin set for this channel or its parent (`/atri-admin channel`),
+    None if nothing: only then does `[discord] channels` say she answers every message."""
     if not _from_a_permitted_person(message, me_id, cfg, roles):
         return False
     if message.guild is not None and mode == "off":
@@ -177,11 +178,13 @@ def should_answer(
         return True
     if message.guild is None:
         return False
-    return mode == "all" or bool(channel_ids(message.channel) & set(cfg.channels))
+    if mode is None:
+        return bool(channel_ids(message.channel) & set(cfg.channels))
+    return mode == "all"
 
 
 def should_hear(
-    message: discord.Message, me_id: int, cfg: DiscordSettings, mode: ChannelMode = "mention"
+    message: discord.Message, me_id: int, cfg: DiscordSettings, mode: ChannelMode | None = None
 ) -> bool:
     """Said in a server channel, not to her (ask `should_answer` first): sent to the worker
     as room context when `[discord] room_context` is on and the channel is not off. The
@@ -725,10 +728,10 @@ async def answer(
             except RolesUnknown as exc:
                 log.warning("%s", exc)
                 return []
-        mode: ChannelMode = "mention"
+        mode: ChannelMode | None = None
         if message.guild is not None and modes is not None:
             parent = parent_id(message.channel)  # a thread's channel
-            mode = await modes.mode(str(message.channel.id), str(parent or ""))
+            mode = await modes.chosen(str(message.channel.id), str(parent or ""))
         if not should_answer(message, me_id, cfg, roles, mode):
             if should_hear(message, me_id, cfg, mode):
                 heard = to_request(message, me_id, cfg)
@@ -1047,7 +1050,7 @@ class AtriClient(discord.Client):
         me_id = self.user.id if self.user else 0
         try:
             parent = parent_id(message.channel)
-            mode = await self.modes.mode(str(message.channel.id), str(parent or ""))
+            mode = await self.modes.chosen(str(message.channel.id), str(parent or ""))
             if not should_hear(message, me_id, self.cfg, mode):
                 return
             request = to_request(message, me_id, self.cfg)

@@ -17,6 +17,7 @@ that has not finished after `defer_after` seconds is deferred and answered by a 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -308,6 +309,45 @@ def _cannot_post(
 
 
 CHANNEL_MODES: dict[str, ChannelMode] = {"off": "off", "mention": "mention", "all": "all"}
+# What `/atri-admin channel channel:` offers: where people write, and forums and media
+# channels, whose posts follow them; a thread or post is set from inside it.
+SETTABLE_CHANNEL_TYPES = [
+    discord.ChannelType.text,
+    discord.ChannelType.news,
+    discord.ChannelType.forum,
+    discord.ChannelType.media,
+    discord.ChannelType.voice,
+    discord.ChannelType.stage_voice,
+]
+
+
+class NotInThisServer(app_commands.AppCommandError):
+    """A `channel:` that is none of the channels of the server the command is run in."""
+
+
+class ServerChannel(app_commands.Transformer):
+    """A channel option taken only as a channel of the interaction's own server (its
+    admin's to set), looked up in the client's cache of that server."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return SETTABLE_CHANNEL_TYPES
+
+    async def transform(
+        self, interaction: discord.Interaction[Any], value: Any, /
+    ) -> discord.abc.GuildChannel:
+        guild = interaction.guild
+        found = guild.get_channel(value.id) if guild is not None else None
+        if found is None:
+            # Answered `command_not_understood`: the menu offers this server's channels.
+            raise NotInThisServer(
+                f"channel {value.id} is not a channel of server {interaction.guild_id}"
+            )
+        return found
 
 
 def admin_commands(
@@ -340,12 +380,18 @@ def admin_commands(
         return result
 
     @group.command(name="channel", description=fit(said.slash_channel))
-    @app_commands.describe(mode=fit(said.slash_channel_mode))
+    @app_commands.describe(
+        mode=fit(said.slash_channel_mode), channel=fit(said.slash_channel_target)
+    )
     @app_commands.choices(mode=mode_choices)
-    async def channel(
-        interaction: discord.Interaction[Any], mode: app_commands.Choice[str]
+    async def channel_mode(
+        interaction: discord.Interaction[Any],
+        mode: app_commands.Choice[str],
+        channel: app_commands.Transform[discord.abc.GuildChannel, ServerChannel] | None = None,
     ) -> None:
         actor = actor_for(interaction, settings)
+        if channel is not None:  # a whole forum: inside one, only its posts take commands
+            actor = dataclasses.replace(actor, channel_id=str(channel.id))
         chosen = CHANNEL_MODES.get(mode.value, "mention")
         await respond(interaction, set_mode(actor, chosen), defer_after)
 

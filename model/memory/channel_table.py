@@ -15,8 +15,6 @@ from model.memory.export_format import ExportedChannelMode
 from model.memory.records import as_text, as_time
 from model.protocol import ChannelMode
 
-DEFAULT_MODE: ChannelMode = "mention"
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS channel_modes (
     platform TEXT NOT NULL,
@@ -31,17 +29,13 @@ CREATE TABLE IF NOT EXISTS channel_modes (
 async def store_mode(
     db: aiosqlite.Connection, platform: str, channel_id: str, mode: ChannelMode, at: float
 ) -> None:
-    """Not committed; the default mode is stored as no row."""
-    if mode == DEFAULT_MODE:
-        await db.execute(
-            "DELETE FROM channel_modes WHERE platform = ? AND channel_id = ?",
-            (platform, channel_id),
-        )
-    else:
-        await db.execute(
-            "INSERT OR REPLACE INTO channel_modes VALUES (?, ?, ?, ?)",
-            (platform, channel_id, mode, at),
-        )
+    """Not committed. Every mode set is a row, "mention" too: a channel set to it holds
+    it against its parent's mode and `[discord] channels`, which a channel never set
+    follows."""
+    await db.execute(
+        "INSERT OR REPLACE INTO channel_modes VALUES (?, ?, ?, ?)",
+        (platform, channel_id, mode, at),
+    )
 
 
 async def backed_up_modes(db: aiosqlite.Connection) -> list[dict[str, Any]]:
@@ -80,7 +74,7 @@ async def restore_modes(
     stored = {(platform, channel_id): mode for platform, channel_id, mode in rows}
     changed = 0
     for m in modes:
-        if stored.get((m.platform, m.channel_id), DEFAULT_MODE) != m.mode:
+        if stored.get((m.platform, m.channel_id)) != m.mode:
             stored[m.platform, m.channel_id] = m.mode
             changed += 1
             await store_mode(db, m.platform, m.channel_id, m.mode, m.updated_at)

@@ -228,7 +228,7 @@ async def test_admins_turn_her_off_on_or_to_every_message_and_it_is_stored(
     async with await ChatService.open(discord_settings) as restarted:
         assert await restarted.channel_modes("discord") == {str(CHANNEL_ID): "all"}
     await answer_to(fake_discord, ADMIN_ID, "atri-admin", "channel", string_options=mode("mention"))
-    assert await echo_service.channel_modes("discord") == {}
+    assert await echo_service.channel_modes("discord") == {str(CHANNEL_ID): "mention"}
 
 
 async def test_atri_admin_is_not_offered_in_dms(
@@ -392,6 +392,7 @@ ATRI_MENU = {
     "atri-admin channel mode off": "关闭：在这里不说话",
     "atri-admin channel mode mention": "被叫到才回答（默认）",
     "atri-admin channel mode all": "每条消息都回答",
+    "atri-admin channel channel": "要设置的频道（论坛、媒体频道也可以）；不填则是这个频道",
     "atri-admin reset-user": "重置某位成员和亚托莉的对话",
     "atri-admin reset-user user": "要重置对话的成员",
     "atri-admin reset-channel": "重置这个频道里的对话",
