@@ -113,6 +113,8 @@ class CommandResult:
     text: str
     ok: bool = True
     refused: bool = False
+    # Holds what she remembers of someone (`remembered`): for their eyes only.
+    personal: bool = False
 
 
 def _refuse(actor: Actor, action: str, line: str = "") -> CommandResult:
@@ -181,7 +183,7 @@ async def remembered(worker: Worker, actor: Actor) -> CommandResult:
         for turn in found.turns[-MEMORY_TURNS:]:
             who = _who(turn, actor, said.you, said.name)
             shown.append(f"{who}{colon}{_cut(turn.content, MEMORY_TURN_CHARS)}")
-    return CommandResult("\n".join(shown))
+    return CommandResult("\n".join(shown), personal=True)
 
 
 async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> CommandResult:

@@ -686,8 +686,11 @@ async def _memory(bot: Bot, event: MessageEvent) -> str:
     actor = await _actor(bot, event, ADMINS)
     result = await commands.remembered(current_worker(), actor)
     text = result.text
-    if not isinstance(event, GroupMessageEvent) or not result.ok:
-        return text  # answered as a reply: made safe and split by send_reply
+    if not isinstance(event, GroupMessageEvent) or not result.personal:
+        # Answered as a reply, made safe and split by send_reply: in a private chat, or
+        # nothing of theirs to keep private ("nothing remembered yet" said in the group,
+        # not a private message and "sent you the memories").
+        return text
     # Quoted messages and her replies may hold CQ-code look-alikes and run past one QQ
     # message: the same parts a reply is sent in, in the asker's private conversation, and
     # like a reply's, the parts a lost connection cuts off go out when the account is back.
