@@ -10,7 +10,8 @@ when it reads as Hangul spaced into words, as Korean is written; then GB18030, S
 and EUC-JP, kept only if the decoded text is plausible (mostly common characters of that
 language: kana are not Chinese), with as few stray bytes as UTF-8 may have; GB18030
 again with kana allowed (Japanese saved as GBK); charset-normalizer, for anything else
-(Big5, EUC-KR, cp1252 …); last, UTF-8 again with whatever it cannot read replaced. Bytes
+(Big5, EUC-KR, cp1252 …; a Korean guess only spaced like Korean); Big5 when mostly its
+frequent hanzi; last, UTF-8 again with whatever it cannot read replaced. Bytes
 that no choice can read become U+FFFD and are counted, so one bad byte costs one
 character, not the file; a file is refused only when most of it cannot be read, and
 then the legacy encoding it nearly was is named.
@@ -123,6 +124,11 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
     found = _charset_normalizer_guess(data)
     if found is not None:
         return Decoded(*found, guessed=True)
+    # Big5 that charset-normalizer passed over (it finds nothing in a short or repetitive
+    # file): its characters are then mostly Big5's frequent hanzi, which nothing else gives.
+    big5 = _decode_plausible(data, "big5")
+    if big5 is not None:
+        return big5
     controls = len(utf8.text) - len(utf8.text.translate(_CONTROLS))
     if utf8.replaced_bytes + controls <= MAX_REPLACED * len(data) and not _mostly_replaced(
         utf8.text
@@ -498,7 +504,8 @@ def plausibility(text: str, encoding: str) -> float:
     """
     total = common = 0
     # Counted first (in C), then judged once per character: a text has a few thousand.
-    for ch, n in Counter(text).items():
+    counts = Counter(text)
+    for ch, n in counts.items():
         if ch < "\x80":
             if ch < " " and ch not in "\t\r\n":
                 return 0.0
@@ -508,7 +515,25 @@ def plausibility(text: str, encoding: str) -> float:
             common += n
     if total == 0:
         return 1.0
+    if encoding in _JAPANESE_RULES and not _HALF_WIDTH_KANA.isdisjoint(counts):
+        common += _half_width_words(text)
     return common / total
+
+
+_JAPANESE_RULES = frozenset(("shift_jis", "cp932", "euc_jp"))
+# Half-width katakana letters (ｦ to ﾝ, ｰ, and the voicing marks ﾞ ﾟ): a robot's or a
+# terminal's voice in Japanese scripts (ﾋﾟﾋﾟｯ、ｼｽﾃﾑｷﾄﾞｳ), written as words. GBK or Big5
+# bytes read as CP932 give them too, mostly one at a time among rare kanji, and as
+# half-width punctuation (｡ ｢ ｣ ､ ･), which is left out.
+_HALF_WIDTH_KANA = frozenset(map(chr, range(0xFF66, 0xFFA0)))
+_HALF_WIDTH_WORDS = re.compile("[\uff66-\uff9f]{2,}")
+
+
+def _half_width_words(text: str) -> int:
+    """How many of the text's characters are half-width katakana in runs of two or more,
+    counted as common for Japanese: a tiny CP932 script of ATRI's robot voice was refused
+    (84% common), or read as Korean."""
+    return sum(map(len, _HALF_WIDTH_WORDS.findall(text)))
 
 
 # Korean puts a space between words (eojeol) of 2-4 syllables: about one space for every
@@ -569,6 +594,8 @@ def _is_common(ch: str, encoding: str) -> bool:
         return _in_gb2312_level1(ch) or _in_jis_level1(ch) or (ch.isalpha() and ch < "\u0250")
     if encoding in ("shift_jis", "cp932", "euc_jp"):
         return _in_jis_level1(ch)
+    if encoding == "big5":
+        return _in_big5_frequent(ch) or _in_gb2312_level1(ch)
     return _in_gb2312_level1(ch) or (unicodedata.category(ch) == "Po" and code < 0x2100)
 
 
@@ -578,6 +605,15 @@ def _in_ks_x_1001(ch: str) -> bool:
         return len(ch.encode("euc_kr")) == 2
     except UnicodeEncodeError:
         return False
+
+
+def _in_big5_frequent(ch: str) -> bool:
+    # Big5's 5,401 frequently used hanzi (0xA440-0xC67E), Traditional Chinese's everyday ones.
+    try:
+        raw = ch.encode("big5")
+    except UnicodeEncodeError:
+        return False
+    return len(raw) == 2 and 0xA440 <= int.from_bytes(raw, "big") <= 0xC67E
 
 
 def _in_gb2312_level1(ch: str) -> bool:
@@ -596,13 +632,24 @@ def _in_jis_level1(ch: str) -> bool:
     return len(raw) == 2 and (raw[0], raw[1]) >= (0x88, 0x9F) and raw[0] <= 0x98
 
 
+# charset-normalizer's Korean guesses, kept only for Hangul spaced into words (as
+# `_candidates` keeps CP949): it read a two-line Big5 file as johab, Hangul nonsense.
+_KOREAN = frozenset(("johab", "cp949", "euc_kr", "iso2022_kr"))
+
+
 def _charset_normalizer_guess(data: bytes) -> tuple[str, str] | None:
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[: SAMPLE_BYTES * 4]).best()
-    if best is None or best.encoding is None:
-        return None
-    try:
-        return data.decode(best.encoding), best.encoding
-    except (UnicodeDecodeError, LookupError):
-        return None
+    for match in from_bytes(data[: SAMPLE_BYTES * 4]):
+        if match.encoding is None:
+            continue
+        try:
+            text = data.decode(match.encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        if codecs.lookup(match.encoding).name in _KOREAN and not _spaced_like_korean(
+            text[:SAMPLE_BYTES]
+        ):
+            continue
+        return text, match.encoding
+    return None

@@ -290,13 +290,15 @@ class TranslationTally:
     """What a Ren'Py translation left out (`translation_placement.place_translations`): its blocks
     that are the original copied (`copied`), its stale blocks (`stale`: their identifier
     names no say statement, and their line has a translation of its own or is past its
-    file's end), and the original's say statements (`statements`, by file) that no
-    translated line stands at (`missing`)."""
+    file's end), the original's say statements (`statements`, by file) that no
+    translated line stands at (`missing`), and its blocks whose original file was not
+    given (`unplaced`, by the file their comment names; "" where none does)."""
 
     copied: int = 0
     stale: int = 0
     statements: int = 0
     missing: Counter[Path] = field(default_factory=Counter)
+    unplaced: Counter[str] = field(default_factory=Counter)
 
 
 # Files named in the note on the original's lines with no translation; the rest counted.
@@ -320,6 +322,7 @@ def notes(
     tally = tally or TranslationTally()
     said = [
         _language_note(options, translations, tally),
+        _unplaced_note(options, tally),
         _copied_note(options, tally),
         _stale_note(tally),
         _held_out_note(stats, counts, train, evaluation, settings),
@@ -416,14 +419,38 @@ def _language_note(options: ParseOptions, found: list[str], tally: TranslationTa
         more = len(tally.missing) - len(most)
         if more > 0:
             named += f" and {more} more file{'s' if more != 1 else ''}"
+        have, were = ("has", "was") if missing == 1 else ("have", "were")
         left_out = (
-            f"; {missing} of the original's {tally.statements} say statements have no {used}"
-            f" translation and were left out ({named})"
+            f"; {missing} of the original's {tally.statements} say statements {have} no {used}"
+            f" translation and {were} left out ({named})"
         )
     return (
         f"Ren'Py translations found ({', '.join(found)}): the dataset holds the {used} lines,"
         f' not the original ones{left_out}; [dataprep] renpy_language = "original" reads'
         " those."
+    )
+
+
+def _unplaced_note(options: ParseOptions, tally: TranslationTally) -> str | None:
+    """A sentence when translate blocks were read without the original script they
+    translate (only `game/tl/<language>` given, as Chinese patches ship): its menus and
+    if/else branches are unknown, so their choices' lines were read one after another."""
+    blocks = tally.unplaced.total()
+    if not blocks:
+        return None
+    files = sorted(name for name in tally.unplaced if name)
+    shown = ", ".join(files[:_UNTRANSLATED_NAMED]) + (
+        f" and {len(files) - _UNTRANSLATED_NAMED} more" if len(files) > _UNTRANSLATED_NAMED else ""
+    )
+    named = f" ({shown}, named by the blocks' comments)" if files else ""
+    one = len(files) == 1
+    return (
+        f"{counted(blocks, 'translate block')} of the Ren'Py {options.renpy_language}"
+        f" translation {'was' if blocks == 1 else 'were'} read without the original"
+        f" script{'' if one else 's'}{named}, which {'was' if one else 'were'} not given: its"
+        " menus and if/else branches are unknown, so those lines are read in file order, one"
+        " choice's lines running on into the next one's; give those files too (the game"
+        " folder beside tl/), or accept mixed branches."
     )
 
 
@@ -762,7 +789,9 @@ def _renpy_variables_note(stats: Stats) -> str:
     `define`s are in a file not given (characters.rpy, options.rpy)."""
     top = stats.speakers[:_HINT_SPEAKERS]
     ren_py = any(f.format == "renpy" and f.error is None for f in stats.files)
-    if not ren_py or not top or not all(_RENPY_VARIABLE.fullmatch(s.name) for s in top):
+    # Most of them, not all: one literal name among them (`"Sylvie" "Hi!"`) hid the hint.
+    variables = sum(1 for s in top if _RENPY_VARIABLE.fullmatch(s.name))
+    if not ren_py or not top or variables * 2 <= len(top):
         return ""
     return (
         " Those look like Ren'Py character variables whose `define` is in a file not given"

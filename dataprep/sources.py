@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import os
+import sys
 import zipfile
+import zlib
+from array import array
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +47,10 @@ SCRIPT_SUFFIXES = frozenset(
 
 
 _UNPACK = "unpack it and give the script files inside."
+_DECOMPILE = (
+    "give the game's text .ks scenario files instead, or turn it back into text first with a"
+    " tool that decompiles .scn files (FreeMote's PsbDecompile does it)."
+)
 _NOT_TEXT = "give the game's script files (.txt, .ks, .rpy …) instead."
 # Files that are certainly not text (no text starts with these bytes), so that the user
 # hears what the file is instead of advice about encodings.
@@ -55,6 +64,9 @@ _SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
         "a KiriKiri XP3 archive",
         "extract its scenario .ks files first (GARbro or KrkrExtract do it).",
     ),
+    # KiriKiri Z's compiled scenarios (`01.ks.scn`): binary PSB, or PSB packed with zlib.
+    (b"PSB\x00", "a KiriKiri Z compiled scene (PSB)", _DECOMPILE),
+    (b"mdf\x00", "a KiriKiri Z compiled scene (zlib-packed PSB)", _DECOMPILE),
     (b"\x89PNG\r\n\x1a\n", "a PNG image", _NOT_TEXT),
     (b"\xff\xd8\xff", "a JPEG image", _NOT_TEXT),
     (b"OggS", "an Ogg audio file", _NOT_TEXT),
@@ -107,7 +119,8 @@ def _files_below(folder: Path, unreadable: list[Path]) -> list[Path]:
 
 
 def read_script(path: Path, encoding: str = "auto") -> Decoded:
-    """The text of a .txt-like or .docx file; DataprepError if unreadable."""
+    """The text of a .txt-like or .docx file (an `nscript.dat` or a KiriKiri simple-crypt
+    `.ks` decrypted); DataprepError if unreadable."""
     if path.suffix.lower() == ".docx":
         return Decoded(read_docx(path), "docx")
     try:
@@ -119,6 +132,9 @@ def read_script(path: Path, encoding: str = "auto") -> Decoded:
     except OSError as exc:
         raise DataprepError(f"{path}: cannot be read ({exc.strerror}).") from None
     data = _nscripter_text(path, data)
+    if data.startswith(_SIMPLE_CRYPT) and data[3:5] == codecs.BOM_UTF16_LE:
+        # Its bytes say what they are: UTF-16 whatever [dataprep] encoding says.
+        return _unix_line_ends(decode_report(_kirikiri_text(path, data), str(path)))
     packed = _packed_kind(data)
     if packed is not None:
         kind, advice = packed
@@ -147,6 +163,63 @@ def _nscripter_text(path: Path, data: bytes) -> bytes:
             " decrypt it to text with an NScripter script decrypter and give that file."
         )
     return data
+
+
+# KiriKiri's "simple crypt" text files (`FE FE <mode> FF FE`, then the text): how the
+# engine reads them back, as TVP2's TextStream.cpp does (tTVPTextReadStream; seen in
+# zeas2/Kirikiroid2, src/core/base/TextStream.cpp): mode 0 and 1 turn each UTF-16LE unit
+# with the formulas below; mode 2 is two 8-byte little-endian sizes (compressed, then
+# uncompressed) and the UTF-16LE text packed with zlib.
+_SIMPLE_CRYPT = b"\xfe\xfe"
+_MODE2_HEAD = 5 + 16
+
+
+def _kirikiri_text(path: Path, data: bytes) -> bytes:
+    """A simple-crypt `.ks` (`data`, its signature checked) as UTF-16LE with its BOM;
+    DataprepError for a mode the engine does not have or packed data that is damaged."""
+    mode, body = data[2], data[5:]
+    if mode == 2:
+        try:
+            plain = zlib.decompress(data[_MODE2_HEAD:])
+        except zlib.error:
+            raise DataprepError(
+                f"{path}: is KiriKiri's zlib-packed text (FE FE 02), but its packed data is"
+                " damaged; extract the file from the game again."
+            ) from None
+    elif mode == 0:
+        plain = _mapped_units(body, _mode0_table())
+    elif mode == 1:
+        # The swap of each bit pair stays inside each byte, so a byte table does it.
+        plain = body.translate(_MODE1_BYTES)
+    else:
+        raise DataprepError(
+            f"{path}: is KiriKiri's encrypted text in a mode it does not have ({mode}, where"
+            " 0, 1 or 2 are known); give the file as the game's extractor saved it."
+        )
+    return codecs.BOM_UTF16_LE + plain
+
+
+# Mode 1: ((c & 0xaaaa) >> 1) | ((c & 0x5555) << 1), each bit pair swapped.
+_MODE1_BYTES = bytes(((b & 0xAA) >> 1) | ((b & 0x55) << 1) for b in range(256))
+
+
+@cache
+def _mode0_table() -> list[int]:
+    """Mode 0 for every UTF-16 unit: c ^ (((c & 0xfe) << 8) ^ 1), units below 0x20 (line
+    ends, tabs) as they are. Made once (a few ms), then a lookup per unit."""
+    return [c ^ (((c & 0xFE) << 8) ^ 1) if c >= 0x20 else c for c in range(0x10000)]
+
+
+def _mapped_units(body: bytes, table: list[int]) -> bytes:
+    """The UTF-16LE units of `body` through `table` (an odd last byte dropped, as the
+    engine reads whole units only)."""
+    units = array("H", body[: len(body) - len(body) % 2])
+    if sys.byteorder == "big":
+        units.byteswap()
+    mapped = array("H", map(table.__getitem__, units))
+    if sys.byteorder == "big":
+        mapped.byteswap()
+    return mapped.tobytes()
 
 
 def _unix_line_ends(decoded: Decoded) -> Decoded:

@@ -175,7 +175,16 @@ def place_translations(
         placed.read[script.path] = (left, len(said) - unshown)
         placed.spoken[script.path] = any(u.speaker is not None for u in said)
         placed.language[script.path] = sample_language("\n".join(sample))
-    _count_untranslated(identified, placed, set(blocks), tally)
+    # Without the original a block translates, its menus and branches are unknown.
+    tally.unplaced.update(
+        b.origin.file for _, _, found in read for b in found if b.says and b.target is None
+    )
+    # An `extend` is read into the line before it, so no line stands at its statement:
+    # the block shown for it is its translation.
+    translated = {
+        b.target for _, _, found in read for b in found if b.says and id(b) in shown and b.target
+    }
+    _count_untranslated(identified, placed, translated, set(blocks), tally)
     return placed
 
 
@@ -197,13 +206,14 @@ class _Lines:
 class _Block:
     """A translation file's dialogue block: the say statement it translates (`target`:
     its file and line; None where that file is not given), whether it was found by the
-    block's identifier (else by the comment above it), and whether its statements are
-    the original copied."""
+    block's identifier (else by the comment above it), whether its statements are the
+    original copied, and whether they hold a string that is not empty (`says`)."""
 
     origin: renpy_translations.Origin
     target: tuple[Path, int] | None
     by_identifier: bool
     copied: bool
+    says: bool
 
 
 def _block(
@@ -226,7 +236,13 @@ def _block(
         # No comment to compare with: the original's statement, where it is one line.
         lines = lines_of(target[0])
         comments = [lines[target[1] - 1].strip()] if 0 < target[1] <= len(lines) else []
-    return _Block(origin, target, by_identifier, renpy_translations.copied_original(code, comments))
+    return _Block(
+        origin,
+        target,
+        by_identifier,
+        renpy_translations.copied_original(code, comments),
+        renpy_translations.holds_text(code),
+    )
 
 
 def _shown_blocks(blocks: list[_Block], lines_of: _Lines, tally: TranslationTally) -> set[int]:
@@ -254,13 +270,15 @@ def _shown_blocks(blocks: list[_Block], lines_of: _Lines, tally: TranslationTall
 def _count_untranslated(
     identified: dict[str, tuple[Path, int]],
     placed: _Placed,
+    translated: set[tuple[Path, int]],
     translations: set[Path],
     tally: TranslationTally,
 ) -> None:
-    """Count, by file, the original's say statements no translated line was put at."""
+    """Count, by file, the original's say statements no translated line was put at and
+    no block shown with text translates (`translated`)."""
     statements = {t for t in identified.values() if t[0] not in translations}
     for path, line in statements:
-        if line not in placed.at.get(path, {}):
+        if line not in placed.at.get(path, {}) and (path, line) not in translated:
             tally.missing[path] += 1
     tally.statements += len(statements)
 

@@ -166,6 +166,12 @@ def copied_original(code: list[str], original: list[str]) -> bool:
     )
 
 
+def holds_text(code: list[str]) -> bool:
+    """Whether a dialogue block's statements (`block_code`) hold a string that is not
+    empty: `e ""`, a template not filled in yet, translates nothing."""
+    return any(s[1:-1].strip() for line in code for s in re.findall(STR, line))
+
+
 def has_translated_text(text: str, language: str) -> bool:
     """Whether any of the text's `translate <language> <id>:` dialogue blocks holds a
     string that is not empty: an empty translation template (`e ""` in every block)
