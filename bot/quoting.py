@@ -4,10 +4,16 @@ message it quotes, a Discord poll. Short and clearly marked, in the bots' langua
 question about nothing.
 
 Quoted text is someone else's message: it is cleaned as any message text is (the caller
-does that) and cut, so a quote cannot crowd out what the person said.
+does that) and cut, so a quote cannot crowd out what the person said. The model reads it
+for the one reply to the quoting message (`ChatRequest.with_quote`); what is stored names
+only whose message was quoted (`quote_mark`: "（引用了小明的消息）他说得对吗"), so a
+message recalled or purged since stays in no conversation that quoted it.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 from bot.lines import lines
 from model.protocol import visible_name, visible_text
@@ -18,6 +24,9 @@ MAX_QUOTE_CHARS = 200
 MAX_NAME_CHARS = 32
 CUT_MARK = "…"
 ANSWERS_SEPARATOR = " / "
+# The quoted words in a quote note's line, with the colon before them: what is left
+# names only whose message it is ("（引用了{who}的消息）", "(quoting {who})").
+_QUOTED_WORDS = re.compile(r"\s*[：:]\s*\{text\}")
 
 
 def cut(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
@@ -47,6 +56,39 @@ def quote_note(who: str | None, text: str) -> str:
     if who is None:
         return lines().own_quote_note.format(text=cut(text))
     return lines().quote_note.format(who=cut_name(who), text=cut(text))
+
+
+def quote_mark(who: str | None) -> str:
+    """The note stored in place of `quote_note`: whose message it quoted (`who` None when
+    it was her own), not its words."""
+    line = lines().own_quote_note if who is None else lines().quote_note
+    # A line with no colon before its words keeps their place, marked as cut.
+    return _QUOTED_WORDS.sub("", line).format(who=cut_name(who or ""), text=CUT_MARK)
+
+
+@dataclass(frozen=True)
+class QuoteNotes:
+    """A quoted message's two notes: `shown` (`quote_note`) before the words the model
+    reads for this reply, `kept` (`quote_mark`) before the words stored."""
+
+    shown: str = ""
+    kept: str = ""
+
+    def texts(self, words: str, separator: str = "") -> tuple[str, str]:
+        """`words` after each note: as stored (`ChatRequest.text`) and as read for this
+        reply (`ChatRequest.with_quote`, "" when nothing is quoted)."""
+        if not self.shown:
+            return words, ""
+        return _joined(self.kept, words, separator), _joined(self.shown, words, separator)
+
+
+def _joined(note: str, words: str, separator: str) -> str:
+    return separator.join(part for part in (note, words) if part)
+
+
+def quote_notes(who: str | None, text: str) -> QuoteNotes:
+    """Both notes of a quoted message (`who` None when it was her own)."""
+    return QuoteNotes(quote_note(who, text), quote_mark(who))
 
 
 def poll_note(question: str, answers: list[str]) -> str:

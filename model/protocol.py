@@ -29,8 +29,10 @@ from atri.errors import UserError
 # base model read from a folder beside the worker's config). 5: an edit's `edited_at` (an
 # older worker would ignore it, and of two edits arriving out of order keep the older).
 # 6: a reply cut's `keep_message` (an older worker would ignore it and archive the
-# message with her unsent reply).
-PROTOCOL_VERSION = 6
+# message with her unsent reply). 7: a quoting message's `with_quote` (an older worker
+# would answer without the quoted words; an older bot would send them in `text`, and a
+# message recalled since would stay in the conversations of those who quoted it).
+PROTOCOL_VERSION = 7
 PROTOCOL_HEADER = "ATRI-Protocol"
 # Who answers, on every answer of the worker: a short digest of her name and language
 # (`character_tag`). A bot learns the worker's character (her error line in its
@@ -268,6 +270,13 @@ class ChatRequest(BaseModel):
     # out. No protocol version of its own: a worker from before it ignores it and speaks
     # up as it did, and the bot's post is refused as it was.
     may_speak_up: StrictBool = True
+    # A message quoting another as the model reads it for this reply only: a note with
+    # the quoted message's words, then the member's own words, as in
+    # "（引用了小明的消息：明天全校放假）他说得对吗"; "" when it quotes nothing. `text`
+    # names only whose message it quotes ("（引用了小明的消息）他说得对吗"): that is what
+    # is stored (her conversation, room lines, edits), so a quoted message recalled or
+    # purged is in no later prompt.
+    with_quote: Text = ""
     # The platform's id of the message: her exchange or room line of it is found by it
     # when the message is deleted, recalled or edited (`forget_message`, `edited`).
     request_id: Text = ""
@@ -300,6 +309,11 @@ class ChatRequest(BaseModel):
     # nothing is stored (her reply was stored when first made). Bots never send it, so no
     # protocol version of its own: a worker from before it ignores it.
     reply_so_far: Text = ""
+
+    def text_for_reply(self) -> str:
+        """The message as the model reads it now: `with_quote` where it quotes one, else
+        `text`; "" when nothing of it shows (`visible_text`)."""
+        return visible_text(self.with_quote) or visible_text(self.text)
 
     def as_edit(self) -> ChatRequest:
         """This message as an edit of the one heard or answered under its `request_id`:

@@ -118,6 +118,16 @@ def edit_time(request: ChatRequest) -> float:
     return platform_time(request.edited_at, time.time())
 
 
+def stored_text(request: ChatRequest, fitted: FittedPrompt) -> str:
+    """The message as her conversation keeps it: its `text`, which names whose message
+    it quotes without the words the prompt held for this reply (`with_quote`); of a
+    message too long for the prompt, only as much of its end as the prompt kept."""
+    text = visible_text(request.text)
+    if not fitted.message_cut:
+        return text
+    return text[max(0, len(text) - len(fitted.text)) :]
+
+
 # Generations per message when a reload lands between building the prompt and the batch.
 PROMPT_SWITCH_ATTEMPTS = 2
 # An edit noted for a message not stored yet is kept this long past the request
@@ -494,6 +504,7 @@ class ChatService:
     async def _dispatch(self, request: ChatRequest, client: str, notes: str) -> Reply:
         """`chat`'s reply, before the version live and its latency are written in."""
         scope = self._scope_of(request) if request.user_id else ""
+        # As stored: a quoted message's words are read for one reply (`text_for_reply`).
         text = visible_text(request.text)  # "" for nothing to read, blank or invisible
         if request.edited:
             return await self._edited(request, text, scope)
@@ -516,7 +527,8 @@ class ChatService:
             if user:
                 self.rate_limiter.give_back(user)
             return Reply(text=self.lines.busy, scope=scope, status="busy")
-        return await self._counted(self._answer_in_order(scope, request, text, notes), scope)
+        answering = self._answer_in_order(scope, request, request.text_for_reply(), notes)
+        return await self._counted(answering, scope)
 
     def _no_place_for(self, scope: str) -> bool:
         """Whether a message of `scope` ("" for none) must be told "busy" on arrival. A
@@ -557,9 +569,10 @@ class ChatService:
             return await self._hear(request, text, scope)
         if self._no_place_for(scope):
             return await self._hear(request, text, scope)
-        if not self.speak_up.wants_to(listed_channel(request, self.speak_up.channels), text):
+        read = request.text_for_reply()
+        if not self.speak_up.wants_to(listed_channel(request, self.speak_up.channels), read):
             return await self._hear(request, text, scope)
-        reply = await self._counted(self._answer_in_order(scope, request, text), scope)
+        reply = await self._counted(self._answer_in_order(scope, request, read), scope)
         return reply if reply.status == "ok" else await self._hear(request, text, scope)
 
     async def _edited(self, request: ChatRequest, text: str, scope: str) -> Reply:
@@ -742,7 +755,8 @@ class ChatService:
                 raise TimeoutError
             deadline.reschedule(None)
             try:
-                await self._remember_exchange(scope, request, fitted.text, generation, so_far)
+                said = stored_text(request, fitted)
+                await self._remember_exchange(scope, request, said, generation, so_far)
             except sqlite3.Error as exc:
                 # A full disk or a damaged file at the write: the reply was made in time,
                 # so it is given; not remembered, her next prompt lacks this exchange.

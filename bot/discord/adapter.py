@@ -42,7 +42,7 @@ from bot.limits import (
     Sweeps,
 )
 from bot.lines import DEFAULT_COMMAND, error_line_of, lines
-from bot.quoting import poll_note, quote_note
+from bot.quoting import QuoteNotes, poll_note, quote_notes
 from model.character.persona import Persona, canned_lines
 from model.protocol import (
     ChannelMode,
@@ -231,11 +231,12 @@ def names_for(message: discord.Message) -> NameLookup:
     return lookup
 
 
-def message_text(message: discord.Message, me_id: int) -> str:
-    """What the person said, as plain text (`said_in`), after a note quoting the message
-    it replies to (`quoted_in`)."""
-    text = " ".join(part for part in [quoted_in(message, me_id), said_in(message, me_id)] if part)
-    return visible_text(clean_str(text)[:MAX_INPUT_CHARS])
+def message_texts(message: discord.Message, me_id: int) -> tuple[str, str]:
+    """What the person said, as plain text (`said_in`), after a note on the message it
+    replies to (`quoted_in`): as stored, naming whose message it was, and as the model
+    reads it for this reply, with its words ("" when it quotes nothing). The note comes
+    on top of the words' `MAX_INPUT_CHARS`, as on QQ: both texts keep the same words."""
+    return quoted_in(message, me_id).texts(said_in(message, me_id), " ")
 
 
 def said_in(message: discord.Message, me_id: int) -> str:
@@ -284,8 +285,8 @@ def _poll_note(poll: discord.Poll, names: NameLookup) -> str:
     return poll_note(markup_as_text(question, names), [markup_as_text(a, names) for a in answers])
 
 
-def quoted_in(message: discord.Message, me_id: int) -> str:
-    """A note with the message a reply quotes ("" when Discord did not send it: deleted,
+def quoted_in(message: discord.Message, me_id: int) -> QuoteNotes:
+    """The notes on the message a reply quotes (none when Discord did not send it: deleted,
     or not a reply). Her own message only when it is known to have answered someone
     else: by default each member has their own memory, so her answer to another is not
     in this person's conversation. Any other message of hers (one answering them, or
@@ -293,13 +294,13 @@ def quoted_in(message: discord.Message, me_id: int) -> str:
     and quoting it would show the model its own words twice."""
     quoted = message.reference.resolved if message.reference else None
     if not isinstance(quoted, discord.Message):
-        return ""
+        return QuoteNotes()
     if quoted.author.id == me_id and not _answered_someone_else(quoted, message.author.id):
-        return ""
+        return QuoteNotes()
     text = said_in(quoted, me_id)
     if not text:
-        return ""
-    return quote_note(None if quoted.author.id == me_id else shown_name(quoted.author), text)
+        return QuoteNotes()
+    return quote_notes(None if quoted.author.id == me_id else shown_name(quoted.author), text)
 
 
 def _answered_someone_else(reply: discord.Message, person_id: int) -> bool:
@@ -335,11 +336,13 @@ async def with_known_channel(message: discord.Message, threads: ForgottenThreads
 def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> ChatRequest:
     """Memory is keyed by ids; a DM has no channel, so it is the person's own conversation."""
     guild = message.guild
+    text, with_quote = message_texts(message, me_id)
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(message.author.id),
         display_name=shown_name(message.author),
-        text=message_text(message, me_id),
+        text=text,
+        with_quote=with_quote,
         channel_id=str(message.channel.id) if guild else "",
         parent_channel_id=str(parent_id(message.channel) or ""),
         guild_id=str(guild.id) if guild else "",

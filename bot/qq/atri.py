@@ -68,7 +68,7 @@ from bot.qq.mentions import (
 )
 from bot.qq.mute_watch import MuteWatch
 from bot.qq.quiet_groups import Quiet, QuietGroups
-from bot.qq.quotes import quoted_note
+from bot.qq.quotes import quoted_notes
 from bot.qq.replies import Answered, ReplySender, chat_group
 from bot.qq.resend import CutReply
 from bot.qq.segments import media_only_line, nothing_to_read, poke_of
@@ -389,14 +389,16 @@ def chat_request(
 ) -> ChatRequest:
     """`text`: the words as `spoken_text` reads them (with other people's @s); only the
     first `MAX_INPUT_CHARS` of them, after a note of the message they quote (not
-    counted: the note is short, see `bot.qq.quotes`)."""
+    counted: the note is short, see `bot.qq.quotes`): its words for this reply only."""
     sender = event.sender
     words = incoming_text(event.message) if text is None else text
     words = words[:MAX_INPUT_CHARS].strip()
+    stored, with_quote = quoted_notes(event).texts(words) if words else ("", "")
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(event.user_id),
-        text=quoted_note(event) + words if words else "",
+        text=stored,
+        with_quote=with_quote,
         # A card that shows nothing (zero-width characters only) leaves the nickname.
         display_name=first_visible_name(sender.card, sender.nickname),
         channel_id=chat_group(event),

@@ -6,7 +6,10 @@ alone. The quote goes before the words as a short note (`bot.quoting`): who is q
 (her own message is hers: "you" to the model) and at most 200 characters of it, cleaned
 as any message text is. It is not counted in the 4,000 characters a message may have:
 the words keep all of theirs, and the note is at most a few hundred more. A quote the
-implementation could not fetch (`event.reply` None) adds nothing.
+implementation could not fetch (`event.reply` None) adds nothing. The quoted words are
+read for this reply only: her memory keeps a note naming whose message it was
+(`quoted_notes`, `bot.quoting.QuoteNotes`), so a quoted message recalled since, or its
+author purged, is in no later prompt.
 """
 
 from __future__ import annotations
@@ -15,20 +18,27 @@ from nonebot.adapters.onebot.v11 import MessageEvent
 
 from bot.qq.forwards import segments_text
 from bot.qq.text import defang
-from bot.quoting import quote_note
+from bot.quoting import QuoteNotes, quote_notes
 from model.protocol import first_visible_name
 
 
 def quoted_note(event: MessageEvent) -> str:
-    """The note for the quoted message; "" when there is none or it says nothing."""
+    """The note the model reads for the quoted message; "" when there is none or it says
+    nothing."""
+    return quoted_notes(event).shown
+
+
+def quoted_notes(event: MessageEvent) -> QuoteNotes:
+    """The quoted message's notes, read and kept; empty when there is none or it says
+    nothing."""
     quoted = event.reply
     if quoted is None:
-        return ""
+        return QuoteNotes()
     text = defang(segments_text(quoted.message)).strip()
     if not text:
-        return ""
+        return QuoteNotes()
     sender = quoted.sender
     if str(sender.user_id) == str(event.self_id):
-        return quote_note(None, text)
+        return quote_notes(None, text)
     who = first_visible_name(sender.card, sender.nickname, fallback=str(sender.user_id or ""))
-    return quote_note(defang(who) or "?", text)
+    return quote_notes(defang(who) or "?", text)
