@@ -565,8 +565,21 @@ async def hear(bot: Bot, event: GroupMessageEvent) -> None:
     """Room context for the worker. Nothing is sent to QQ unless the worker chose to speak
     up (an "ok" reply with text), which it does not in a group quiet for this account;
     a failure is only logged: nobody asked her anything."""
+    if _for_another_account(bot, event):
+        return  # that account answers it; claimed here, it would go unanswered
     if await first_to_take(bot, event):  # else another of ATRI's accounts passes it on
         await pass_on(bot, event)
+
+
+def _for_another_account(bot: Bot, event: GroupMessageEvent) -> bool:
+    """Whether the message @s, or quotes, another of her connected accounts: it reaches
+    that one's chat matcher, which must be the one to take it (`first_to_take`)."""
+    others = set(get_bots()) - {str(bot.self_id)}
+    if not others:
+        return False
+    if event.reply is not None and str(event.reply.sender.user_id) in others:
+        return True
+    return any(at_her_in(event.original_message, other) for other in others)
 
 
 async def pass_on(bot: Bot, event: GroupMessageEvent) -> None:

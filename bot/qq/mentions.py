@@ -145,6 +145,12 @@ async def _look_up(bot: Bot, group_id: int, user_id: str, connections: Connectio
     return user_id
 
 
+def _at_target(qq: Any) -> str:
+    """Whom an @ names (a QQ number, or "all"); "" for a `qq` of the wrong kind (null, a
+    list), which would read as "@None"."""
+    return str(qq) if isinstance(qq, str | int) and not isinstance(qq, bool) else ""
+
+
 async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -> str:
     """The words of the message, her own @s dropped and other @s as "@name", and a note
     where a picture, a sticker, a voice message, a file or a shared card was (the model
@@ -169,7 +175,7 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
             parts.append(record_text(seg))
             said = said or inline_record(seg) is not None
         elif seg.type == "at":
-            target = str(seg.data.get("qq", ""))
+            target = _at_target(seg.data.get("qq"))
             if target == me or not target:
                 continue
             if target == AT_ALL:

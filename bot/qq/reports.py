@@ -8,7 +8,9 @@ the connection, before it gives each event a task of its own:
 - A segment whose `data` is not an object (`{"type": "text", "data": null}`, as a buggy
   implementation may send) would raise inside the adapter's at-me check, before any
   handler runs, and the message would be lost. Its data becomes `{}` (a text segment's,
-  `{"text": ""}`), so the rest of the message is still read.
+  `{"text": ""}`), so the rest of the message is still read. A segment that is no
+  object (a bare string) or has no `type` is left out, and a `sender` that is no object
+  becomes `{}`: NoneBot would drop the whole message over either.
 - OneBot's `time` is in whole seconds, and `message_id` is no order at all (go-cqhttp
   and Lagrange hash it, NapCat numbers it its own way). Within one second the order the
   implementation reported the messages in is the best order there is, and parsing is
@@ -55,20 +57,22 @@ NAPCAT_NO_GROUP = "284840486"
 
 def clean_segments(message: Any) -> Any:
     """The report's message with every segment's `data` an object, and a text segment's
-    `text` a string; a CQ-code string (or anything else) is left to NoneBot."""
+    `text` a string; a segment that is no object, or has no string `type`, is left out.
+    A CQ-code string (or anything else) is left to NoneBot."""
     if isinstance(message, dict):
-        return clean_segments([message])[0]
+        message = [message]
     if not isinstance(message, list):
         return message
     cleaned = []
     for segment in message:
-        if isinstance(segment, dict):
-            data = segment.get("data")
-            data = dict(data) if isinstance(data, dict) else {}
-            if segment.get("type") == "text" and not isinstance(data.get("text"), str):
-                data["text"] = ""
-            segment = {**segment, "data": data}
-        cleaned.append(segment)
+        # NoneBot drops the whole message over a segment that is no object or has no type.
+        if not isinstance(segment, dict) or not isinstance(segment.get("type"), str):
+            continue
+        data = segment.get("data")
+        data = dict(data) if isinstance(data, dict) else {}
+        if segment["type"] == "text" and not isinstance(data.get("text"), str):
+            data["text"] = ""
+        cleaned.append({**segment, "data": data})
     return cleaned
 
 
@@ -78,6 +82,8 @@ def _clean_report(values: Any) -> Any:
         for key in ("message", "original_message"):
             if key in values:
                 values[key] = clean_segments(values[key])
+        if "sender" in values and not isinstance(values["sender"], dict):
+            values["sender"] = {}  # `"sender": null` would drop the message
         if (
             values.get("message_type") == "private"
             and str(values.get("group_id")) == NAPCAT_NO_GROUP

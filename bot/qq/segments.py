@@ -67,8 +67,8 @@ CARD_JOIN = " - "
 
 class Note(NamedTuple):
     text: str
-    # It says something a reply can take up (a card's title, a file's name, a roll), not
-    # only that a picture, a sticker or a voice message came.
+    # It says something a reply can take up (a card, even one she cannot read, a file, a
+    # roll), not only that a picture, a sticker or a voice message came.
     tells: bool
 
 
@@ -164,14 +164,16 @@ def _file(data: dict[str, Any]) -> Note:
             name = first_visible_name(_clean(last, MAX_FILENAME_CHARS))
             if name:
                 return Note(lines().attachment_note.format(filename=name), tells=True)
-    return Note(lines().attachment_note.format(filename="?"), tells=False)
+    # Nameless (a QQ闪传, a name that is no string), it is still a file: no picture line.
+    return Note(lines().attachment_note.format(filename="?"), tells=True)
 
 
 def _card(words: list[str]) -> Note:
-    """A card's visible words, or that one came that cannot be read."""
+    """A card's visible words, or that one came that cannot be read: a card still, which
+    alone is answered as its note, not with her line for pictures and stickers."""
     shown = [word for index, word in enumerate(words) if word and word not in words[:index]]
     if not shown:
-        return Note(lines().card_unread_note, tells=False)
+        return Note(lines().card_unread_note, tells=True)
     return Note(
         lines().card_note.format(title=cut(CARD_JOIN.join(shown), MAX_QUOTE_CHARS)), tells=True
     )

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.lines import lines
 from tests.bot.qq.test_quotes_faces_s50 import ECHO, _answered, _at_her, _text
 from tests.bot.qq.test_segments_s52 import BILIBILI, BILIBILI_NOTE
 from tests.bot.qq.test_serve_e2e import group_message, serving
@@ -59,6 +58,6 @@ async def test_a_mini_app_is_read_as_the_card_it_is(ws_url: str) -> None:
 async def test_a_flash_transfer_is_a_file_without_a_name(ws_url: str) -> None:
     event = group_message(_at_her(_text(" 收一下"), FLASH_TRANSFER), user_id=5504)
     assert await _answered(ws_url, event) == ECHO + "收一下（发来了附件：?）"
-    # Alone it says no more than that something came: her line, as for a nameless file.
+    # Alone it is still a file, answered as its note: not her line for pictures.
     event = group_message(_at_her(FLASH_TRANSFER), user_id=5505)
-    assert await _answered(ws_url, event) == lines().media_only
+    assert await _answered(ws_url, event) == ECHO + "（发来了附件：?）"
