@@ -383,7 +383,9 @@ def optimizer_steps(t: TrainSettings, train_rows: int) -> int:
     """How many updates a run of `train_rows` rows makes on one device, as Trainer counts."""
     if t.max_steps > 0:
         return t.max_steps
-    per_epoch = max(math.ceil(train_rows / t.batch_size) // t.gradient_accumulation, 1)
+    # A last, short accumulation still makes an update (Trainer rounds up too).
+    batches = math.ceil(train_rows / t.batch_size)
+    per_epoch = max(math.ceil(batches / t.gradient_accumulation), 1)
     return max(math.ceil(t.epochs * per_epoch), 1)
 
 

@@ -30,7 +30,14 @@ from tests.model.training.test_train_eval import write_config
         ({"max_steps": 100}, 5, 100, 3),
         # An epoch of 16 rows at batch 4 and accumulation 4: one update.
         ({"epochs": 1.0}, 16, 1, 0),
-        ({"epochs": 3.0}, 1000, 3 * (250 // 4), int(0.03 * 3 * (250 // 4))),
+        # 250 batches in updates of 4: 63 an epoch, the last of 2 batches (as Trainer).
+        ({"epochs": 3.0}, 1000, 3 * 63, int(0.03 * 3 * 63)),
+        (
+            {"epochs": 1.0, "batch_size": 1, "gradient_accumulation": 2, "warmup_ratio": 0.2},
+            9,
+            5,
+            1,
+        ),
     ],
 )
 def test_warmup_never_takes_every_update(
