@@ -8,7 +8,6 @@ import pytest
 from atri.config import Settings
 from bot.discord.adapter import AtriClient
 from bot.lines import lines
-from model.protocol import ReloadResult
 from model.service import ChatService
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
@@ -17,6 +16,7 @@ from tests.bot.discord.fake_discord import (
     FakeDiscord,
     is_callback,
 )
+from tests.bot.recorded_reloads import record_reloads
 
 V2 = "20260102-000000"
 
@@ -37,13 +37,7 @@ async def test_the_owner_names_the_version_and_a_server_admin_cannot(
     discord_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    versions: list[str] = []
-
-    async def reload(version: str = "") -> ReloadResult:
-        versions.append(version)
-        return ReloadResult(ok=True, message="", code="switched", version=version or "x")
-
-    monkeypatch.setattr(echo_service, "reload", reload)
+    versions = record_reloads(monkeypatch, echo_service)
     assert await answer(fake_discord, ADMIN_ID, version=V2) == lines().owners_only
     assert versions == []
     fake_discord.add_person(OWNER_ID, "owner")

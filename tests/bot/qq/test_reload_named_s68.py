@@ -11,9 +11,9 @@ from nonebot.adapters.onebot.v11 import Bot
 from nonebug import App
 
 from bot.lines import lines
-from model.protocol import ReloadResult
 from model.service import ChatService
 from tests.bot.qq.events import SELF_ID, SUPERUSER_ID, group_event
+from tests.bot.recorded_reloads import record_reloads
 
 V2 = "20260102-000000"
 
@@ -36,13 +36,7 @@ async def test_a_superuser_names_the_version_to_switch_to(
     user_id: int,
     asked: list[str],
 ) -> None:
-    versions: list[str] = []
-
-    async def reload(version: str = "") -> ReloadResult:
-        versions.append(version)
-        return ReloadResult(ok=True, message="", code="switched", version=version or "x")
-
-    monkeypatch.setattr(echo_service, "reload", reload)
+    versions = record_reloads(monkeypatch, echo_service)
     async with app.test_matcher(plugin.atri_command) as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         event = group_event(text, user_id, "admin")
