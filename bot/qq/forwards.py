@@ -135,17 +135,19 @@ def _as_message(raw: Any) -> Message:
     return message
 
 
-def segments_text(message: Message) -> str:
+def segments_text(message: Message, read_records: bool = False) -> str:
     """What someone else's message said, read without asking QQ anything: text, "@name"
     (the name sent with the @, else the QQ number), a face's name, a note for anything
-    else (a picture, a card's title); a record inside it is only noted (records nest)."""
+    else (a picture, a card's title). A record inside it is only noted (records nest),
+    unless `read_records`: then one whose messages came with it (a quoted record, as
+    `get_msg` gives it) is read as `record_text` reads it, a level deep."""
     parts = []
     for seg in message:
         shown = plain_part(seg)
         if shown is not None:
             parts.append(shown)
         elif seg.type == "forward":
-            parts.append(lines().forward_unread_note)
+            parts.append(record_text(seg) if read_records else lines().forward_unread_note)
         elif seg.type == "at":
             target = str(seg.data.get("qq", ""))
             who = at_name(seg.data.get("name")) or target

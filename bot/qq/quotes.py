@@ -34,7 +34,7 @@ def quoted_notes(event: MessageEvent) -> QuoteNotes:
     quoted = event.reply
     if quoted is None:
         return QuoteNotes()
-    text = defang(segments_text(quoted.message)).strip()
+    text = defang(segments_text(quoted.message, read_records=True)).strip()
     if not text:
         return QuoteNotes()
     sender = quoted.sender
