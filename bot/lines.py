@@ -166,6 +166,7 @@ class BotLines:
     slash_channel: str
     slash_channel_mode: str
     slash_channel_target: str
+    mode_set_for: str  # {channel}: after a mode's answer, for a channel named by channel:
     slash_mode_off: str
     slash_mode_mention: str
     slash_mode_all: str
@@ -295,6 +296,7 @@ ZH = BotLines(
     mode_mention="好的，在这里叫到{name}（@我、叫我的名字或回复我）我才回答。",
     discord_mode_mention="好的，在这里叫到{name}（@我或回复我）我才回答。",
     mode_all="好的，{name}在这里每条消息都会回答！",
+    mode_set_for="（这里指的是 {{channel}}。）",
     nothing_remembered="{name}还没有和你的对话记忆哦。和我说说话吧！",
     remembered="{name}记得的事：",
     no_summary_yet="（还没有摘要：我们的对话还都在我眼前。）",
@@ -436,6 +438,7 @@ EN = BotLines(
     mode_mention="OK, here {name} answers only when called (@me, my name, or a reply to me).",
     discord_mode_mention="OK, here {name} answers only when called (@me or a reply to me).",
     mode_all="OK, {name} will answer every message here!",
+    mode_set_for="(Here means {{channel}}.)",
     nothing_remembered="{name} has no memory of a conversation with you yet. Talk to me!",
     remembered="What {name} remembers:",
     no_summary_yet="(No summary yet: our whole conversation is still in front of me.)",
@@ -586,6 +589,7 @@ JA = BotLines(
     mode_mention="わかった、ここでは呼ばれたとき（@わたし、名前、返信）だけ{name}が答えるね。",
     discord_mode_mention="わかった、ここでは呼ばれたとき（@わたしか返信）だけ{name}が答えるね。",
     mode_all="わかった、ここでは{name}が全部のメッセージに答えるよ！",
+    mode_set_for="（ここというのは {{channel}} のことだよ。）",
     nothing_remembered="{name}はまだあなたとの会話を覚えていないよ。話しかけてね！",
     remembered="{name}が覚えていること：",
     no_summary_yet="（まだ要約はないよ。わたしたちの会話は、まだ全部目の前にあるから。）",

@@ -373,10 +373,15 @@ def admin_commands(
         app_commands.Choice(name=fit(said.slash_mode_all), value="all"),
     ]
 
-    async def set_mode(actor: Actor, mode: ChannelMode) -> CommandResult:
+    async def set_mode(actor: Actor, mode: ChannelMode, elsewhere: str = "") -> CommandResult:
+        """`elsewhere`: the mention of the channel named by `channel:`, when it is not
+        the one the command was run in (her answer says "here")."""
         result = await commands.set_channel_mode(worker, actor, mode)
         if modes is not None:
             modes.forget()
+        if elsewhere and result.ok and not result.refused:
+            said_for = lines().mode_set_for.format(channel=elsewhere)
+            return dataclasses.replace(result, text=f"{result.text}\n{said_for}")
         return result
 
     @group.command(name="channel", description=fit(said.slash_channel))
@@ -390,10 +395,13 @@ def admin_commands(
         channel: app_commands.Transform[discord.abc.GuildChannel, ServerChannel] | None = None,
     ) -> None:
         actor = actor_for(interaction, settings)
+        elsewhere = ""
         if channel is not None:  # a whole forum: inside one, only its posts take commands
             actor = dataclasses.replace(actor, channel_id=str(channel.id))
+            if channel.id != interaction.channel_id:
+                elsewhere = channel.mention
         chosen = CHANNEL_MODES.get(mode.value, "mention")
-        await respond(interaction, set_mode(actor, chosen), defer_after)
+        await respond(interaction, set_mode(actor, chosen, elsewhere), defer_after)
 
     @group.command(name="reset-user", description=fit(said.slash_reset_user))
     @app_commands.describe(user=fit(said.slash_reset_user_member))

@@ -91,6 +91,7 @@ def test_no_line_names_atri_for_someone_else() -> None:
                 place="p",
                 result=4,
                 hand="h",
+                channel="<#1>",
                 how="/atri reset group",
                 trained_as="t",
                 serves="s",

@@ -152,7 +152,9 @@ async def test_a_whole_forum_is_set_by_naming_it(
     """Before: the command had no `channel:`, and acted on the post it was run in."""
     run_in = CHANNEL_ID if where == "text-channel" else post
     answer = await set_mode(fake_discord, "off", where=run_in, target=forum)
-    assert answer.body["data"]["content"] == lines().mode_off
+    # "Here" is said of the channel named, not the one it was run in.
+    named = lines().mode_set_for.format(channel=f"<#{forum}>")
+    assert answer.body["data"]["content"] == f"{lines().mode_off}\n{named}"
     assert await echo_service.channel_modes("discord") == {str(forum): "off"}
     await say(fake_discord, MEMBER_ID, "在吗", channel_id=post)
     assert await posts_to(fake_discord, post) == []
