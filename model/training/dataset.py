@@ -1,10 +1,10 @@
 """Conversations → token ids with labels on ATRI's (assistant) tokens only.
 
-The base model's own chat template renders each conversation; every assistant reply is
-labelled with the token that ends it (the template's end-of-turn marker; where it writes
-none, as GLM-4's, the next role marker, or an EOS added after the last reply), everything
-else is -100. A
-conversation longer than `max_len` loses its oldest exchanges, never part of a reply.
+The base model's own chat template renders each conversation, tokenized whole as the
+worker tokenizes a prompt; every assistant reply is labelled with the token that ends it
+(the template's end-of-turn marker; where it writes none, as GLM-4's, the next role
+marker, or an EOS added after the last reply), everything else is -100. A conversation
+longer than `max_len` loses its oldest exchanges, never part of a reply.
 Optional packing puts several short samples in one row, each with its own positions,
 so attention never crosses from one sample into the next. Reading the files into
 Conversations is sharegpt.py.
@@ -12,7 +12,9 @@ Conversations is sharegpt.py.
 
 from __future__ import annotations
 
+import itertools
 import random
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,14 +217,96 @@ def _place(
 
 
 def tokenize_conversation(tokenizer: Any, conv: Conversation) -> Sample:
+    segments, hidden = _segments(tokenizer, conv)
+    if getattr(tokenizer, "is_fast", False):
+        ids, labels = _tokenize_whole(tokenizer, segments)
+    else:  # a slow tokenizer gives no character offsets
+        ids, labels = _tokenize_pieces(tokenizer, segments)
+    return Sample(ids, labels, hidden)
+
+
+def _tokenize_pieces(
+    tokenizer: Any, segments: list[tuple[str, bool]]
+) -> tuple[list[int], list[int]]:
     ids: list[int] = []
     labels: list[int] = []
-    segments, hidden = _segments(tokenizer, conv)
     for text, is_reply in segments:
         piece = tokenizer(text, add_special_tokens=False)["input_ids"]
         ids += piece
         labels += piece if is_reply else [IGNORE] * len(piece)
-    return Sample(ids, labels, hidden)
+    return ids, labels
+
+
+def _tokenize_whole(
+    tokenizer: Any, segments: list[tuple[str, bool]]
+) -> tuple[list[int], list[int]]:
+    """The chat tokenized in one call, as the worker tokenizes a prompt, with labels on the
+    tokens whose characters lie inside a reply. Tokenized piece by piece, the ids differed
+    from the worker's on SentencePiece tokenizers (Llama, Mistral), which start every
+    call with "▁".
+
+    Where a token crosses into or out of a reply (the template's text merged with the
+    reply's), the text is cut there and its parts tokenized apart, so that the reply
+    starts on a token of its own, as it does after a prompt that ends where it starts."""
+    text = "".join(t for t, _ in segments)
+    replies = _reply_spans(segments)
+    cuts: set[int] = set()
+    while True:
+        ids, starts, ends = _encode_runs(tokenizer, text, sorted(cuts))
+        labels, crossed = _label_replies(ids, starts, ends, replies)
+        if crossed <= cuts:  # nothing new to cut (no token can cross a cut)
+            return ids, labels
+        cuts |= crossed
+
+
+def _reply_spans(segments: list[tuple[str, bool]]) -> list[tuple[int, int]]:
+    """The (start, end) characters of each reply segment in the joined text."""
+    spans, at = [], 0
+    for text, is_reply in segments:
+        if is_reply:
+            spans.append((at, at + len(text)))
+        at += len(text)
+    return spans
+
+
+def _encode_runs(
+    tokenizer: Any, text: str, cuts: list[int]
+) -> tuple[list[int], list[int], list[int]]:
+    """(ids, where each token's characters start, where they end) of `text`, tokenized
+    whole, or as separate runs where it is cut. Characters no token's offsets cover (the
+    space byte-level offsets trim off a word) start the token after them."""
+    bounds = [0, *cuts, len(text)]
+    runs = [text[a:b] for a, b in itertools.pairwise(bounds)]
+    encoded = tokenizer(runs, add_special_tokens=False, return_offsets_mapping=True)
+    ids: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for shift, run_ids, offsets in zip(
+        bounds[:-1], encoded["input_ids"], encoded["offset_mapping"], strict=True
+    ):
+        run_ends = [b for _, b in offsets]
+        covered = itertools.accumulate(run_ends, max, initial=0)
+        ids += run_ids
+        starts += [shift + min(a, c) for (a, _), c in zip(offsets, covered, strict=False)]
+        ends += [shift + b for b in run_ends] if shift else run_ends
+    return ids, starts, ends
+
+
+def _label_replies(
+    ids: list[int], starts: list[int], ends: list[int], replies: list[tuple[int, int]]
+) -> tuple[list[int], set[int]]:
+    """(each token's id where it lies inside a reply, else IGNORE; the reply edges that
+    a token crosses)."""
+    labels = [IGNORE] * len(ids)
+    crossed: set[int] = set()
+    for first, last in replies:
+        inside = slice(bisect_left(starts, first), bisect_left(starts, last))
+        if inside.start and ends[inside.start - 1] > first:
+            crossed.add(first)
+        if inside.stop > inside.start and ends[inside.stop - 1] > last:
+            crossed.add(last)
+        labels[inside] = ids[inside]
+    return labels, crossed
 
 
 def exchange_starts(conv: Conversation) -> list[int]:
