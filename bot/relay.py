@@ -35,6 +35,7 @@ from model.protocol import (
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     ChannelMode,
+    ChannelRef,
     ChannelSetting,
     Character,
     ChatRequest,
@@ -358,6 +359,9 @@ class HttpWorker:
 
     async def forget_message(self, ref: MessageRef) -> int:
         return await self._read("POST", "/forget-message", _count, ref.model_dump())
+
+    async def forget_channel(self, ref: ChannelRef) -> int:
+        return await self._read("POST", "/forget-channel", _count, ref.model_dump())
 
     async def status(self) -> WorkerStatus:
         return await self._read("GET", "/status", WorkerStatus.model_validate)

@@ -31,7 +31,8 @@ from atri.errors import UserError
 # 6: a reply cut's `keep_message` (an older worker would ignore it and archive the
 # message with her unsent reply). 7: a quoting message's `with_quote` (an older worker
 # would answer without the quoted words; an older bot would send them in `text`, and a
-# message recalled since would stay in the conversations of those who quoted it).
+# message recalled since would stay in the conversations of those who quoted it), and
+# `/forget-channel` for a deleted channel (an older worker answers it 404).
 PROTOCOL_VERSION = 7
 PROTOCOL_HEADER = "ATRI-Protocol"
 # Who answers, on every answer of the worker: a short digest of her name and language
@@ -388,6 +389,27 @@ class ReplyCut(MessageRef):
     keep_message: StrictBool = False
 
 
+# The most message ids a deleted channel's forgetting names (`ChannelRef.request_ids`):
+# what a bot knows of its messages (discord.py's cache of 1000, her last 2000 reply
+# parts), with room to spare, in a body well under the worker's 2 MiB.
+MAX_CHANNEL_MESSAGES = 10_000
+
+
+class ChannelRef(BaseModel):
+    """A channel or thread deleted on its platform (Discord sends no delete of its
+    messages): what was kept of it goes as a deleted message's does (`forget_message`).
+    `thread_ids`: its threads the bot knows of, deleted with it. `request_ids`: the
+    messages the bot knows were said in it or them; where memory is kept per person
+    (`[memory] scope = "user"`) their exchanges record no channel, and are found by
+    these alone."""
+
+    platform: Named
+    channel_id: Named
+    guild_id: Text = ""
+    thread_ids: list[Named] = Field(default_factory=list, max_length=MAX_CHANNEL_MESSAGES)
+    request_ids: list[Named] = Field(default_factory=list, max_length=MAX_CHANNEL_MESSAGES)
+
+
 class ChannelSetting(BaseModel):
     platform: Named
     channel_id: Named
@@ -555,6 +577,13 @@ class Worker(Protocol):
         reset); returns the rows archived. A message recalled before she begins answering
         it (even before it reaches the worker) is not answered: its chat gets status
         "recalled". One recalled while she answers it is archived once it is stored."""
+        ...
+
+    async def forget_channel(self, ref: ChannelRef) -> int:
+        """The channel (or thread) was deleted, its threads with it: its room lines, the
+        conversations kept for it, and the exchanges of the messages `ref` names are
+        archived as `forget_message` archives one, and its mode setting goes; returns
+        the rows archived."""
         ...
 
     async def status(self) -> WorkerStatus: ...

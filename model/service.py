@@ -83,6 +83,7 @@ from model.protocol import (
     PERSONAL_SCOPE,
     SHARED_SCOPE,
     ChannelMode,
+    ChannelRef,
     ChannelSetting,
     Character,
     ChatRequest,
@@ -1191,6 +1192,22 @@ class ChatService:
             room = channel_prefix(ref.platform, ref.channel_id, ref.guild_id)
             count += await self.memory.room.archive_message(room, ref.user_id, ref.request_id)
         return count
+
+    async def forget_channel(self, ref: ChannelRef) -> int:
+        async with self._refused_if_memory_fails("Forgetting a deleted channel"):
+            return await self._forget_channel(ref)
+
+    async def _forget_channel(self, ref: ChannelRef) -> int:
+        """Its messages go as deleted ones do (`_forget_message`), since the platform
+        sends no delete of each: its room lines and conversations, and the exchanges of
+        the messages the bot knows were said there; one of those she has not begun
+        answering is not answered."""
+        for request_id in ref.request_ids:
+            self._recalled.note((_any_scope(ref.platform), request_id), "")
+        channels = list(dict.fromkeys([ref.channel_id, *ref.thread_ids]))
+        return await self.memory.archive_channels(
+            ref.platform, ref.guild_id, channels, ref.request_ids
+        )
 
     def _was_recalled(self, scope: str, request: ChatRequest) -> bool:
         """Whether the message was deleted or recalled, in its scope or (by a delete that

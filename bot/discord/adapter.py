@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +45,9 @@ from bot.lines import DEFAULT_COMMAND, error_line_of, lines
 from bot.quoting import QuoteNotes, poll_note, quote_notes
 from model.character.persona import Persona, canned_lines
 from model.protocol import (
+    MAX_CHANNEL_MESSAGES,
     ChannelMode,
+    ChannelRef,
     ChatRequest,
     MemoryUnavailable,
     MessageRef,
@@ -436,6 +438,14 @@ class PostedReplies:
         while len(self._parts) > self.kept:
             self._parts.popitem(last=False)
 
+    def answered_in(self, channel_ids: Collection[str]) -> set[str]:
+        """The ids of the messages her replies kept here answered in those channels."""
+        return {
+            posted.stored[1].request_id
+            for posted, _ in self._parts.values()
+            if posted.stored[1].channel_id in channel_ids
+        }
+
     def deleted(self, message_id: int) -> StoredReply | None:
         """The worker and what is left of the reply `message_id` was a part of (`sent`:
         the parts not deleted; "" when none is left); None when it is no reply of hers."""
@@ -448,6 +458,11 @@ class PostedReplies:
         worker, cut = posted.stored
         # Deleted by someone: with nothing left, the exchange goes whole, as a reset.
         return worker, cut.model_copy(update={"sent": "\n".join(left), "keep_message": False})
+
+
+def deleted_with(channel_id: int, messages: Sequence[discord.Message]) -> list[discord.Message]:
+    """Those of `messages` a channel's deletion takes: said in it or in one of its threads."""
+    return [m for m in messages if channel_id in (m.channel.id, parent_id(m.channel))]
 
 
 async def _post(
@@ -890,9 +905,36 @@ class AtriClient(discord.Client):
 
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
         self.limits.threads.forget(payload.thread_id)
+        await self._forget_channel(payload.thread_id, payload.guild_id)
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """Its threads discord.py holds come after it, each as a thread deleted."""
         self.limits.threads.forget_threads_of(channel.id)
+        await self._forget_channel(channel.id, channel.guild.id)
+
+    async def _forget_channel(self, channel_id: int, guild_id: int) -> None:
+        """Discord deletes a channel's messages (and its threads') with it, and sends no
+        delete of each: the worker archives what it kept of them as of deleted messages
+        (`Worker.forget_channel`). Which messages were said there, for memory kept per
+        person, is what this client holds: its message cache (the last 1000) and her
+        replies posted (`PostedReplies`), none from before a restart."""
+        try:
+            said = deleted_with(channel_id, self.cached_messages)
+            threads = {m.channel.id for m in said} - {channel_id}
+            answered = self.limits.posted.answered_in({str(c) for c in (channel_id, *threads)})
+            ids = answered | {str(m.id) for m in said}
+            ref = ChannelRef(
+                platform=PLATFORM,
+                channel_id=str(channel_id),
+                guild_id=str(guild_id),
+                thread_ids=[str(t) for t in sorted(threads)],
+                request_ids=sorted(ids, key=int, reverse=True)[:MAX_CHANNEL_MESSAGES],
+            )
+            await self.worker.forget_channel(ref)
+        except MemoryUnavailable:
+            pass  # the worker logged its database failing, once a while
+        except Exception:
+            log.exception("could not forget deleted Discord channel %s", channel_id)
 
     async def roles_for_dm(self, user_id: int) -> set[int]:
         """The roles someone holds in ATRI's servers, kept a few minutes: a member

@@ -59,7 +59,7 @@ from model.memory.records import (
     to_summary,
 )
 from model.memory.schema import MIGRATIONS, SCHEMA_VERSION
-from model.memory.scopes import parse_scope
+from model.memory.scopes import channel_prefix, parse_scope
 from model.memory.upgrade_copies import keep_copy
 from model.room import RoomLog, record_reset
 
@@ -120,6 +120,10 @@ _INSERT_UNLESS_RESET = (
 )
 # A reset record older than `room.RESET_RECORD_SECONDS` is deleted at the next reset or
 # purge (`room.record_reset`).
+
+# Message ids looked up in one statement (`archive_channels`): SQLite before 3.32 takes
+# at most 999 parameters.
+_IDS_PER_STATEMENT = 500
 
 # `write_backup`: rows read from the database at a time, and the size of a part handed to
 # its writer (a part per message flushed standard output 100,000 times).
@@ -796,6 +800,75 @@ class Memory:
             "SELECT MIN(id) FROM messages WHERE scope = ? AND request_id = ? AND archived = 1)",
             (scope, scope, request_id),
         )
+
+    async def archive_channels(
+        self, platform: str, guild_id: str, channel_ids: Sequence[str], request_ids: Sequence[str]
+    ) -> int:
+        """Channels deleted on their platform (a thread, or a channel and its threads):
+        what was kept of them is archived as a deleted message's exchange is
+        (`archive_request`), in one transaction: their room lines, the conversations
+        keyed by them (`[memory] scope = "channel"`, `"user_in_channel"`; a reply being
+        written there is not stored), and the exchanges of `request_ids` (their messages
+        as far as the bot knows them) wherever kept. A live summary holding any of it is
+        deleted; their channel modes go. Returns the messages and lines archived."""
+        rooms = [channel_prefix(platform, channel, guild_id) for channel in channel_ids]
+        held = await self._exchanges_of(platform, request_ids)
+        conversations = Touch(
+            scopes=frozenset([*rooms, *(scope for scope, _ in held)]),
+            scope_prefixes=tuple(f"{room}:" for room in rooms),
+        )
+        archived = 0
+        async with self.changing(conversations, Touch(rooms=frozenset(rooms))):
+            for room in rooms:
+                archived += await self.room.archive_room(room)
+                archived += await self._archive_conversations_of(room)
+            for scope, request_id in held:
+                archived += await self.archive_request(scope, request_id)
+            await self._forget_channel_modes(platform, channel_ids)
+        return archived
+
+    async def _exchanges_of(
+        self, platform: str, request_ids: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        """(scope, request id) of each live exchange of `platform` answering one of
+        `request_ids`, in whichever conversation (`scopes_holding` of many at once)."""
+        ids = sorted({request_id for request_id in request_ids if request_id})
+        found: list[tuple[str, str]] = []
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            chunk = ids[start : start + _IDS_PER_STATEMENT]
+            rows = await self._read_whole(
+                [("scopes", platform)],
+                f"SELECT DISTINCT scope, request_id FROM messages WHERE request_id IN"
+                f" ({', '.join('?' * len(chunk))}) AND request_id != '' AND archived = 0"
+                " AND substr(scope, 1, ?) = ?",
+                (*chunk, len(platform) + 1, f"{platform}:"),
+            )
+            found += [(str(scope), str(request_id)) for scope, request_id in rows]
+        return found
+
+    async def _archive_conversations_of(self, room: str) -> int:
+        """Inside `changing`: the conversations keyed by a deleted channel (its shared
+        one, its members' own) archived, their live summaries deleted (what was taken
+        back must go), and a reset of them recorded (`_record_reset`)."""
+        where = "(scope = ? OR (scope >= ? AND scope < ?)) AND archived = 0"
+        params = (room, *key_range(f"{room}:"))
+        await self._db.execute(f"DELETE FROM summaries WHERE {where}", params)
+        cur = await self._db.execute(f"UPDATE messages SET archived = 1 WHERE {where}", params)
+        await self._record_reset(room)
+        await self._record_reset(f"{room}:", _RESET_PREFIX)
+        return cur.rowcount
+
+    async def _forget_channel_modes(self, platform: str, channel_ids: Sequence[str]) -> None:
+        """Inside `changing`: a deleted channel's mode row (none in a database no worker
+        opened: the table is made then)."""
+        made = await self._db.execute_fetchall(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'channel_modes'"
+        )
+        if made:
+            await self._db.executemany(
+                "DELETE FROM channel_modes WHERE platform = ? AND channel_id = ?",
+                [(platform, channel) for channel in channel_ids],
+            )
 
     async def reset_prefix(self, prefix: str) -> int:
         """Reset every scope whose key starts with `prefix` (all users of one channel)."""

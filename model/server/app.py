@@ -48,6 +48,7 @@ from model.protocol import (
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     ChannelMode,
+    ChannelRef,
     ChannelSetting,
     Character,
     ChatRequest,
@@ -536,6 +537,10 @@ def create_app(
     @app.post("/forget-message", dependencies=admin_only)
     async def forget_message(ref: MessageRef) -> CountResult:
         return CountResult(count=await service.forget_message(ref))
+
+    @app.post("/forget-channel", dependencies=admin_only)
+    async def forget_channel(ref: ChannelRef) -> CountResult:
+        return CountResult(count=await service.forget_channel(ref))
 
     @app.post("/reload", dependencies=admin_only)
     async def reload(asked: ReloadAsked | None = None) -> ReloadResult:

@@ -17,7 +17,7 @@ from bot.limits import MAX_INPUT_CHARS
 from bot.lines import use_card
 from model.character.persona import load_persona
 from model.engines.echo import EchoEngine
-from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
+from model.protocol import ChannelRef, ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
 from model.service import ChatService
 from tests.bot.discord.conftest import running_client
 from tests.bot.discord.fake_discord import (
@@ -439,6 +439,9 @@ class UnreachableWorker:
         raise ConnectionError("worker unreachable")
 
     async def reload(self, version: str = "") -> ReloadResult:
+        raise ConnectionError("worker unreachable")
+
+    async def forget_channel(self, ref: ChannelRef) -> int:
         raise ConnectionError("worker unreachable")
 
     async def rollback(self) -> ReloadResult:

@@ -15,7 +15,7 @@ from bot import lines as bot_lines
 from bot.discord.adapter import AtriClient
 from bot.discord.commands import DESCRIPTION_MAX
 from bot.lines import lines, use_card
-from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
+from model.protocol import ChannelRef, ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
 from model.service import ChatService
 from tests.bot.discord.conftest import running_client
 from tests.bot.discord.fake_discord import (
@@ -291,6 +291,9 @@ class SlowWorker:
     async def reload(self, version: str = "") -> ReloadResult:
         await asyncio.sleep(self.delay)
         return await self.service.reload(version)
+
+    async def forget_channel(self, ref: ChannelRef) -> int:
+        return await self.service.forget_channel(ref)
 
     async def rollback(self) -> ReloadResult:
         return await self.service.rollback()
