@@ -62,14 +62,19 @@ def mean_token_loss(model: Any, samples: Sequence[Sample], pad_id: int, batch_si
             for first in range(0, len(group), step):
                 chunk = group[first : first + step]
                 batch = collate([{"input_ids": s.input_ids, "labels": s.labels} for s in chunk])
-                batch = {k: v.to(device) for k, v in batch.items()}
-                labels = batch.pop("labels")
-                logits = model(**batch).logits
-                loss, tokens = summed_loss(logits[:, :-1], labels[:, 1:])
-                del logits
+                loss, tokens = batch_loss(model, {k: v.to(device) for k, v in batch.items()})
                 total += loss
                 count += tokens
     return total / count if count else float("nan")
+
+
+def batch_loss(model: Any, batch: dict[str, Any]) -> tuple[float, int]:
+    """(summed NLL, labelled tokens) of one collated batch already on the model's device:
+    `atri eval`'s sum, and `atri train`'s held-out loss (model/training/held_out_loss.py),
+    so the two weigh every token alike."""
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    logits = model(**inputs).logits
+    return summed_loss(logits[:, :-1], batch["labels"][:, 1:])
 
 
 def perplexity(loss: float) -> float | None:

@@ -48,6 +48,7 @@ from model.training.data_files import (
 from model.training.dataset import Collator, RowDataset, pack
 from model.training.errors import TrainError
 from model.training.hardware import Hardware, load_for_training, plan_hardware
+from model.training.held_out_loss import TokenWeightedTrainer
 from model.training.lora import peft_model
 from model.training.plots import loss_points
 from model.training.progress import LastStepLogged, ThroughputMeter
@@ -73,7 +74,7 @@ from model.training.run_folder import (
     unfinished_runs,
     without_base_hash,
 )
-from model.training.sharegpt import load_sharegpt, training_prompt
+from model.training.sharegpt import load_sharegpt, training_prompt, under_prompt
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def train(
     `notify(message)` receives one-line notes (resume point, skipped samples).
     """
     import torch
-    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
+    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
 
     say = notify or (lambda message: log.info("%s", message))
     check_configured_template(settings.model.chat_template)  # before data and model load
@@ -146,6 +147,16 @@ def train(
         settings.persona.training_prompt,
     ):
         say(note)
+    if not system_prompt:
+        # What `atri prep` writes into every record: left without one, they would learn
+        # under the chat template's default ("You are Qwen…") and be served the card.
+        system_prompt = persona.training_prompt(settings.persona.training_prompt)
+        train_convs = under_prompt(train_convs, system_prompt)
+        eval_convs = under_prompt(eval_convs, system_prompt) if eval_convs else eval_convs
+        say(
+            f"{files.train}: its records have no system prompt, so they train (and the version "
+            f'is served) under [persona] training_prompt, as `atri prep` writes it: "{system_prompt}".'
+        )
     hw = plan_hardware(t, settings.model.device)
     # What the run is without the model: a second run of it, or settings and data that
     # differ from the run to resume, are said before it loads (minutes on a 7B model);
@@ -247,7 +258,7 @@ def train(
         if eval_set is not None and t.early_stopping_patience > 0:
             all_callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
         all_callbacks.append(LastStepLogged())
-        trainer = Trainer(
+        trainer = TokenWeightedTrainer(
             model=model,
             args=training_arguments(
                 t, hw, run_dir, eval_set is not None, fresh=not checkpoint, train_rows=len(rows)

@@ -7,6 +7,7 @@ Conversations become token ids in dataset.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections import Counter
@@ -594,12 +595,13 @@ def _keys_of(record: Any) -> str:
 
 
 def training_prompt(conversations: Sequence[Conversation], path: Path) -> str:
-    """The one system prompt a dataset trains under ("" when no record has one).
+    """The one system prompt a dataset's records carry ("" when no record has one).
 
     Two prompts, one rule: a version is served under the prompt it learned (its
-    manifest's). A record without "system" is trained under the chat template's default
-    prompt (or none), not under another record's, so a dataset whose records differ has
-    no prompt to serve it with: DatasetError, naming the prompts and how many use each."""
+    manifest's). Records with prompts and records without would learn under two (those
+    without get `[persona] training_prompt`, `under_prompt`), so a dataset whose records
+    differ has no prompt to serve it with: DatasetError, naming the prompts and how many
+    use each."""
     counts = Counter(c.system for c in conversations)
     if len(counts) <= 1:
         return next(iter(counts), "")
@@ -613,6 +615,13 @@ def training_prompt(conversations: Sequence[Conversation], path: Path) -> str:
         "but a version is served under the one prompt it was trained with: give every "
         'record the same "system" (or none), e.g. rerun `atri prep`.'
     )
+
+
+def under_prompt(conversations: Sequence[Conversation], prompt: str) -> list[Conversation]:
+    """The conversations, each without a system prompt given `prompt`: left without one,
+    the chat template puts in its own default ("You are Qwen…"), which the version would
+    learn and then never be served with."""
+    return [c if c.system else dataclasses.replace(c, system=prompt) for c in conversations]
 
 
 def _clipped(text: str, limit: int = 40) -> str:
