@@ -82,13 +82,31 @@ def other_character_note(
     training_prompt`, which `atri prep` filled in."""
     if not system_prompt or names_character(system_prompt, names, template):
         return ""
-    shown = " ".join(system_prompt.split())
-    shown = shown if len(shown) <= 80 else f"{shown[:79]}…"
     return (
-        f'{file}: its samples\' system prompt ("{shown}") does not name {name}, the configured '
-        "character: was it prepared for another one? Set [train] dataset (or --dataset) to "
+        f"{file}: its samples' system prompt ({_shown(system_prompt)}) does not name {name},"
+        " the configured character: was it prepared for another one? Set [train] dataset"
+        " (or --dataset) to "
         f"the file `atri prep` wrote for {name}."
     )
+
+
+def other_prompt_note(system_prompt: str, configured: str, file: Path) -> str:
+    """A sentence when the samples' system prompt is not `[persona] training_prompt` as
+    it is set now (`configured`, filled in): changed after `atri prep`, the key does not
+    reach the version, which trains and is served under the samples' prompt."""
+    if not system_prompt or system_prompt.strip() == configured.strip():
+        return ""
+    return (
+        f"{file}: its samples carry the system prompt {_shown(system_prompt)}, not [persona]"
+        f" training_prompt as set now ({_shown(configured)}): the version trains, and is"
+        " served, under theirs; run `atri prep` again if you changed the key since."
+    )
+
+
+def _shown(prompt: str) -> str:
+    """A prompt quoted on one line, cut at 80 characters."""
+    shown = " ".join(prompt.split())
+    return f'"{shown if len(shown) <= 80 else f"{shown[:79]}…"}"'
 
 
 def names_character(prompt: str, names: tuple[str, ...], template: str) -> bool:

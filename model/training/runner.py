@@ -41,6 +41,7 @@ from model.training.data_files import (
     held_out_note,
     length_the_model_takes,
     other_character_note,
+    other_prompt_note,
     resolve_data_files,
     tokenize_files,
     unplaced_note,
@@ -139,13 +140,13 @@ def train(
     # stops the run before the model loads).
     persona = configured_persona(settings)
     character = CharacterId.of(persona.name, persona.aliases)
-    if note := other_character_note(
-        system_prompt,
-        character.name,
-        character.names,
-        files.train,
-        settings.persona.training_prompt,
-    ):
+    template = settings.persona.training_prompt
+    # Another character's samples, else samples of this one under a prompt the key no
+    # longer says: one note, the first that holds.
+    note = other_character_note(
+        system_prompt, character.name, character.names, files.train, template
+    ) or other_prompt_note(system_prompt, persona.training_prompt(template), files.train)
+    if note:
         say(note)
     if not system_prompt:
         # What `atri prep` writes into every record: left without one, they would learn
