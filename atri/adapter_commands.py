@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rich.console import JustifyMethod
     from rich.table import Table
 
-    from model.adapters.inventory import PrunePlan, VersionOnDisk, WorkerView
+    from model.adapters.inventory import ConfiguredBase, PrunePlan, VersionOnDisk, WorkerView
     from model.adapters.versions import CharacterId
 
 adapters_app = Commands(
@@ -108,6 +108,14 @@ def _character(settings: Settings) -> CharacterId:
     return CharacterId.of(persona.name, persona.aliases)
 
 
+def _base(settings: Settings) -> ConfiguredBase:
+    """The base the configured worker runs: its reload job refuses versions trained on
+    another."""
+    from model.adapters.inventory import ConfiguredBase
+
+    return ConfiguredBase.of(settings)
+
+
 def _no_versions(folder: Path) -> str:
     where = f"{folder} does not exist yet" if not folder.exists() else f"{folder} holds none"
     return (
@@ -123,6 +131,7 @@ COLUMNS: tuple[tuple[str, JustifyMethod, bool], ...] = (
     ("version", "left", False),
     ("age", "right", False),
     ("size", "right", False),
+    ("base", "left", False),
     ("character", "left", True),
     ("train", "right", False),
     ("held-out", "right", False),
@@ -140,7 +149,9 @@ def adapters_list() -> None:
     serves; "newest", the one a worker would load, when none answers),
     rollback (kept loaded by that worker, \\[reload] keep_previous),
     other character (trained as another than \\[persona] card's, which
-    that worker passes over), refused (the reload job's own checks of its
+    that worker passes over), other base (trained on another than \\[model]
+    base, which that worker refuses; the base column names each version's),
+    refused (the reload job's own checks of its
     files fail, or under \\[reload] require_eval it has no evaluation; a word
     says which). A version made after the live one but named before it,
     which no worker takes, is named below the table. The checkpoints in
@@ -156,7 +167,9 @@ def adapters_list() -> None:
 
     settings = configured_settings()
     folder = _adapters_dir(settings)
-    versions = versions_on_disk(folder, _character(settings), settings.reload.require_eval)
+    versions = versions_on_disk(
+        folder, _character(settings), settings.reload.require_eval, base=_base(settings)
+    )
     runs = runs_bytes(folder)
     if not versions:
         _print(_no_versions(folder))
@@ -172,7 +185,8 @@ def adapters_list() -> None:
         total = sum(v.size for v in versions)
         _print(f"{counted(len(versions), 'version')}, {size_text(total)} in {folder}.")
         _print(_worker_line(worker))
-        for line in _legend(versions, worker) + hidden_by_name_notes(versions, worker):
+        notes = _legend(versions, worker, _base(settings)) + hidden_by_name_notes(versions, worker)
+        for line in notes:
             _print(line)
     if runs is not None:
         _print(
@@ -184,7 +198,9 @@ def adapters_list() -> None:
         _print(misnamed_hint(folder, misnamed))
 
 
-def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
+def _legend(
+    versions: list[VersionOnDisk], worker: WorkerView, base: ConfiguredBase | None = None
+) -> list[str]:
     """What the rarer statuses mean, when the table shows them (a line for a status no row
     has read as a row missing)."""
     from model.adapters.inventory import live_or_newest, status_of
@@ -209,6 +225,12 @@ def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
             "serving this one passes it over, and prune leaves it (give each character its "
             "own [model] adapters_dir)."
         )
+    if any(v.other_base for v in versions):
+        configured = f" ({base.name})" if base else ""
+        lines.append(
+            f"other base: trained on another base model than [model] base{configured}; a "
+            "worker on this one refuses it, and prune leaves it for a worker on that base."
+        )
     if worker.refused and any(v.name == worker.refused for v in versions):
         lines.append(
             "refused by the worker: its last reload found it broken once loaded (its "
@@ -230,7 +252,7 @@ def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
 
 def _version_rows(versions: list[VersionOnDisk], worker: WorkerView) -> list[list[str]]:
     """Each version's cells, in the order of COLUMNS."""
-    from model.adapters.inventory import live_or_newest, size_text, status_of
+    from model.adapters.inventory import base_label, live_or_newest, size_text, status_of
 
     newest = live_or_newest(versions, worker)
     now = dt.datetime.now(dt.UTC)
@@ -239,6 +261,7 @@ def _version_rows(versions: list[VersionOnDisk], worker: WorkerView) -> list[lis
             v.name,
             age_text(now - v.published),
             size_text(v.size),
+            base_label(v.base) if v.base else "-",
             v.character or "-",
             _loss(v.loss("train_loss")),
             _loss(v.loss("eval_loss")),
@@ -348,7 +371,8 @@ def adapters_prune(
     Refused versions older than those go too. Never removed: the version the
     worker at \\[worker] url (or host and port) serves, those it keeps loaded
     for a rollback (\\[reload] keep_previous), the one \\[model] adapter names
-    (a worker starts with it), another character's versions, one made after
+    (a worker starts with it), another character's versions, those trained on
+    another base than \\[model] base (a worker on that base serves them), one made after
     the newest kept but named before it, a link and the version it points
     to, anything that is not a version folder. Each version is moved into a hidden .tmp-… folder before it is
     deleted, so a worker looking at that moment never sees one half deleted."""
@@ -368,7 +392,7 @@ def adapters_prune(
     # again to free space, prune said it freed some while that stayed.
     for left in remove_stale_temps(folder):
         _print(f"Removed {left.name}, left in {folder} by a prune or build that was stopped.")
-    versions = versions_on_disk(folder, _character(settings))
+    versions = versions_on_disk(folder, _character(settings), base=_base(settings))
     if not versions:
         _print(_no_versions(folder))
         return

@@ -415,6 +415,8 @@ def train(
         "precision": precision,
         "quantization": quantization,
     }
+    # Before the flags are applied: those that differ from the config.
+    one_run = one_run_flags(settings, overrides, output_dir)
     for key, value in overrides.items():
         if value is None:
             continue
@@ -428,7 +430,7 @@ def train(
     served = settings.path(settings.model.adapters_dir)
     if output_dir is not None:
         settings.model.adapters_dir = str(output_dir.resolve())
-    _train(settings, resume)
+    _train(settings, resume, one_run)
     if output_dir is not None and output_dir.resolve() != served.resolve():
         # Trained elsewhere, the version looked lost: `atri adapters list` said "No
         # adapter versions" and the worker kept the earlier one, without a word.
@@ -457,7 +459,37 @@ def _quiet_local_engine(settings: Settings) -> None:
         _quiet_transformers()
 
 
-def _train(settings: Settings, resume: bool) -> None:
+def one_run_flags(
+    settings: Settings, overrides: dict[str, Any], output_dir: Path | None
+) -> list[str]:
+    """The flags given that differ from the config's settings, as `--resume` must be given
+    them again: it refuses a run whose settings differ from its checkpoint's, and a
+    resume without `--output-dir` looks for the checkpoints in [model] adapters_dir."""
+    flags: list[str] = []
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        configured = getattr(settings.train, key)
+        flag = TRAIN_FLAGS.get(key, key.replace("_", "-"))
+        if key in {"dataset", "eval_dataset"}:
+            value = Path(value).resolve()
+            if configured and settings.path(configured).resolve() == value:
+                continue
+        elif value == configured:
+            continue
+        if isinstance(value, bool):
+            flags.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            flags += [f"--{flag}", str(value)]
+    served = settings.path(settings.model.adapters_dir).resolve()
+    if output_dir is not None and output_dir.resolve() != served:
+        flags += ["--output-dir", str(output_dir.resolve())]
+    return flags
+
+
+def _train(settings: Settings, resume: bool, one_run: list[str] | None = None) -> None:
+    """The run, and what its end means. `one_run`: the flags given that differ from the
+    config, which the `--resume` an interruption suggests repeats."""
     from model.training.errors import TrainingInterrupted
     from model.training.progress import RichProgress
     from model.training.runner import train as run_training
@@ -491,9 +523,10 @@ def _train(settings: Settings, resume: bool) -> None:
         else:
             # With --config where this run needed it: without, --resume looked for
             # another config's dataset and checkpoints.
+            resume_command = atri_command("train", "--resume", *(one_run or []))
             message = (
-                f"Interrupted; no version was written. `{atri_command('train', '--resume')}` "
-                f"continues from step {stopped.step}."
+                f"Interrupted; no version was written. `{resume_command}` continues from "
+                f"step {stopped.step}."
             )
         err_console.print(message, markup=False, highlight=False)
         raise typer.Exit(130) from None
@@ -560,8 +593,9 @@ def eval_(
     """Compare base and adapter: perplexity, out-of-character rate, style.
 
     With --recall: tell facts early in long conversations and ask about them later."""
-    from model.adapters.versions import CharacterId, find_version
+    from model.adapters.versions import CharacterId
     from model.character.persona import configured_persona
+    from model.evaluation.default_version import version_to_evaluate
     from model.evaluation.progress import RichProbeProgress
     from model.evaluation.report import reply_excerpt
     from model.evaluation.runner import evaluate
@@ -616,12 +650,10 @@ def eval_(
 
     _quiet_transformers()
     persona = configured_persona(settings)
-    # By default her newest version, never another character's in the same folder.
-    folder = find_version(
-        settings.path(settings.model.adapters_dir),
-        version_dir,
-        CharacterId.of(persona.name, persona.aliases),
-        notify=note,
+    # By default her newest version on [model] base, as her worker would take it: never
+    # another character's in the same folder, nor one trained on another base.
+    folder = version_to_evaluate(
+        settings, version_dir, CharacterId.of(persona.name, persona.aliases), note
     )
     report = evaluate(
         settings,

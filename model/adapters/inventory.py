@@ -4,8 +4,8 @@ each weighs, which one a worker serves, and removing the old ones.
 Every `atri train` adds a version that nothing deletes (`[reload] keep_previous` only
 says how many stay loaded in a worker's memory): tens of MB each on the offline model,
 hundreds on a 7B one. A version is judged by the reload job's own file checks
-(`validation.read_version`), never a copy of them. Which one is live, and which are kept
-loaded for a rollback, only the worker knows: it is asked at its configured address
+(`validation.read_version`) and its rule for the base (`validation.same_base`), never a
+copy of them. Which one is live, and which are kept loaded for a rollback, only the worker knows: it is asked at its configured address
 (`/status`). No torch import here.
 """
 
@@ -23,11 +23,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from atri.config import Secrets, Settings
+from atri.config import OFFLINE_DEFAULT_BASE, Secrets, Settings
 from atri.errors import UserError
 from atri.terminal import suggested_command
 from model.adapters.gguf_lora import ADAPTER_GGUF
-from model.adapters.validation import read_version
+from model.adapters.validation import AdapterManifest, read_version, same_base
 from model.adapters.versions import (
     MANIFEST,
     RUNS_DIR,
@@ -43,7 +43,7 @@ from model.adapters.versions import (
     temp_folder,
     version_order,
 )
-from model.protocol import WorkerStatus
+from model.protocol import LOCAL_PATH, WorkerStatus
 
 # A worker answers /status at once (it waits for no model); nothing answering by then is
 # taken as no worker.
@@ -52,6 +52,36 @@ STATUS_TIMEOUT_SECONDS = 3.0
 _WILDCARD_LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}
 # Why no worker answered, when nothing listens at its address (no worker is running there).
 NOTHING_ANSWERS = "nothing answers there"
+
+
+@dataclass(frozen=True)
+class ConfiguredBase:
+    """`[model] base` as the reload job compares a version's base with it (`same_base`):
+    relative folders hang off the config's folder (`root`). Only the name is compared
+    here: the config hash a worker also checks needs the model's config read by
+    transformers (torch), which a listing does not load."""
+
+    name: str
+    root: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> ConfiguredBase:
+        return cls(settings.model.base.strip() or OFFLINE_DEFAULT_BASE, settings.root)
+
+    def other_than(self, manifest: AdapterManifest) -> str:
+        """The base `manifest` records when a worker on this one refuses it, else ""."""
+        recorded = manifest.base_model.strip() or OFFLINE_DEFAULT_BASE
+        if same_base(recorded, self.name, self.root, manifest.base_config_hash):
+            return ""
+        return recorded
+
+
+def base_label(base: str) -> str:
+    """A base model as the listing shows it: a folder by its name (a path would widen
+    the table past a terminal), a hub id or the offline default as it is."""
+    if not LOCAL_PATH.match(base):
+        return base
+    return base.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or base
 
 
 @dataclass(frozen=True)
@@ -70,11 +100,23 @@ class VersionOnDisk:
     anothers: str = ""
     # An admin rolled back from it (`ROLLED_BACK_FILE`): the job does not take it again.
     rolled_back: bool = False
+    # The base it was trained on when a worker on `[model] base` refuses it: a worker on
+    # that base serves it.
+    other_base: str = ""
 
     @property
     def usable(self) -> bool:
-        """Whether the configured character's worker would load it."""
-        return not self.refused and not self.anothers and not self.rolled_back
+        """Whether the configured character's worker, on the configured base, would load
+        it."""
+        return (
+            not self.refused and not self.anothers and not self.rolled_back and not self.other_base
+        )
+
+    @property
+    def base(self) -> str:
+        """The base model its manifest records ("" when it has none that can be read)."""
+        name = self.manifest.get("base_model")
+        return (name.strip() or OFFLINE_DEFAULT_BASE) if isinstance(name, str) else ""
 
     @property
     def published(self) -> dt.datetime:
@@ -126,17 +168,18 @@ def versions_on_disk(
     character: CharacterId | None = None,
     require_eval: bool = False,
     config_file: str = "",
+    base: ConfiguredBase | None = None,
 ) -> list[VersionOnDisk]:
     """Every version folder, newest first, each checked as the reload job checks it, and
-    whose it is judged as the job of a worker serving `character` judges it.
-    `require_eval` (the listing's, not a prune's: a version waiting for its evaluation is
-    no version to delete): one without an out-of-character rate is refused, as a worker
-    under `[reload] require_eval` refuses it. `config_file`: the config in use, which the
-    `atri eval` a reason suggests names."""
+    whose it is judged as the job of a worker serving `character` on `base` judges it
+    (None: any base). `require_eval` (the listing's, not a prune's: a version waiting for
+    its evaluation is no version to delete): one without an out-of-character rate is
+    refused, as a worker under `[reload] require_eval` refuses it. `config_file`: the
+    config in use, which the `atri eval` a reason suggests names."""
     left = rolled_back_versions(adapters_dir)
     return [
         read_on_disk(
-            adapters_dir, folder, character, folder.name in left, require_eval, config_file
+            adapters_dir, folder, character, folder.name in left, require_eval, config_file, base
         )
         for folder in version_folders(adapters_dir)
     ]
@@ -149,15 +192,19 @@ def read_on_disk(
     rolled_back: bool = False,
     require_eval: bool = False,
     config_file: str = "",
+    base: ConfiguredBase | None = None,
 ) -> VersionOnDisk:
-    refused = reason = ""
+    refused = reason = other_base = ""
     theirs = recorded_character(folder)
     try:
         version = read_version(adapters_dir, folder.name, config_file)
     except AdapterError as exc:
         refused, reason = exc.short, str(exc)
     else:
-        if require_eval and version.ooc_rate is None:
+        # The job's order: the base before the evaluation (a version of another base
+        # cannot be evaluated under this config).
+        other_base = base.other_than(version.manifest) if base is not None else ""
+        if not other_base and require_eval and version.ooc_rate is None:
             refused = "not evaluated"
             reason = (
                 f"Version {folder.name} has no evaluation, and [reload] require_eval is on: "
@@ -173,6 +220,7 @@ def read_on_disk(
         reason=reason,
         anothers=theirs.name if theirs and is_anothers(theirs, character) else "",
         rolled_back=rolled_back,
+        other_base=other_base,
     )
 
 
@@ -261,13 +309,26 @@ def ask_worker(settings: Settings, versions: list[VersionOnDisk]) -> WorkerView:
     if isinstance(loaded, list):
         kept = tuple(n for n in loaded if isinstance(n, str) and n and n != live)
     else:
-        # Her own, as the worker's rollback (which passes over another character's).
+        # Her own, as the worker's rollback (which passes over another character's), on
+        # the live version's base: a worker serving one of another base runs that base.
+        live_base = next((v.other_base for v in versions if v.name == live), "")
         older = [
-            v.name for v in versions if v.usable and version_order(v.name) < version_order(live)
+            v.name
+            for v in versions
+            if _usable_on(v, live_base) and version_order(v.name) < version_order(live)
         ]
         kept = tuple(older[: settings.reload.keep_previous]) if live else ()
         return WorkerView(url, True, live, kept, kept_guessed=True, refused=refused)
     return WorkerView(url, True, live, kept, refused=refused)
+
+
+def _usable_on(version: VersionOnDisk, other_base: str) -> bool:
+    """Whether a worker would load it on `other_base` ("": the configured base)."""
+    if not other_base:
+        return version.usable
+    return version.other_base == other_base and not (
+        version.refused or version.anothers or version.rolled_back
+    )
 
 
 def _status(url: str, secrets: Secrets) -> WorkerStatus | str:
@@ -292,7 +353,7 @@ def _status(url: str, secrets: Secrets) -> WorkerStatus | str:
 
 def live_or_newest(versions: list[VersionOnDisk], worker: WorkerView) -> str:
     """The version being served: the worker's, else the newest good one of this
-    character, which a worker started now would load."""
+    character and base, which a worker started now would load."""
     if worker.answered:
         return worker.live
     return next((v.name for v in versions if v.usable), "")
@@ -310,6 +371,8 @@ def status_of(version: VersionOnDisk, worker: WorkerView, newest: str) -> str:
         return "rollback"
     if version.anothers:
         return f"other character: {version.anothers}"
+    if version.other_base:
+        return f"other base: {base_label(version.other_base)}"
     if version.refused:
         return f"refused: {version.refused}"
     if version.name == worker.refused:
@@ -327,12 +390,17 @@ def hidden_by_name_notes(versions: list[VersionOnDisk], worker: WorkerView) -> l
     made = next((v.made for v in versions if v.name == served), None)
     if made is None:
         return []
-    created = {v.name: v.made for v in versions if not v.anothers and not v.rolled_back}
+    created = {v.name: v.made for v in versions if _may_serve(v)}
     role = "the live " if worker.answered else "the newest "
     return [
         hidden_by_name_hint(name, when, served, made, role)
         for name, when in hidden_by_name(created, served, made)
     ]
+
+
+def _may_serve(version: VersionOnDisk) -> bool:
+    """Whether a worker of this character and base would take it, were it named later."""
+    return not (version.anothers or version.rolled_back or version.other_base)
 
 
 @dataclass(frozen=True)
@@ -349,11 +417,11 @@ class PrunePlan:
 def prune_plan(
     versions: list[VersionOnDisk], keep: int, worker: WorkerView, starts_with: str = ""
 ) -> PrunePlan:
-    """All but the newest `keep` versions of this character that pass the reload job's
-    checks, and the refused ones older than those; never the worker's live version nor
-    those it keeps for a rollback, never the version `[model] adapter` names
+    """All but the newest `keep` versions of this character and base that pass the reload
+    job's checks, and the refused ones older than those; never the worker's live version
+    nor those it keeps for a rollback, never the version `[model] adapter` names
     (`starts_with`: a worker refuses to start without it), never another character's
-    version, never a link nor the version a link points to, never a version made
+    version nor one of another base (a worker on that base serves it), never a link nor the version a link points to, never a version made
     (`created_at`) after the newest kept but named before it (that newest was named ahead
     of the clock: this one may be the real newest), and nothing newer than the oldest
     kept (a refused one there may be a folder still being copied in). Nothing goes when
@@ -406,6 +474,11 @@ def _spared_because(version: VersionOnDisk, worker: WorkerView, oldest: tuple[An
         return (
             f"trained as {version.anothers}, another character: hers, not this one's "
             "to prune (give her her own [model] adapters_dir)"
+        )
+    if version.other_base:
+        return (
+            f"trained on another base, {version.other_base} ([model] base): a worker on "
+            "that base serves it"
         )
     if version.folder.is_symlink():
         return "a link, not a folder of its own"

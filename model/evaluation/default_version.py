@@ -1,0 +1,83 @@
+"""Which version `atri eval` evaluates when none is given: the newest one the configured
+worker would take, of this character and of this base (`[model] base`), by the reload
+job's own rules (`versions.is_anothers`, `validation.same_base`). The newest on disk may
+be another's, or trained on another base, which the evaluation then refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from atri.config import OFFLINE_DEFAULT_BASE, Settings
+from model.adapters.validation import same_base
+from model.adapters.versions import (
+    AdapterError,
+    CharacterId,
+    ManifestError,
+    find_version,
+    list_versions,
+    read_manifest,
+    trained_as,
+)
+
+
+def version_to_evaluate(
+    settings: Settings,
+    given: Path | None,
+    character: CharacterId,
+    notify: Callable[[str], None],
+) -> Path:
+    """The version folder given (a path or a name), else the newest of `character` on
+    `[model] base`; `notify` is told which newer ones were passed over and why, so their
+    figures are not taken for the newest's. AdapterError with one sentence when there is
+    none."""
+    adapters_dir = settings.path(settings.model.adapters_dir)
+    if given is not None or not list_versions(adapters_dir):
+        return find_version(adapters_dir, given, character, notify)  # its own sentences
+    passed: list[str] = []
+    for folder in reversed(list_versions(adapters_dir)):
+        why = passed_over_because(folder, settings, character)
+        if not why:
+            if passed:
+                notify(_passed_over_note(folder.name, character, settings, passed))
+            return folder
+        passed.append(f"{folder.name} ({why})")
+    raise AdapterError(
+        f"{adapters_dir} holds no adapter version of {character.name} trained on [model] "
+        f'base "{_base_of(settings)}", only {", ".join(passed)}: evaluate one with the '
+        "config it was trained with (--config), or run `atri train` first."
+    )
+
+
+def passed_over_because(folder: Path, settings: Settings, character: CharacterId) -> str:
+    """Why a worker of `character` on `[model] base` passes the version over ("trained
+    as Eileen", 'trained on base "models/qwen"'), or "" when it takes it. A manifest that
+    cannot be read passes: the evaluation says what is wrong with it."""
+    try:
+        manifest = read_manifest(folder)
+    except ManifestError:
+        return ""
+    theirs = trained_as(manifest)
+    if theirs is not None and not theirs.is_same(character):
+        return f"trained as {theirs.name}"
+    recorded = str(manifest.get("base_model") or "")
+    recorded_hash = str(manifest.get("base_config_hash") or "")
+    if not same_base(recorded, settings.model.base, settings.root, recorded_hash):
+        return f'trained on base "{recorded or OFFLINE_DEFAULT_BASE}"'
+    return ""
+
+
+def _passed_over_note(
+    chosen: str, character: CharacterId, settings: Settings, passed: list[str]
+) -> str:
+    several = len(passed) > 1
+    return (
+        f"{chosen} is {character.name}'s newest version on [model] base "
+        f'"{_base_of(settings)}"; the newer version{"s" if several else ""} '
+        f"{', '.join(passed)} passed over (evaluate {'each' if several else 'it'} with the "
+        "config it was trained with, --config)."
+    )
+
+
+def _base_of(settings: Settings) -> str:
+    return settings.model.base.strip() or OFFLINE_DEFAULT_BASE
