@@ -95,6 +95,7 @@ class BotLines:
     reason_other_character: str  # {trained_as} {serves}
     reason_other_base: str  # {trained_on} {running}
     reason_other_config: str  # {recorded} {loaded}
+    reason_other_template: str
     reason_eval_missing: str  # {path}
     reason_ooc_worse: str  # {rate} {against} {against_rate} {margin}
     reason_smoke_empty: str
@@ -336,6 +337,8 @@ ZH = BotLines(
     "而模型服务运行的是 {{running}}。",
     reason_other_config="这个版本训练时的基础模型配置和现在加载的不同"
     "（配置哈希 {{recorded}}，现在的是 {{loaded}}）。",
+    reason_other_template="这个版本训练时用的对话模板和现在的不同。"
+    "请把 [model] chat_template 改回它训练时的模板，或者重新训练。",
     reason_eval_missing="这个版本还没有可用的评估结果，而 [reload] require_eval 已打开。"
     "请运行 atri eval {{path}}，写好后会再试一次。",
     reason_ooc_worse="这个版本在评估中有 {{rate}} 的回复出戏，{{against}}是 {{against_rate}}，"
@@ -479,6 +482,8 @@ EN = BotLines(
     "runs {{running}}.",
     reason_other_config="it was trained on a base model of another config (hash {{recorded}}; "
     "the loaded one's is {{loaded}}).",
+    reason_other_template="it was trained under another chat template than the one served "
+    "now; set [model] chat_template back to its template, or train it again.",
     reason_eval_missing="it has no usable evaluation yet, and [reload] require_eval is on. "
     "Run atri eval {{path}}; it is tried again once that is written.",
     reason_ooc_worse="it breaks character in {{rate}} of its evaluation replies, {{against}} "
@@ -629,6 +634,8 @@ JA = BotLines(
     "ワーカーが動かしているのは {{running}} です。",
     reason_other_config="このバージョンは設定の違うベースモデルで学習されました"
     "（設定ハッシュ {{recorded}}、読み込み中のものは {{loaded}}）。",
+    reason_other_template="このバージョンは今とは別のチャットテンプレートで学習されました。"
+    "[model] chat_template を学習時のテンプレートに戻すか、学習し直してください。",
     reason_eval_missing="このバージョンにはまだ使える評価結果がなく、[reload] require_eval が"
     "オンになっています。atri eval {{path}} を実行してください。書き出されたらもう一度試します。",
     reason_ooc_worse="このバージョンは評価の返答の {{rate}} でキャラクターが崩れていて、"

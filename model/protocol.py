@@ -518,6 +518,7 @@ class ReloadResult(BaseModel):
 # "other_character" (trained_as, serves): the version is another character's;
 # "other_base" (trained_on, running): trained on another base model;
 # "other_config" (recorded, loaded): on a base model of another config (hash);
+# "other_template": under another chat template than the served one ([model] chat_template);
 # "eval_missing" (path): no usable eval.json while [reload] require_eval is on;
 # "ooc_worse" (rate, against, against_rate, margin): out of character more often than the
 #   live version (`against`, "" = the base model) by more than the margin;
@@ -532,6 +533,7 @@ REASON_CODES = frozenset(
         "other_character",
         "other_base",
         "other_config",
+        "other_template",
         "eval_missing",
         "ooc_worse",
         "smoke_empty",

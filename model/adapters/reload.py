@@ -27,6 +27,7 @@ from model.adapters.validation import (
     AdapterVersion,
     EvalFigures,
     check_config_hash,
+    check_trained_template,
     eval_figures,
     read_version,
     same_base,
@@ -56,7 +57,7 @@ from model.adapters.versions import (
     version_order,
 )
 from model.character.prompt import ChatMessages
-from model.engines.base import EngineUnavailable, reasoning_removed
+from model.engines.base import EngineUnavailable, chat_template_of, reasoning_removed
 from model.protocol import ReloadResult
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,11 @@ class Reloader:
         self._refusals_said: dict[str, str] = {}
         # The newest version the job has acted on (loaded, refused or rolled back from):
         # it only ever moves forward, so a refused or rolled-back version is not retried.
+        # `[model] adapter` live at start is pinned: only versions published later
+        # replace it, not the newer ones already there.
         self.seen = live if version_order(live) else ""
+        if pinned_at_start(engine, live):
+            self.seen = max(self.seen, newest_version_in(adapters_dir), key=version_order)
         # Versions rolled back from (`ROLLED_BACK_FILE`): the job passes them over, after
         # a restart too, until one is asked for by name.
         self.rolled_back = rolled_back_versions(adapters_dir)
@@ -688,6 +693,12 @@ class Reloader:
             raise VersionRefused(
                 str(exc), "other_config", recorded=m.base_config_hash, loaded=engine.config_hash
             ) from None
+        try:
+            check_trained_template(
+                f"Version {info.name}", m.chat_template, chat_template_of(engine)
+            )
+        except AdapterError as exc:
+            raise VersionRefused(str(exc), "other_template") from None
 
     def _check_ooc(self, info: AdapterVersion) -> None:
         """A version evaluated worse than the live one by more than the margin, and by
@@ -945,6 +956,25 @@ def check_adapters_folder(adapters_dir: Path) -> None:
             f"{adapters_dir} is a file, not a folder: [model] adapters_dir must name the "
             "folder `atri train` writes versions into."
         )
+
+
+def pinned_at_start(engine: object, live: str) -> bool:
+    """Whether the adapter live as the job starts is `[model] adapter` (an engine serves
+    one before the job only for that key), not vLLM's start-up LoRA (--lora-modules),
+    which the newest version replaces as before."""
+    loras = getattr(engine, "loras", None)
+    lora = loras.get(live) if isinstance(loras, dict) else None
+    return bool(live) and not getattr(lora, "static", False)
+
+
+def newest_version_in(adapters_dir: Path) -> str:
+    """The newest version the job would consider now ("" for none, or an unreadable
+    folder: the job says so at its first look)."""
+    try:
+        names = reload_candidates(adapters_dir)
+    except OSError:
+        return ""
+    return names[-1] if names else ""
 
 
 def reload_candidates(adapters_dir: Path) -> list[str]:

@@ -45,6 +45,8 @@ _ADAPTER_NAME_IN_KEY = re.compile(r"\.(?:lora_A|lora_B)\.([^.]+)\.weight$")
 _FORMAT_SUFFIX = re.compile(
     r"[-_.](gguf|bnb-4bit|bnb-8bit|4bit|8bit|awq|gptq|int4|int8|fp16|bf16|f16|f32|q\d\w*)$"
 )
+# A hub id ("Qwen/Qwen2.5-7B", "gpt2"), which a relative folder path can look like too.
+_HUB_ID_SHAPED = re.compile(r"[\w.-]+(?:/[\w.-]+)?")
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)")  # HF Trainer's name for a saved step
 # A safetensors header is JSON of this size at most (the format's own limit is 100 MB).
 MAX_HEADER_BYTES = 100_000_000
@@ -74,6 +76,9 @@ class AdapterManifest(BaseModel):
     # Whom it was trained as (versions.trained_as); absent before manifests recorded it.
     character: str | None = None
     character_names: list[str] = []
+    # The chat template it was trained under (the tokenizer's: text, or several by name);
+    # absent before manifests recorded it.
+    chat_template: Any = None
 
 
 @dataclass(frozen=True)
@@ -225,37 +230,66 @@ class ServedBase(LoadedBase, Protocol):
     base_id: str
 
 
+def check_trained_template(subject: str, recorded: object, served: str) -> None:
+    """A version trained under another chat template than the one served (`[model]
+    chat_template` changed since) is refused, as one sentence about `subject`: it would
+    read every prompt in a shape it never learnt. A manifest from before templates were
+    recorded, or an engine that knows none (`served` ""), passes."""
+    if not isinstance(recorded, str) or not recorded.strip() or not served.strip():
+        return
+    if recorded.strip() != served.strip():
+        raise AdapterError(
+            f"{subject} was trained under another chat template than the one served now "
+            "([model] chat_template, or the base model's own where that is empty); set "
+            "[model] chat_template back to the template in its manifest.json, or train it "
+            "again under this one."
+        )
+
+
 def check_trained_on(folder: Path, base: ServedBase) -> None:
     """`[model] adapter` at start, as the reload job checks a version: an ATRI version
-    (manifest.json) of a base model of another config is refused; a bare peft folder
-    records no config hash and is checked by its layer shapes when it loads, with a
-    warning when its adapter_config.json names another base."""
+    (manifest.json) of a base model of another config, or trained under another chat
+    template, is refused; a bare peft folder records neither and is checked by its layer
+    shapes (here where the base tells its `module_dims`, else when it loads), with a
+    warning, once they fit, when its adapter_config.json names another base."""
     try:
         manifest = AdapterManifest.model_validate(read_manifest(folder))
     except (ManifestError, ValidationError):
-        _warn_of_another_base(folder, base.base_id)
+        _warn_of_another_base(folder, base)
         return
     check_config_hash("it", manifest.base_model, manifest.base_config_hash, base)
+    served = getattr(base, "chat_template", "")
+    check_trained_template("it", manifest.chat_template, served if isinstance(served, str) else "")
 
 
-def _warn_of_another_base(folder: Path, base_id: str) -> None:
+def _warn_of_another_base(folder: Path, base: ServedBase) -> None:
     """Not a refusal: a base's name and a local path of it differ in form, and one of
-    the same layer shapes may be meant (a fine-tune of it)."""
+    the same layer shapes may be meant (a fine-tune of it). Said only of a folder whose
+    shapes fit: one refused for its shapes was told it "is taken" first."""
     try:
         named = adapter_config(folder).get("base_model_name_or_path")
     except AdapterError:
         return  # said when it loads
+    base_id = base.base_id
     if not isinstance(named, str) or not _model_name(named) or not _model_name(base_id):
         return
-    if _model_name(named) != _model_name(base_id):
-        log.warning(
-            "%s: its adapter_config.json says it was trained on %r, not on [model] base "
-            "%r; its layer shapes fit, so it is taken, but its replies may be poor: an "
-            "adapter trained on [model] base is what it is made for",
-            folder,
-            named,
-            base_id,
-        )
+    if _model_name(named) == _model_name(base_id):
+        return
+    dims = getattr(base, "module_dims", None)
+    if isinstance(dims, dict):
+        check_module_shapes(tensor_shapes(folder / ADAPTER_WEIGHTS), dims)
+        fits = "its layer shapes fit, so it is taken"
+    else:
+        fits = "it is taken if its layer shapes fit (checked as it loads)"
+    log.warning(
+        "%s: its adapter_config.json says it was trained on %r, not on [model] base %r; "
+        "%s, but its replies may be poor: an adapter trained on [model] base is what it "
+        "is made for",
+        folder,
+        named,
+        base_id,
+        fits,
+    )
 
 
 def _model_name(name_or_path: str) -> str:
@@ -494,7 +528,7 @@ def same_base(manifest_base: str, live_base: str, root: Path, recorded_hash: str
     pa, pb = (p if p.is_absolute() else root / p for p in (pa, pb))
     if pa.is_dir() and pb.is_dir():
         return pa.resolve() == pb.resolve()
-    moved = recorded_hash and _local_path(a) and not pa.exists() and pb.is_dir()
+    moved = recorded_hash and not pa.exists() and pb.is_dir() and _was_a_folder(a, b)
     if moved and (a, b) not in _MOVED_LOGGED:
         _MOVED_LOGGED.add((a, b))
         log.info(
@@ -508,6 +542,16 @@ def same_base(manifest_base: str, live_base: str, root: Path, recorded_hash: str
 
 # The moved bases already logged (`same_base`): once each, not at every reload check.
 _MOVED_LOGGED: set[tuple[str, str]] = set()
+
+
+def _was_a_folder(recorded: str, live: str) -> bool:
+    """Whether a recorded base that is not here named a local folder, which may have
+    moved to `live`: one written as a path, or "models/qwen" (as most configs write it,
+    and shaped like a hub id) whose model name is the live folder's. A hub id naming
+    another model than the live folder stays another base."""
+    if _local_path(recorded) or not _HUB_ID_SHAPED.fullmatch(recorded):
+        return not recorded.startswith("builtin:")
+    return _model_name(recorded) == _model_name(live)
 
 
 def _local_path(name: str) -> bool:

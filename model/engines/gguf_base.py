@@ -8,7 +8,7 @@ leaves out keys such as Qwen2's `max_window_layers`. The hash of the GGUF alone 
 refused every version trained on a real base. So the llama.cpp engine also accepts the
 hash of the base's own config.json, where this machine has it (a local folder, or the
 hub id's copy in the Hugging Face cache: nothing is downloaded), once the GGUF's shape
-(layers, widths, heads, vocabulary) is checked to be that model's; a GGUF of another
+(architecture, layers, widths, heads, vocabulary) is checked to be that model's; a GGUF of another
 model stops the worker at start with the two shapes side by side.
 """
 
@@ -43,16 +43,35 @@ _SHAPE = (
     ("KV heads", "attention.head_count_kv", ("num_key_value_heads", "multi_query_group_num")),
 )
 _VOCAB_KEYS = ("vocab_size", "padded_vocab_size")
+# llama.cpp's `general.architecture` for the Hugging Face `model_type`s its converter
+# writes (convert_hf_to_gguf.py; Mistral and Mixtral as llama). Only these are told
+# apart: a name outside the table (a newer model, another converter) is not judged.
+_GGUF_ARCHITECTURE = {
+    "llama": "llama",
+    "mistral": "llama",
+    "mixtral": "llama",
+    "qwen2": "qwen2",
+    "qwen2_moe": "qwen2moe",
+    "qwen3": "qwen3",
+    "qwen3_moe": "qwen3moe",
+    "gemma": "gemma",
+    "gemma2": "gemma2",
+    "gemma3": "gemma3",
+    "gemma3_text": "gemma3",
+    "phi3": "phi3",
+}
 
 
-def gguf_shape(path: Path) -> dict[str, int]:
-    """The GGUF's shape from its header: the `_SHAPE` names and "vocabulary" (the
-    tokenizer's token count), those it states as one number."""
+def gguf_shape(path: Path) -> dict[str, int | str]:
+    """The GGUF's shape from its header: "architecture" (llama.cpp's name), the `_SHAPE`
+    names and "vocabulary" (the tokenizer's token count), those it states."""
     from model.engines.gguf_header import gguf_header
 
     with gguf_header(path) as header:
         arch = header.values.get("general.architecture")
-        shape: dict[str, int] = {}
+        shape: dict[str, int | str] = {}
+        if isinstance(arch, str) and arch in _GGUF_ARCHITECTURE.values():
+            shape["architecture"] = arch
         for name, key, _ in _SHAPE:
             value = header.values.get(f"{arch}.{key}")
             if isinstance(value, int) and not isinstance(value, bool):
@@ -63,12 +82,16 @@ def gguf_shape(path: Path) -> dict[str, int]:
     return shape
 
 
-def config_shape(config: dict[str, Any]) -> dict[str, int]:
-    """A config.json's shape, in `gguf_shape`'s names (those it states)."""
+def config_shape(config: dict[str, Any]) -> dict[str, int | str]:
+    """A config.json's shape, in `gguf_shape`'s names (those it states); its
+    architecture as llama.cpp names it, where `_GGUF_ARCHITECTURE` knows its model_type."""
     text = config.get("text_config")
     if isinstance(text, dict):  # a model with a vision part: its language model's
         config = {**config, **text}
-    shape: dict[str, int] = {}
+    shape: dict[str, int | str] = {}
+    architecture = _GGUF_ARCHITECTURE.get(str(config.get("model_type")))
+    if architecture:
+        shape["architecture"] = architecture
     for name, keys in [(n, k) for n, _, k in _SHAPE] + [("vocabulary", _VOCAB_KEYS)]:
         value = next((config[k] for k in keys if isinstance(config.get(k), int)), None)
         if value is not None:
@@ -110,14 +133,19 @@ def base_config_hash(config_file: Path, trust_remote_code: bool) -> str | None:
     return config_hash(types.SimpleNamespace(config=config))
 
 
-def shape_mismatch(gguf: dict[str, int], base: dict[str, int]) -> str:
-    """The shape facts the two differ in, as "layers 24 (the base: 28)", or ""."""
-    names = [name for name, _, _ in _SHAPE] + ["vocabulary"]
+def shape_mismatch(gguf: dict[str, int | str], base: dict[str, int | str]) -> str:
+    """The shape facts the two differ in, as "layers 24 (the base: 28)", or "". Another
+    architecture of the same widths (a llama GGUF for a Qwen2 base) loads and babbles."""
+    names = [name for name, _, _ in _SHAPE] + ["vocabulary", "architecture"]
     return ", ".join(
-        f"{name} {gguf[name]:,} (the base: {base[name]:,})"
+        f"{name} {_told(gguf[name])} (the base: {_told(base[name])})"
         for name in names
         if name in gguf and name in base and gguf[name] != base[name]
     )
+
+
+def _told(value: int | str) -> str:
+    return f"{value:,}" if isinstance(value, int) else value
 
 
 def base_hashes(
