@@ -1,5 +1,5 @@
-"""The platform-neutral command layer: reset, memory, status, reload, rollback, channel
-modes, with permissions.
+"""The platform-neutral command layer: reset, forget, memory, status, reload, rollback,
+channel modes, with permissions.
 
 Each platform decides who is an admin (Discord: Manage Server, `admin_ids` or
 `admin_roles`; QQ: superusers, group owner or admins) and who of them is the bot's
@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from bot.lines import channel_reset_command, lines, spoken_language
+from bot.lines import channel_reset_command, forget_confirm_command, lines, spoken_language
 from bot.relay import WorkerDown
 from model.protocol import (
     PERSONAL_SCOPE,
@@ -57,6 +57,9 @@ RELOADS_NAMING_NO_FOLDER = frozenset(
 # Places besides the asker's where she cannot post that `/atri status` names; the rest
 # are counted.
 CANNOT_POST_NAMED = 3
+# How each platform is named in `/atri forget`'s answers: a purge of a person's key
+# reaches what one platform keeps of them, not another's.
+PLATFORM_NAMES = {"qq": "QQ", "discord": "Discord"}
 
 # Why she cannot post somewhere, each worded by a `bot.lines` line (`blocked_<reason>`):
 # a Discord moderator's timeout, Send Messages (in Threads) denied, a thread locked; on
@@ -136,11 +139,16 @@ def _memory_unavailable(actor: Actor, action: str) -> CommandResult:
 
 
 async def reset_self(worker: Worker, actor: Actor) -> CommandResult:
-    """Anyone may forget their own conversation."""
+    """Anyone may forget their own conversation: archived, not deleted (`forget_self`)."""
     try:
         count = await worker.reset(actor.scope())
     except MemoryUnavailable:
         return _memory_unavailable(actor, "reset")
+    if count == SHARED_SCOPE and not actor.channel_id:
+        # In private, with no conversation of their own: their words are in conversations
+        # channels share, which only an admin resets there.
+        place = lines().shared_place(actor.platform)
+        return CommandResult(lines().shared_only_reset.format(place=place), ok=False)
     if count == SHARED_SCOPE:
         if not actor.is_admin:
             return CommandResult(lines().shared_reset_refused, ok=False, refused=True)
@@ -149,6 +157,27 @@ async def reset_self(worker: Worker, actor: Actor) -> CommandResult:
         how = channel_reset_command(actor.platform)
         return CommandResult(lines().shared_reset_by_admin.format(how=how), ok=False)
     return CommandResult(lines().counted(lines().reset_done, count=count))
+
+
+async def forget_self(worker: Worker, actor: Actor, confirmed: bool = False) -> CommandResult:
+    """Anyone may have what is kept of them deleted for good: a purge of their key on the
+    platform (`ScopeRef` without a channel), which takes their messages in every
+    conversation, her replies to them, the summaries holding them and their room lines.
+    Unconfirmed, it only says so and how to confirm (`forget_confirm_command`)."""
+    said = lines()
+    place = PLATFORM_NAMES.get(actor.platform, actor.platform)
+    if not confirmed:
+        how = forget_confirm_command(actor.platform)
+        return CommandResult(said.forget_ask.format(place=place, how=how))
+    person = ScopeRef(platform=actor.platform, user_id=actor.user_id)
+    try:
+        count = await worker.purge(person)
+    except MemoryUnavailable:
+        return _memory_unavailable(actor, "forget")
+    log.info(
+        "%s user %s purged what is kept of them (%d rows)", actor.platform, actor.user_id, count
+    )
+    return CommandResult(said.counted(said.forget_done, place=place, count=count))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -174,6 +203,9 @@ async def remembered(worker: Worker, actor: Actor) -> CommandResult:
     except MemoryUnavailable:
         return _memory_unavailable(actor, "memory")
     said = lines()
+    if found.shared_conversations:  # nothing of their own, their words in shared ones
+        place = said.shared_place(actor.platform)
+        return CommandResult(said.shared_only_remembered.format(place=place))
     if not found.summary and not found.turns:
         return CommandResult(said.nothing_remembered)
     shown = [said.remembered, _cut(found.summary, MEMORY_SUMMARY_CHARS) or said.no_summary_yet]
@@ -207,7 +239,7 @@ async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> Comma
             target_user_id,
             actor.channel_id,
         )
-        return CommandResult(lines().personal_user_reset, ok=False)
+        return CommandResult(lines().personal_reset(actor.platform), ok=False)
     log.info("%s admin %s reset user %s", actor.platform, actor.user_id, target_user_id)
     return CommandResult(lines().counted(lines().user_reset_done, count=max(count, 0)))
 

@@ -40,8 +40,9 @@ def help_line(command: str = DEFAULT_COMMAND) -> str:
     return (
         "Commands: /reset forgets this conversation, /history shows it (or /memory), "
         "/status the model and adapter she runs on, /help lists these, /quit leaves (or "
-        f"/exit); each also after /{command} (/{command} reset), as on Discord and QQ; // "
-        "sends a message that begins with a slash."
+        "/exit), /forget deletes this conversation for good; each also after "
+        f"/{command} (/{command} reset), as on Discord and QQ; // sends a message that "
+        "begins with a slash."
     )
 
 
@@ -50,7 +51,19 @@ OFFLINE_DEMO_NOTE = (
     "This is the offline demo model: tiny and English-only. For {name} in her card's own "
     'language on a real model, see "Using a real base model" in README.md.'
 )
-COMMANDS = {"/reset", "/history", "/memory", "/status", "/help", "/quit", "/exit"}
+COMMANDS = {"/reset", "/forget", "/history", "/memory", "/status", "/help", "/quit", "/exit"}
+RESET_NOTE = (
+    "Memory of this conversation is reset. It stays archived in her memory database; "
+    "/forget deletes it for good."
+)
+# `/forget` deletes only when typed again, as the next line, within this many seconds.
+FORGET_CONFIRM_SECONDS = 60.0
+FORGET_ASK = (
+    "/forget deletes for good this conversation from her memory database: its messages "
+    "(archived ones too) and its summaries. "
+    f"Type /forget again within {FORGET_CONFIRM_SECONDS:.0f} s to go ahead."
+)
+FORGET_DONE = "Deleted for good: {count} stored {messages}."
 CUT_NOTE = f"Only the first {MAX_INPUT_CHARS:,} characters are sent, as on Discord and QQ."
 UNDECODABLE_NOTE = (
     "Some bytes you typed or pasted are not {encoding} text (this terminal's encoding): "
@@ -284,6 +297,7 @@ async def run_console(
         console.print(said(character_name, greeting))
     typed = _Input()
     interactive = _stdin_is_a_terminal()
+    forget_asked_at: float | None = None  # when /forget was typed, awaiting its repeat
     while True:
         if interactive:
             console.print(f"[bold cyan]{shown(user_name)}[/]: ", end="")
@@ -298,6 +312,7 @@ async def run_console(
         entered = visible_text(line[:MAX_INPUT_CHARS])
         if not entered:  # blank, or only zero-width characters: nothing to send
             continue
+        asked_at, forget_asked_at = forget_asked_at, None  # only the next line confirms
         if entered.startswith("//"):
             # A message that begins with a slash (a path, "/me waves"): sent with one.
             line = line.replace("/", "", 1)
@@ -313,6 +328,22 @@ async def run_console(
                 continue
             if entered in {"/quit", "/exit"}:
                 break
+            if entered == "/forget":
+                if not _forget_confirmed(asked_at):
+                    forget_asked_at = time.monotonic()
+                    console.print(f"[dim]{shown(FORGET_ASK)}[/dim]")
+                    continue
+                try:
+                    count = await worker.purge(scope)
+                except UserError as exc:  # a remote worker away: say so, the chat goes on
+                    console.print(f"[dim]{shown(str(exc))}[/dim]")
+                    continue
+                history.clear()
+                done = FORGET_DONE.format(
+                    count=count, messages="message" if count == 1 else "messages"
+                )
+                console.print(f"[dim]{shown(done)}[/dim]")
+                continue
             if entered == "/reset":
                 try:
                     await worker.reset(scope)
@@ -320,7 +351,7 @@ async def run_console(
                     console.print(f"[dim]{shown(str(exc))}[/dim]")
                     continue
                 history.clear()
-                console.print("[dim]Memory of this conversation is reset.[/dim]")
+                console.print(f"[dim]{shown(RESET_NOTE)}[/dim]")
                 continue
             if entered == "/status":
                 await _say_status(worker, console)
@@ -351,6 +382,11 @@ async def run_console(
             # Her busy line alone read as a fault under many piped lines.
             console.print(f"[dim]{shown(RATE_LIMITED_NOTE)}[/dim]")
     console.print("[dim]Bye![/dim]")
+
+
+def _forget_confirmed(asked_at: float | None) -> bool:
+    """Whether `/forget` repeats the one typed on the line before, in time."""
+    return asked_at is not None and time.monotonic() - asked_at <= FORGET_CONFIRM_SECONDS
 
 
 async def _say_status(worker: Worker, console: Console) -> None:

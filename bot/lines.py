@@ -41,7 +41,21 @@ class BotLines:
     # A server's or group's admin resetting a member whose conversation is one for every
     # server, group and DM (`[memory] scope = "user"`): kept, with why.
     personal_user_reset: str
+    # The same on QQ (`personal_reset`): groups and private chats, no servers.
+    qq_personal_user_reset: str
+    # A member's reset is an archive: she stops using the conversation, the database
+    # keeps it; `/atri forget` (`forget_ask`, `forget_done`) deletes.
     reset_done: str  # {count}
+    # A member with no conversation of their own whose words are in one a {place} shares
+    # (`[memory] scope = "channel"`, asked in private): their reset and their memory view.
+    shared_only_reset: str  # {place}
+    shared_only_remembered: str  # {place}
+    place_group: str  # {place} on QQ
+    place_channel: str  # {place} on Discord
+    # `/atri forget`: what a purge of the person's key deletes (`memory.purge`), asked
+    # before ({how}: the confirming command) and said after. {place}: the platform.
+    forget_ask: str  # {place} {how}
+    forget_done: str  # {place} {count}
     user_reset_done: str  # {count}
     channel_reset_done: str  # {count}
     mode_off: str
@@ -161,6 +175,8 @@ class BotLines:
     # Discord's slash-command menu: Discord takes at most 100 characters for each.
     slash_atri: str
     slash_reset: str
+    slash_forget: str
+    slash_forget_confirm: str
     slash_memory: str
     slash_status: str
     slash_admin: str
@@ -191,6 +207,14 @@ class BotLines:
         if mode == "mention" and platform == "discord":
             return self.discord_mode_mention
         return {"off": self.mode_off, "mention": self.mode_mention, "all": self.mode_all}[mode]
+
+    def personal_reset(self, platform: str) -> str:
+        """`personal_user_reset` in the platform's words: QQ has groups, not servers."""
+        return self.qq_personal_user_reset if platform == "qq" else self.personal_user_reset
+
+    def shared_place(self, platform: str) -> str:
+        """Where a conversation everyone shares is kept: a QQ group, a Discord channel."""
+        return self.place_group if platform == "qq" else self.place_channel
 
     def reload_said(self, result: ReloadResult) -> str:
         """A reload's or rollback's answer in these lines' language; the worker's own
@@ -283,14 +307,31 @@ ZH = BotLines(
     owners_only="只有机器人的主人才能换{name}的版本哦：所有服务器和群用的是同一个版本。",
     not_a_channel="这个要在群里或频道里用哦。",
     group_only="这个要在群里用哦。",
-    shared_reset_refused="这里的对话是大家共享的，只有管理员可以重置哦。",
+    shared_reset_refused="这里的对话是大家共享的，只有管理员可以重置哦。"
+    "要彻底删除你自己说过的话，请用 /{command} forget。",
     shared_reset_by_admin="这里的对话是大家共享的，所以什么都没有重置。要忘掉整个对话，请用 {{how}}。",
     shared_user_reset="这里的对话是大家共享的，没有只属于这位成员的部分，所以什么都没有重置。"
     "要重置，请重置整个频道或群的对话。",
     personal_user_reset="这位成员和{name}的对话在所有服务器、群和私聊里是同一份，"
     "所以这里的管理员不能重置它：本人可以用 /{command} reset 重置，机器人的主人也可以。"
     "{name}只忘掉了在这里旁听到的这位成员的发言。",
-    reset_done="好的，{name}把我们的对话忘掉了（{{count}} 条）。重新开始吧！",
+    qq_personal_user_reset="这位成员和{name}的对话在所有群和私聊里是同一份，"
+    "所以群管理员不能重置它：本人可以用 /{command} reset 重置，超级用户也可以。"
+    "{name}只忘掉了在本群旁听到的这位成员的发言。",
+    reset_done="好的，{name}不会再接着我们之前的对话了（{{count}} 条）：它只是存档，没有删除，"
+    "要彻底删除请用 /{command} forget。重新开始吧！",
+    shared_only_reset="我们之间没有单独的对话可以重置：你说的话在{{place}}里大家共享的对话中，"
+    "那份对话只有管理员能重置。要彻底删除你在那里说过的话，请用 /{command} forget。",
+    shared_only_remembered="{name}和你没有单独的对话记忆：你说的话在{{place}}里大家共享的对话中"
+    "（那份对话由管理员重置）。在那个{{place}}里用 /{command} memory 可以看到；"
+    "要彻底删除你在那里说过的话，请用 /{command} forget。",
+    place_group="群",
+    place_channel="频道",
+    forget_ask="这会永久删除{name}在 {{place}} 上保存的关于你的一切：你在私聊、群和频道里的消息，"
+    "{name}对它们的回复，包含它们的摘要，以及{name}旁听到的你的发言（已存档的也一样）。"
+    "删除后无法恢复。确定的话，请用 {{how}}。",
+    forget_done="已永久删除{name}在 {{place}} 上保存的关于你的一切（{{count}} 条，"
+    "包括{name}的回复和旁听到的发言），以及包含它们的摘要。",
     user_reset_done="已重置该用户的对话记忆（{{count}} 条）。",
     channel_reset_done="已重置这里的对话记忆（{{count}} 条）。",
     mode_off="好的，{name}在这里先不说话了。管理员可以随时叫我回来。",
@@ -391,6 +432,7 @@ ZH = BotLines(
     memory_not_sent="私信发不出去……加{name}为好友后，再在群里试一次吧。",
     qq_usage="""和{name}聊天：在群里 @{name}、以名字开头，或回复{name}的消息；私聊直接说。
 /{command} reset 或 重置记忆 — 忘掉你和{name}的对话
+/{command} forget — 永久删除{name}保存的关于你的一切（会先让你确认）
 /{command} reset @某人 — 忘掉那个人的对话（群管理员）
 /{command} reset group — 忘掉本群的对话（群管理员）
 /{command} memory — {name}记得关于你的事（摘要和最近的对话；在群里会私信给你）
@@ -402,6 +444,8 @@ ZH = BotLines(
     qq_plugin="和{name}聊天（LoRA 角色模型），管理员可重置{name}的记忆",
     slash_atri="和{name}有关的命令",
     slash_reset="让{name}忘掉和你的对话",
+    slash_forget="永久删除{name}保存的关于你的一切",
+    slash_forget_confirm="确认删除（无法恢复）",
     slash_memory="{name}记得关于你的事：摘要和最近的对话",
     slash_status="{name}现在的状态：模型版本、排队、运行时间",
     slash_admin="管理{name}的记忆和模型（管理员）",
@@ -426,7 +470,8 @@ EN = BotLines(
     "shares it.",
     not_a_channel="That only works in a server channel or a group.",
     group_only="That works in a group.",
-    shared_reset_refused="The conversation here is shared by everyone; only admins can reset it.",
+    shared_reset_refused="The conversation here is shared by everyone; only admins can reset it. "
+    "/{command} forget deletes your own words for good.",
     shared_reset_by_admin="The conversation here is shared by everyone, so nothing was reset. "
     "To forget the whole of it, use {{how}}.",
     shared_user_reset="The conversation here is shared by everyone, so no part of it is that "
@@ -434,7 +479,25 @@ EN = BotLines(
     personal_user_reset="That member's conversation with {name} is one for every server, "
     "group and DM, so an admin here cannot reset it: they can with /{command} reset, and so can "
     "the bot's owner. Only what {name} overheard them say here was forgotten.",
-    reset_done="OK, {name} has forgotten our conversation ({{count}} messages). Let's start over!",
+    qq_personal_user_reset="That member's conversation with {name} is one for every group and "
+    "private chat, so a group admin cannot reset it: they can with /{command} reset, and so can "
+    "a superuser. Only what {name} overheard them say in this group was forgotten.",
+    reset_done="OK, {name} won't go on from our conversation ({{count}} messages): it is "
+    "archived, not deleted; /{command} forget deletes it for good. Let's start over!",
+    shared_only_reset="There is no conversation of just ours to reset: what you said is in a "
+    "conversation everyone in a {{place}} shares, which only an admin resets. /{command} forget "
+    "deletes your words there for good.",
+    shared_only_remembered="{name} has no conversation of just yours to show: what you said is in "
+    "a conversation everyone in a {{place}} shares (an admin resets it). /{command} memory in that "
+    "{{place}} shows it; /{command} forget deletes your words there for good.",
+    place_group="group",
+    place_channel="channel",
+    forget_ask="This deletes for good everything {name} keeps of you on {{place}}: your messages "
+    "in private, in groups and in channels, {name}'s replies to them, the summaries holding them, "
+    "and what {name} overheard you say, archived ones too. It cannot be undone. To go ahead, use "
+    "{{how}}.",
+    forget_done="Deleted for good: everything {name} kept of you on {{place}} ({{count}} "
+    "messages, {name}'s replies and overheard lines included), and the summaries holding it.",
     user_reset_done="Reset that member's conversation ({{count}} messages).",
     channel_reset_done="Reset the conversation here ({{count}} messages).",
     mode_off="OK, {name} will stay quiet here. An admin can call me back any time.",
@@ -544,6 +607,7 @@ EN = BotLines(
     qq_usage="""Chat with {name}: in a group, @ {name}, start with the name, or reply to a
 message from {name}; in a private chat, just talk.
 /{command} reset or reset memory — forget your conversation with {name}
+/{command} forget — delete for good everything {name} keeps of you (asks first)
 /{command} reset @someone — forget that person's conversation (group admins)
 /{command} reset group — forget this group's conversation (group admins)
 /{command} memory — what {name} remembers about you (sent privately when asked in a group)
@@ -555,6 +619,8 @@ message from {name}; in a private chat, just talk.
     qq_plugin="Chat with {name} (a LoRA character model); admins can reset {name}'s memory",
     slash_atri="Commands about {name}",
     slash_reset="Make {name} forget your conversation",
+    slash_forget="Delete for good everything {name} keeps of you",
+    slash_forget_confirm="Yes, delete it (cannot be undone)",
     slash_memory="What {name} remembers about you: the summary and recent messages",
     slash_status="How {name} is doing: model version, queue, uptime",
     slash_admin="Manage {name}'s memory and model (admins)",
@@ -579,7 +645,8 @@ JA = BotLines(
     "すべてのサーバーとグループで同じバージョンを使っているからね。",
     not_a_channel="これはグループかチャンネルで使ってね。",
     group_only="これはグループで使ってね。",
-    shared_reset_refused="ここの会話はみんなで共有しているから、リセットできるのは管理者だけだよ。",
+    shared_reset_refused="ここの会話はみんなで共有しているから、リセットできるのは管理者だけだよ。"
+    "あなた自身の発言を完全に消すなら /{command} forget を使ってね。",
     shared_reset_by_admin="ここの会話はみんなで共有しているので、何もリセットしていません。"
     "全体を忘れさせるには {{how}} を使ってください。",
     shared_user_reset="ここの会話はみんなで共有しているので、そのメンバーだけの部分はありません。"
@@ -587,7 +654,24 @@ JA = BotLines(
     personal_user_reset="そのメンバーと{name}の会話はすべてのサーバー・グループ・DMで共通なので、"
     "ここの管理者はリセットできません。リセットできるのは本人（/{command} reset）とボットの持ち主です。"
     "{name}がここで耳にした、そのメンバーの発言だけを忘れました。",
-    reset_done="わかった、{name}はわたしたちの会話を忘れたよ（{{count}} 件）。また最初から話そう！",
+    qq_personal_user_reset="そのメンバーと{name}の会話はすべてのグループと個別チャットで共通なので、"
+    "グループの管理者はリセットできません。リセットできるのは本人（/{command} reset）と"
+    "スーパーユーザーです。{name}がこのグループで耳にした、そのメンバーの発言だけを忘れました。",
+    reset_done="わかった、{name}はもうわたしたちの会話の続きをしないよ（{{count}} 件）。"
+    "削除ではなく保管だから、完全に消すなら /{command} forget を使ってね。また最初から話そう！",
+    shared_only_reset="わたしたちだけの会話はないから、リセットするものはないよ。あなたの発言は"
+    "{{place}}のみんなで共有している会話の中にあって、それをリセットできるのは管理者だけ。"
+    "そこでのあなたの発言を完全に消すなら /{command} forget を使ってね。",
+    shared_only_remembered="{name}とあなただけの会話の記憶はないよ。あなたの発言は{{place}}のみんなで"
+    "共有している会話の中にあるの（リセットするのは管理者）。その{{place}}で /{command} memory を"
+    "使えば見られるよ。そこでのあなたの発言を完全に消すなら /{command} forget を使ってね。",
+    place_group="グループ",
+    place_channel="チャンネル",
+    forget_ask="これで{name}が {{place}} で保存しているあなたのすべてを完全に削除するよ。"
+    "個別チャット、グループ、チャンネルでのあなたのメッセージ、それへの{name}の返事、それを含む要約、"
+    "{name}が耳にしたあなたの発言（保管済みのものも）。元には戻せないよ。よければ {{how}} を使ってね。",
+    forget_done="{name}が {{place}} で保存していたあなたのすべてを完全に削除したよ（{{count}} 件、"
+    "{name}の返事と耳にした発言を含む）。それを含む要約も消したよ。",
     user_reset_done="そのメンバーの会話をリセットしました（{{count}} 件）。",
     channel_reset_done="ここの会話をリセットしました（{{count}} 件）。",
     mode_off="わかった、{name}はここでは静かにしてるね。管理者はいつでも呼び戻せるよ。",
@@ -695,6 +779,7 @@ JA = BotLines(
     qq_usage="""{name}と話すには、グループでは @するか、名前で呼びかけるか、{name}のメッセージに
 返信してね。個別チャットでは、そのまま話しかけてね。
 /{command} reset または 記憶をリセット — あなたとの会話を忘れる
+/{command} forget — {name}が保存しているあなたのすべてを完全に削除する（先に確認します）
 /{command} reset @誰か — その人の会話を忘れる（グループ管理者）
 /{command} reset group — このグループの会話を忘れる（グループ管理者）
 /{command} memory — あなたについて覚えていること（グループで聞くと個別に送ります）
@@ -706,6 +791,8 @@ JA = BotLines(
     qq_plugin="{name}と話そう（LoRA キャラクターモデル）、管理者は記憶をリセットできます",
     slash_atri="{name}に関するコマンド",
     slash_reset="{name}にあなたとの会話を忘れてもらう",
+    slash_forget="{name}が保存しているあなたのすべてを完全に削除する",
+    slash_forget_confirm="削除する（元に戻せない）",
     slash_memory="{name}があなたについて覚えていること：要約と最近の会話",
     slash_status="{name}のいまの様子：モデルのバージョン、待ち、稼働時間",
     slash_admin="{name}の記憶とモデルを管理する（管理者）",
@@ -754,6 +841,14 @@ def channel_reset_command(platform: str) -> str:
     if platform == "discord":
         return f"/{_command}-admin reset-channel"
     return f"/{_command} reset group"
+
+
+def forget_confirm_command(platform: str) -> str:
+    """The command that confirms `/atri forget` (`forget_ask`'s {how}): Discord's
+    boolean option, QQ's word after it."""
+    if platform == "discord":
+        return f"/{_command} forget confirm:True"
+    return f"/{_command} forget confirm"
 
 
 def spoken_language() -> str:

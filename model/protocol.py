@@ -483,6 +483,10 @@ class Remembered(BaseModel):
     summary: str = ""
     summary_adapter_version: str = ""
     turns: list[HistoryEntry] = Field(default_factory=list)
+    # Asked in private by a person with no conversation of their own: how many
+    # conversations channels share (`[memory] scope = "channel"`) hold their words, which
+    # the bots say instead of "nothing remembered yet". An older worker sends none.
+    shared_conversations: int = 0
 
 
 class ReloadResult(BaseModel):

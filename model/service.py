@@ -1032,9 +1032,16 @@ class ChatService:
         ]
 
     async def remembered(self, scope: ScopeRef) -> Remembered:
-        """The summary and the turns after it that the model still sees."""
+        """The summary and the turns after it that the model still sees. A person asking
+        in private with no conversation of their own, whose words are in conversations
+        channels share, gets how many of those hold them (`shared_conversations`)."""
         async with self._refused_if_memory_fails("A look at what she remembers", "read"):
-            found, _ = await self._remembered(self._ref_key(scope))
+            key = self._ref_key(scope)
+            found, _ = await self._remembered(key)
+            if not (found.summary or found.messages) and scope.user_id and not scope.channel_id:
+                shared = await self.memory.shared_conversations_of(key)
+                if shared:
+                    return Remembered(shared_conversations=len(shared))
         summary, turns = found.summary, found.messages
         return Remembered(
             summary=summary.text if summary else "",
@@ -1100,7 +1107,12 @@ class ChatService:
             # a purge reach it: their lines in every room, their conversation there, and
             # their own conversations in each channel (`[memory] scope =
             # "user_in_channel"`, or kept from when it was).
-            messages, lines = await self.memory.reset_with_room(self._scope_of(scope))
+            key = self._scope_of(scope)
+            messages, lines = await self.memory.reset_with_room(key)
+            if not messages and await self.memory.shared_conversations_of(key):
+                # No conversation of their own: their words are in ones channels share,
+                # which this does not end ("0 messages" read as done, as in the CLI).
+                return SHARED_SCOPE
             return messages + lines
         key = self._scope_of(scope)
         async with self.memory.changing(Touch(scopes=frozenset([key]))):  # one reset

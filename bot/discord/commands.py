@@ -279,6 +279,13 @@ def member_commands(
     simple("reset", said.slash_reset, commands.reset_self)
     simple("memory", said.slash_memory, commands.remembered)
 
+    @group.command(name="forget", description=fit(said.slash_forget))
+    @app_commands.describe(confirm=fit(said.slash_forget_confirm))
+    async def forget(interaction: discord.Interaction[Any], confirm: bool = False) -> None:
+        # Without `confirm`, it says what it would delete and how to go ahead.
+        actor = actor_for(interaction, settings)
+        await respond(interaction, commands.forget_self(worker, actor, confirm), defer_after)
+
     @group.command(name="status", description=fit(said.slash_status))
     async def status(interaction: discord.Interaction[Any]) -> None:
         actor = actor_for(interaction, settings)

@@ -636,6 +636,18 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
     return result.text
 
 
+# What confirms `/atri forget` after it (`forget_confirm_command` shows the first).
+FORGET_CONFIRM_WORDS = frozenset({"confirm", "确认", "確認"})
+
+
+async def _forget(bot: Bot, event: MessageEvent, words: list[str]) -> str:
+    """`/atri forget` tells what it deletes; `/atri forget confirm` deletes it."""
+    if len(words) > 1 or (words and words[0].lower() not in FORGET_CONFIRM_WORDS):
+        return lines().qq_usage
+    actor = await _actor(bot, event, ADMINS)
+    return (await commands.forget_self(current_worker(), actor, confirmed=bool(words))).text
+
+
 async def _status(bot: Bot, event: MessageEvent) -> str:
     """`/atri status`, with why she is silent where a group is quiet for her. Asked in
     that group, the answer seldom gets out (QQ refuses it there), so a superuser asking
@@ -749,6 +761,8 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
             return await _reset(bot, event, args, words[1:])
         if action == "memory":
             return await _memory(bot, event)
+        if action == "forget":
+            return await _forget(bot, event, words[1:])
         if action == "status":
             return await _status(bot, event)
         if action == "mode":

@@ -41,7 +41,7 @@ def card_settings(tmp_path: Path, name: str, description: str) -> Settings:
 def test_another_characters_card_names_her_in_its_own_language(tmp_path: Path) -> None:
     said = use_card(card_settings(tmp_path, "Yuki", "A girl who lives in the snow."))
     assert said.refused == "Only admins can do that. Yuki will keep to the rules!"
-    assert said.reset_done.format(count=3).startswith("OK, Yuki has forgotten")
+    assert said.reset_done.format(count=3).startswith("OK, Yuki won't go on from")
     assert lines.lines() is said
     said = use_card(card_settings(tmp_path, "雪", "住在雪山里的女孩。"))
     assert said.mode_done("off") == "好的，雪在这里先不说话了。管理员可以随时叫我回来。"
@@ -169,7 +169,7 @@ async def test_reload_and_rollback_answer_in_the_cards_language(
 
 def test_braces_in_her_name_stay_braces() -> None:
     said = lines_for("{Yuki}", "en")
-    assert said.reset_done.format(count=2).startswith("OK, {Yuki} has forgotten")
+    assert said.reset_done.format(count=2).startswith("OK, {Yuki} won't go on from")
     assert said.refused == "Only admins can do that. {Yuki} will keep to the rules!"
 
 

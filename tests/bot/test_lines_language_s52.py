@@ -51,7 +51,7 @@ async def test_a_command_answers_in_the_language_she_is_served_in(
     use_card(atri_in("en"))
     member = Actor(platform="test", user_id="m1", is_admin=False)
     answer = await commands.reset_self(echo_service, member)
-    assert answer.text.startswith("OK, ATRI has forgotten our conversation")
+    assert answer.text.startswith("OK, ATRI won't go on from our conversation")
 
 
 def test_a_character_in_a_language_without_lines_keeps_the_lines() -> None:

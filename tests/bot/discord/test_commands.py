@@ -70,7 +70,7 @@ async def test_member_resets_their_own_conversation(
     await chat(fake_discord, MEMBER_ID, "你好")
     await chat(fake_discord, ADMIN_ID, "你好")
     call = await answer_to(fake_discord, MEMBER_ID, "atri", "reset")
-    assert "忘掉" in call.body["data"]["content"]
+    assert "不会再接着" in call.body["data"]["content"]  # archived: `/atri forget` deletes
     assert await live_messages(echo_service, MEMBER_ID) == 0
     assert await live_messages(echo_service, ADMIN_ID) == 2
 
@@ -101,7 +101,7 @@ async def test_whom_the_lists_shut_out_cannot_run_her_member_commands(
     assert refused.body["data"]["content"] == lines().not_listed
     cfg.blocked_roles = []
     done = await answer_to(fake_discord, MEMBER_ID, "atri", "reset")
-    assert "忘掉" in done.body["data"]["content"]
+    assert "不会再接着" in done.body["data"]["content"]
     assert await live_messages(echo_service, MEMBER_ID) == 0
 
 
@@ -314,7 +314,7 @@ async def test_a_slow_command_defers_first_then_follows_up(
     assert followup.path == f"/webhooks/{APPLICATION_ID}/{payload['token']}"
     assert followup.body["flags"] & EPHEMERAL
     assert followup.body["allowed_mentions"] == {"parse": []}
-    assert "忘掉" in followup.body["content"]
+    assert "不会再接着" in followup.body["content"]
 
 
 async def test_commands_sync_globally_once_then_only_when_changed(
@@ -387,6 +387,8 @@ def described(synced: list[dict[str, Any]]) -> dict[str, str]:
 ATRI_MENU = {
     "atri": "和亚托莉有关的命令",
     "atri reset": "让亚托莉忘掉和你的对话",
+    "atri forget": "永久删除亚托莉保存的关于你的一切",
+    "atri forget confirm": "确认删除（无法恢复）",
     "atri memory": "亚托莉记得关于你的事：摘要和最近的对话",
     "atri status": "亚托莉现在的状态：模型版本、排队、运行时间",
     "atri-admin": "管理亚托莉的记忆和模型（管理员）",

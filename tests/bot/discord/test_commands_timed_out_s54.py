@@ -72,7 +72,7 @@ async def test_timed_out_her_commands_answer_and_chat_is_only_heard(
         assert other.body["data"]["content"] == lines().user_reset_done.format(count=4)
         assert await here(service, MEMBER_ID) == []
         own = await answer_to(fake_discord, ADMIN_ID, "atri", "reset")
-        assert "忘掉" in own.body["data"]["content"]
+        assert "不会再接着" in own.body["data"]["content"]
         assert await here(service, ADMIN_ID) == []
         status = await answer_to(fake_discord, ADMIN_ID, "atri", "status")
         assert "引擎：echo" in status.body["data"]["content"]
@@ -93,4 +93,4 @@ async def test_timed_out_a_slow_command_defers_and_follows_up(
     (callback,) = fake_discord.calls_matching(is_callback)
     assert callback.body["type"] == 5 and callback.body["data"]["flags"] & EPHEMERAL
     assert followup.path == f"/webhooks/{APPLICATION_ID}/{payload['token']}"
-    assert "忘掉" in followup.body["content"]
+    assert "不会再接着" in followup.body["content"]

@@ -20,7 +20,7 @@ async def test_qq_answers_the_configured_command_and_not_atri(tmp_path: Path) ->
     with serving(tmp_path, extra=EILEEN) as url:
         async with connect(url, additional_headers=HEADERS) as ws:
             assert await private_answer(ws, "/eileen reset") == (
-                "好的，亚托莉把我们的对话忘掉了（0 条）。重新开始吧！"
+                "好的，亚托莉不会再接着我们之前的对话了（0 条）：它只是存档，没有删除，要彻底删除请用 /eileen forget。重新开始吧！"
             )
             assert await private_answer(ws, "/atri reset") == "亚托莉听到了：/atri reset"
             usage = await private_answer(ws, "/eileen")

@@ -11,7 +11,7 @@ from nonebug import App
 
 from model.service import ChatService
 from tests.bot.qq.events import SELF_ID, group_event
-from tests.bot.qq.test_matchers import expect_reply, remembered, say
+from tests.bot.qq.test_matchers import RESET_TWO, expect_reply, remembered, say
 
 
 @pytest.mark.parametrize("typed", ["/atri reset\u200b", "/atri \ufeffreset", "/atri reset\u2060 "])
@@ -24,5 +24,5 @@ async def test_an_invisible_character_does_not_hide_the_command(
         event = group_event(typed, user_id=4000)
         ctx.receive_event(bot, event)
         ctx.should_pass_rule(plugin.atri_command)
-        expect_reply(ctx, event, "好的，亚托莉把我们的对话忘掉了（2 条）。重新开始吧！")
+        expect_reply(ctx, event, RESET_TWO)
     assert await remembered(echo_service, "4000") == 0

@@ -12,7 +12,7 @@ from atri.config import Secrets, Settings
 from bot.qq.runner import nonebot_options
 from model.service import ChatService
 from tests.bot.qq.events import SELF_ID, group_event
-from tests.bot.qq.test_matchers import expect_reply, remembered, say
+from tests.bot.qq.test_matchers import RESET_TWO, expect_reply, remembered, say
 
 
 def test_serve_takes_a_full_width_slash_as_a_command_start() -> None:
@@ -28,5 +28,5 @@ async def test_full_width_slash_reset_resets(
         event = group_event("\uff0fatri reset", user_id=4000)
         ctx.receive_event(bot, event)
         ctx.should_pass_rule(plugin.atri_command)
-        expect_reply(ctx, event, "好的，亚托莉把我们的对话忘掉了（2 条）。重新开始吧！")
+        expect_reply(ctx, event, RESET_TWO)
     assert await remembered(echo_service, "4000") == 0

@@ -43,6 +43,11 @@ SENT = {"message_id": 1}
 # The number QQ reports for every anonymous member of a group.
 ANONYMOUS_ID = 80000000
 QUOTED = {"reply_message": True, "at_sender": True}
+# A member's reset of an exchange (their message and her reply), as she answers it.
+RESET_TWO = (
+    "好的，亚托莉不会再接着我们之前的对话了（2 条）：它只是存档，没有删除，"
+    "要彻底删除请用 /atri forget。重新开始吧！"
+)
 
 
 def addressed(bot: Bot, event: MessageEvent) -> MessageEvent:
@@ -160,7 +165,7 @@ async def test_anyone_resets_their_own_memory(
         event = group_event(words, user_id=4000)
         ctx.receive_event(bot, event)
         ctx.should_pass_rule(plugin.atri_command if words.startswith("/") else plugin.reset_words)
-        expect_reply(ctx, event, "好的，亚托莉把我们的对话忘掉了（2 条）。重新开始吧！")
+        expect_reply(ctx, event, RESET_TWO)
     assert await remembered(echo_service, "4000") == 0
     assert await remembered(echo_service, "4001") == 2
 
@@ -226,7 +231,7 @@ async def test_a_group_admin_cannot_reset_a_members_conversation_of_every_group_
         expect_reply(
             ctx,
             event,
-            "已重置该用户的对话记忆（4 条）。" if reset else lines().personal_user_reset,
+            "已重置该用户的对话记忆（4 条）。" if reset else lines().qq_personal_user_reset,
         )
     assert await remembered(echo_service, "4001", "") == (0 if reset else 4)
 
@@ -640,7 +645,7 @@ async def test_a_flood_of_commands_is_answered_only_up_to_the_reply_cap(
             event = group_event(words)
             ctx.receive_event(bot, event)
             if n == 0:
-                expect_reply(ctx, event, "好的，亚托莉把我们的对话忘掉了（2 条）。重新开始吧！")
+                expect_reply(ctx, event, RESET_TWO)
             if n == 1:
                 member = Actor("qq", "4000", is_admin=False, channel_id=str(GROUP_ID))
                 expect_reply(ctx, event, (await commands.status(echo_service, member)).text)
@@ -671,7 +676,7 @@ async def test_a_quote_the_adapter_cannot_fetch_hides_no_command_and_no_reply_to
         await _check_reply(bot, event)
         ctx.receive_event(bot, addressed(bot, event))
         ctx.should_pass_rule(plugin.atri_command)
-        expect_reply(ctx, event, "好的，亚托莉把我们的对话忘掉了（2 条）。重新开始吧！")
+        expect_reply(ctx, event, RESET_TWO)
     assert await remembered(echo_service, "4000") == 0
     async with app.test_matcher() as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)

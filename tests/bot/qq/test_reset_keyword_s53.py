@@ -16,9 +16,9 @@ from tests.bot.qq.events import SELF_ID, group_event
 from tests.bot.qq.test_matchers import expect_reply, remembered, say
 
 FORGOTTEN = {
-    "zh": "好的，亚托莉把我们的对话忘掉了（2 条）。重新开始吧！",
-    "en": "OK, ATRI has forgotten our conversation (2 messages). Let's start over!",
-    "ja": "わかった、アトリはわたしたちの会話を忘れたよ（2 件）。また最初から話そう！",
+    "zh": "好的，亚托莉不会再接着我们之前的对话了（2 条）：它只是存档，没有删除，要彻底删除请用 /atri forget。重新开始吧！",
+    "en": "OK, ATRI won't go on from our conversation (2 messages): it is archived, not deleted; /atri forget deletes it for good. Let's start over!",
+    "ja": "わかった、アトリはもうわたしたちの会話の続きをしないよ（2 件）。削除ではなく保管だから、完全に消すなら /atri forget を使ってね。また最初から話そう！",
 }
 NAMES = {"zh": "亚托莉", "en": "ATRI", "ja": "アトリ"}
 
