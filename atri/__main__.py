@@ -6,11 +6,14 @@ or more to import (pydantic, typer, rich). Nothing but atri/interrupt.py is impo
 before that.
 """
 
+import sys
+
 from atri.interrupt import STATUS, end_at_once, exit_stopped
 
 
 def main() -> None:
     end_at_once()
+    printable_output()
     from atri.cli import app
 
     try:
@@ -19,6 +22,16 @@ def main() -> None:
         if done.code == STATUS:  # stopped by Ctrl-C, cleaned up
             exit_stopped()
         raise
+
+
+def printable_output() -> None:
+    """Output that cannot encode a character shows it escaped (`\\u4e9a`) rather than
+    ending the run in a traceback: a Chinese speakers' table, or her reply, printed to a
+    file on a Western Windows (cp1252) or in an ASCII or Latin-1 locale."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

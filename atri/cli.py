@@ -38,7 +38,7 @@ from atri.errors import UserError
 from atri.listening import is_loopback
 from atri.memory_commands import memory_app
 from atri.persona_commands import persona_app
-from atri.terminal import counted, waking_line
+from atri.terminal import counted, spinner_for, waking_line
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -154,7 +154,8 @@ async def _chat(settings: Settings) -> None:
 
     card = load_persona(configured_card_path(settings))
     her = configured_persona(settings, card).name  # in the language she speaks
-    with console.status(escape(waking_line(her, settings.model.engine)), spinner="dots"):
+    waking = escape(waking_line(her, settings.model.engine))
+    with console.status(waking, spinner=spinner_for(console)):
         service = await ChatService.open(settings, card=card, log_no_room=False)
     async with service:
         if problem := service.prompt_leaves_no_room():

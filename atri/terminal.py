@@ -6,11 +6,23 @@ import os
 import re
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Control characters other than newline and tab (C0, DEL, C1): in stored or generated
 # text they would be terminal commands (ESC c resets the terminal, OSC sets its title or
 # clipboard), and rich passes ESC and the C1 codes through even with markup off.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def spinner_for(console: Console) -> str:
+    """A spinner the terminal can show: rich's "dots" are braille, which a GBK or ASCII
+    terminal cannot encode (the status's first frame raised UnicodeEncodeError and left
+    the chat hung at start); "line" is ASCII."""
+    encoding = (console.encoding or "").lower().replace("-", "").replace("_", "")
+    return "dots" if encoding.startswith("utf") else "line"
 
 
 def printable(text: str) -> str:

@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from atri.config import DEFAULT_CONFIG_NAME, Secrets, Settings
 from atri.errors import UserError
-from atri.terminal import waking_line
+from atri.terminal import spinner_for, waking_line
 from bot.console import DEFAULT_COMMAND, console_user_id, describe_worker, run_console
 from bot.console import PLATFORM as CONSOLE_PLATFORM
 from bot.lines import use_card
@@ -60,7 +60,8 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
             await run_adapters(remote, settings, secrets, console, card)
         return
     her = configured_persona(settings, card).name  # in the language she speaks
-    with console.status(escape(waking_line(her, settings.model.engine)), spinner="dots"):
+    waking = escape(waking_line(her, settings.model.engine))
+    with console.status(waking, spinner=spinner_for(console)):
         service = await ChatService.open(settings, card=card)
     async with service:
         await run_adapters(service, settings, secrets, console, card)
