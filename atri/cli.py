@@ -268,6 +268,12 @@ def worker_access_notices(settings: Settings, secrets: Secrets) -> list[str]:
             "and stores what a client names a user: set [worker] openai_api_requires_token "
             "= true and give each client a key of ATRI_API_KEYS."
         )
+    if "*" in worker.trusted_proxies and not is_loopback(worker.host):
+        notices.append(
+            '[worker] trusted_proxies = ["*"] takes X-Forwarded-For from anyone who reaches '
+            f"{worker.host}:{worker.port}, so a client may name its own address and pass the "
+            "per-address limits: name your proxy's address or network instead."
+        )
     return notices
 
 

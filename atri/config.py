@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -429,6 +430,24 @@ class WorkerSettings(Section):
                     f"{origin!r} is not an origin: write the page's scheme, host and port, "
                     'like "http://localhost:3000" (no path, no trailing slash), or "*"'
                 )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        """Each an IP address or network, or "*": uvicorn compares the connection's
+        address, so a hostname ("localhost", "nginx") never matched and every client
+        behind the proxy was limited as one."""
+        for proxy in value:
+            if proxy == "*":
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address: write the proxy's address or network, "
+                    'like "127.0.0.1" or "10.0.0.0/8" (a hostname never matches), or "*"'
+                ) from None
         return value
 
     @field_validator("busy_reply", "error_reply")

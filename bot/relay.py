@@ -65,8 +65,10 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 QUICK_TIMEOUT_SECONDS = 20.0
 QUICK_ROUTES = frozenset({"/status", "/auth", "/character"})
 # Open connections to the worker; more requests wait for a free one (inside the timeout).
-# One worker serialises on its engine and SQLite, so more sockets only add overhead.
-MAX_CONNECTIONS = 100
+# One worker serialises on its engine and SQLite, so more sockets only add overhead. At
+# most the worker's per-address cap (model/server/slow_clients.py MAX_PER_ADDRESS, 64):
+# a bot on another machine than its worker got 503 for each connection past it.
+MAX_CONNECTIONS = 64
 # `atri worker` (uvicorn) closes a connection idle for 5 s. A client that reuses it at
 # that moment sends its request into a closing socket and gets a reset; dropping idle
 # connections first on our side avoids that race.

@@ -9,6 +9,7 @@ matches the GGUF's (`cache_problem`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -17,6 +18,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -294,11 +296,33 @@ def convert_offline(source: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=OFFLINE_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(
-        source, gguf_file=OFFLINE_GGUF, quantization_config=GgufConfig(dequantize=True)
-    )
+    with _no_gguf_progress_bar():
+        model = AutoModelForCausalLM.from_pretrained(
+            source, gguf_file=OFFLINE_GGUF, quantization_config=GgufConfig(dequantize=True)
+        )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+
+
+@contextlib.contextmanager
+def _no_gguf_progress_bar() -> Iterator[None]:
+    """transformers' GGUF reader draws its own tqdm bar, which hf_logging's switch does not
+    reach: a first start wrote "Converting and de-quantizing GGUF tensors... 272/272",
+    carriage returns and all, into the log. Its bar is turned off for the conversion."""
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf
+    except ImportError:  # a later transformers moved it: its bar may show, nothing breaks
+        yield
+        return
+    bar = getattr(gguf, "tqdm", None)
+    if bar is None:
+        yield
+        return
+    gguf.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        gguf.tqdm = bar
 
 
 def resolve_base(settings: Settings) -> str:

@@ -27,6 +27,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -575,9 +576,11 @@ def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:
     WebSocket (no route uses one, and none may change protocol under that deadline)."""
     import uvicorn
 
-    http = guarded_protocol(limits)
     # Set by `create_app`; a bare ASGI app (a test's) trusts none.
     trusted = getattr(getattr(app, "state", None), "trusted_proxies", [])
+    # A trusted proxy carries many clients, each limited by its X-Forwarded-For address:
+    # counted as one address, 64 of them at once got 503.
+    http = guarded_protocol(replace(limits, trusted_proxies=tuple(trusted)))
     # log_config=None: uvicorn's records ("Invalid HTTP request received.") go through
     # atri's handler, each line headed by its date like the rest; uvicorn's own config
     # printed them bare. No access log (one line a request; it was off at "warning").

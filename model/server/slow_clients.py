@@ -12,6 +12,8 @@ connections exhaust the worker's file descriptors. Here:
 - one address holds at most `per_address` of them, so a client reconnecting in a loop
   cannot take every slot from the others. Loopback is not counted: a reverse proxy on
   this machine (which should limit per client itself) and the bots all come from there.
+  Nor is a trusted proxy (`[worker] trusted_proxies`): it carries many clients, each
+  rate-limited by the address its X-Forwarded-For names.
 The body has its own deadline, in the app (`BodyLimit` in app.py), which answers 408.
 
 It is a small subclass of uvicorn's HTTP/1.1 protocol (httptools when installed, else
@@ -38,6 +40,9 @@ else:
     _Base = object
 
 log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # A real client sends its head in one packet; 20 s covers a slow mobile link and is more
 # than uvicorn's 5 s keep-alive, so an idle kept-alive connection still ends by that.
@@ -113,6 +118,8 @@ class ConnectionLimits:
     per_address: int = MAX_PER_ADDRESS
     # Count loopback connections too (tests: theirs all come from 127.0.0.1).
     count_loopback: bool = False
+    # `[worker] trusted_proxies`: addresses or networks not counted ("*": none counted).
+    trusted_proxies: tuple[str, ...] = ()
     # Which uvicorn HTTP/1.1 parser to build on; "auto" as uvicorn chooses.
     http: Literal["auto", "h11", "httptools"] = "auto"
 
@@ -124,6 +131,9 @@ class _Guarded(_Base):
     max_connections: ClassVar[int]
     per_address: ClassVar[int]
     count_loopback: ClassVar[bool]
+    # Proxies whose connections are not counted; `every_proxy_trusted` for "*".
+    trusted_networks: ClassVar[tuple[IPNetwork, ...]]
+    every_proxy_trusted: ClassVar[bool]
     # Open connections by counted address; each class made by guarded_protocol has its own.
     open_by_address: ClassVar[Counter[str]]
     last_full_log: ClassVar[float] = 0.0
@@ -159,19 +169,22 @@ class _Guarded(_Base):
 
     def _counted_address(self, transport: asyncio.Transport) -> str | None:
         """The peer's IP address when its connections are counted (not loopback, unless
-        the limits say so; not a Unix socket)."""
+        the limits say so; not a trusted proxy; not a Unix socket)."""
         peer = transport.get_extra_info("peername")
         if not isinstance(peer, tuple) or not peer:
             return None
         host = str(peer[0])
-        if self.count_loopback:
-            return host
         try:
             ip = ipaddress.ip_address(host.split("%", 1)[0])
         except ValueError:
-            return host
-        mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1
-        return None if (mapped or ip).is_loopback else host
+            return None if self.every_proxy_trusted else host
+        ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:127.0.0.1
+        if self._is_trusted_proxy(ip) or (ip.is_loopback and not self.count_loopback):
+            return None
+        return host
+
+    def _is_trusted_proxy(self, ip: IPAddress) -> bool:
+        return self.every_proxy_trusted or any(ip in net for net in self.trusted_networks)
 
     def _refuse(self, transport: asyncio.Transport, message: str, why: str) -> None:
         """Answer 503 and close, before uvicorn sees the connection; logged once a minute."""
@@ -243,9 +256,16 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
         "max_connections": cap,
         "per_address": limits.per_address,
         "count_loopback": limits.count_loopback,
+        "trusted_networks": _networks(limits.trusted_proxies),
+        "every_proxy_trusted": "*" in limits.trusted_proxies,
         "open_by_address": Counter(),
     }
     return type(f"Guarded{base.__name__}", (_Guarded, base), attributes)
+
+
+def _networks(proxies: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    """The trusted proxies as networks ("10.0.0.5" is 10.0.0.5/32); "*" is not one."""
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies if p != "*")
 
 
 def _http1_protocol(http: str) -> type[asyncio.Protocol]:
