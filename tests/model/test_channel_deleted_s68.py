@@ -18,6 +18,7 @@ from model.memory import Memory
 from model.protocol import ChannelRef, ChannelSetting, ChatRequest, MemoryUnavailable, Worker
 from model.server.app import bind_socket, create_app, serving
 from model.service import ChatService
+from tests.bot.discord.test_chat import HeldEcho
 from tests.model.server.conftest import ADMIN_TOKEN
 from tests.model.server.test_app import client_settings
 from tests.model.test_dberrors_qa38 import damage, filled
@@ -116,20 +117,6 @@ async def test_a_damaged_file_refuses_it_with_the_sentence(echo_settings: Settin
             await service.forget_channel(
                 ChannelRef(platform="p", channel_id="c1", request_ids=["m1"])
             )
-
-
-class HeldEcho(EchoEngine):
-    """Echo that holds each batch until `gate` is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = asyncio.Event()
-        self.started = asyncio.Event()
-
-    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
-        self.started.set()
-        await self.gate.wait()
-        return await super().generate(batch, gen, limits)
 
 
 @pytest.mark.parametrize("kind", ["user", "channel"])
