@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
@@ -546,7 +547,7 @@ def _train(settings: Settings, resume: bool, one_run: list[str] | None = None) -
         raise typer.Exit(130) from None
     m = result.manifest
     # "ATRI adapter" would read as hers whoever it is: the same title as the loss plot's.
-    table = Table("", "value", title=f"LoRA adapter {m['version']}", show_header=False)
+    table = summary_table(f"LoRA adapter {m['version']}", "", "value", show_header=False)
     eval_loss = "n/a" if m["eval_loss"] is None else f"{m['eval_loss']:.4f}"
     # `--resume` of a run that had finished: published from its checkpoint, no step
     # trained now (tokens/s read 0 and the time 0.0 s).
@@ -674,7 +675,7 @@ def eval_(
     def ppl(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.2f}"
 
-    table = Table("", "base", "adapter", title=report.title)
+    table = summary_table(report.title, "", "base", "adapter")
     held_out = f" ({Path(report.held_out_file).name})" if report.held_out_file else ""
     table.add_row(
         f"held-out perplexity{held_out}",
@@ -699,7 +700,27 @@ def eval_(
             markup=False,
             highlight=False,
         )
-    console.print(f"Wrote {folder / 'eval.json'} and {folder / 'eval.md'}.", markup=False)
+    say_eval_written(console, folder)
+
+
+def summary_table(title: str, *columns: str, show_header: bool = True) -> Table:
+    """A table of `atri train`'s or `atri eval`'s results. A value longer than its column
+    in a narrow terminal (a version folder, a model id, a file name) folds onto the next
+    line: cut with "…", it could not be read or copied."""
+    table = Table(title=title, show_header=show_header)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def say_eval_written(out: Console, folder: Path) -> None:
+    """The files `atri eval` wrote, on one line that only the terminal wraps: wrapped by
+    rich, a path broke inside and could not be copied."""
+    out.print(
+        f"Wrote {folder / 'eval.json'} and {folder / 'eval.md'}.",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _eval_recall(settings: Settings, filler: int, count: int) -> None:

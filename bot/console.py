@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import queue
 import re
+import select
 import sys
 import threading
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from rich.console import Console
 from rich.markup import escape
@@ -151,6 +153,11 @@ RATE_LIMITED_NOTE = (
 )
 # What `surrogateescape` makes of a byte that is not text in the stdin's encoding.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+# A terminal's control sequence (CSI: colours, cursor moves) within a prompt.
+_CONTROL_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# Keys a terminal sends as escape codes (arrows, F-keys, Alt-x, a lone Esc): a line
+# typed without line editing held them raw, and they reached her and her memory.
+_KEY_ESCAPE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|O[@-~]|[ -~]?)")
 
 
 def _lenient_stdin() -> None:
@@ -190,33 +197,139 @@ def _stdin_is_a_terminal() -> bool:
         return False
 
 
+def _line_editing() -> bool:
+    """Whether lines are read with GNU readline (arrow keys, history): stdin and stdout
+    both terminals, as `input()` needs them to use it."""
+    try:
+        if not (_stdin_is_a_terminal() and sys.stdout is not None and sys.stdout.isatty()):
+            return False
+        import readline
+    except (ImportError, OSError, ValueError):
+        return False
+    # A Tab typed or pasted is a Tab, not a completion of nothing.
+    readline.parse_and_bind("tab: self-insert")
+    return True
+
+
+def _as_typed(text: str, cut: bool) -> _Line:
+    """A line as the user meant it: bytes that were not text replaced by U+FFFD, and
+    no key's escape code."""
+    replaced = _ESCAPED_BYTE.sub("\ufffd", text)
+    return _Line(_KEY_ESCAPE.sub("", replaced), replaced != text, cut)
+
+
 def _read_line() -> _Line | None:
-    """The next line of stdin (None at its end); bytes that were not text are replaced
-    by U+FFFD."""
+    """The next line of stdin (None at its end), without line editing."""
     if sys.stdin is None:  # started with stdin closed (`atri chat <&-`): nothing to read
         return None
     text = sys.stdin.readline()
     if not text:
         return None
-    replaced = _ESCAPED_BYTE.sub("\ufffd", text)
-    return _Line(replaced, replaced != text, _cut_by_terminal(text))
+    return _as_typed(text, _cut_by_terminal(text))
+
+
+def _read_edited_line(prompt: str) -> _Line | None:
+    """The next line typed at `prompt` with readline's editing (None at Ctrl-D)."""
+    try:
+        return _as_typed(input(prompt) + "\n", cut=False)
+    except EOFError:
+        return None
+
+
+def _typed_ahead(seconds: float) -> bool:
+    """Whether another whole line comes within `seconds`: the rest of a paste the
+    terminal did not bracket, which readline hands over one line at a time. (Between
+    readline's reads the terminal is back in line mode, where only a whole line, or a
+    Ctrl-D, makes stdin readable; a Ctrl-D alone holds no bytes.)"""
+    import fcntl
+    import termios
+
+    try:
+        if not select.select([sys.stdin], [], [], seconds)[0]:
+            return False
+        pending = fcntl.ioctl(sys.stdin.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return False
+    return int.from_bytes(pending, sys.byteorder) > 0
+
+
+def _read_edited_message(prompt: str) -> _Line | None:
+    """A line typed at `prompt`, and the lines pasted with it, as one."""
+    line = _read_edited_line(prompt)
+    while line is not None and _typed_ahead(PASTE_GAP_SECONDS):
+        more = _read_edited_line("")
+        if more is None:
+            break
+        line = _Line(line.text + more.text, line.undecodable or more.undecodable, False)
+    return line
+
+
+def _readline_prompt(console: Console, markup: str) -> str:
+    """`markup` as the terminal shows it, its control sequences marked (\\001…\\002) for
+    readline, which otherwise counts them as columns and redraws over the prompt."""
+    with console.capture() as captured:
+        console.print(markup, end="")
+    return _CONTROL_SEQUENCE.sub(lambda code: f"\x01{code.group()}\x02", captured.get())
+
+
+def _terminal_settings() -> list[Any] | None:
+    """The terminal's settings before readline changes them (None where unknown)."""
+    import termios  # not on Windows, where readline is not either
+
+    try:
+        return termios.tcgetattr(sys.stdin.fileno())
+    except (OSError, ValueError, termios.error):
+        return None
+
+
+def _set_terminal(settings: list[Any] | None) -> None:
+    import termios
+
+    if settings is not None:
+        with contextlib.suppress(OSError, ValueError, termios.error):
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, settings)
 
 
 class _Input:
-    """Lines of stdin, read ahead on a daemon thread; None at end of input.
+    """Lines of stdin, read on a daemon thread; None at end of input. In a terminal
+    each is read with readline's editing at the prompt asked for, else read ahead.
 
     Not asyncio's executor: on Ctrl-C asyncio.run waits for the executor's threads,
     and one blocked in readline held the console open until Enter was pressed."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Console) -> None:
+        self._console = console
         self._lines: asyncio.Queue[_Line | None] = asyncio.Queue()
         self._ended = False
-        # Whether the last message held bytes that were not text (see `_read_line`),
+        # Whether the last message held bytes that were not text (see `_as_typed`),
         # and whether the terminal cut a line of it (see `_cut_by_terminal`).
         self.undecodable = False
         self.cut = False
         loop = asyncio.get_running_loop()
         _lenient_stdin()
+        self._edited = _line_editing()
+        # With editing, each prompt asked for; readline then prints it.
+        self._prompts: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+        def put(line: _Line | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._lines.put_nowait, line)
+
+        def read_edited() -> None:
+            line: _Line | None = _Line("\n", False, False)
+            while line is not None:
+                try:
+                    line = _read_edited_message(self._prompts.get())
+                except (OSError, ValueError):
+                    line = None
+                put(line)
+
+        # Ctrl-C while readline reads (on its thread, which is not stopped) left the
+        # terminal without echo after the exit: these are put back then.
+        self._settings = _terminal_settings() if self._edited else None
+        if self._edited:
+            threading.Thread(target=read_edited, name="atri-console-input", daemon=True).start()
+            return
 
         def read() -> None:
             line: _Line | None = _Line("\n", False, False)
@@ -225,18 +338,27 @@ class _Input:
                     line = _read_line()
                 except (OSError, ValueError):
                     line = None
-                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    loop.call_soon_threadsafe(self._lines.put_nowait, line)
+                put(line)
 
         threading.Thread(target=read, name="atri-console-input", daemon=True).start()
 
-    async def message(self, pasted_together: bool) -> str | None:
-        """The next line, or with `pasted_together` the lines that arrive with it: a
-        paragraph pasted into a terminal is one message, not one per line."""
+    async def message(self, pasted_together: bool, prompt: str | None = None) -> str | None:
+        """The next line, after `prompt` (rich markup) where given, or with
+        `pasted_together` the lines that arrive with it: a paragraph pasted into a
+        terminal is one message, not one per line."""
         self.undecodable = self.cut = False
         if self._ended:
             return None
-        first = await self._lines.get()
+        if self._edited:
+            self._prompts.put(_readline_prompt(self._console, prompt or ""))
+            pasted_together = False  # its thread joins a paste's lines
+        elif prompt:
+            self._console.print(prompt, end="")
+        try:
+            first = await self._lines.get()
+        except asyncio.CancelledError:  # Ctrl-C
+            _set_terminal(self._settings)
+            raise
         if first is None:
             self._ended = True
             return None
@@ -295,13 +417,12 @@ async def run_console(
     console.print(f"[dim]{help_said}[/dim]")
     if not history and greeting:
         console.print(said(character_name, greeting))
-    typed = _Input()
+    typed = _Input(console)
     interactive = _stdin_is_a_terminal()
     forget_asked_at: float | None = None  # when /forget was typed, awaiting its repeat
     while True:
-        if interactive:
-            console.print(f"[bold cyan]{shown(user_name)}[/]: ", end="")
-        line = await typed.message(pasted_together=interactive)
+        prompt = f"[bold cyan]{shown(user_name)}[/]: " if interactive else None
+        line = await typed.message(pasted_together=interactive, prompt=prompt)
         if typed.undecodable:
             encoding = sys.stdin.encoding or "utf-8"
             console.print(f"[dim]{shown(UNDECODABLE_NOTE.format(encoding=encoding))}[/dim]")
