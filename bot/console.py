@@ -241,9 +241,11 @@ def _typed_ahead(seconds: float) -> bool:
     terminal did not bracket, which readline hands over one line at a time. (Between
     readline's reads the terminal is back in line mode, where only a whole line, or a
     Ctrl-D, makes stdin readable; a Ctrl-D alone holds no bytes.)"""
-    import fcntl
-    import termios
-
+    try:  # POSIX only, as readline is: never called without it
+        import fcntl
+        import termios
+    except ImportError:
+        return False
     try:
         if not select.select([sys.stdin], [], [], seconds)[0]:
             return False
@@ -274,8 +276,10 @@ def _readline_prompt(console: Console, markup: str) -> str:
 
 def _terminal_settings() -> list[Any] | None:
     """The terminal's settings before readline changes them (None where unknown)."""
-    import termios  # not on Windows, where readline is not either
-
+    try:  # not on Windows, where readline is not either
+        import termios
+    except ImportError:
+        return None
     try:
         return termios.tcgetattr(sys.stdin.fileno())
     except (OSError, ValueError, termios.error):
@@ -283,8 +287,10 @@ def _terminal_settings() -> list[Any] | None:
 
 
 def _set_terminal(settings: list[Any] | None) -> None:
-    import termios
-
+    try:
+        import termios
+    except ImportError:  # no settings were read then either
+        return
     if settings is not None:
         with contextlib.suppress(OSError, ValueError, termios.error):
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, settings)
