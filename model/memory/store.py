@@ -748,7 +748,7 @@ class Memory:
             )
             if cur.rowcount:
                 await self._drop_summary_holding(scope, request_id)
-                await self._drop_archived_summaries_holding(scope, request_id)
+                await self._drop_summary_holding(scope, request_id, archived=True)
             await self._tx.commit()
         return cur.rowcount
 
@@ -779,26 +779,20 @@ class Memory:
             await self._tx.commit()
         return cur.rowcount
 
-    async def _drop_summary_holding(self, scope: str, request_id: str) -> None:
+    async def _drop_summary_holding(
+        self, scope: str, request_id: str, archived: bool = False
+    ) -> None:
         """A live summary already folded the exchange being changed: deleted (not archived:
         what was taken back must go), so the summarizer writes it again from the
-        messages still kept. Part of the caller's transaction."""
+        messages still kept. `archived`: the archived summaries that may hold an archived
+        message instead (an edit of one a reset hid, whose old text must go too); which
+        of them folded it is not recorded, so each covering its id goes, one of a later
+        reset's conversation too. Part of the caller's transaction."""
+        flag = int(archived)
         await self._db.execute(
-            "DELETE FROM summaries WHERE scope = ? AND archived = 0 AND covers_up_to >= ("
-            "SELECT MIN(id) FROM messages WHERE scope = ? AND request_id = ? AND archived = 0)",
-            (scope, scope, request_id),
-        )
-
-    async def _drop_archived_summaries_holding(self, scope: str, request_id: str) -> None:
-        """An edit of an archived message (a reset hid it): the archived summaries that
-        may have folded its old text in are deleted too, so the old text is gone from
-        the database as the edit promises. Which archived summary folded it is not
-        recorded: each of the scope's archived summaries covering its id goes, one of a
-        later reset's conversation too. Part of the caller's transaction."""
-        await self._db.execute(
-            "DELETE FROM summaries WHERE scope = ? AND archived = 1 AND covers_up_to >= ("
-            "SELECT MIN(id) FROM messages WHERE scope = ? AND request_id = ? AND archived = 1)",
-            (scope, scope, request_id),
+            "DELETE FROM summaries WHERE scope = ? AND archived = ? AND covers_up_to >= ("
+            "SELECT MIN(id) FROM messages WHERE scope = ? AND request_id = ? AND archived = ?)",
+            (scope, flag, scope, request_id, flag),
         )
 
     async def archive_channels(
