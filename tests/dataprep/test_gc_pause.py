@@ -32,7 +32,11 @@ def test_objects_the_program_froze_stay_frozen() -> None:
         before = gc.get_freeze_count()
         with gc_paused():
             _Node()
-        assert gc.get_freeze_count() == before
+        # An unfreeze would empty the permanent generation; a freeze would add what the
+        # pause built. The count may still drop a little: another thread (a test's leftover
+        # event loop, a tokenizer pool) can free objects that were frozen with the rest.
+        after = gc.get_freeze_count()
+        assert 0 < after <= before
     finally:
         gc.unfreeze()
     del frozen
