@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -307,17 +307,10 @@ def recorded_character(folder: Path) -> CharacterId | None:
         return None
 
 
-def find_version(
-    adapters_dir: Path,
-    given: Path | None,
-    character: CharacterId | None = None,
-    notify: Callable[[str], None] | None = None,
-) -> Path:
+def find_version(adapters_dir: Path, given: Path | None) -> Path:
     """The version folder a command means: the one given (a path, or a version name in
-    the adapters folder), else the newest complete one (of `character`, when given:
-    another's in the same folder is never the default, and `notify` is told which newer
-    ones were passed over, so the user does not take an older version's figures for the
-    newest's)."""
+    the adapters folder), else the newest complete one. Which of them a worker of one
+    character on one base would take is `atri eval`'s choice (`version_to_evaluate`)."""
     if given is not None:
         folder = given if given.is_absolute() else Path.cwd() / given
         if not folder.is_dir():
@@ -342,28 +335,7 @@ def find_version(
         )
     if not versions:
         raise AdapterError(f"{adapters_dir}: no adapter version yet; run `atri train` first.")
-    if character is None:
-        return versions[-1]
-    others: list[str] = []
-    for folder in reversed(versions):
-        theirs = recorded_character(folder)
-        if theirs is None or theirs.is_same(character):
-            if others and notify is not None:
-                newer = versions[-len(others) :]
-                plural = "s" if len(newer) > 1 else ""
-                notify(
-                    f"{folder.name} is {character.name}'s newest version; the newer "
-                    f"version{plural} {', '.join(f.name for f in newer)}, trained as "
-                    f"{', '.join(dict.fromkeys(others))}, passed over (pass a version's "
-                    "folder to choose it)."
-                )
-            return folder
-        others.append(theirs.name)
-    raise AdapterError(
-        f"{adapters_dir} holds no adapter version of {character.name}, only versions "
-        f"trained as {', '.join(dict.fromkeys(others))}: give each character its own "
-        f"[model] adapters_dir, and run `atri train` with {character.name}'s config."
-    )
+    return versions[-1]
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

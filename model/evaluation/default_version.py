@@ -20,6 +20,8 @@ from model.adapters.versions import (
     trained_as,
 )
 
+TRAINED_AS = "trained as "
+
 
 def version_to_evaluate(
     settings: Settings,
@@ -32,9 +34,11 @@ def version_to_evaluate(
     figures are not taken for the newest's. AdapterError with one sentence when there is
     none."""
     adapters_dir = settings.path(settings.model.adapters_dir)
-    if given is not None or not list_versions(adapters_dir):
-        return find_version(adapters_dir, given, character, notify)  # its own sentences
+    folder = find_version(adapters_dir, given)  # its own sentences when there is none
+    if given is not None:
+        return folder  # the evaluation says why a version given is not this worker's
     passed: list[str] = []
+    others: list[bool] = []  # whether each passed over is another character's
     for folder in reversed(list_versions(adapters_dir)):
         why = passed_over_because(folder, settings, character)
         if not why:
@@ -42,6 +46,13 @@ def version_to_evaluate(
                 notify(_passed_over_note(folder.name, character, settings, passed))
             return folder
         passed.append(f"{folder.name} ({why})")
+        others.append(why.startswith(TRAINED_AS))
+    if all(others):
+        raise AdapterError(
+            f"{adapters_dir} holds no adapter version of {character.name}, only "
+            f"{', '.join(passed)}: give each character its own [model] adapters_dir, and "
+            f"run `atri train` with {character.name}'s config."
+        )
     raise AdapterError(
         f"{adapters_dir} holds no adapter version of {character.name} trained on [model] "
         f'base "{_base_of(settings)}", only {", ".join(passed)}: evaluate one with the '
@@ -59,7 +70,7 @@ def passed_over_because(folder: Path, settings: Settings, character: CharacterId
         return ""
     theirs = trained_as(manifest)
     if theirs is not None and not theirs.is_same(character):
-        return f"trained as {theirs.name}"
+        return f"{TRAINED_AS}{theirs.name}"
     recorded = str(manifest.get("base_model") or "")
     recorded_hash = str(manifest.get("base_config_hash") or "")
     if not same_base(recorded, settings.model.base, settings.root, recorded_hash):

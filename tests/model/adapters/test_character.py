@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from atri.cli import app
 from atri.config import Settings
-from model.adapters.versions import AdapterError, CharacterId, find_version, trained_as
+from model.adapters.versions import AdapterError, CharacterId, trained_as
+from model.evaluation.default_version import version_to_evaluate
 from model.protocol import ChatRequest
 from model.service import ChatService
 from tests.cli_output import says
@@ -94,40 +95,43 @@ async def test_a_rollback_passes_over_another_characters_version(
 
 
 def test_eval_picks_the_newest_version_of_the_configured_character(
-    tmp_path: Path, make_version: MakeVersion
+    reload_settings: Settings, make_version: MakeVersion
 ) -> None:
-    adapters = tmp_path / "adapters"
     atri = CharacterId.of("亚托莉", ["ATRI", "アトリ", "Atri"])
     eileen = CharacterId.of("Eileen")
+    said: list[str] = []
+
+    def newest_of(character: CharacterId, given: Path | None = None) -> str:
+        return version_to_evaluate(reload_settings, given, character, said.append).name
+
     make_version(V1, seed=1)  # before the field: anyone's
-    assert find_version(adapters, None, eileen).name == V1
+    assert newest_of(eileen) == V1
     make_version(V2, seed=2, **ATRI_IN_ENGLISH)
     make_version(V3, seed=3, **EILEEN)
-    said: list[str] = []
-    assert find_version(adapters, None, atri, notify=said.append).name == V2
+    assert newest_of(atri) == V2
     # Her older version's figures are not taken for the newest's without a word.
     assert said == [
-        f"{V2} is 亚托莉's newest version; the newer version {V3}, trained as Eileen, "
-        "passed over (pass a version's folder to choose it)."
+        f'{V2} is 亚托莉\'s newest version on [model] base "{reload_settings.model.base}"; '
+        f"the newer version {V3} (trained as Eileen) passed over (evaluate it with the "
+        "config it was trained with, --config)."
     ]
-    assert find_version(adapters, None, eileen, notify=said.append).name == V3
+    assert newest_of(eileen) == V3
     assert len(said) == 1  # nothing passed over
-    assert find_version(adapters, None).name == V3  # no character asked: the newest
     # A version named on the command line is the one evaluated (evaluate() checks it).
-    assert find_version(adapters, Path(V3), atri).name == V3
+    assert newest_of(atri, Path(V3)) == V3
 
 
 def test_eval_says_when_the_folder_holds_only_another_characters_versions(
-    tmp_path: Path, make_version: MakeVersion
+    reload_settings: Settings, make_version: MakeVersion, adapters_dir: Path
 ) -> None:
     make_version(V1, **EILEEN)
     atri = CharacterId.of("亚托莉", ["ATRI"])
     with pytest.raises(AdapterError) as caught:
-        find_version(tmp_path / "adapters", None, atri)
+        version_to_evaluate(reload_settings, None, atri, print)
     assert str(caught.value) == (
-        f"{tmp_path / 'adapters'} holds no adapter version of 亚托莉, only versions trained "
-        "as Eileen: give each character its own [model] adapters_dir, and run `atri train` "
-        "with 亚托莉's config."
+        f"{adapters_dir} holds no adapter version of 亚托莉, only {V1} (trained as Eileen): "
+        "give each character its own [model] adapters_dir, and run `atri train` with "
+        "亚托莉's config."
     )
 
 
