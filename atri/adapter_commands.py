@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from rich.console import JustifyMethod
     from rich.table import Table
 
-    from model.adapters.inventory import ConfiguredBase, PrunePlan, VersionOnDisk, WorkerView
+    from model.adapters.inventory import PrunePlan, VersionOnDisk, WorkerView
+    from model.adapters.validation import ConfiguredBase
     from model.adapters.versions import CharacterId
 
 adapters_app = Commands(
@@ -111,7 +112,7 @@ def _character(settings: Settings) -> CharacterId:
 def _base(settings: Settings) -> ConfiguredBase:
     """The base the configured worker runs: its reload job refuses versions trained on
     another."""
-    from model.adapters.inventory import ConfiguredBase
+    from model.adapters.validation import ConfiguredBase
 
     return ConfiguredBase.of(settings)
 

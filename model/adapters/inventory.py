@@ -4,7 +4,7 @@ each weighs, which one a worker serves, and removing the old ones.
 Every `atri train` adds a version that nothing deletes (`[reload] keep_previous` only
 says how many stay loaded in a worker's memory): tens of MB each on the offline model,
 hundreds on a 7B one. A version is judged by the reload job's own file checks
-(`validation.read_version`) and its rule for the base (`validation.same_base`), never a
+(`validation.read_version`) and its rule for the base (`validation.ConfiguredBase`), never a
 copy of them. Which one is live, and which are kept loaded for a rollback, only the worker knows: it is asked at its configured address
 (`/status`). No torch import here.
 """
@@ -27,7 +27,7 @@ from atri.config import OFFLINE_DEFAULT_BASE, Secrets, Settings
 from atri.errors import UserError
 from atri.terminal import suggested_command
 from model.adapters.gguf_lora import ADAPTER_GGUF
-from model.adapters.validation import AdapterManifest, read_version, same_base
+from model.adapters.validation import ConfiguredBase, read_version
 from model.adapters.versions import (
     MANIFEST,
     RUNS_DIR,
@@ -52,28 +52,6 @@ STATUS_TIMEOUT_SECONDS = 3.0
 _WILDCARD_LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}
 # Why no worker answered, when nothing listens at its address (no worker is running there).
 NOTHING_ANSWERS = "nothing answers there"
-
-
-@dataclass(frozen=True)
-class ConfiguredBase:
-    """`[model] base` as the reload job compares a version's base with it (`same_base`):
-    relative folders hang off the config's folder (`root`). Only the name is compared
-    here: the config hash a worker also checks needs the model's config read by
-    transformers (torch), which a listing does not load."""
-
-    name: str
-    root: Path
-
-    @classmethod
-    def of(cls, settings: Settings) -> ConfiguredBase:
-        return cls(settings.model.base.strip() or OFFLINE_DEFAULT_BASE, settings.root)
-
-    def other_than(self, manifest: AdapterManifest) -> str:
-        """The base `manifest` records when a worker on this one refuses it, else ""."""
-        recorded = manifest.base_model.strip() or OFFLINE_DEFAULT_BASE
-        if same_base(recorded, self.name, self.root, manifest.base_config_hash):
-            return ""
-        return recorded
 
 
 def base_label(base: str) -> str:
@@ -203,7 +181,8 @@ def read_on_disk(
     else:
         # The job's order: the base before the evaluation (a version of another base
         # cannot be evaluated under this config).
-        other_base = base.other_than(version.manifest) if base is not None else ""
+        m = version.manifest
+        other_base = base.other_than(m.base_model, m.base_config_hash) if base else ""
         if not other_base and require_eval and version.ooc_rate is None:
             refused = "not evaluated"
             reason = (

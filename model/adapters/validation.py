@@ -540,6 +540,26 @@ def same_base(manifest_base: str, live_base: str, root: Path, recorded_hash: str
     return bool(moved)
 
 
+@dataclass(frozen=True)
+class ConfiguredBase:
+    """`[model] base` as a worker on it judges a version's recorded base (`same_base`):
+    relative folders hang off the config's folder (`root`). Only the name is compared
+    here, for a listing or `atri eval`'s choice: the config hash a worker also checks
+    needs the model's config read by transformers (torch)."""
+
+    name: str
+    root: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> ConfiguredBase:
+        return cls(settings.model.base.strip() or OFFLINE_DEFAULT_BASE, settings.root)
+
+    def other_than(self, recorded_base: str, recorded_hash: str = "") -> str:
+        """The base a manifest records when a worker on this one refuses it, else ""."""
+        recorded = recorded_base.strip() or OFFLINE_DEFAULT_BASE
+        return "" if same_base(recorded, self.name, self.root, recorded_hash) else recorded
+
+
 # The moved bases already logged (`same_base`): once each, not at every reload check.
 _MOVED_LOGGED: set[tuple[str, str]] = set()
 

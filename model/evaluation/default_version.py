@@ -1,6 +1,6 @@
 """Which version `atri eval` evaluates when none is given: the newest one the configured
 worker would take, of this character and of this base (`[model] base`), by the reload
-job's own rules (`versions.is_anothers`, `validation.same_base`). The newest on disk may
+job's own rules (`versions.is_anothers`, `validation.ConfiguredBase`). The newest on disk may
 be another's, or trained on another base, which the evaluation then refuses."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from atri.config import OFFLINE_DEFAULT_BASE, Settings
-from model.adapters.validation import same_base
+from atri.config import Settings
+from model.adapters.validation import ConfiguredBase
 from model.adapters.versions import (
     AdapterError,
     CharacterId,
@@ -71,11 +71,11 @@ def passed_over_because(folder: Path, settings: Settings, character: CharacterId
     theirs = trained_as(manifest)
     if theirs is not None and not theirs.is_same(character):
         return f"{TRAINED_AS}{theirs.name}"
-    recorded = str(manifest.get("base_model") or "")
-    recorded_hash = str(manifest.get("base_config_hash") or "")
-    if not same_base(recorded, settings.model.base, settings.root, recorded_hash):
-        return f'trained on base "{recorded or OFFLINE_DEFAULT_BASE}"'
-    return ""
+    base = ConfiguredBase.of(settings)
+    other = base.other_than(
+        str(manifest.get("base_model") or ""), str(manifest.get("base_config_hash") or "")
+    )
+    return f'trained on base "{other}"' if other else ""
 
 
 def _passed_over_note(
@@ -91,4 +91,4 @@ def _passed_over_note(
 
 
 def _base_of(settings: Settings) -> str:
-    return settings.model.base.strip() or OFFLINE_DEFAULT_BASE
+    return ConfiguredBase.of(settings).name
