@@ -146,6 +146,9 @@ class BotLines:
     # A quoted message before the words (`bot.quoting`): someone's, or her own.
     quote_note: str  # {who} {text}
     own_quote_note: str  # {text}
+    # What is stored in their place: whose message it quoted, not its words.
+    quote_mark: str  # {who}
+    own_quote_mark: str
     poll_note: str  # {question} {answers}: a Discord poll
     # A forwarded QQ chat record (合并转发): one "name: text" a line, or unread when only
     # its id came; her answer when such a record is all a message holds.
@@ -412,6 +415,8 @@ ZH = BotLines(
     poke_note="（戳了戳你）",
     quote_note="（引用了{{who}}的消息：{{text}}）",
     own_quote_note="（引用了你说过的话：{{text}}）",
+    quote_mark="（引用了{{who}}的消息）",
+    own_quote_mark="（引用了你说过的话）",
     poll_note="（发起了投票：{{question}} 选项：{{answers}}）",
     forward_note="（转发了一段聊天记录：\n{{record}}\n）",
     forward_unread_note="（转发了一段聊天记录，内容看不到）",
@@ -585,6 +590,8 @@ EN = BotLines(
     poke_note="(pokes you)",
     quote_note="(quoting {{who}}: {{text}})",
     own_quote_note="(quoting what you said: {{text}})",
+    quote_mark="(quoting {{who}})",
+    own_quote_mark="(quoting what you said)",
     poll_note="(started a poll: {{question}} Answers: {{answers}})",
     forward_note="(forwarded a chat record:\n{{record}}\n)",
     forward_unread_note="(forwarded a chat record that cannot be read)",
@@ -757,6 +764,8 @@ JA = BotLines(
     poke_note="（あなたをつんつんとつついた）",
     quote_note="（{{who}}のメッセージを引用：{{text}}）",
     own_quote_note="（あなたが言ったことを引用：{{text}}）",
+    quote_mark="（{{who}}のメッセージを引用）",
+    own_quote_mark="（あなたが言ったことを引用）",
     poll_note="（投票を作った：{{question}} 選択肢：{{answers}}）",
     forward_note="（チャット履歴を転送した：\n{{record}}\n）",
     forward_unread_note="（チャット履歴を転送したが、中身は見えない）",

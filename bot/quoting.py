@@ -12,7 +12,6 @@ message recalled or purged since stays in no conversation that quoted it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bot.lines import lines
@@ -24,9 +23,6 @@ MAX_QUOTE_CHARS = 200
 MAX_NAME_CHARS = 32
 CUT_MARK = "…"
 ANSWERS_SEPARATOR = " / "
-# The quoted words in a quote note's line, with the colon before them: what is left
-# names only whose message it is ("（引用了{who}的消息）", "(quoting {who})").
-_QUOTED_WORDS = re.compile(r"\s*[：:]\s*\{text\}")
 
 
 def cut(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
@@ -61,9 +57,9 @@ def quote_note(who: str | None, text: str) -> str:
 def quote_mark(who: str | None) -> str:
     """The note stored in place of `quote_note`: whose message it quoted (`who` None when
     it was her own), not its words."""
-    line = lines().own_quote_note if who is None else lines().quote_note
-    # A line with no colon before its words keeps their place, marked as cut.
-    return _QUOTED_WORDS.sub("", line).format(who=cut_name(who or ""), text=CUT_MARK)
+    if who is None:
+        return lines().own_quote_mark
+    return lines().quote_mark.format(who=cut_name(who))
 
 
 @dataclass(frozen=True)
