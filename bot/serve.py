@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from atri.config import DEFAULT_CONFIG_NAME, Secrets, Settings
+from atri.config import DEFAULT_CONFIG_NAME, DISCORD_TOKEN_ENV, Secrets, Settings
 from atri.errors import UserError
 from atri.terminal import spinner_for, waking_line
 from bot.console import DEFAULT_COMMAND, console_user_id, describe_worker, run_console
@@ -67,6 +67,14 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
         await run_adapters(service, settings, secrets, console, card)
 
 
+# Said under the console's header by `atri serve`: an operator who meant to run a bot
+# (a service whose token did not reach it) sees why, not only a chat ending at "Bye!".
+NO_BOT_NOTE = (
+    f"No bot is set up (no {DISCORD_TOKEN_ENV} in the environment, and [qq] enabled is "
+    "false), so she chats here, in the console."
+)
+
+
 def has_bots(settings: Settings, secrets: Secrets) -> bool:
     """Whether Discord or QQ is configured; without either, `atri serve` is the console chat."""
     return secrets.discord_token is not None or settings.qq.enabled
@@ -109,7 +117,9 @@ async def run_adapters(
     card: Persona | None = None,
 ) -> None:
     if not has_bots(settings, secrets):
-        await console_chat(worker, console, settings.config_file, settings.bot.command_name)
+        await console_chat(
+            worker, console, settings.config_file, settings.bot.command_name, NO_BOT_NOTE
+        )
         return
     adapters: dict[str, Adapter] = {}
     if settings.qq.enabled:
@@ -172,10 +182,12 @@ async def console_chat(
     console: Console,
     config_file: str | None = None,
     command: str = DEFAULT_COMMAND,
+    why_here: str = "",
 ) -> None:
     """The console chat, on an in-process or a remote worker alike; `config_file` (""
-    for the built-in defaults) is named under the header; `command` is `[bot]
-    command_name`, which the console takes before its commands as the bots do."""
+    for the built-in defaults) is named under the header, then `why_here` (why `atri
+    serve` chats here); `command` is `[bot] command_name`, which the console takes
+    before its commands as the bots do."""
     character = await worker.character()
     scope = ScopeRef(platform=CONSOLE_PLATFORM, user_id=console_user_id())
     try:
@@ -190,6 +202,8 @@ async def console_chat(
     about = describe_worker(await worker.status(), character)
     if config_file is not None:
         about = [*about[:1], config_line(config_file), *about[1:]]
+    if why_here:
+        about.append(why_here)
     await run_console(
         worker,
         console,
