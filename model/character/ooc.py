@@ -126,10 +126,20 @@ class _Word:
         return self._at_word_start is None or self._at_word_start.search(folded) is not None
 
 
+# The apostrophes models write beside the plain one: right and left single quotes, the
+# modifier letter, the full-width one.
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\uff07", "'"))
+
+
+def _plain_apostrophes(text: str) -> str:
+    """The reply as the rules read it: "I’m an AI" is "I'm an AI", which they name."""
+    return text.translate(_APOSTROPHES)
+
+
 def _folded(text: str) -> str:
     """Lower case with typographic apostrophes made plain: a listed "ain't" is found in
     "Ain’t", as models write it."""
-    return text.lower().replace("\u2019", "'")
+    return _plain_apostrophes(text).lower()
 
 
 def is_japanese(units: Counter[str]) -> bool:
@@ -193,8 +203,9 @@ class OOCDetector:
 
     def check(self, reply: str) -> OOCVerdict:
         reasons: list[str] = []
+        plain = _plain_apostrophes(reply)
         for kind, rx in self.rules:
-            match = rx.search(reply)
+            match = rx.search(plain)
             if match:
                 reasons.append(f"{kind} {match.group(0)!r}")
         folded = _folded(reply)
