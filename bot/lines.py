@@ -16,7 +16,13 @@ import re
 from dataclasses import dataclass, fields, replace
 
 from atri.config import BotSettings, Settings
-from model.character.persona import Persona, configured_persona
+from model.character.persona import (
+    Persona,
+    configured_card_path,
+    configured_persona,
+    default_user_name,
+    load_persona,
+)
 from model.protocol import REASON_CODES, ChannelMode, ReloadResult
 
 # The command the lines show when no config names one (`[bot] command_name`).
@@ -588,9 +594,9 @@ EN = BotLines(
     attachment_note="(sent an attachment: {{filename}})",
     picture_note="(sent a picture)",
     poke_note="(pokes you)",
-    quote_note="(quoting {{who}}: {{text}})",
+    quote_note="(quoting {{who}}'s message: {{text}})",
     own_quote_note="(quoting what you said: {{text}})",
-    quote_mark="(quoting {{who}})",
+    quote_mark="(quoting {{who}}'s message)",
     own_quote_mark="(quoting what you said)",
     poll_note="(started a poll: {{question}} Answers: {{answers}})",
     forward_note="(forwarded a chat record:\n{{record}}\n)",
@@ -839,6 +845,7 @@ def lines_for(name: str, language: str, command: str = DEFAULT_COMMAND) -> BotLi
 _current = lines_for("亚托莉", "zh")
 _language = "zh"
 _command = DEFAULT_COMMAND
+_card_names: tuple[str, ...] = ()  # `card_names`
 
 
 def lines() -> BotLines:
@@ -871,10 +878,30 @@ def use_card(settings: Settings, card: Persona | None = None) -> BotLines:
     she is served in: its name and language after `[persona] language` (ATRI's card,
     written in Chinese, speaks English as "ATRI" on the offline English model). A note
     in Chinese among English words pulled her replies into Chinese."""
-    global _command
+    global _command, _card_names
     _command = settings.bot.command_name
+    if card is None:
+        card = load_persona(configured_card_path(settings))
     her = configured_persona(settings, card)
+    _card_names = _names_on(card, her, settings)
     return _speak_as(her.name, her.main_language)
+
+
+def card_names() -> tuple[str, ...]:
+    """Her names, her aliases and the lead's on the card the bots serve (`use_card`), in
+    every language the card is written in: a member going by one is named with their id
+    where their words are quoted or forwarded (`bot.quoting.author_label`)."""
+    return _card_names
+
+
+def _names_on(card: Persona, her: Persona, settings: Settings) -> tuple[str, ...]:
+    # `her`: the card as served. A Chinese chat names the lead 夏生, and a member may
+    # still call himself Natsuki: every language's names count.
+    names = [her.name, *her.aliases, default_user_name(her, settings)]
+    for language in card.languages:
+        version = card.in_language(language)
+        names += [version.name, version.user_name]
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def use_character(name: str, language: str) -> BotLines | None:

@@ -12,9 +12,11 @@ message recalled or purged since stays in no conversation that quoted it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.lines import lines
+from bot.lines import card_names, lines
+from model.character.prompt import told_apart
 from model.protocol import visible_name, visible_text
 
 # The most of a quoted message (or of a poll's answers) the model reads: enough to know
@@ -45,6 +47,21 @@ def at_name(name: object) -> str:
     if not isinstance(name, str):
         return ""
     return visible_text(visible_text(visible_name(name)).lstrip("@"))
+
+
+def reserved_names(*more: str) -> list[str]:
+    """Names an author of a quote or a forwarded message must not go by bare: hers as the
+    bots speak (`lines().name`), her card's and the lead's (`card_names`), and `more`."""
+    return [lines().name, *card_names(), *more]
+
+
+def author_label(name: str, author_id: str, her_names: Iterable[str] = ()) -> str:
+    """How a quote or a forwarded message names its author: their name, with their id
+    where it reads as one of `reserved_names` (`told_apart`, as room lines name people),
+    so a member nicknamed after her is not quoted as her."""
+    shown = cut_name(name)
+    person = (author_id or "?", shown)
+    return told_apart([person], reserved_names(*her_names))[person]
 
 
 def quote_note(who: str | None, text: str) -> str:

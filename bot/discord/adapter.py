@@ -42,7 +42,7 @@ from bot.limits import (
     Sweeps,
 )
 from bot.lines import DEFAULT_COMMAND, error_line_of, lines
-from bot.quoting import QuoteNotes, poll_note, quote_notes
+from bot.quoting import QuoteNotes, author_label, poll_note, quote_notes
 from model.character.persona import Persona, canned_lines
 from model.protocol import (
     MAX_CHANNEL_MESSAGES,
@@ -302,7 +302,10 @@ def quoted_in(message: discord.Message, me_id: int) -> QuoteNotes:
     text = said_in(quoted, me_id)
     if not text:
         return QuoteNotes()
-    return quote_notes(None if quoted.author.id == me_id else shown_name(quoted.author), text)
+    if quoted.author.id == me_id:
+        return quote_notes(None, text)
+    # A member nicknamed after her (or the lead) is named with their id, as in the room.
+    return quote_notes(author_label(shown_name(quoted.author), str(quoted.author.id)), text)
 
 
 def _answered_someone_else(reply: discord.Message, person_id: int) -> bool:

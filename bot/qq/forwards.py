@@ -1,20 +1,24 @@
 """A forwarded chat record (合并转发, a `forward` segment) as text for the model.
 
 NapCat sends the record's messages inline (`data.content`, each a message report); read
-so, the record is "name: text" a line, as Discord reads a forwarded message as the text
-it forwards. go-cqhttp, Lagrange and LLOneBot send only the record's id: for a message
-she answers, the record is fetched (`get_forward_msg`, at most `FETCH_SECONDS`, so a
-slow implementation never holds her reply up) and read the same way; one that could not
-be fetched, or a message she only listens to (no call per group message), tells the
-model a record was sent that it cannot see.
+so, the record is "name: text" a line as room lines are (`said_line`: a message's
+further lines indented, a sender named after her with their QQ number: `author_label`),
+as Discord reads a forwarded message as the text it forwards. go-cqhttp, Lagrange and
+LLOneBot send only the record's id: for a message she answers, the record is fetched
+(`get_forward_msg`, at most `FETCH_SECONDS`, so a slow implementation never holds her
+reply up) and read the same way; one that could not be fetched, or a message she only
+listens to (no call per group message), tells the model a record was sent that it cannot
+see.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from typing import Any
 
+from nonebot import get_driver
 from nonebot.adapters.onebot.v11 import Bot, Message, MessageSegment
 
 from bot.limits import MAX_INPUT_CHARS
@@ -23,7 +27,8 @@ from bot.qq.connections import Connections
 from bot.qq.faces import face_text
 from bot.qq.segments import segment_note
 from bot.qq.text import defang, inline_record
-from bot.quoting import at_name, cut_name
+from bot.quoting import at_name, author_label
+from model.character.prompt import said_line
 from model.protocol import first_visible_name
 
 log = logging.getLogger(__name__)
@@ -96,7 +101,8 @@ def record_text(segment: MessageSegment) -> str:
     record = inline_record(segment)
     if record is None:
         return lines().forward_unread_note
-    lines_read = [line for item in record if (line := _message_line(item))]
+    her_names = qq_her_names()
+    lines_read = [line for item in record if (line := _message_line(item, her_names))]
     if not lines_read:
         return lines().forward_unread_note
     text = "\n".join(lines_read)
@@ -104,8 +110,18 @@ def record_text(segment: MessageSegment) -> str:
     return lines().forward_note.format(record=text[: max(room, 0)])
 
 
-def _message_line(item: Any) -> str:
-    """One forwarded message as "name: text"; "" for one with nothing to read."""
+def qq_her_names() -> set[str]:
+    """The names that call her in a group (NoneBot's `nickname`: `[qq] nicknames`, else
+    her card's); none while NoneBot is not started (a record read on its own)."""
+    try:
+        return set(get_driver().config.nickname)
+    except ValueError:
+        return set()
+
+
+def _message_line(item: Any, her_names: Collection[str] = ()) -> str:
+    """One forwarded message as "name: text" (`said_line`, its sender named apart from
+    her: `author_label`); "" for one with nothing to read."""
     if not isinstance(item, dict):
         return ""
     text = defang(segments_text(_as_message(item.get("message")))).strip()
@@ -120,7 +136,9 @@ def _message_line(item: Any) -> str:
     name = first_visible_name(
         *(str(n) if isinstance(n, int) and n else n for n in names), fallback="?"
     )
-    return f"{cut_name(defang(name))}: {text}"
+    user_id = sender.get("user_id")
+    author_id = str(user_id) if isinstance(user_id, (str, int)) else ""
+    return said_line(author_label(defang(name), author_id, her_names), text, ": ")
 
 
 def _as_message(raw: Any) -> Message:

@@ -3,7 +3,8 @@
 NoneBot fetches the quoted message (`get_msg`) into `event.reply` and takes the quote out
 of the message: "他说得对吗" quoting "明天全校放假" reached the model as the question
 alone. The quote goes before the words as a short note (`bot.quoting`): who is quoted
-(her own message is hers: "you" to the model) and at most 200 characters of it, cleaned
+(her own message is hers: "you" to the model; a member named after her, `author_label`,
+is named with their QQ number, as in the room) and at most 200 characters of it, cleaned
 as any message text is. It is not counted in the 4,000 characters a message may have:
 the words keep all of theirs, and the note is at most a few hundred more. A quote the
 implementation could not fetch (`event.reply` None) adds nothing. The quoted words are
@@ -16,9 +17,9 @@ from __future__ import annotations
 
 from nonebot.adapters.onebot.v11 import MessageEvent
 
-from bot.qq.forwards import segments_text
+from bot.qq.forwards import qq_her_names, segments_text
 from bot.qq.text import defang
-from bot.quoting import QuoteNotes, quote_notes
+from bot.quoting import QuoteNotes, author_label, quote_notes
 from model.protocol import first_visible_name
 
 
@@ -41,4 +42,5 @@ def quoted_notes(event: MessageEvent) -> QuoteNotes:
     if str(sender.user_id) == str(event.self_id):
         return quote_notes(None, text)
     who = first_visible_name(sender.card, sender.nickname, fallback=str(sender.user_id or ""))
-    return quote_notes(defang(who) or "?", text)
+    label = author_label(defang(who) or "?", str(sender.user_id or ""), qq_her_names())
+    return quote_notes(label, text)

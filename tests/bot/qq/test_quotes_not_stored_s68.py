@@ -73,7 +73,7 @@ async def test_a_quote_is_read_for_the_reply_and_stored_without_its_words(
     ("language", "kept", "own"),
     [
         ("zh", "（引用了小明的消息）", "（引用了你说过的话）"),
-        ("en", "(quoting 小明)", "(quoting what you said)"),
+        ("en", "(quoting 小明's message)", "(quoting what you said)"),
         ("ja", "（小明のメッセージを引用）", "（あなたが言ったことを引用）"),
     ],
 )
