@@ -508,7 +508,11 @@ def _train(settings: Settings, resume: bool, one_run: list[str] | None = None) -
     _quiet_transformers()
     try:
         result = run_training(
-            settings, resume=resume, callbacks=[RichProgress(console)], notify=note
+            settings,
+            resume=resume,
+            callbacks=[RichProgress(console)],
+            notify=note,
+            resume_flags=one_run or (),
         )
     except TrainingInterrupted as stopped:
         if stopped.version is not None:

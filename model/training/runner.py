@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,10 +103,13 @@ def train(
     resume: bool = False,
     callbacks: list[Any] | None = None,
     notify: Any = None,
+    resume_flags: Sequence[str] = (),
 ) -> TrainResult:
     """Train one adapter and publish it as a new version; return what happened.
 
     `notify(message)` receives one-line notes (resume point, skipped samples).
+    `resume_flags`: the command line's flags that differ from the config, which the
+    `--resume` a failure suggests repeats (it refuses a run under other settings).
     """
     import torch
     from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
@@ -115,7 +118,7 @@ def train(
     check_configured_template(settings.model.chat_template)  # before data and model load
     t = settings.train
     out = adapters_folder(settings)
-    resume_command = suggested_command(settings.config_file, "train", "--resume")
+    resume_command = suggested_command(settings.config_file, "train", "--resume", *resume_flags)
     try:
         files = resolve_data_files(settings)
     except TrainError as exc:
