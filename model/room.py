@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
+import regex as stoppable_re  # \p{…} classes, as the lorebook's patterns
 
+from model.character.card_fields import whole_word_pattern
 from model.grouping import Grouped, OneTransaction, Touch
 
 # Lines older than the age bound are deleted from every room at most this often (rooms
@@ -534,7 +536,12 @@ class SpeakUp:
     ) -> None:
         self.channels = frozenset(channels)
         self.probability = probability
-        self.words = [w.casefold() for w in dict.fromkeys(words) if w.strip()]
+        # Whole words where words are spaced (the lorebook's rule, `whole_word_pattern`):
+        # "ATRI" calls her, "Matrix" and "atrium" do not; 亚托莉 is found anywhere.
+        words = [w.casefold() for w in dict.fromkeys(words) if w.strip()]
+        self.words = (
+            stoppable_re.compile("|".join(whole_word_pattern(w) for w in words)) if words else None
+        )
         self.cooldown_seconds = cooldown_seconds
         self.max_per_hour = max_per_hour
         self.rng = rng or random.Random()
@@ -554,8 +561,7 @@ class SpeakUp:
             return False
         if spoken and now - spoken[-1] < self.cooldown_seconds:
             return False
-        folded = text.casefold()
-        called = any(word in folded for word in self.words)
+        called = self.words is not None and self.words.search(text.casefold()) is not None
         if not called and self.rng.random() >= self.probability:
             return False
         spoken.append(now)

@@ -273,7 +273,7 @@ def _compile_key(
     else:
         loose = not case_sensitive
         key = _loose(key) if loose else unicodedata.normalize("NFC", key)
-        source = _whole_words(key) if whole_words else stoppable_re.escape(key)
+        source = whole_word_pattern(key) if whole_words else stoppable_re.escape(key)
         flags = 0 if case_sensitive else stoppable_re.IGNORECASE | stoppable_re.FULLCASE
     try:
         return stoppable_re.compile(source, flags), loose
@@ -297,7 +297,7 @@ def _loose(text: str) -> str:
     return unicodedata.normalize("NFC", _UNWRITTEN_MARKS.sub(r"\1\2", decomposed))
 
 
-def _whole_words(key: str) -> str:
+def whole_word_pattern(key: str) -> str:
     """A pattern of the key's words, not within a longer word: no letter or digit of a
     script written with spaces may lead or follow an edge of the key that is one (but
     Arabic's joined words may lead it: `_ARABIC_PROCLITICS`). A key of several words is
