@@ -709,6 +709,9 @@ async def _stream(body: CompletionRequest, reply: Reply) -> AsyncIterator[str]:
     yield chunk({"role": "assistant", "content": ""}, None, fingerprint)
     for start in range(0, len(reply.text), STREAM_CHUNK_CHARS):
         yield chunk({"content": reply.text[start : start + STREAM_CHUNK_CHARS]}, None, fingerprint)
+        # A turn for the loop between chunks: a client gone mid-stream is noticed there
+        # (uvicorn stops writing) instead of asyncio warning at every write after.
+        await asyncio.sleep(0)
     yield chunk({}, reply.finish_reason, fingerprint)
     if body.usage_chunk():
         usage = {
