@@ -154,7 +154,8 @@ def adapters_list() -> None:
     base, which that worker refuses; the base column names each version's),
     refused (the reload job's own checks of its
     files fail, or under \\[reload] require_eval it has no evaluation; a word
-    says which). A version made after the live one but named before it,
+    says which, and a line below names the files a folder copied in part
+    lacks). A version made after the live one but named before it,
     which no worker takes, is named below the table. The checkpoints in
     .runs/ are one line below it."""
     from model.adapters.inventory import (
@@ -187,6 +188,8 @@ def adapters_list() -> None:
         _print(f"{counted(len(versions), 'version')}, {size_text(total)} in {folder}.")
         _print(_worker_line(worker))
         notes = _legend(versions, worker, _base(settings)) + hidden_by_name_notes(versions, worker)
+        # What a folder copied in part lacks: its status word alone did not say.
+        notes += [v.reason for v in versions if v.missing]
         for line in notes:
             _print(line)
     if runs is not None:
@@ -232,7 +235,7 @@ def _legend(
             f"other base: trained on another base model than [model] base{configured}; a "
             "worker on this one refuses it, and prune leaves it for a worker on that base."
         )
-    if worker.refused and any(v.name == worker.refused for v in versions):
+    if "refused by the worker" in shown:
         lines.append(
             "refused by the worker: its last reload found it broken once loaded (its "
             "weights, its smoke test); prune keeps it only when newer than those it keeps."

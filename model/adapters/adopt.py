@@ -36,6 +36,7 @@ from model.adapters.versions import (
     MANIFEST,
     PICKLED_WEIGHTS,
     AdapterError,
+    is_version_name,
     latest_version,
     list_versions,
     next_version_name,
@@ -114,6 +115,7 @@ def check_source(source: Path, out: Path) -> None:
                 "folder trained elsewhere)."
             )
         )
+    check_not_arriving(source, out)
     if (
         source.is_dir()
         and (source / ADAPTER_CONFIG).is_file()
@@ -125,6 +127,20 @@ def check_source(source: Path, out: Path) -> None:
             "adapter folder whole (peft writes both)."
         )
     check_adapter_folder(source)
+
+
+def check_not_arriving(source: Path, out: Path) -> None:
+    """A folder named as a version in the adapters folder, without its manifest, is a
+    version `atri train` wrote, copied in part or still coming: adopted, it was published
+    again under a newer name, and the real one, complete later, was never served."""
+    folder = source.resolve()
+    if folder.parent == out.resolve() and is_version_name(folder.name):
+        raise AdapterError(
+            f"{source} is an adapter version without its {MANIFEST} (still being copied in, "
+            "or copied in part): copy the whole folder from where it was trained, and the "
+            "reload job takes it once complete; adopted, it would be published again under "
+            "a newer name."
+        )
 
 
 def version_to_publish(out: Path, given: str | None, now: dt.datetime | None = None) -> str:

@@ -29,7 +29,9 @@ from atri.terminal import suggested_command
 from model.adapters.gguf_lora import ADAPTER_GGUF
 from model.adapters.validation import ConfiguredBase, read_version
 from model.adapters.versions import (
+    ADAPTER_FILES,
     MANIFEST,
+    PRUNED,
     RUNS_DIR,
     AdapterError,
     CharacterId,
@@ -81,6 +83,9 @@ class VersionOnDisk:
     # The base it was trained on when a worker on `[model] base` refuses it: a worker on
     # that base serves it.
     other_base: str = ""
+    # The files of a version it lacks (refused "no manifest" or "incomplete"): `reason`
+    # names them, which the listing prints below its table.
+    missing: tuple[str, ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -173,11 +178,15 @@ def read_on_disk(
     base: ConfiguredBase | None = None,
 ) -> VersionOnDisk:
     refused = reason = other_base = ""
+    missing: tuple[str, ...] = ()
     theirs = recorded_character(folder)
     try:
         version = read_version(adapters_dir, folder.name, config_file)
     except AdapterError as exc:
         refused, reason = exc.short, str(exc)
+        if refused in _MISSING_FILES:
+            missing = missing_files(folder)
+            refused, reason = missing_refusal(folder, missing) if missing else (refused, reason)
     else:
         # The job's order: the base before the evaluation (a version of another base
         # cannot be evaluated under this config).
@@ -200,6 +209,33 @@ def read_on_disk(
         anothers=theirs.name if theirs and is_anothers(theirs, character) else "",
         rolled_back=rolled_back,
         other_base=other_base,
+        missing=missing,
+    )
+
+
+# The reload job's words for a version folder that lacks some of a version's files.
+_MISSING_FILES = {"no manifest", "incomplete"}
+
+
+def missing_files(folder: Path) -> tuple[str, ...]:
+    """The files of a version (its adapter files and manifest) that `folder` lacks."""
+    return tuple(f for f in (*ADAPTER_FILES, MANIFEST) if not (folder / f).is_file())
+
+
+def missing_refusal(folder: Path, missing: tuple[str, ...]) -> tuple[str, str]:
+    """The refusal's word and sentence for a version folder lacking `missing`, naming
+    them: a GGUF export copied alone (what the llama.cpp machine uses) was listed as
+    "no manifest" without a word of what else a version needs."""
+    files = ", ".join(missing[:-1]) + (" and " if len(missing) > 1 else "") + missing[-1]
+    if (folder / ADAPTER_GGUF).is_file() and ADAPTER_FILES[1] in missing:
+        return "gguf only", (
+            f"Version {folder.name}: {ADAPTER_GGUF} alone is no version: copy {files} too, "
+            "the whole folder `atri train` wrote."
+        )
+    short = "no manifest" if MANIFEST in missing else "incomplete"
+    return short, (
+        f"Version {folder.name} lacks {files}: copy the whole folder `atri train` wrote "
+        "(one still being copied in is taken once complete)."
     )
 
 
@@ -496,7 +532,7 @@ def remove_versions(adapters_dir: Path, doomed: list[VersionOnDisk]) -> None:
     by the next `atri train`, as a dead run's build folder. UserError with one sentence
     when a version cannot be moved or the folder cannot be deleted whole."""
     moved: list[str] = []
-    with temp_folder(adapters_dir, "pruned") as trash:
+    with temp_folder(adapters_dir, PRUNED) as trash:
         try:
             for version in doomed:
                 try:

@@ -1,8 +1,9 @@
 """Adapter versions on disk: names, order, listing, manifest, and the atomic publish step.
 
 A version is `<adapters_dir>/<YYYYMMDD-HHMMSS>[-N]/` (UTC). It is built in a hidden
-folder beside it (`.tmp-<version>-<pid>`) and renamed into place only when complete, so
-a reader never sees half an adapter. Names starting with "." are never versions.
+folder beside it (`.tmp-<version>-<random>-<pid>`) and renamed into place only when
+complete, so a reader never sees half an adapter. Names starting with "." are never
+versions.
 No torch import here: the reload job reads manifests without loading a model.
 `atri train` publishes versions, `atri eval` and the reload job read them, all in
 `[model] adapters_dir`.
@@ -40,7 +41,14 @@ TMP_PREFIX = ".tmp-"
 
 # Matched whole (fullmatch): `$` would also accept a name ending in a newline.
 VERSION_PATTERN = re.compile(r"\d{8}-\d{6}(?:-[2-9]|-[1-9]\d+)?")
-_TMP_PATTERN = re.compile(r"^\.tmp-(?P<version>.+)-(?P<pid>\d+)$")
+# What `atri adapters prune` names the hidden folder it deletes versions from.
+PRUNED = "pruned"
+# Only the names `temp_folder` makes (a version's or prune's, its random part, its pid),
+# matched whole: a user's own hidden folder (".tmp-20261207-014228", a copy on its way
+# in) read as a dead run's and was deleted.
+_TMP_PATTERN = re.compile(
+    rf"\.tmp-(?P<version>{VERSION_PATTERN.pattern}|{PRUNED})-[0-9a-f]{{8}}-(?P<pid>\d+)"
+)
 
 
 class AdapterError(UserError):
@@ -155,8 +163,10 @@ def pickled_versions(parent: Path) -> list[str]:
 def bare_peft_folders(parent: Path) -> list[str]:
     """Folders under `parent` that hold a peft adapter (adapter_config.json and its
     safetensors) but no manifest.json, by name: one trained elsewhere (LLaMA-Factory,
-    axolotl) and dropped in. Never a version: nothing records the base it was trained
-    on, which the reload job checks before a version goes live."""
+    axolotl) and dropped in, or, named as a version, one being copied in whose manifest
+    has not come yet (`bare_folders_hint` tells them apart). Never a version: nothing
+    records the base it was trained on, which the reload job checks before a version
+    goes live."""
     if not parent.is_dir():
         return []
     return sorted(
@@ -205,20 +215,48 @@ def misnamed_hint(parent: Path, names: dict[str, str]) -> str:
 
 
 def bare_folders_hint(parent: Path, names: list[str], config_file: str = "") -> str:
-    """What to do with bare peft folders in the adapters folder, as one clause. The adopt
-    command names `config_file` (the config in use): pasted without it, it adopted into
-    another folder's adapters, under another base, where no worker looks."""
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    """What to do with bare peft folders in the adapters folder, as one clause. One named
+    as a version is most likely a version still being copied in (a copy writes the
+    weights before manifest.json): adopting it published the half copy as another,
+    newer version, so the real one, once complete, was never served. The adopt command
+    names `config_file` (the config in use): pasted without it, it adopted into another
+    folder's adapters, under another base, where no worker looks."""
+    coming = [n for n in names if is_version_name(n)]
+    foreign = [n for n in names if not is_version_name(n)]
+    clauses = [_adopt_clause(parent, foreign, config_file)] if foreign else []
+    if coming:
+        clauses.append(_coming_clause(parent, coming))
+    return "; ".join(clauses)
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _adopt_clause(parent: Path, names: list[str], config_file: str) -> str:
+    """Bare peft folders trained elsewhere: `atri adapters adopt` makes one a version."""
     one = len(names) == 1
     adopt = suggested_command(config_file, "adapters", "adopt", parent / names[0])
     if not one:  # FOLDER stands for the one to name, so it is not quoted
         adopt = suggested_command(config_file, "adapters", "adopt") + " FOLDER"
     return (
-        f"{shown} in {parent} {'holds' if one else 'hold'} a peft adapter but no {MANIFEST}, "
-        "which records the base model a version was trained on, so the reload job passes "
-        f"{'it' if one else 'them'} over; `{adopt}` checks "
+        f"{_shown(names)} in {parent} {'holds' if one else 'hold'} a peft adapter but no "
+        f"{MANIFEST}, which records the base model a version was trained on, so the reload "
+        f"job passes {'it' if one else 'them'} over; `{adopt}` checks "
         f"{'it' if one else 'one'} against [model] base and publishes it as a version (or "
         f"set [model] adapter to {'its' if one else 'the'} folder and restart)"
+    )
+
+
+def _coming_clause(parent: Path, names: list[str]) -> str:
+    """Bare folders named as versions: copies on their way in, or copied without their
+    manifest."""
+    one = len(names) == 1
+    coming = "if it is being copied in, it is" if one else "one being copied in is"
+    return (
+        f"{_shown(names)} in {parent} {'has' if one else 'have'} no {MANIFEST} yet: "
+        f"{coming} taken once complete; a version from `atri train` needs its {MANIFEST}, "
+        "so copy the folder whole from where it was trained"
     )
 
 
@@ -461,7 +499,8 @@ def record_rolled_back(adapters_dir: Path, versions: set[str]) -> None:
 def temp_folder(parent: Path, version: str) -> Iterator[Path]:
     """A fresh hidden build folder for `version` in `parent` (same filesystem: rename is
     atomic), `.tmp-<version>-<random>-<pid>`, held for the `with` block (see
-    atri.files.owned): while its run lives, another never takes it for a dead run's. A
+    atri.files.owned): while its run lives, another never takes it for a dead run's.
+    `version` is a version name or PRUNED: `remove_stale_temps` takes no other. A
     folder that cannot be written (a read-only volume, another user's) is one sentence:
     `atri adapters prune` and `adopt` ended in a traceback there."""
 
@@ -523,7 +562,7 @@ def remove_stale_temps(parent: Path) -> list[Path]:
     if not parent.is_dir():
         return removed
     for p in parent.iterdir():
-        match = _TMP_PATTERN.match(p.name)
+        match = _TMP_PATTERN.fullmatch(p.name)
         if not match or not p.is_dir():
             continue
         with claimed(p, int(match["pid"])) as dead:  # no running process holds it

@@ -26,7 +26,7 @@ def _by_files(folder: Path, pid: int) -> tuple[Path, Callable[[], list[Path]]]:
 
 
 def _by_versions(folder: Path, pid: int) -> tuple[Path, Callable[[], list[Path]]]:
-    return folder / f".tmp-20260101-120000-{pid}", lambda: remove_stale_temps(folder)
+    return folder / f".tmp-20260101-120000-0123abcd-{pid}", lambda: remove_stale_temps(folder)
 
 
 JUDGES = pytest.mark.parametrize("judge", [_by_files, _by_versions], ids=["files", "versions"])

@@ -102,7 +102,7 @@ def test_build_folders_of_dead_runs_are_removed_live_ones_kept(tmp_path: Path) -
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    stale = tmp_path / f".tmp-20260101-120000-{dead.stdout.strip()}"
+    stale = tmp_path / f".tmp-20260101-120000-0123abcd-{dead.stdout.strip()}"
     stale.mkdir()
     with temp_folder(tmp_path, "20260101-120001") as live:
         assert remove_stale_temps(tmp_path) == [stale]
