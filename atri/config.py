@@ -46,6 +46,12 @@ MAX_BATCH_WINDOW_MS = 1000
 # only what fits the context window, so these are already far past any use.
 MAX_READ_PER_REPLY = 10_000
 MAX_ROOM_LINES_KEPT = 100_000
+# Each retry is a whole generation: past this a flagged reply only ran into the timeout.
+MAX_OOC_RETRIES = 10
+# The seeds numpy takes (`[train] seed = -1` crashed in set_seed).
+MAX_SEED = 2**32 - 1
+# "typing…" renewed more often than this was sent to OneBot hundreds of times a second.
+MIN_TYPING_SECONDS = 1.0
 
 
 def _all_compile(patterns: list[str]) -> list[str]:
@@ -80,8 +86,20 @@ def _words_not_blank(words: list[str]) -> list[str]:
     return words
 
 
+def _no_marker_matches_nothing(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        if re.search(pattern, "") is not None:
+            raise ValueError(
+                f"{pattern!r} matches an empty text, so every line would start a new scene; "
+                "make it need at least one character"
+            )
+    return patterns
+
+
 # Patterns a reply is flagged by: one that matches nothing at all flags every reply.
 ReplyPatternList = Annotated[RegexList, AfterValidator(_none_match_nothing)]
+# Lines that start a scene: one that matches nothing at all makes each line a scene.
+SceneMarkerList = Annotated[RegexList, AfterValidator(_no_marker_matches_nothing)]
 # Words a reply is flagged by.
 ReplyWordList = Annotated[list[str], AfterValidator(_words_not_blank)]
 
@@ -220,9 +238,54 @@ def _not_a_windows_path(value: str) -> str:
     return value
 
 
+# `$HOME`, `${HOME}`, `%USERPROFILE%`: nothing expands them, so each was a folder of
+# that name beside the config.
+_ENVIRONMENT_VARIABLE = re.compile(r"\$\{?[A-Za-z_]\w*\}?|%[A-Za-z_]\w*%")
+# The validation context of a config file's text: checks for what only a hand-written
+# value holds. A flag's path (set on the settings later) is one the shell expanded and
+# that exists, whatever its name.
+_IN_THE_FILE = {"in_the_file": True}
+
+
+def _in_the_file(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("in_the_file"))
+
+
+def _no_environment_variable(value: str, info: ValidationInfo) -> str:
+    found = _ENVIRONMENT_VARIABLE.search(value) if _in_the_file(info) else None
+    if found is not None:
+        raise ValueError(
+            f"names the environment variable {found[0]}, which is not expanded here (it "
+            "would be a folder of that name): write the path itself, or ~ for your home folder"
+        )
+    return value
+
+
+def _no_outer_blanks(value: str, info: ValidationInfo) -> str:
+    """`"data/atri.sqlite3 "` is another file than `data/atri.sqlite3`, and its blank is
+    seen in no listing: a second, empty database."""
+    if _in_the_file(info) and value.strip() and value != value.strip():
+        raise ValueError("starts or ends with a blank, which would name another file; remove it")
+    return value
+
+
 PathSetting = Annotated[
-    str, AfterValidator(_no_control_character), AfterValidator(_not_a_windows_path)
+    str,
+    AfterValidator(_no_control_character),
+    AfterValidator(_no_environment_variable),
+    AfterValidator(_not_a_windows_path),
+    AfterValidator(_no_outer_blanks),
 ]
+
+
+def _not_a_folder(value: str) -> str:
+    if value.endswith(("/", "\\")):
+        raise ValueError("ends in a slash, so it names a folder: give the file's name too")
+    return value
+
+
+# A file (a database, a card, a GGUF): `"data/"` made a SQLite file named `data`.
+FilePathSetting = Annotated[PathSetting, AfterValidator(_not_a_folder)]
 
 
 def _a_file_named(value: str) -> str:
@@ -232,7 +295,7 @@ def _a_file_named(value: str) -> str:
 
 
 # A file ATRI writes, which must be named: "" is the config's folder itself.
-FileSetting = Annotated[PathSetting, AfterValidator(_a_file_named)]
+FileSetting = Annotated[FilePathSetting, AfterValidator(_a_file_named)]
 
 
 # The short system prompt an adapter is trained with: the adapter learns the character
@@ -258,11 +321,21 @@ class Section(BaseModel):
 DEFAULT_CACHE_DIR = "~/.cache/atri"
 
 
+def _a_cache_folder(value: str) -> str:
+    """Empty, it was the config's own folder, which the model's files (500 MB) filled."""
+    if not value.strip():
+        raise ValueError(
+            "must name a folder, not be empty (the config's own folder): delete the line for "
+            f"the default, {DEFAULT_CACHE_DIR}"
+        )
+    return value
+
+
 class ModelSettings(Section):
     base: PathSetting = OFFLINE_DEFAULT_BASE
     adapter: PathSetting = ""
     engine: Literal["local", "llamacpp", "echo", "openai"] = "local"
-    cache_dir: PathSetting = DEFAULT_CACHE_DIR
+    cache_dir: Annotated[PathSetting, AfterValidator(_a_cache_folder)] = DEFAULT_CACHE_DIR
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     adapters_dir: PathSetting = "adapters"
@@ -270,7 +343,7 @@ class ModelSettings(Section):
     prefix_cache: bool = True
     trust_remote_code: bool = False
     chat_template: str = ""
-    gguf: PathSetting = ""
+    gguf: FilePathSetting = ""
     llamacpp_kv_tokens: int = Field(default=0, ge=0)
     llamacpp_threads: int = Field(default=0, ge=0)
     # One URL, or a list: one per vLLM replica (the engine spreads requests itself).
@@ -340,15 +413,35 @@ class GenerationSettings(Section):
     repetition_penalty: PositiveFloat = 1.1
 
 
+# `{{char}}` and `{{user}}` as a slip writes them (`{char}`, `{{Char}}`, `{{ user }}`).
+_PLACEHOLDER_LIKE = re.compile(r"\{+\s*(?:char|user)\s*\}+", re.IGNORECASE)
+
+
+def _placeholders_as_filled(text: str) -> str:
+    """Only `{{char}}` and `{{user}}` are filled in: another spelling was trained, or
+    asked, as written."""
+    for found in _PLACEHOLDER_LIKE.finditer(text):
+        if found[0] not in ("{{char}}", "{{user}}"):
+            raise ValueError(
+                f"holds {found[0]}, which would stay as written: the placeholders are "
+                "{{char}} and {{user}}, in double braces, lower case, without blanks"
+            )
+    return text
+
+
+# A prompt with the card's names filled in.
+PromptTemplate = Annotated[NonBlank, AfterValidator(_placeholders_as_filled)]
+
+
 class PersonaSettings(Section):
-    card: PathSetting = ""
+    card: FilePathSetting = ""
     language: Literal["auto", "zh", "en", "ja"] = "auto"
     user_name: NonBlank = "夏生"
-    training_prompt: NonBlank = DEFAULT_TRAINING_PROMPT
+    training_prompt: PromptTemplate = DEFAULT_TRAINING_PROMPT
 
 
 class MemorySettings(Section):
-    path: PathSetting = "data/atri.sqlite3"
+    path: FilePathSetting = "data/atri.sqlite3"
     scope: Literal["user", "user_in_channel", "channel"] = "user"
     max_history_tokens: PositiveInt = 1024
     max_history_messages: int = Field(default=40, gt=0, le=MAX_READ_PER_REPLY)
@@ -398,7 +491,7 @@ class WorkerSettings(Section):
     queue_size: PositiveInt = 64
     rate_limit_per_minute: int = Field(default=20, ge=0)
     request_timeout_seconds: PositiveFloat = 120.0
-    ooc_max_retries: int = Field(default=2, ge=0)
+    ooc_max_retries: int = Field(default=2, ge=0, le=MAX_OOC_RETRIES)
     busy_reply: str = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
     error_reply: str = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
     openai_api_requires_token: bool = False
@@ -499,7 +592,7 @@ class ReloadSettings(Section):
     max_ooc_rate_increase: float = Field(default=0.05, ge=0, le=1)
     require_eval: bool = False
     keep_previous: int = Field(default=1, ge=0)
-    smoke_prompt: NonBlank = DEFAULT_SMOKE_PROMPT
+    smoke_prompt: PromptTemplate = DEFAULT_SMOKE_PROMPT
     smoke_max_new_tokens: PositiveInt = 16
 
 
@@ -581,7 +674,7 @@ ALL_LINEAR = "all-linear"
 
 class TrainSettings(Section):
     dataset: PathSetting = "data/dataset/atri_sharegpt.json"
-    eval_dataset: PathSetting = ""
+    eval_dataset: FilePathSetting = ""
     lora_r: PositiveInt = 16
     lora_alpha: PositiveInt = 32
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
@@ -610,7 +703,7 @@ class TrainSettings(Section):
     gradient_checkpointing: Literal["auto", "on", "off"] = "auto"
     warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
     logging_steps: PositiveInt = 5
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
 
     @field_validator("dataset")
     @classmethod
@@ -643,7 +736,7 @@ class TrainSettings(Section):
 
 
 class EvalSettings(Section):
-    probes: PathSetting = ""
+    probes: FilePathSetting = ""
     max_new_tokens: PositiveInt = 96
     batch_size: PositiveInt = 8
     style_markers: list[str] = Field(
@@ -703,7 +796,7 @@ class DataprepSettings(Section):
     dump_side: Literal["translation", "original"] = "translation"
     artemis_language: str = "auto"
     custom_regex: str = ""
-    scene_markers: RegexList = Field(
+    scene_markers: SceneMarkerList = Field(
         default_factory=lambda: [
             r"第[0-9０-９一二三四五六七八九十百零〇]+[章话話幕节節回]",
             r"(?i:chapter)\s*\d+",
@@ -738,7 +831,7 @@ class DataprepSettings(Section):
     drop_near_duplicates: bool = True
     traditional_to_simplified: bool = False
     user_placeholder: bool = True
-    background: PathSetting = ""
+    background: FilePathSetting = ""
     background_ratio: float = Field(default=0.1, ge=0, lt=1)
     background_questions: list[str] = Field(
         default_factory=lambda: list(DEFAULT_BACKGROUND_QUESTIONS)
@@ -747,7 +840,7 @@ class DataprepSettings(Section):
     output_formats: list[OutputFormat] = Field(
         default_factory=lambda: list(OUTPUT_FORMATS), min_length=1
     )
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
 
     @field_validator("background_questions")
     @classmethod
@@ -850,6 +943,16 @@ class QQSettings(Section):
     answer_pokes: bool = True
     poke_cooldown_seconds: float = Field(default=60.0, ge=0)
 
+    @field_validator("typing_seconds")
+    @classmethod
+    def _off_or_a_pause(cls, value: float) -> float:
+        if 0 < value < MIN_TYPING_SECONDS:
+            raise ValueError(
+                f"must be 0 (off) or at least {MIN_TYPING_SECONDS:g}: each renewal is a "
+                "request to the OneBot implementation"
+            )
+        return value
+
     @field_validator(
         "superusers",
         "allowed_users",
@@ -916,13 +1019,17 @@ SECRET_ENV_BY_SECTION = {
     "qq": ONEBOT_ACCESS_TOKEN_ENV,
     "model": OPENAI_API_KEY_ENV,
 }
+# The environment variables that hold secrets.
+SECRET_ENVS = frozenset({API_KEYS_ENV, *SECRET_ENV_BY_SECTION.values()})
 # Every environment variable ATRI itself reads (the QQ plugin's `ATRI_*` keys aside).
-ATRI_ENV = frozenset({CONFIG_ENV, API_KEYS_ENV, *SECRET_ENV_BY_SECTION.values()})
-# A key named like a secret: `token`, `access_token`, `api_key`, `password`, …
+ATRI_ENV = frozenset({CONFIG_ENV, *SECRET_ENVS})
+# A key named like a secret, one or several: `token`, `access_tokens`, `api_keys`, …
 _SECRET_NAME = re.compile(
-    r"(?:^|_)(?:token|secret|password|passwd|passphrase|api_?key|access_?key|private_?key)$",
+    r"(?:^|_)(?:token|secret|password|passwd|passphrase|api_?key|access_?key|private_?key)s?$",
     re.IGNORECASE,
 )
+# A count of tokens (`max_tokens`, `max_prompt_tokens`): named like tokens, but no secret.
+_TOKEN_COUNT = re.compile(r"(?:^|_)(?:max|min|num)_(?:\w+_)?tokens$", re.IGNORECASE)
 
 
 class Secrets(BaseModel):
@@ -1025,22 +1132,46 @@ def _list_example(annotation: Any) -> str:
     return '["a", "b"]'
 
 
+def _is_secret_name(key: str) -> bool:
+    """Whether a key not in the config is named like a secret (`token`, `api_keys`,
+    `ATRI_ADMIN_TOKEN`); a key of another section and a count of tokens are not."""
+    if key.upper() in SECRET_ENVS:
+        return True
+    if not _SECRET_NAME.search(key) or _TOKEN_COUNT.search(key):
+        return False
+    return not any(key in section.model_fields for section in _sections().values())
+
+
+def _secret_variable(section: str, key: str) -> str | None:
+    """The environment variable a secret written as `key` in [section] belongs in
+    (`api_keys` -> ATRI_API_KEYS, `[discord] tokens` -> ATRI_DISCORD_TOKEN), or None."""
+    named = "ATRI_" + key.upper().removeprefix("ATRI_")
+    if named in SECRET_ENVS:
+        return named
+    env = SECRET_ENV_BY_SECTION.get(section)
+    if env == ADMIN_TOKEN_ENV and re.search("API_?KEY", named):
+        return API_KEYS_ENV  # [worker] api_key: the keys of the worker's API clients
+    if env == OPENAI_API_KEY_ENV and "KEY" not in named:
+        return None  # [model] token: no token of ours belongs to the model
+    if env is None:
+        # One or several: `api_key` -> ATRI_API_KEYS, `discord_tokens` -> ATRI_DISCORD_TOKEN.
+        env = next(iter({named + "S", named.removesuffix("S")} & SECRET_ENVS), None)
+    return env
+
+
 def _secret_in_file(loc: list[str]) -> str | None:
     """The sentence for an unknown key named like a secret, or None for another key. It
     never shows the value, and says where the secret is read from instead."""
-    if not _SECRET_NAME.search(loc[-1]):
+    if not _is_secret_name(loc[-1]):
         return None
-    section = loc[0] if len(loc) >= 2 else ""
-    env = SECRET_ENV_BY_SECTION.get(section)
-    if env == OPENAI_API_KEY_ENV and "key" not in loc[-1].lower():
-        env = None  # [model] token: no token of ours belongs to the model
+    env = _secret_variable(loc[0] if len(loc) >= 2 else "", loc[-1])
     if env is not None:
         return (
             "is not a known key: secrets are never read from the config file; delete the "
             f"line and set the environment variable {env} instead (the value is not shown "
             "here)"
         )
-    every = ", ".join(SECRET_ENV_BY_SECTION.values())
+    every = ", ".join(sorted(SECRET_ENVS))
     return (
         "is not a known key (check the spelling against the commented config.toml); if it "
         "holds a secret, delete the line: secrets are read only from the environment "
@@ -1098,10 +1229,21 @@ def _unknown_key(loc: list[str], is_table: bool) -> str:
     return _UNKNOWN_KEY
 
 
-def describe_validation_error(exc: ValidationError, source: str) -> str:
+def describe_validation_error(
+    exc: ValidationError,
+    source: str,
+    moved: dict[tuple[str, str], tuple[str, str]] | None = None,
+) -> str:
+    """One line per error; a key read under its new name (`moved`: the old name by the
+    new) is named as the user wrote it."""
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
+        renamed = ""
+        new = (loc[0], loc[1]) if len(loc) >= 2 else None
+        if moved and new in moved:
+            loc = [*moved[new], *loc[2:]]
+            renamed = f" (the key is now [{new[0]}] {new[1]}: rename it)"
         secret = _secret_in_file(loc) if err["type"] == "extra_forbidden" and loc else None
         if secret is not None:
             where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) >= 2 else loc[0]
@@ -1120,7 +1262,7 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
         if len(loc) == 1 and isinstance(value, dict):  # a rule across a whole section
             where, value = f"[{loc[0]}]", None
         shown = "" if err["type"] == "missing" or value is None else f" = {_toml_repr(value)}"
-        lines.append(f"{source}: {where}{shown}: {message}")
+        lines.append(f"{source}: {where}{shown}: {message}{renamed}")
     return "\n".join(lines)
 
 
@@ -1173,7 +1315,11 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
         # `-c "$CFG"` with the variable unset: the default file would be read instead,
         # with another character's memory and adapters.
         raise ConfigError("--config is empty: give the config file to read.")
-    chosen = explicit or os.environ.get(CONFIG_ENV)
+    from_env = os.environ.get(CONFIG_ENV)
+    if explicit is None and from_env and not from_env.strip():
+        # "error:  : config file not found" named nothing a reader could see.
+        raise ConfigError(f"{CONFIG_ENV} is blank: set it to the config file, or unset it.")
+    chosen = explicit or from_env
     if chosen:
         path = Path(os.path.expanduser(str(chosen)))
         origin = "--config" if explicit else CONFIG_ENV
@@ -1241,18 +1387,42 @@ def _toml_error(text: str, exc: tomllib.TOMLDecodeError) -> str:
         return said
     at = int(found[1])
     line = lines[at - 1]
-    key = re.match(r"\s*([\w.\"'-]+)\s*[=＝]", line)
-    named = f" (`{key[1]}`)" if key else ""
-    if key is not None:
+    # A line inside a list spread over lines belongs to the list's key (its own "key"
+    # would be the start of an entry: `sk-abc==,`).
+    key = _KEY_LINE.match(line)
+    owner = _array_key_above(lines, at) or (key[1] if key else None)
+    named = f" (`{owner}`)" if owner else ""
+    if owner is not None:
         # A hint shows the line mended, value and all: not a token's.
-        sections = (re.match(r"\s*\[([\w.-]+)\]", above) for above in reversed(lines[: at - 1]))
+        sections = (_SECTION_LINE.match(above) for above in reversed(lines[: at - 1]))
         section = next((m[1] for m in sections if m is not None), "")
-        if (secret := _secret_in_file([section, key[1].strip("\"'")])) is not None:
+        key_name = owner.strip("\"'")
+        # A dotted key names its section too: `worker.api_keys = …` at the top.
+        loc = [part for part in f"{section}.{key_name}".split(".") if part]
+        if (secret := _secret_in_file(loc)) is not None:
             return f"{said}; line {at}{named} {secret}"
     hint = _line_hint(line.strip())
     if hint is None:
         return said
     return f"{said}; line {at}{named}: {without_credentials(hint)}"
+
+
+_KEY_LINE = re.compile(r"\s*([\w.\"'-]+)\s*[=＝]")
+_SECTION_LINE = re.compile(r"\s*\[\[?([\w.-]+)\]")
+
+
+def _array_key_above(lines: list[str], at: int) -> str | None:
+    """The key of a list spread over lines that line `at` (counted from 1) is inside, or
+    None. Brackets inside strings are counted too: at worst a hint is left out."""
+    depth = 0
+    for line in reversed(lines[: at - 1]):
+        if _SECTION_LINE.match(line) and not _KEY_LINE.match(line):
+            return None
+        depth += line.count("[") - line.count("]")
+        key = _KEY_LINE.match(line)
+        if key is not None:
+            return key[1] if depth > 0 else None
+    return None
 
 
 def _line_hint(line: str) -> str | None:
@@ -1286,9 +1456,10 @@ RENAMED_KEYS: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
-def _move_renamed_keys(data: dict[str, Any], source: str) -> list[str]:
-    """Read old key names under their new ones; return a sentence for each."""
-    notices = []
+def _move_renamed_keys(data: dict[str, Any], source: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """Read old key names under their new ones; return the old name of each moved key,
+    by its new one."""
+    moved = {}
     for (old_section, old_key), (new_section, new_key) in RENAMED_KEYS.items():
         section = data.get(old_section)
         if not isinstance(section, dict) or old_key not in section:
@@ -1304,11 +1475,16 @@ def _move_renamed_keys(data: dict[str, Any], source: str) -> list[str]:
                 f"{new_key}."
             )
         target[new_key] = value
-        notices.append(
-            f"{source}: [{old_section}] {old_key} is now [{new_section}] {new_key}; "
-            "rename it (the old name stops working in the next release)."
-        )
-    return notices
+        moved[new_section, new_key] = (old_section, old_key)
+    return moved
+
+
+def _renamed_notices(moved: dict[tuple[str, str], tuple[str, str]], source: str) -> list[str]:
+    return [
+        f"{source}: [{old[0]}] {old[1]} is now [{new[0]}] {new[1]}; "
+        "rename it (the old name stops working in the next release)."
+        for new, old in moved.items()
+    ]
 
 
 # Lists the shipped config.toml wrote out in earlier releases, by the first 16 hex digits
@@ -1357,11 +1533,12 @@ def settings_from_dict(
     internal = next((k for k in ("root", "notices", "config_file") if k in data), None)
     if internal is not None:
         raise ConfigError(f"{source}: {internal}: is not a known key.")
-    notices = _move_renamed_keys(data, source) + _drop_old_default_lists(data, source)
+    moved = _move_renamed_keys(data, source)
+    notices = _renamed_notices(moved, source) + _drop_old_default_lists(data, source)
     try:
-        settings = Settings.model_validate(data)
+        settings = Settings.model_validate(data, context=_IN_THE_FILE)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, source)) from None
+        raise ConfigError(describe_validation_error(exc, source, moved)) from None
     if root is not None:
         settings.root = root
         settings.config_file = source

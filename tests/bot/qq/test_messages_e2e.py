@@ -543,11 +543,13 @@ async def test_a_name_asked_for_as_the_connection_drops_does_not_hold_the_messag
     assert answered_after < RESENT_WITHIN
 
 
-# A member of their own; "typing" renewed often, and a chat that takes as long as the
-# worker lets a lone message wait for company (its longest batch window).
+# A member of their own; "typing" renewed as often as [qq] allows, and a chat that takes
+# three times as long as the worker lets a lone message wait for company (its longest
+# batch window): her echo says "作为AI", out of character, so it is generated thrice.
 TYPING_ID = 4015
-TYPING_EVERY = 0.1
+TYPING_EVERY = 1.0
 THINKS_MS = 1000
+THOUGHT = "作为AI你在想什么"
 
 
 async def raw_action(ws: ClientConnection) -> dict[str, Any]:
@@ -570,7 +572,7 @@ async def test_typing_in_flight_as_the_connection_drops_goes_on_over_the_new_one
     with serving(
         tmp_path_factory, PART_PAUSE, 0, typing_seconds=TYPING_EVERY, batch_window_ms=THINKS_MS
     ) as (url, _, _):
-        event = private_message("你在想什么", user_id=TYPING_ID)
+        event = private_message(THOUGHT, user_id=TYPING_ID)
         async with connect(url, additional_headers=HEADERS) as ws:
             await ws.send(json.dumps(event))
             action = await raw_action(ws)  # never answered: the connection drops
@@ -583,4 +585,4 @@ async def test_typing_in_flight_as_the_connection_drops_goes_on_over_the_new_one
     names = [action["action"] for action in calls]
     assert names[0] == "set_input_status" and names[-1] == "send_msg", names
     assert calls[0]["params"] == {"user_id": TYPING_ID, "event_type": 1}
-    assert texts(calls[-1]) == "亚托莉听到了：你在想什么"
+    assert texts(calls[-1]) == f"亚托莉听到了：{THOUGHT}"
