@@ -223,9 +223,11 @@ def bare_folders_hint(parent: Path, names: list[str], config_file: str = "") -> 
     folder's adapters, under another base, where no worker looks."""
     coming = [n for n in names if is_version_name(n)]
     foreign = [n for n in names if not is_version_name(n)]
-    clauses = [_adopt_clause(parent, foreign, config_file)] if foreign else []
-    if coming:
-        clauses.append(_coming_clause(parent, coming))
+    # The versions' clause first, as their names sort first: a bot adds the clause to
+    # its own line after a capital, which would change a folder's name ("Llama-…").
+    clauses = [_coming_clause(parent, coming)] if coming else []
+    if foreign:
+        clauses.append(_adopt_clause(parent, foreign, config_file))
     return "; ".join(clauses)
 
 

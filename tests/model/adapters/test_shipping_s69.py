@@ -79,13 +79,14 @@ def test_a_version_half_copied_is_not_pointed_at_adopt(
     half_copied(adapters_dir, make_version(V1), V2)
     peft_adapter(tiny_model_dir, adapters_dir / "lf-out")  # trained elsewhere: adopt it
     [said] = job_warnings(adapters_dir, caplog)
-    foreign, coming = said.split("; ")[:2], said.split("; ")[2:]
-    assert "lf-out" in foreign[0] and "adopt" in foreign[1]
+    # The version's clause first (its name sorts first), then the foreign folder's.
+    coming, foreign = said.split("; ")[:2], said.split("; ")[2:]
     assert "; ".join(coming) == (
         f"{V2} in {adapters_dir} has no manifest.json yet: if it is being copied in, it is "
         "taken once complete; a version from `atri train` needs its manifest.json, so copy "
-        "the folder whole from where it was trained."
+        "the folder whole from where it was trained"
     )
+    assert "lf-out" in foreign[0] and "adopt" in foreign[1]
 
 
 def test_adopt_refuses_a_version_half_copied_into_the_adapters_folder(
