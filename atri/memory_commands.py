@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,6 +34,10 @@ from atri.terminal import counted, printable, shown, typed
 
 # Where `show` starts a message's text: after its role ("assistant" and a space).
 SHOW_INDENT = 10
+# How a gzipped export begins, and the most `import` unpacks of one in memory: a
+# whole-database backup of 200,000 messages is well under it, a gzip bomb is not.
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_UNPACKED_EXPORT_BYTES = 1_000_000_000
 
 memory_app = Commands(help="Inspect and manage conversation memory.", no_args_is_help=True)
 memory_app.callback()(config_after_group)
@@ -63,6 +68,7 @@ def _with_memory(fn: Any, read_only: bool = False, creates: bool = False) -> Any
     import sqlite3
 
     from model.memory import Memory, database_error
+    from model.memory.database import is_empty_file
 
     path, config_file = _database()
     if not creates and str(path) != ":memory:" and not path.exists():
@@ -70,9 +76,15 @@ def _with_memory(fn: Any, read_only: bool = False, creates: bool = False) -> Any
             f"No memory database at {path} ([memory] path): nothing is stored there. "
             f"{_which_config(config_file)}"
         )
+    if not creates and is_empty_file(path):
+        # SQLite would make a new database in it: a restore whose copy failed, hidden.
+        fail(
+            f"No memory database at {path} ([memory] path): the file is empty (0 bytes), "
+            "so nothing is stored there; if you restored a backup, the copy failed."
+        )
 
     async def go() -> Any:
-        memory = await Memory.open(path, read_only=read_only)
+        memory = await Memory.open(path, read_only=read_only, expect_new=creates)
         try:
             result = await fn(memory)
         except sqlite3.Error as exc:  # a full disk, a worker mid-write: one sentence
@@ -384,14 +396,23 @@ def memory_import(
 
     One scope, or a whole-database backup; what is already stored is skipped, and what a
     purge deleted after the file was written is left out (--include-purged restores it)."""
+    import zlib
+
     from atri.text_files import NotUtf8Error, decode_hand_written
     from model.memory import parse_export
 
     try:
         # A byte-order mark is read: UTF-16 is what Windows PowerShell 5.1's `>` writes.
-        data = json.loads(decode_hand_written(file.read_bytes()))
+        data = json.loads(decode_hand_written(_export_bytes(file)))
         export = parse_export(data, str(file))  # every message is checked before any write
-    except (OSError, NotUtf8Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (
+        OSError,
+        EOFError,  # a gzip file cut short
+        zlib.error,
+        NotUtf8Error,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+    ) as exc:
         fail(f"{file}: cannot be read as an ATRI memory export ({exc}).")
     except RecursionError:  # lists or objects nested a thousand deep: was a traceback
         fail(f"{file}: cannot be read as an ATRI memory export (it nests too deeply).")
@@ -401,6 +422,34 @@ def memory_import(
 
     result = _with_memory(go, creates=True)
     console.print(import_summary(result), markup=False, highlight=False)
+
+
+def _export_bytes(file: Path) -> bytes:
+    """The bytes of the export in `file`, unpacked where it was gzipped (`atri memory
+    export | gzip`). A database file is refused in one sentence: read as text it was
+    "UTF-16 without its byte-order mark"."""
+    import gzip
+
+    from model.memory.database import SQLITE_HEADER
+
+    raw = file.read_bytes()
+    gzipped = raw.startswith(GZIP_MAGIC)
+    if gzipped:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unpacking:
+            raw = unpacking.read(MAX_UNPACKED_EXPORT_BYTES + 1)
+        if len(raw) > MAX_UNPACKED_EXPORT_BYTES:
+            fail(
+                f"{file}: unpacks to over {MAX_UNPACKED_EXPORT_BYTES / 1e9:g} GB; unpack "
+                "it with gunzip and import the file that makes."
+            )
+    if raw.startswith(SQLITE_HEADER):
+        fail(
+            f"{file}: is an SQLite database{' (gzipped)' if gzipped else ''}, not an export: "
+            "export from it with a config whose [memory] path names it (`atri --config "
+            "old.toml memory export --out backup.json`), or stop ATRI and copy it over the "
+            "database."
+        )
+    return raw
 
 
 def import_summary(result: Any) -> str:

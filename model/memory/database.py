@@ -26,6 +26,11 @@ BUSY_TIMEOUT_SECONDS = 5.0
 # most this often while it lasts.
 REPEAT_SECONDS = 300.0
 
+# The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Tables another program's database shows at most, in the sentence refusing it.
+_TABLES_NAMED = 5
+
 # What a statement was doing when it failed; None: not told (the sentence says "used").
 Doing = Literal["read", "write"] | None
 _WORD: dict[Doing, str] = {"read": "read", "write": "written", None: "used"}
@@ -113,7 +118,59 @@ def open_error(path: Path, exc: sqlite3.Error) -> UserError:
         return read_only_disk_error(path)
     if kind == "read_only":
         return path_error(path, f"cannot be written ({exc})")
+    if error_code(exc) == sqlite3.SQLITE_NOTADB and _holds_other_bytes(path):
+        # Pointing it "at a database file" named the very file that was there.
+        return ConfigError(
+            f"[memory] path {path} is not an SQLite database (an export? a compressed "
+            "copy?): move it aside and restore the database file, or `atri memory import` "
+            "an export."
+        )
     return path_error(path, f"cannot be used as ATRI's database ({exc})")
+
+
+def _holds_other_bytes(path: Path) -> bool:
+    """Whether `path` is a non-empty file that does not begin as SQLite's files do."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError:
+        return False
+    return bool(head) and head != SQLITE_HEADER
+
+
+def is_empty_file(path: Path) -> bool:
+    """Whether `path` is a file of 0 bytes: no database yet (a copy that failed, or one
+    made by hand), which SQLite would quietly make a new one in."""
+    try:
+        return path.is_file() and path.stat().st_size == 0
+    except OSError:
+        return False
+
+
+def new_database_warning(path: Path, empty: bool) -> str:
+    """The line a worker or chat logs on making a new database: a path that names no
+    file (an install moved, a volume not mounted) would otherwise start her memory over
+    unnoticed."""
+    if empty:
+        return (
+            f"[memory] path {path} is empty (0 bytes), so a new memory database was made in "
+            "it: if you restored a backup, the copy failed; stop ATRI and copy it again."
+        )
+    return (
+        f"New memory database at {path} ([memory] path named none yet); if you moved ATRI "
+        "or restored a backup, stop it and point [memory] path at the old file."
+    )
+
+
+def foreign_database_error(path: Path, tables: list[str]) -> ConfigError:
+    """A SQLite file with tables but none of ATRI's: another program's, refused before
+    anything (the WAL mode, ATRI's tables) is written into it."""
+    named = ", ".join(tables[:_TABLES_NAMED]) + (" …" if len(tables) > _TABLES_NAMED else "")
+    return ConfigError(
+        f"[memory] path {path} holds another program's database (tables: {named}), not "
+        "ATRI's memory; point [memory] path at ATRI's database file, such as "
+        "data/atri.sqlite3."
+    )
 
 
 def failure_kind(exc: sqlite3.Error, doing: Doing = None) -> tuple[str, Doing]:

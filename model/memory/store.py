@@ -12,6 +12,7 @@ import contextlib
 import heapq
 import json
 import logging
+import re
 import sqlite3
 import time
 from array import array
@@ -25,13 +26,17 @@ import aiosqlite
 
 from atri.errors import ConfigError, UserError
 from model.grouping import Grouped, OneTransaction, ReadKey, Touch
+from model.memory.channel_table import SCHEMA as CHANNEL_MODES_SCHEMA
 from model.memory.channel_table import backed_up_modes, restore_modes
 from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
     create_private,
     error_code,
+    foreign_database_error,
     is_busy,
+    is_empty_file,
+    new_database_warning,
     on_read_only_disk,
     open_error,
     path_error,
@@ -66,6 +71,11 @@ from model.room import RoomLog, record_reset
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+# Every table ATRI makes in the file: the channel modes' may come first, alone.
+_ATRI_TABLES = frozenset(
+    re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", "".join(MIGRATIONS) + CHANNEL_MODES_SCHEMA)
+)
 
 # The size the -wal is cut back to after a checkpoint, when a transaction made it larger.
 WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
@@ -167,9 +177,15 @@ class Memory:
         self._folding: Counter[str] = Counter()  # how many folds of each scope run
 
     @classmethod
-    async def open(cls, path: str | Path, read_only: bool = False) -> Memory:
+    async def open(
+        cls, path: str | Path, read_only: bool = False, *, expect_new: bool = False
+    ) -> Memory:
         """Open (or create) the database; a path that cannot hold one is a `ConfigError`
-        naming `[memory] path`, raised before anything else loads.
+        naming `[memory] path`, raised before anything else loads. A new database made
+        where the path named no file is logged (a warning where it was an empty file, a
+        failed restore's copy; unless
+        `expect_new`: an import makes one on purpose): a worker whose install moved would
+        otherwise start her memory over unnoticed.
 
         `read_only` (a command that only reads, such as `atri memory export`) writes
         nothing, so it reads the last committed state while another process (a long
@@ -189,6 +205,7 @@ class Memory:
             return memory
         check_database_path(path)
         existed = path.exists()
+        empty = is_empty_file(path)
         try:
             if not existed:
                 create_private(path)
@@ -200,6 +217,11 @@ class Memory:
                 with contextlib.suppress(OSError):
                     path.unlink()
             raise
+        if (empty or not existed) and not expect_new:
+            # A first start makes one too: said, not warned, unless the file was empty.
+            log.log(
+                logging.WARNING if empty else logging.INFO, "%s", new_database_warning(path, empty)
+            )
         return memory
 
     @classmethod
@@ -225,6 +247,9 @@ class Memory:
         memory = cls(db, path)
         try:
             db.row_factory = aiosqlite.Row
+            await db.execute(busy_timeout_pragma())
+            # Before the first write (the WAL mode): another program's file stays as it was.
+            await memory._check_holds_memory()
             if not read_only:
                 await db.execute("PRAGMA journal_mode=WAL")
                 # NORMAL keeps every committed turn across a process crash in WAL mode;
@@ -236,7 +261,8 @@ class Memory:
                 # The -wal grows to the largest transaction (a purge of a 200k-message
                 # channel: tens of MB) and kept that size until the worker stopped.
                 await db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
-            await db.execute(busy_timeout_pragma())
+            # Read in WAL mode before `_check_alone` locks the file: a first WAL read under
+            # its exclusive locking mode would keep the file locked for good.
             version = await memory.schema_version()
             memory._check_not_newer(version)
             if not read_only:
@@ -335,6 +361,18 @@ class Memory:
                 f"{self.path}: written by a newer ATRI (schema {version} > {SCHEMA_VERSION}); "
                 "upgrade ATRI or point [memory] path at another file."
             )
+
+    async def _check_holds_memory(self) -> None:
+        """Refuse a database with tables but none of ATRI's: another program's SQLite
+        file (`[memory] path` mistyped), which an "upgrade from schema 0" filled with
+        ATRI's tables and switched to WAL."""
+        rows = await self._db.execute_fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )
+        tables = [str(row[0]) for row in rows]
+        if tables and _ATRI_TABLES.isdisjoint(tables):
+            raise foreign_database_error(self.path, tables)
 
     async def _keep_before_migrating(self, version: int) -> Path | None:
         """Where a copy of the file as an older ATRI wrote it was kept (SQLite's backup

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
@@ -63,12 +64,13 @@ def purge_leftovers(path: Path | str) -> str:
 def _new_copy_file(path: Path, version: int) -> Path:
     """An empty file beside `path` for its copy at schema `version`, made here so no
     earlier copy (of an earlier upgrade, or made by hand) is written over:
-    `atri.sqlite3.schema2.bak`, else `atri.sqlite3.schema2-2.bak`, and so on."""
+    `atri.sqlite3.schema2.bak`, else `atri.sqlite3.schema2-2.bak`, and so on. Readable by
+    its owner alone, as a new database is: it holds every private chat stored so far."""
     for n in range(1, 1000):
         suffix = "" if n == 1 else f"-{n}"
         copy = path.with_name(f"{path.name}.schema{version}{suffix}.bak")
         try:
-            copy.open("xb").close()
+            os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
             continue
         return copy

@@ -344,7 +344,7 @@ async def test_concurrent_history_reads_share_a_query_and_each_gets_its_own(
     [
         ("folder", "is a folder"),
         ("file.txt/m.sqlite3", "cannot be created"),
-        ("file.txt", "cannot be used as ATRI's database (file is not a database)"),
+        ("file.txt", "is not an SQLite database (an export? a compressed copy?)"),
     ],
 )
 async def test_a_path_that_cannot_hold_the_database_is_one_sentence(
