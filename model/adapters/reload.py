@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import ValidationError
 
 from atri.config import ReloadSettings
 from atri.errors import ConfigError
 from atri.terminal import suggested_command
 from model.adapters.validation import (
+    AdapterManifest,
     AdapterVersion,
     EvalFigures,
     check_config_hash,
@@ -48,6 +50,7 @@ from model.adapters.versions import (
     misnamed_hint,
     misnamed_versions,
     pickled_versions,
+    read_manifest,
     record_rolled_back,
     recorded_character,
     recorded_creation,
@@ -80,8 +83,16 @@ _scheduler_log.addFilter(_LookStillRunning())
 BASE_LABEL = "the base model"
 # One-sided 95%: a rate difference smaller than this many standard errors may be chance.
 NOISE_Z = 1.645
-# A version folder's files as `files_stamp` sees them.
+# A version folder's own entry and files as `files_stamp` sees them.
 FilesStamp = tuple[tuple[str, int, int], ...]
+# What to do about a version folder refused before any of its files is read (by the
+# `short` of its refusal): the job tries it again once the folder changes.
+FOLDER_NEXT_STEPS = {
+    "link": "Copy the folder into the adapters folder instead (a link to a folder elsewhere "
+    "is never served); the job tries it again then.",
+    "missing": "If its folder was renamed or moved, rename it back to {name}; the job tries "
+    "it again then.",
+}
 
 
 def ooc_rate_noise(
@@ -224,23 +235,29 @@ class Reloader:
         self.served: list[str] = [live]
         self.loaded: list[str] = [live] if live else []
         self.failed: set[str] = set()
-        # Each refused version's files as they were when it was tried: the job tries the
-        # newest again once they change (a folder copied in by hand and caught half-way,
-        # an eval.json rewritten), and never again while they stay the same.
+        # Each refused version's folder and files as they were when it was tried: the job
+        # tries it again once they change (a folder copied in by hand and caught half-way,
+        # a link replaced by a copy, an eval.json rewritten), never while they stay so.
         self.refused_files: dict[str, FilesStamp] = {}
         # Versions refused for a reason not their own (`AdapterError.retried`: a full
-        # disk, vLLM started without its LoRA API): the job tries the newest again at
-        # each check.
+        # disk, vLLM started without its LoRA API): the job tries the newest of them
+        # again at each check.
         self.retried: set[str] = set()
         # Each version's refusal as last logged: the same one again is not logged again.
         self._refusals_said: dict[str, str] = {}
-        # The newest version the job has acted on (loaded, refused or rolled back from):
-        # it only ever moves forward, so a refused or rolled-back version is not retried.
+        # Versions already acted on (served, refused, rolled back from): the job passes
+        # them over, but not an older one behind them that it has not tried yet, and not
+        # one it refused whose files changed since (`refused_files`).
+        self.tried: set[str] = {live} if version_order(live) else set()
+        # Refused versions whose files changed since, tried again at each change: a copy
+        # in progress, whose refusals are said once, not at each look (`_record`).
+        self._changing: set[str] = set()
+        # The last refusal of each of them, not said yet: said once its files settle.
+        self._unsaid: dict[str, str] = {}
         # `[model] adapter` live at start is pinned: only versions published later
-        # replace it, not the newer ones already there.
-        self.seen = live if version_order(live) else ""
-        if pinned_at_start(engine, live):
-            self.seen = max(self.seen, newest_version_in(adapters_dir), key=version_order)
+        # replace it, not the newer ones already there (the job passes over every
+        # version up to this one).
+        self.pinned_past = newest_version_in(adapters_dir) if pinned_at_start(engine, live) else ""
         # Versions rolled back from (`ROLLED_BACK_FILE`): the job passes them over, after
         # a restart too, until one is asked for by name.
         self.rolled_back = rolled_back_versions(adapters_dir)
@@ -248,6 +265,10 @@ class Reloader:
         # The version live before a switch whose record is not written yet (`shown`).
         self._switching_from: str | None = None
         self._lock = asyncio.Lock()
+        # Held from choosing a version to switching to it (the job, a reload, a
+        # rollback; before `_lock`): a reload that chose while a rollback held the
+        # lock switched back to the version rolled back from, and unrecorded it.
+        self._choosing = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
         self._closed = False
 
@@ -317,17 +338,30 @@ class Reloader:
     async def stop(self) -> None:
         """Stop the job and wait for a reload in progress, so the engine can close."""
         self._closed = True
-        # Take the lock first: shutting the scheduler down cancels a running job, and a
+        # Take the locks first: shutting the scheduler down cancels a running job, and a
         # load cancelled halfway would leave the bookkeeping out of step with the engine.
-        async with self._lock:
+        async with self._choosing, self._lock:
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=False)
                 self._scheduler = None
 
     async def check(self) -> ReloadResult | None:
-        """The scheduled job: switch to the newest complete version if it is new."""
+        """The scheduled job: switch to the newest complete version not tried yet (or
+        worth trying again) that passes its checks."""
         if self._closed:
             return None
+        try:
+            async with self._choosing:
+                return None if self._closed else await self._check_held()
+        except asyncio.CancelledError:
+            # Cancelled waiting for the lock by `stop` shutting the scheduler down: the
+            # worker is stopping, which is no failure of the job (APScheduler logged it
+            # as one, with a traceback).
+            if self._closed:
+                return None
+            raise
+
+    async def _check_held(self) -> ReloadResult | None:
         try:
             names = await asyncio.to_thread(reload_candidates, self.adapters_dir)
             # Another character's versions in the same folder are passed over: her own
@@ -343,28 +377,53 @@ class Reloader:
         return result
 
     async def _take_newest(self, names: list[str]) -> ReloadResult | None:
-        """The job's step: switch to the newest of `names` if it is new (or refused and
-        worth trying again)."""
-        newest = names[-1]
-        if version_order(newest) > version_order(self.seen):
-            result = await self._switch(newest, "reload")
-            # Refused: the newest usable version still newer than the live one goes live
-            # instead (at start-up, rather than the bare base model).
-            for older in reversed(names[:-1]):
-                if result.ok or version_order(older) <= version_order(self.live):
-                    break
-                if older not in self.failed:
-                    result = await self._switch(older, "reload")
-            return result
-        if newest in self.retried and newest != self.live:
-            log.debug("trying adapter version %s again (refused for a reason not its own)", newest)
-            return await self._switch(newest, "reload")
-        if newest in self.refused_files and newest != self.live:
-            now = await asyncio.to_thread(files_stamp, self.adapters_dir / newest)
-            if now != self.refused_files[newest]:
-                log.info("refused adapter version %s changed on disk; trying it again", newest)
-                return await self._switch(newest, "reload")
-        return None
+        """The job's step: the newest of `names` newer than the live one that is worth
+        trying goes live; refused, the next one down (at start-up, rather than the bare
+        base model). One acted on before is passed over, not stopped at: a version named
+        before a refused one, shipped after it, is still taken."""
+        floor = max(self.live, self.pinned_past, key=version_order)
+        result = None
+        only_untried = False
+        for name in reversed(names):
+            if version_order(name) <= version_order(floor):
+                break
+            if only_untried and name in self.tried:
+                continue
+            if not await asyncio.to_thread(self._worth_trying, name):
+                continue
+            result = await self._switch(name, "reload")
+            if result.ok or result.reason_code == "engine_unavailable":
+                break
+            # Refused for a reason not its own (a full disk): older ones that were tried
+            # would fail alike; it alone is tried again at each look.
+            only_untried = only_untried or name in self.retried
+        return result
+
+    def _worth_trying(self, name: str) -> bool:
+        """Whether the job tries `name`: never tried, refused for a reason not its own,
+        or refused and its folder changed since (caught half-way through a copy, a link
+        replaced by a copy, an eval.json rewritten)."""
+        if name not in self.tried or name in self.retried:
+            return True
+        refused = self.refused_files.get(name)
+        if refused is None:
+            return False
+        if files_stamp(self.adapters_dir / name) == refused:
+            self._settled(name)
+            return False
+        if name not in self._changing:
+            self._changing.add(name)
+            log.info("refused adapter version %s changed on disk; trying it again", name)
+        return True
+
+    def _settled(self, name: str) -> None:
+        """A refused version whose files stopped changing: its last refusal, held back
+        while they changed, is said now."""
+        self._changing.discard(name)
+        message = self._unsaid.pop(name, None)
+        if message is not None and self._refusals_said.get(name) != message:
+            self._refusals_said[name] = message
+            log.warning("adapter reload refused: %s", message)
 
     async def reload(self, version: str = "") -> ReloadResult:
         """Switch to `version` (one rolled back from too), or to the newest complete one
@@ -372,11 +431,18 @@ class Reloader:
         retried."""
         if self.engine is None:
             return self._unsupported("reload")
+        async with self._choosing:
+            return await self._reload_held(version)
+
+    async def _reload_held(self, version: str) -> ReloadResult:
         if not version:
             names = await asyncio.to_thread(complete_versions, self.adapters_dir)
             names = await asyncio.to_thread(self._not_anothers, names)
-            # As the job: a version rolled back from is taken again only by name.
+            # As the job: a version rolled back from is taken again only by name. One
+            # made for another base is passed over (and said so), as another character's:
+            # no reload makes it fit.
             usable = await self._not_rolled_back(names)
+            usable = await asyncio.to_thread(self._on_this_base, usable)
             if not names:
                 bare = await asyncio.to_thread(bare_peft_folders, self.adapters_dir)
                 hint = bare_folders_hint(self.adapters_dir, bare, self.config_file) if bare else ""
@@ -406,6 +472,10 @@ class Reloader:
         model). The version left stays on disk but the job will not pick it again."""
         if self.engine is None:
             return self._unsupported("rollback")
+        async with self._choosing:
+            return await self._rollback_held()
+
+    async def _rollback_held(self) -> ReloadResult:
         live = self.live
         if not live:
             return self._record(
@@ -417,19 +487,25 @@ class Reloader:
                 "rollback",
                 "",
             )
-        names = await asyncio.to_thread(complete_versions, self.adapters_dir)
-        older = [
-            n for n in names if version_order(n) < version_order(live) and n not in self.failed
-        ]
-        # Back to her own version before, not another character's that lies between.
-        older = await asyncio.to_thread(self._not_anothers, older)
         # The newest of them that loads: one found broken now (after a restart nothing
         # is known to be) is passed over, down to the base model.
-        for target in reversed(older):
+        for target in await asyncio.to_thread(self._rollback_targets):
             result = await self._switch(target, "rollback")
             if result.ok:
                 return result
         return await self._switch("", "rollback")
+
+    def _rollback_targets(self) -> list[str]:
+        """What a rollback goes back to, newest first: her own versions older than the
+        live one, on this base, neither refused nor rolled back from (the base model after
+        them). What stays loaded for a rollback is taken from them (`_unload_old`)."""
+        live = version_order(self.live)
+        older = [
+            n
+            for n in complete_versions(self.adapters_dir)
+            if version_order(n) < live and n not in self.failed and n not in self.rolled_back
+        ]
+        return list(reversed(self._on_this_base(self._not_anothers(older))))
 
     async def _switch(
         self, version: str, kind: str, skipped: PassedOver | None = None
@@ -448,12 +524,12 @@ class Reloader:
         assert self.engine is not None
         engine = self.engine
         previous = self.live
-        seen = self.seen
+        tried_before = version in self.tried
         stamp: FilesStamp | None = None
-        if version_order(version) > version_order(self.seen):
-            self.seen = version
-        if kind == "rollback" and version_order(previous) > version_order(self.seen):
-            self.seen = previous
+        if version:
+            self.tried.add(version)
+        if kind == "rollback" and previous:
+            self.tried.add(previous)
         try:
             if version == previous:
                 result = ReloadResult(
@@ -471,10 +547,12 @@ class Reloader:
             ):
                 self.loaded.remove(version)  # staged afresh, from its folder
             if version and version not in self.loaded:
-                # Taken before reading: files still changing while it is tried make
-                # it differ afterwards, so the job tries again.
-                folder = version_folder(self.adapters_dir, version)
-                stamp = await asyncio.to_thread(files_stamp, folder)
+                # Taken before reading, and before the folder's own checks: files still
+                # changing while it is tried, or a link replaced by a copy, make it differ
+                # afterwards, so the job tries again.
+                if version_order(version):
+                    stamp = await asyncio.to_thread(files_stamp, self.adapters_dir / version)
+                folder_or_next_step(self.adapters_dir, version)
                 await self._stage(engine, version)
             self._switching_from = previous
             await engine.activate(version)
@@ -482,7 +560,8 @@ class Reloader:
             if isinstance(exc, EngineUnavailable):
                 # The server, not the version: not held as refused, so the job's
                 # next look tries it again once vLLM is back.
-                self.seen = seen
+                if not tried_before:
+                    self.tried.discard(version)
                 reason = f"{exc}; it is tried again at the next look."
                 return self._record(self._refused(version, reason, exc), kind, version)
             if isinstance(exc, AdapterConflict):
@@ -541,7 +620,7 @@ class Reloader:
         """Validate and load `version` beside the live adapter, then smoke-test it."""
         info = await asyncio.to_thread(read_version, self.adapters_dir, version, self.config_file)
         self._check_character(info)
-        self._check_base(engine, info)
+        self._check_base(engine, info.name, info.manifest)
         await asyncio.to_thread(self._check_ooc, info)
         try:
             await engine.load_adapter(info.path, version)
@@ -617,6 +696,9 @@ class Reloader:
             and is_anothers(theirs, self.character)
         ):
             return PassedOver(name, anothers_refusal(name, theirs, self.character))
+        made_for_another_base = self._base_refusal(name)
+        if made_for_another_base is not None:
+            return PassedOver(name, made_for_another_base)
         try:
             read_version(self.adapters_dir, name, self.config_file)
         except AdapterError as exc:
@@ -677,26 +759,45 @@ class Reloader:
                 kept.append(name)
         return kept
 
-    def _check_base(self, engine: AdapterEngine, info: AdapterVersion) -> None:
-        m = info.manifest
+    def _on_this_base(self, names: list[str]) -> list[str]:
+        """`names` less the versions made for another base than the loaded one: what an
+        admin's reload and a rollback choose from. (The job tries such a version once,
+        recording why it is refused, then passes it over.)"""
+        return [n for n in names if self._base_refusal(n) is None]
+
+    def _base_refusal(self, name: str) -> VersionRefused | None:
+        """Why version `name` was made for another base (its base model, config or chat
+        template), from its manifest alone, which a reload does not change; None when it
+        fits, or when its manifest cannot be read (staging it says what is wrong)."""
+        if self.engine is None:
+            return None
+        try:
+            manifest = AdapterManifest.model_validate(read_manifest(self.adapters_dir / name))
+        except (AdapterError, OSError, ValidationError):
+            return None
+        try:
+            self._check_base(self.engine, name, manifest)
+        except VersionRefused as exc:
+            return exc
+        return None
+
+    def _check_base(self, engine: AdapterEngine, name: str, m: AdapterManifest) -> None:
         if not same_base(m.base_model, engine.base_id, self.root, m.base_config_hash):
             raise VersionRefused(
-                f"Version {info.name} was trained on {m.base_model!r}, but this worker runs "
+                f"Version {name} was trained on {m.base_model!r}, but this worker runs "
                 f"{engine.base_id!r}.",
                 "other_base",
                 trained_on=m.base_model,
                 running=engine.base_id,
             )
         try:
-            check_config_hash(f"Version {info.name}", m.base_model, m.base_config_hash, engine)
+            check_config_hash(f"Version {name}", m.base_model, m.base_config_hash, engine)
         except AdapterError as exc:
             raise VersionRefused(
                 str(exc), "other_config", recorded=m.base_config_hash, loaded=engine.config_hash
             ) from None
         try:
-            check_trained_template(
-                f"Version {info.name}", m.chat_template, chat_template_of(engine)
-            )
+            check_trained_template(f"Version {name}", m.chat_template, chat_template_of(engine))
         except AdapterError as exc:
             raise VersionRefused(str(exc), "other_template") from None
 
@@ -784,16 +885,16 @@ class Reloader:
         return "", base
 
     async def _unload_old(self, engine: AdapterEngine) -> None:
-        """Keep the live adapter and the last `keep_previous` ones; free the rest."""
-        live = self.live
-        keep = {live} if live else set()
-        previous = 0
-        for name in reversed(self.served[:-1]):
-            if previous >= self.settings.keep_previous:
-                break
-            if name and name in self.loaded and name not in keep:
-                keep.add(name)
-                previous += 1
+        """Keep the live adapter and, of the versions a rollback goes back to first, the
+        `keep_previous` newest where loaded; free the rest. What is kept is what `atri
+        adapters list` marks `rollback` (it reads them from /status): a version kept for
+        having been served just before, but older or newer than the one a rollback takes,
+        was marked and not gone back to. A version just rolled back from stays too: the
+        list marks it `rolled back`, and a reload naming it again is instant."""
+        kept = self.settings.keep_previous
+        targets = await asyncio.to_thread(self._rollback_targets)
+        left = [n for n in self.served[-1 - kept : -1] if n in self.rolled_back] if kept else []
+        keep = {self.live, *targets[:kept], *left}
         for name in [n for n in self.loaded if n not in keep]:
             await self._unload(engine, name)
 
@@ -856,7 +957,11 @@ class Reloader:
         }
         if result.ok:
             self._refusals_said.clear()
+            self._changing.discard(version)
+            self._unsaid.pop(version, None)
             log.info("adapter %s: %s", kind, result.message)
+        elif version in self._changing:
+            self._hold_back(version, result.message)
         elif self._refusals_said.get(version) == result.message:
             # The same refusal at each look (a folder that cannot be written, vLLM
             # away): said once, not 2,900 times a day.
@@ -867,6 +972,20 @@ class Reloader:
         if self.on_result is not None:
             self.on_result(result, self.last)
         return result
+
+    def _hold_back(self, version: str, message: str) -> None:
+        """A refusal of a version whose files changed since its last one: most likely a
+        copy on its way in, refused at each look with another byte count. Said once; the
+        last refusal is said once its files stop changing (`_settled`)."""
+        if version in self._unsaid:
+            log.debug("adapter reload refused again while its files change: %s", message)
+        else:
+            log.warning(
+                "adapter reload refused again: %s Its files are still changing: still being "
+                "copied? It is tried again when they change.",
+                message,
+            )
+        self._unsaid[version] = message
 
 
 @dataclass(frozen=True)
@@ -938,13 +1057,29 @@ def _label(version: str) -> str:
 
 
 def files_stamp(folder: Path) -> FilesStamp:
-    """Name, size and modification time of each file in a version folder (they are flat),
-    or () if it cannot be read: what changes as its files are copied in or rewritten."""
+    """The version folder's own entry (a link, or the folder that replaced it) and the
+    name, size and modification time of each file in it (they are flat), or () if it
+    cannot be read (gone): what changes as its files are copied in or rewritten, or as
+    the folder is replaced or comes back."""
     try:
+        own = folder.lstat()
         found = sorted(p for p in folder.iterdir() if p.is_file())
-        return tuple((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in found)
+        files = tuple((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in found)
     except OSError:
         return ()
+    return (("", own.st_mode, own.st_ino), *files)
+
+
+def folder_or_next_step(adapters_dir: Path, name: str) -> Path:
+    """`version_folder`, whose refusal of the folder itself (a link to elsewhere, gone)
+    also says what to do."""
+    try:
+        return version_folder(adapters_dir, name)
+    except AdapterError as exc:
+        step = FOLDER_NEXT_STEPS.get(exc.short)
+        if step is None:
+            raise
+        raise AdapterError(f"{exc} {step.format(name=name)}", short=exc.short) from None
 
 
 def check_adapters_folder(adapters_dir: Path) -> None:
