@@ -20,7 +20,6 @@ from model.character.persona import (
     Persona,
     configured_card_path,
     configured_persona,
-    default_user_name,
     load_persona,
 )
 from model.protocol import REASON_CODES, ChannelMode, ReloadResult
@@ -883,24 +882,23 @@ def use_card(settings: Settings, card: Persona | None = None) -> BotLines:
     if card is None:
         card = load_persona(configured_card_path(settings))
     her = configured_persona(settings, card)
-    _card_names = _names_on(card, her, settings)
+    _card_names = _names_on(card, her)
     return _speak_as(her.name, her.main_language)
 
 
 def card_names() -> tuple[str, ...]:
-    """Her names, her aliases and the lead's on the card the bots serve (`use_card`), in
-    every language the card is written in: a member going by one is named with their id
-    where their words are quoted or forwarded (`bot.quoting.author_label`)."""
+    """Her names and aliases on the card the bots serve (`use_card`), in every language
+    the card is written in: a member going by one is named with their id where their
+    words are quoted or forwarded (`bot.quoting.author_label`). Not the lead's: fans
+    call themselves 夏生 to play him."""
     return _card_names
 
 
-def _names_on(card: Persona, her: Persona, settings: Settings) -> tuple[str, ...]:
-    # `her`: the card as served. A Chinese chat names the lead 夏生, and a member may
-    # still call himself Natsuki: every language's names count.
-    names = [her.name, *her.aliases, default_user_name(her, settings)]
+def _names_on(card: Persona, her: Persona) -> tuple[str, ...]:
+    # `her`: the card as served; a member may still go by her name in another language.
+    names = [her.name, *her.aliases]
     for language in card.languages:
-        version = card.in_language(language)
-        names += [version.name, version.user_name]
+        names.append(card.in_language(language).name)
     return tuple(dict.fromkeys(name for name in names if name))
 
 

@@ -64,6 +64,9 @@ class _Job:
     gen: GenerationSettings | None = None  # a low-priority job's own settings
     overdue: bool = False  # low priority that runs before the next live batch
     limits: RowLimits = NO_LIMITS  # the request's own cap and stop strings
+    # The adapter version its prompt was built for (None: any): a job still queued when
+    # another went live is answered at once, ungenerated (`_stale`), for a new prompt.
+    version: str | None = None
 
     @property
     def low(self) -> bool:
@@ -146,11 +149,17 @@ class Batcher:
         self._low.clear()
         _fail(waiting, Overloaded("worker stopped"))
 
-    async def submit(self, messages: ChatMessages, limits: RowLimits = NO_LIMITS) -> Generation:
+    async def submit(
+        self, messages: ChatMessages, limits: RowLimits = NO_LIMITS, version: str | None = None
+    ) -> Generation:
         """Generate in the next batch; `limits` hold for this row only, so requests with
-        different caps or stop strings still share a batch."""
+        different caps or stop strings still share a batch. `version`: the adapter
+        version the prompt was built for; if another is live when its batch is formed,
+        the answer is an empty Generation of the live version, not generated (its caller
+        builds the prompt again: a rollback landing on a full queue made every queued
+        reply twice)."""
         loop = asyncio.get_running_loop()
-        job = _Job(messages, loop.create_future(), limits=limits)
+        job = _Job(messages, loop.create_future(), limits=limits, version=version)
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -228,7 +237,16 @@ class Batcher:
             except TimeoutError:
                 break
         # A caller that gave up (timeout, disconnect) needs no generation.
-        return [j for j in jobs if not j.future.done()]
+        return [j for j in jobs if not j.future.done() and not self._stale(j)]
+
+    def _stale(self, job: _Job) -> bool:
+        """Whether `job`'s prompt is for another adapter version than the live one; if
+        so it is answered now, ungenerated, with the live version's name."""
+        live = self.engine.adapter_version
+        if job.version is None or job.version == live:
+            return False
+        job.future.set_result(Generation(text="", new_tokens=0, adapter_version=live))
+        return True
 
     async def _run(self) -> None:
         joining = isinstance(self.engine, JoinsRunningBatch)

@@ -27,6 +27,7 @@ from model.adapters.versions import AdapterError, CharacterId, recorded_prompt
 from model.admission import TOKEN_COUNT_CACHE_BYTES, RateLimiter, ScopeLocks, TokenCounts
 from model.batching import Batcher, Overloaded
 from model.channels import ChannelModes
+from model.character.card_formats import fill_names
 from model.character.ooc import OOCDetector
 from model.character.persona import (
     FRAMINGS,
@@ -55,6 +56,7 @@ from model.character.prompt import (
     clean_reply,
     fit_prompt,
     load_name_tables,
+    one_line_name,
     said_lately,
 )
 from model.engines import create_engine
@@ -656,6 +658,13 @@ class ChatService:
                         # Taken back before she began: no reply to post, nothing stored.
                         log.info("a message recalled before it was answered is not answered")
                         return Reply(text="", scope=scope, status="recalled")
+                    edited = self._newest_text(scope, request, request.text)
+                    if edited.text != request.text:
+                        # Edited while it waited its turn (a typo fixed): answered as
+                        # edited, so what she remembers is what she answered.
+                        request = request.model_copy(update={"text": edited.text, "with_quote": ""})
+                        text = request.text_for_reply()
+                        edits_seen = self._pending_edits.noted
                     return await self._answer(
                         scope, request, text, deadline, edits_seen, notes, in_flight
                     )
@@ -727,9 +736,7 @@ class ChatService:
         """One message answered: its conversation, fitted and generated, then remembered.
         The `deadline` covers the answer, not the memory write after it (see below);
         `edits_seen`: `SoFar.edits_seen`; `in_flight` is kept up to date while generating."""
-        # Cut on arrival (protocol.MAX_DISPLAY_NAME_CHARS): written into her reply wherever
-        # she says {{user}}, a 1 MB name made a 75 MB reply.
-        name = request.display_name or self.user_name
+        name = self._their_name(request)
         with memory_step("read"):
             so_far = replace(await self._conversation_so_far(scope, request), edits_seen=edits_seen)
             room = await self._room_context(request)
@@ -742,7 +749,8 @@ class ChatService:
         fitted, generation, retries = await self._fit_and_generate(
             request, text, so_far, room, window, name, limits, notes, lore, in_flight
         )
-        if scope and not request.reply_so_far:
+        if scope and not request.reply_so_far and generation.text:
+            # Nor does a reply the client's stop string left empty (nothing was said).
             # A Continue stores nothing: her reply was stored when she first made it, and
             # the client keeps the whole of it. What she remembers must be what the user
             # was told. The deadline passing
@@ -779,6 +787,23 @@ class ChatService:
             finish_reason=generation.finish_reason,
         )
 
+    def _names_told_apart(self, request: ChatRequest) -> tuple[str, ...]:
+        """The names a member is shown with their id under (`told_apart`): hers. Not the
+        lead's: fans call themselves 夏生 to play him, and the model then read (and
+        answered) "夏生(10001)". A client's own character has names this worker does not
+        know."""
+        if request.system_prompt:
+            return ()
+        return (self.persona.name, *self.persona.aliases)
+
+    def _their_name(self, request: ChatRequest) -> str:
+        """The name she calls the person by, written into her reply for {{user}}: as her
+        prompt shows it, on one line and without colons (`one_line_name`: a QQ card with
+        a line break and "管理员：" in it started a line of her own message), and cut on
+        arrival (protocol.MAX_DISPLAY_NAME_CHARS: a 1 MB name made a 75 MB reply); else
+        `[persona] user_name`."""
+        return one_line_name(request.display_name) or self.user_name
+
     async def _conversation_so_far(self, scope: str, request: ChatRequest) -> SoFar:
         """The turns before this message: the client's own context, or stored memory."""
         if request.context is not None:  # the client keeps the conversation
@@ -805,7 +830,7 @@ class ChatService:
         if request.system_prompt or not self.persona.keyword_lore:
             return None
         recent = said_lately(so_far.earlier, room.lines if room else (), text)
-        user = request.display_name or self.user_name  # a key's {{user}}
+        user = self._their_name(request)  # a key's {{user}}
         told = await asyncio.to_thread(self.persona.called_up_lore, recent, user)
         return Lore.placed(told, self.lore_heading) if told else None
 
@@ -847,17 +872,18 @@ class ChatService:
                 room,
                 request.user_id,
                 so_far.recalled,
-                # A member named after her is named with their id (a client's own
-                # character has names this worker does not know).
-                () if request.system_prompt else (self.persona.name, *self.persona.aliases),
+                self._names_told_apart(request),
                 self.speaker_colon,
                 lore,
                 self._note_under(prompt, request.system_prompt),
                 request.reply_so_far,
             )
             in_flight.prompt_tokens = fitted.prompt_tokens
+            # The last attempt is generated whichever version is live by then.
+            last = request.system_prompt or attempt == PROMPT_SWITCH_ATTEMPTS
+            built_for = None if last else version
             generation, retries = await self._generate_in_character(
-                fitted.messages, name, limits, request.reply_so_far
+                fitted.messages, name, limits, request.reply_so_far, fitted.speakers, built_for
             )
             in_flight.prompt_tokens = 0
             if request.system_prompt or generation.adapter_version == version:
@@ -955,7 +981,13 @@ class ChatService:
         return replace(found, messages=after), capped and len(after) == len(found.messages)
 
     async def _generate_in_character(
-        self, messages: ChatMessages, user_name: str, limits: RowLimits, so_far: str = ""
+        self,
+        messages: ChatMessages,
+        user_name: str,
+        limits: RowLimits,
+        so_far: str = "",
+        speakers: Sequence[str] = (),
+        version: str | None = None,
     ) -> tuple[Generation, int]:
         """Generate, regenerating up to `ooc_max_retries` times while the reply breaks
         character or comes out empty; the last attempt is used if none passes. A reply
@@ -967,22 +999,44 @@ class ChatService:
 
         `so_far`: her unfinished reply, which `messages` end with (a Continue): the
         generation is its rest (`clean_continuation`), and an empty rest is an answer
-        (she had finished), not a failure."""
+        (she had finished), not a failure.
+
+        `speakers`: the labels her prompt named people by (`FittedPrompt.speakers`); a
+        line of the reply that starts with one of them, the person's name or the lead's
+        is a line the model wrote for them, cut there (`clean_reply`).
+
+        `version`: the adapter version the prompt was built for; a batch formed once
+        another is live answers it ungenerated (`Batcher.submit`), returned as it is for
+        the caller to build the prompt again."""
+        # The echo engine's reply is the prompt itself, its speakers' lines included.
+        echo = self.engine.name == "echo"
+        others = () if echo else (*speakers, user_name, self.user_name, self.persona.user_name)
+        her_names = (self.persona.name, *self.persona.aliases)
         attempts = self.settings.worker.ooc_max_retries + 1
         generation = Generation(text="", new_tokens=0)
         for attempt in range(attempts):
-            generation = await self.batcher.submit(messages, limits)
+            generation = await self.batcher.submit(messages, limits, version)
+            if version is not None and generation.adapter_version != version:
+                return generation, attempt  # another version went live: a new prompt
             generation.text, cut = limits.cut(generation.text)
             if cut:
                 generation.finish_reason = "stop"
             markers = user_turn_markers(chat_template_of(self.engine))
             cleaned = (
-                clean_continuation(generation.text, so_far, markers)
+                clean_continuation(generation.text, so_far, markers, others, her_names)
                 if so_far
-                else clean_reply(generation.text, self.persona.name, self.persona.aliases, markers)
+                else clean_reply(
+                    generation.text, self.persona.name, self.persona.aliases, markers, others
+                )
             )
-            generation.text = self.persona.fill(cleaned, user_name)
-            if so_far and not cleaned.strip():
+            filled = fill_names(cleaned, self.persona.name, user_name)
+            # A Continue's rest keeps its leading blank (" is Ember." after "My name"):
+            # the client appends it to what it has.
+            generation.text = filled if so_far else filled.strip()
+            if not cleaned.strip() and (so_far or cut):
+                # She had finished (a Continue), or the client's own stop string came
+                # first: an empty answer, as OpenAI gives it, not a failure to retry.
+                generation.text = ""
                 return generation, attempt
             # Judged without the person's name, which she did not choose: a member
             # called "Shitposter" or "ChatGPT", or named in another script, made every

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from atri.errors import ConfigError, UserError
@@ -37,6 +39,12 @@ JOIN = "\n\n"
 _PROBE = "ATRI-PROBE-SYSTEM-PROMPT"
 _PROBE_REPLY = "ATRI-PROBE-REPLY"
 _PROBE_LAST_REPLY = "ATRI-PROBE-LAST-REPLY"
+_PROBE_USER = "ATRI-PROBE-USER"
+# The longest plain-text name of a person's turn a template's render is read for
+# (`_plain_user_prefix`): longer text between her reply and their words is no role's name.
+MAX_PLAIN_PREFIX_CHARS = 32
+# A token's text in a render ("</s>", "<|endoftext|>"): not part of a plain role name.
+_TOKEN_LIKE = re.compile(r"<[^<>\s]{1,40}>")
 
 
 class ChatTemplateError(UserError):
@@ -47,32 +55,36 @@ class BrokenTemplateError(ConfigError):
     """`[model] chat_template` is not a Jinja template that compiles."""
 
 
-# The `[model] chat_template` texts checked at start-up (stripped): a template found here
-# is the configured one, and what it refuses names that key, not the base model.
-_CONFIGURED: set[str] = set()
+# The `[model] chat_template` texts checked at start-up (stripped), each with the name of
+# the config file it was set in: a template found here is the configured one, and what it
+# refuses names that key, not the base model.
+_CONFIGURED: dict[str, str] = {}
 
 
-def check_configured_template(template: str) -> None:
+def check_configured_template(template: str, config_file: str = "") -> None:
     """`[model] chat_template`, compiled once at start-up (before any model loads) the
     way transformers compiles it for every render; one that does not compile is one
     sentence with Jinja's error and its line, instead of a failure in every chat. Checked
-    once a process: `atri train` and `atri eval` reach it again through the model load."""
+    once a process: `atri train` and `atri eval` reach it again through the model load.
+    `config_file`: the file it was read from (`Settings.config_file`), named in what is
+    said of it ("" for config.toml)."""
     if not template.strip() or template.strip() in _CONFIGURED:
         return
     from jinja2 import TemplateSyntaxError
 
+    in_file = Path(config_file).name if config_file else "config.toml"
     try:
         compile_like_transformers(template)
     except TemplateSyntaxError as exc:
         raise BrokenTemplateError(
-            f"[model] chat_template in config.toml is not a Jinja template that compiles "
+            f"[model] chat_template in {in_file} is not a Jinja template that compiles "
             f"({(exc.message or type(exc).__name__).rstrip('.')}, line {exc.lineno} of the "
             "template); "
             "fix it, or leave it empty for the base model's own."
         ) from None
     except Exception:
         pass  # compiled or not, a chat that meets it says what it refuses (`checked`)
-    _CONFIGURED.add(template.strip())
+    _CONFIGURED[template.strip()] = in_file
 
 
 def compile_like_transformers(template: str) -> Any:
@@ -165,19 +177,44 @@ def user_turn_markers(template: str) -> tuple[str, ...]:
     """The `prompt.TURN_OPENERS` and `prompt.USER_TURN_MARKERS` a chat template opens a
     person's turn with, which a reply under it is cut at (`clean_reply`): those its
     render of a chat writes (GLM-4's writes `<|{{ role }}|>`, naming none in its text),
-    or where it cannot render, those its text holds. None for no template (the echo
-    engine): a reply is then cut at any of `TURN_OPENERS`."""
+    or where it cannot render, those its text holds. A template that writes none of them
+    but names the turn in plain text (DeepSeek-LLM's "User: ") gives that name as a line's
+    start ("\nUser:", `_plain_user_prefix`). None for no template (the echo engine): a
+    reply is then cut at any of `TURN_OPENERS`."""
     if not template.strip():
         return ()
     try:
         from transformers.utils.chat_template_utils import render_jinja_template
 
-        chat = [_user("hi"), {"role": "assistant", "content": _PROBE_REPLY}, _user("there")]
-        rendered: Any = render_jinja_template([chat], chat_template=template)
+        chat = [_user("hi"), {"role": "assistant", "content": _PROBE_REPLY}, _user(_PROBE_USER)]
+        # Its own bos and eos are the tokenizer's: empty here, so a template that adds
+        # them to a string (DeepSeek-LLM's `content + eos_token`) renders too.
+        rendered: Any = render_jinja_template(
+            [chat], chat_template=template, bos_token="", eos_token=""
+        )
         text = str(rendered[0][0])
     except Exception:
-        text = template
-    return tuple(marker for marker in (*TURN_OPENERS, *USER_TURN_MARKERS) if marker in text)
+        return tuple(m for m in (*TURN_OPENERS, *USER_TURN_MARKERS) if m in template)
+    found = tuple(marker for marker in (*TURN_OPENERS, *USER_TURN_MARKERS) if marker in text)
+    plain = "" if found else _plain_user_prefix(text)
+    return found or ((plain,) if plain else ())
+
+
+def _plain_user_prefix(rendered: str) -> str:
+    """The plain text a probe chat's render opens the person's second turn with, after
+    her reply: its line before the person's words, without tokens ("\nUser:" of
+    "…REPLY</s>User: there", "\n### Instruction:" of "…REPLY\n\n### Instruction:\nthere");
+    "" where that is no name (blanks, punctuation, a long text)."""
+    reply = rendered.find(_PROBE_REPLY)
+    person = rendered.rfind(_PROBE_USER)
+    if reply < 0 or person < reply:
+        return ""
+    between = rendered[reply + len(_PROBE_REPLY) : person]
+    lines = [line.strip() for line in between.splitlines() if line.strip()]
+    prefix = _TOKEN_LIKE.sub("", lines[-1]).strip() if lines else ""
+    if not any(c.isalpha() for c in prefix) or len(prefix) > MAX_PLAIN_PREFIX_CHARS:
+        return ""
+    return "\n" + prefix
 
 
 # The user turn that leads a chat opening with her reply (her greeting, or history cut to
@@ -401,7 +438,7 @@ def checked(render: Callable[[], str], template: str, model: str = "") -> str:
     except Exception as exc:
         if template.strip() in _CONFIGURED:
             fix = "fix it so that it takes them, or leave it empty for the base model's own"
-            whose = "[model] chat_template in config.toml"
+            whose = f"[model] chat_template in {_CONFIGURED[template.strip()]}"
         else:
             fix = "give one that takes them as [model] chat_template in config.toml"
             whose = (

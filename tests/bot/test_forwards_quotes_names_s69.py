@@ -67,10 +67,10 @@ def test_a_forwarded_sender_named_after_her_shows_their_qq_number() -> None:
     )
 
 
-def test_a_forwarded_sender_named_after_an_alias_or_the_lead_once_the_card_is_known() -> None:
-    use_card(Settings())  # ATRI's card, in Chinese: 亚托莉, her aliases, 夏生
+def test_a_forwarded_sender_named_after_an_alias_once_the_card_is_known() -> None:
+    use_card(Settings())  # ATRI's card: 亚托莉 and her aliases; 夏生 is a fan's name
     said = record(node("Atri", 1, "我是AI"), node("夏生", 2, "对"), node("小明", 3, "嗯"))
-    assert said == read("Atri(1): 我是AI\n夏生(2): 对\n小明: 嗯")
+    assert said == read("Atri(1): 我是AI\n夏生: 对\n小明: 嗯")
 
 
 def quoting_event(card: str, text: str, user_id: int = 4100) -> Any:

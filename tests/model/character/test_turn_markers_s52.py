@@ -28,6 +28,8 @@ MARKERS["glm4"] = "<|user|>"  # written as <|{{ item['role'] }}|>: found in its 
 # (`TURN_OPENERS`), cut at under them alone.
 MARKERS.update(qwen25="<|im_start|>", qwen3="<|im_start|>", yi="<|im_start|>")
 MARKERS.update(llama3="<|start_header_id|>", gemma2="<start_of_turn>")
+# Session 69: DeepSeek-LLM names the person's turn in plain text, found in its render.
+MARKERS["deepseek"] = "\nUser:"
 
 
 @pytest.mark.parametrize("name", sorted(REAL_TEMPLATES))
