@@ -311,6 +311,20 @@ OLD_DEFAULT_SMOKE_PROMPT = "你好，亚托莉！今天过得怎么样？"
 DEFAULT_BACKGROUND_QUESTIONS = ("能说说你的{topic}吗？", "关于{topic}，跟我讲讲吧。")
 
 
+def _off_or_a_pause(value: float) -> float:
+    if 0 < value < MIN_TYPING_SECONDS:
+        raise ValueError(
+            f"must be 0 (off) or at least {MIN_TYPING_SECONDS:g}: each renewal is a "
+            "request to the OneBot implementation"
+        )
+    return value
+
+
+# "typing…" renewed every this many seconds (`[qq] typing_seconds`, the QQ plugin's
+# ATRI_TYPING_SECONDS): 0 = off.
+TypingSeconds = Annotated[float, Field(ge=0), AfterValidator(_off_or_a_pause)]
+
+
 class Section(BaseModel):
     model_config = ConfigDict(
         extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False
@@ -936,22 +950,12 @@ class QQSettings(Section):
     sends_per_minute: int = Field(default=20, ge=0)
     send_retry_seconds: float = Field(default=5.0, ge=0)
     resend_within_seconds: float = Field(default=30.0, ge=0)
-    typing_seconds: float = Field(default=5.0, ge=0)
+    typing_seconds: TypingSeconds = 5.0
     max_message_chars: PositiveInt = 500
     max_reply_parts: PositiveInt = 4
     room_context: bool = False
     answer_pokes: bool = True
     poke_cooldown_seconds: float = Field(default=60.0, ge=0)
-
-    @field_validator("typing_seconds")
-    @classmethod
-    def _off_or_a_pause(cls, value: float) -> float:
-        if 0 < value < MIN_TYPING_SECONDS:
-            raise ValueError(
-                f"must be 0 (off) or at least {MIN_TYPING_SECONDS:g}: each renewal is a "
-                "request to the OneBot implementation"
-            )
-        return value
 
     @field_validator(
         "superusers",

@@ -20,6 +20,7 @@ from atri.config import (
     COMMAND_NAME_RULE,
     BotSettings,
     QQSettings,
+    TypingSeconds,
     WorkerSettings,
     command_name_problem,
 )
@@ -49,7 +50,7 @@ class Config(BaseModel):
     atri_send_retry_seconds: float = Field(default=_QQ.send_retry_seconds, ge=0)
     atri_resend_within_seconds: float = Field(default=_QQ.resend_within_seconds, ge=0)
     # Between two "typing" calls in a private chat; 0 = never show typing.
-    atri_typing_seconds: float = Field(default=_QQ.typing_seconds, ge=0)
+    atri_typing_seconds: TypingSeconds = _QQ.typing_seconds
     atri_max_message_chars: int = Field(default=_QQ.max_message_chars, ge=1)
     atri_max_reply_parts: int = Field(default=_QQ.max_reply_parts, ge=1)
     # Group messages not addressed to ATRI go to the worker as room context.
