@@ -1,8 +1,9 @@
 """Read a script's bytes into text without guessing wrong.
 
 A forced encoding ([dataprep] encoding) is used as given, except for a file whose bytes
-say they are Unicode (`_unicode_despite`); a file a forced CJK encoding garbles while a
-guess reads it plausibly is refused, naming that guess (`_refuse_if_garbled`).
+say they are Unicode (`_unicode_despite`), or are UTF-8 where UTF-16 or UTF-32 is forced
+(`_utf8_despite_wide`); a file a forced CJK encoding garbles while a guess reads it
+plausibly is refused, naming that guess (`_refuse_if_garbled`).
 Otherwise, in order, from most to least certain: a byte-order mark; UTF-8 (a few stray
 bytes allowed); Windows-1252 when its high bytes read as accents and curly quotes inside
 Western prose; UTF-16 without a BOM when the NUL bytes say so; Korean (EUC-KR/CP949)
@@ -93,8 +94,12 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
         forced = codecs.lookup(encoding).name
         if not forced.startswith("utf"):
             unicode = _unicode_despite(data, encoding)
-            if unicode is not None:
-                return unicode
+        elif forced.startswith(_WIDE_UNICODE):
+            unicode = _utf8_despite_wide(data, encoding)
+        else:
+            unicode = None
+        if unicode is not None:
+            return unicode
         decoded = _decode_replacing(data, encoding)
         if decoded.replaced_bytes > MAX_REPLACED * len(data) or _mostly_replaced(decoded.text):
             raise DataprepError(
@@ -258,6 +263,24 @@ def _unicode_despite(data: bytes, forced: str) -> Decoded | None:
         return None  # reads the same either way
     try:
         return Decoded(_decode_strict(data, "utf-8"), "utf-8", instead_of=forced)
+    except UnicodeDecodeError:
+        return None
+
+
+# The codecs whose text has a NUL byte for every ASCII character (canonical names).
+_WIDE_UNICODE = ("utf-16", "utf-32")
+
+
+def _utf8_despite_wide(data: bytes, forced: str) -> Decoded | None:
+    """`data` read as UTF-8, though the config forces the UTF-16 or UTF-32 `forced`: bytes
+    without a NUL and without a UTF-16 byte-order mark that are valid UTF-8. UTF-16 or
+    UTF-32 text has a NUL in every ASCII character (a newline too), so none is misread;
+    read as UTF-16, such a file was garbage, said only as "no dialogue found"."""
+    if b"\0" in data or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    try:
+        return Decoded(_decode_strict(body, "utf-8"), "utf-8", instead_of=forced)
     except UnicodeDecodeError:
         return None
 

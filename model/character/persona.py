@@ -730,8 +730,10 @@ def load_persona(path: str | Path | None = None) -> Persona:
     try:
         raw = card_path.read_bytes()
     except OSError as exc:
+        # Every card but the packaged one is the one `[persona] card` names.
+        fix = "" if card_path == PACKAGED_CARD else "; fix [persona] card"
         raise PersonaError(
-            f"{card_path}: character card cannot be read ({exc.strerror})."
+            f"{card_path}: character card cannot be read ({exc.strerror}){fix}."
         ) from None
     try:
         if raw.startswith(PNG_SIGNATURE):

@@ -302,7 +302,7 @@ class PromptTooLong(UserError):
             f"leaves no room for a message and a {self.reply_tokens}-token reply in its "
             f"{self.context_window}-token context window; its operator must shorten the "
             "character card, lower [generation] max_new_tokens or raise [model] "
-            "context_window."
+            "context_window where the model takes more."
         )
 
 

@@ -444,7 +444,7 @@ class LlamaCppEngine:
 
     @classmethod
     async def load(cls, settings: Settings) -> LlamaCppEngine:
-        check_configured_template(settings.model.chat_template)
+        check_configured_template(settings.model.chat_template, settings.config_file)
         path = gguf_path(settings)
         base_id = settings.model.base.strip() or "builtin:smollm2-135m"
         hashes = await asyncio.to_thread(base_hashes, settings, path, gguf_config_hash_or_none)

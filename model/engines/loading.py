@@ -575,7 +575,8 @@ def device_map(device: str) -> dict[str, str] | None:
 
 def load_base_model(settings: Settings) -> LoadedModel:
     """Load tokenizer and model for `[model] base` onto the configured device."""
-    check_configured_template(settings.model.chat_template)  # before the slow part
+    # Before the slow part.
+    check_configured_template(settings.model.chat_template, settings.config_file)
     device = pick_device(settings.model.device)
     source = resolve_base(settings)
     dtype = pick_dtype(settings.model.dtype, device)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import GenerationSettings, Settings
+from atri.errors import ConfigError
 from model.character.prompt import THINK_END, THINK_START, ChatMessages, opens_think
 from model.engines.base import (
     EngineStats,
@@ -48,13 +49,23 @@ log = logging.getLogger(__name__)
 # Prompt tokens per engine-thread job when a new adapter's prefix states are computed
 # beside the live one (about a second on two CPU cores for a 135M model).
 WARM_SLICE_TOKENS = 256
+# The window of a model whose config does not say how many positions it was built for.
+DEFAULT_CONTEXT_WINDOW = 2048
 
 
 def context_window_of(settings: Settings, model: Any) -> int:
-    """`[model] context_window`, else the positions the model was built for."""
-    return settings.model.context_window or int(
-        getattr(model.config, "max_position_embeddings", 2048) or 2048
-    )
+    """`[model] context_window`, else the positions the model was built for. A window
+    past those is refused, as the llamacpp engine refuses one past its file's: the
+    prompts fitted to it ran past the model's position embeddings."""
+    built_for = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+    window = settings.model.context_window
+    if window and built_for and window > built_for:
+        raise ConfigError(
+            f'[model] context_window = {window} is longer than "{settings.model.base}" was '
+            f"built for ({built_for} positions, max_position_embeddings in its config); set "
+            f"at most {built_for}, or 0 for that."
+        )
+    return window or built_for or DEFAULT_CONTEXT_WINDOW
 
 
 class LocalEngine:

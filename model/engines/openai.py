@@ -318,7 +318,7 @@ class OpenAIEngine:
     async def open(cls, settings: Settings, secrets: Secrets | None = None) -> OpenAIEngine:
         """Connect and read every replica's models; an unreachable server is a config
         problem reported in one sentence. Registers `[model] adapter` if set."""
-        check_configured_template(settings.model.chat_template)
+        check_configured_template(settings.model.chat_template, settings.config_file)
         secrets = secrets or Secrets.from_env()
         headers = {}
         if secrets.openai_api_key is not None:

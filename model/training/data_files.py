@@ -58,12 +58,18 @@ def resolve_data_files(settings: Settings) -> DataFiles:
             f"{train_file}: dataset file not found; {_missing_dataset_advice(train_file)}"
         )
     eval_file = held_out_file(settings)
+    # A missing --eval-dataset stopped the command already (`check_given_files`): the
+    # file here is [train] eval_dataset's, or the flag's folder.
     if eval_file is not None and eval_file.is_dir():
         raise TrainError(
-            f"{eval_file} is a folder; pass the held-out sharegpt file in it (--eval-dataset)."
+            f"{eval_file} is a folder; pass the held-out sharegpt file in it ([train] "
+            "eval_dataset or --eval-dataset)."
         )
     if eval_file is not None and not eval_file.is_file():
-        raise TrainError(f"{eval_file}: eval dataset file not found; fix --eval-dataset.")
+        raise TrainError(
+            f"{eval_file}: eval dataset file not found; fix [train] eval_dataset (or "
+            "--eval-dataset)."
+        )
     return DataFiles(
         train=train_file,
         eval=eval_file,

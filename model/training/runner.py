@@ -115,7 +115,8 @@ def train(
     from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
 
     say = notify or (lambda message: log.info("%s", message))
-    check_configured_template(settings.model.chat_template)  # before data and model load
+    # Before data and model load.
+    check_configured_template(settings.model.chat_template, settings.config_file)
     t = settings.train
     out = adapters_folder(settings)
     resume_command = suggested_command(settings.config_file, "train", "--resume", *resume_flags)
