@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path, PureWindowsPath
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
@@ -69,14 +70,20 @@ def _all_compile(patterns: list[str]) -> list[str]:
 RegexList = Annotated[list[str], AfterValidator(_all_compile)]
 
 
-def _none_match_nothing(patterns: list[str]) -> list[str]:
-    for pattern in patterns:
-        if re.search(pattern, "") is not None:
-            raise ValueError(
-                f"{pattern!r} matches an empty text, so it would flag every reply as out of "
-                "character; make it need at least one character"
-            )
-    return patterns
+def _none_match_empty_text(what_follows: str) -> Callable[[list[str]], list[str]]:
+    """A check that no pattern matches an empty text, which it would match everywhere;
+    `what_follows` says what that would do."""
+
+    def check(patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if re.search(pattern, "") is not None:
+                raise ValueError(
+                    f"{pattern!r} matches an empty text, so {what_follows}; make it need at "
+                    "least one character"
+                )
+        return patterns
+
+    return check
 
 
 def _words_not_blank(words: list[str]) -> list[str]:
@@ -86,20 +93,15 @@ def _words_not_blank(words: list[str]) -> list[str]:
     return words
 
 
-def _no_marker_matches_nothing(patterns: list[str]) -> list[str]:
-    for pattern in patterns:
-        if re.search(pattern, "") is not None:
-            raise ValueError(
-                f"{pattern!r} matches an empty text, so every line would start a new scene; "
-                "make it need at least one character"
-            )
-    return patterns
-
-
 # Patterns a reply is flagged by: one that matches nothing at all flags every reply.
-ReplyPatternList = Annotated[RegexList, AfterValidator(_none_match_nothing)]
+ReplyPatternList = Annotated[
+    RegexList,
+    AfterValidator(_none_match_empty_text("it would flag every reply as out of character")),
+]
 # Lines that start a scene: one that matches nothing at all makes each line a scene.
-SceneMarkerList = Annotated[RegexList, AfterValidator(_no_marker_matches_nothing)]
+SceneMarkerList = Annotated[
+    RegexList, AfterValidator(_none_match_empty_text("every line would start a new scene"))
+]
 # Words a reply is flagged by.
 ReplyWordList = Annotated[list[str], AfterValidator(_words_not_blank)]
 

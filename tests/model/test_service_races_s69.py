@@ -22,6 +22,7 @@ from model.engines.echo import EchoEngine
 from model.memory.store import Memory
 from model.protocol import ChatRequest
 from model.service import ChatService
+from tests.bot.discord.test_chat import HeldEcho
 
 
 class Versioned(EchoEngine):
@@ -86,18 +87,6 @@ async def test_a_switch_while_replies_wait_costs_no_second_generation(
     assert [r.adapter_version for r in replies[1:]] == ["v2", "v2"]
     # Each waiting message generated once (the first, already running, twice as before).
     assert sorted(engine.rows).count("m2") == 1 and engine.rows.count("m3") == 1
-
-
-class HeldEcho(EchoEngine):
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = asyncio.Event()
-        self.started = asyncio.Event()
-
-    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
-        self.started.set()
-        await self.gate.wait()
-        return await super().generate(batch, gen, limits)
 
 
 async def test_a_message_edited_while_it_waits_is_answered_as_edited(
