@@ -400,7 +400,8 @@ ZH = BotLines(
     reason_load_error="加载它时出错了。",
     reason_rolled_back="管理员已经从它回滚，不点名它的重新加载不会再用它。",
     reason_bare_folders="{{folders}} 里有 peft 适配器但没有 manifest.json（共 {{count}} 个），"
-    "重新加载会跳过它们。用 atri adapters adopt 检查并发布为版本。",
+    "重新加载会跳过它们。用 atri adapters adopt 检查并发布为版本"
+    "（以版本命名的文件夹若是正在复制进来的版本，复制完整后会自动加载，不要 adopt）。",
     worker_said="模型服务的原话：{{text}}",
     reload_nothing_older="现在用的就是基础模型，没有可以退回的版本。",
     reload_no_adapters="{{engine}} 引擎不使用模型版本（LoRA 适配器），没有可以加载或退回的。",
@@ -573,7 +574,8 @@ EN = BotLines(
     reason_rolled_back="an admin rolled back from it; only a reload naming it serves it again.",
     reason_bare_folders="{{folders}} ({{count}} in all) hold a peft adapter but no "
     "manifest.json, so the reload job passes them over; atri adapters adopt checks one and "
-    "publishes it as a version.",
+    "publishes it as a version (one named as a version, still being copied in, is taken "
+    "once complete: do not adopt it).",
     worker_said="The worker said: {{text}}",
     reload_nothing_older="Already serving the base model; nothing to roll back to.",
     reload_no_adapters="The {{engine}} engine takes no adapters: nothing to load or roll back.",
@@ -747,7 +749,8 @@ JA = BotLines(
     reason_rolled_back="管理者がこのバージョンからロールバックしたので、名前を指定した再読み込みでしか使われません。",
     reason_bare_folders="{{folders}} には peft アダプターがありますが manifest.json がないので"
     "（全部で {{count}} 個）、読み込みでは飛ばされます。atri adapters adopt で確かめて"
-    "バージョンとして公開できます。",
+    "バージョンとして公開できます（バージョン名のフォルダーがコピー中なら、揃えば読み込まれる"
+    "ので adopt しないでください）。",
     worker_said="ワーカーの原文：{{text}}",
     reload_nothing_older="いまはベースモデルを使っているので、戻せるバージョンはありません。",
     reload_no_adapters="{{engine}} エンジンはアダプターを使わないので、読み込むものも戻すものもありません。",

@@ -58,5 +58,6 @@ async def test_bare_peft_folders_are_a_reason_code_of_no_version(
     assert result.reason_details == {"folders": V1, "count": "1"}
     assert lines_for("亚托莉", "zh").reload_said(result) == (
         f"{adapters_dir} 里还没有完整的模型版本。{V1} 里有 peft 适配器但没有 manifest.json"
-        "（共 1 个），重新加载会跳过它们。用 atri adapters adopt 检查并发布为版本。"
+        "（共 1 个），重新加载会跳过它们。用 atri adapters adopt 检查并发布为版本"
+        "（以版本命名的文件夹若是正在复制进来的版本，复制完整后会自动加载，不要 adopt）。"
     )
