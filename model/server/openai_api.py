@@ -601,7 +601,8 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
                 return Response(status_code=CLIENT_GONE)
             reply = answered
         if reply.status == "refused":
-            raise OpenAIError(reply.text)
+            # The client's own messages cannot be answered as sent (too long to fit).
+            raise OpenAIError(reply.text, param="messages")
         if reply.status == "error" and reply.error_detail:
             # The worker's own setting (its card does not fit its context window): no
             # request can be answered, so it is a server error, not her error line as if

@@ -120,4 +120,5 @@ async def test_a_reply_so_far_too_long_for_the_window_is_refused(
     answer = await post(url, {"messages": huge})
     assert answer.status_code == 400
     assert "Her unfinished reply takes" in answer.json()["error"]["message"]
+    assert answer.json()["error"]["param"] == "messages"  # s69: was null
     assert service.engine.stats.generate_calls == 0
