@@ -27,7 +27,7 @@ from rich.console import Console, ConsoleDimensions
 from typer._click.core import ParameterSource
 from typer.core import TyperArgument, TyperCommand, TyperOption
 
-from atri.config import Settings, find_config_path, load_settings
+from atri.config import Settings, find_config_path, load_settings, misspelt_environment
 from atri.errors import ConfigError, UserError
 from atri.interrupt import INTERRUPTED, end_now
 from atri.terminal import suggested_command
@@ -259,7 +259,7 @@ def atri_command(*args: str | Path) -> str:
 
 def configured_settings() -> Settings:
     settings = load_settings(State.config)
-    for notice in settings.notices:
+    for notice in [*settings.notices, *misspelt_environment(os.environ)]:
         err_console.print(notice, style="yellow", highlight=False, markup=False)
     return settings
 

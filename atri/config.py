@@ -14,7 +14,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path, PureWindowsPath
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
@@ -1029,6 +1029,23 @@ SECRET_ENV_BY_SECTION = {
 SECRET_ENVS = frozenset({API_KEYS_ENV, *SECRET_ENV_BY_SECTION.values()})
 # Every environment variable ATRI itself reads (the QQ plugin's `ATRI_*` keys aside).
 ATRI_ENV = frozenset({CONFIG_ENV, *SECRET_ENVS})
+# How alike a set ATRI_ name and one ATRI reads must be to be taken for a slip of it
+# (ATRI_DISCORD_TOKN, ATRI_API_KEY); the QQ plugin's own keys are far from all of them.
+_ENV_SLIP_CUTOFF = 0.85
+
+
+def misspelt_environment(names: Iterable[str]) -> list[str]:
+    """A sentence for each ATRI_ variable among `names` (the environment's) that reads as
+    a slip of one ATRI reads: the secret meant is then missing, which a command reports
+    only as not set ("no ATRI_DISCORD_TOKEN in the environment")."""
+    said = []
+    for name in sorted({n for n in names if n.upper().startswith("ATRI_")} - ATRI_ENV):
+        close = difflib.get_close_matches(name.upper(), sorted(ATRI_ENV), 1, _ENV_SLIP_CUTOFF)
+        if close:
+            said.append(f"{name} is set in the environment, but ATRI reads {close[0]}.")
+    return said
+
+
 # A key named like a secret, one or several: `token`, `access_tokens`, `api_keys`, …
 _SECRET_NAME = re.compile(
     r"(?:^|_)(?:token|secret|password|passwd|passphrase|api_?key|access_?key|private_?key)s?$",
