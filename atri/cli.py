@@ -738,7 +738,7 @@ def _eval_recall(settings: Settings, filler: int, count: int) -> None:
         settings.memory.path = str(Path(folder) / "recall.sqlite3")
         settings.reload.enabled = False
         settings.worker.rate_limit_per_minute = 0
-        async with await ChatService.open(settings) as service:
+        async with await ChatService.open(settings, scratch_memory=True) as service:
             probes = load_recall_probes(service.persona.main_language)
             probes.probes[:] = probes.probes[:count]
             return await run_recall(service, probes, filler)

@@ -381,18 +381,21 @@ class ChatService:
         engine: Engine | None = None,
         card: Persona | None = None,
         log_no_room: bool = True,
+        scratch_memory: bool = False,
     ) -> ChatService:
         """Check the config's paths, open memory, then load the engine (unless given one):
         a mistake in a path is one sentence before the model starts loading. `card`: the
         configured character card when the caller has read it already. `log_no_room`:
-        log `prompt_leaves_no_room` (a caller that refuses to start on it says it)."""
+        log `prompt_leaves_no_room` (a caller that refuses to start on it says it).
+        `scratch_memory`: `[memory] path` is a scratch database made for this run (`atri
+        eval --recall`), whose making is no news to log."""
         if engine is None:
             check_adapter_setting(settings)
         if settings.reload.enabled:
             check_adapters_folder(settings.path(settings.model.adapters_dir))
         persona = configured_persona(settings, card)
         load_name_tables()
-        memory = await Memory.open(settings.path(settings.memory.path))
+        memory = await Memory.open(settings.path(settings.memory.path), expect_new=scratch_memory)
         try:
             engine = engine or await create_engine(settings, persona)
         except BaseException:
