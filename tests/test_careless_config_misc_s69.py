@@ -49,6 +49,22 @@ async def test_a_context_window_past_the_models_positions_is_refused(
     )
 
 
+async def test_the_window_is_refused_before_the_weights_load(
+    tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 7B model loaded for minutes before the refusal: the folder's config.json is read
+    first."""
+    from model.engines import loading
+
+    def no_loading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the weights were loaded")
+
+    monkeypatch.setattr(loading, "load_pretrained", no_loading)
+    tiny_settings.model.context_window = 1_000_000
+    with pytest.raises(ConfigError, match="is longer than"):
+        await create_engine(tiny_settings)
+
+
 @pytest.mark.parametrize(
     ("configured", "window"), [(0, TINY_POSITIONS), (1024, 1024), (TINY_POSITIONS, TINY_POSITIONS)]
 )

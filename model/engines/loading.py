@@ -573,12 +573,37 @@ def device_map(device: str) -> dict[str, str] | None:
     return None if device == "cpu" else {"": device}
 
 
+def positions_in(config_file: Path) -> int:
+    """`max_position_embeddings` in a model folder's config.json; 0 where it is not
+    there to read (a hub id transformers downloads, a config without it)."""
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    value = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def check_window_fits(settings: Settings, built_for: int) -> None:
+    """`[model] context_window` at most the positions the model was built for (0:
+    unknown, any window)."""
+    window = settings.model.context_window
+    if window and built_for and window > built_for:
+        raise ConfigError(
+            f'[model] context_window = {window} is longer than "{settings.model.base}" was '
+            f"built for ({built_for} positions, max_position_embeddings in its config); set "
+            f"at most {built_for}, or 0 for that."
+        )
+
+
 def load_base_model(settings: Settings) -> LoadedModel:
     """Load tokenizer and model for `[model] base` onto the configured device."""
     # Before the slow part.
     check_configured_template(settings.model.chat_template, settings.config_file)
     device = pick_device(settings.model.device)
     source = resolve_base(settings)
+    # Before the weights: a 7B model loaded for minutes, then the window was refused.
+    check_window_fits(settings, positions_in(Path(source) / "config.json"))
     dtype = pick_dtype(settings.model.dtype, device)
     model, tokenizer = load_pretrained(settings, source, dtype=dtype, device_map=device_map(device))
     model.eval()

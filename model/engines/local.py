@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import GenerationSettings, Settings
-from atri.errors import ConfigError
 from model.character.prompt import THINK_END, THINK_START, ChatMessages, opens_think
 from model.engines.base import (
     EngineStats,
@@ -33,7 +32,7 @@ from model.engines.base import (
     without_reasoning,
 )
 from model.engines.chat_template import render_chat, reply_stop, special_tokens
-from model.engines.loading import quiet_peft_wrapping
+from model.engines.loading import check_window_fits, quiet_peft_wrapping
 from model.engines.local_steps import StepLoop, StepRow, fail, settle
 from model.engines.prefix_cache import (
     cache_keyword,
@@ -55,17 +54,11 @@ DEFAULT_CONTEXT_WINDOW = 2048
 
 def context_window_of(settings: Settings, model: Any) -> int:
     """`[model] context_window`, else the positions the model was built for. A window
-    past those is refused, as the llamacpp engine refuses one past its file's: the
-    prompts fitted to it ran past the model's position embeddings."""
+    past those is refused (`check_window_fits`), as the llamacpp engine refuses one past
+    its file's: the prompts fitted to it ran past the model's position embeddings."""
     built_for = int(getattr(model.config, "max_position_embeddings", 0) or 0)
-    window = settings.model.context_window
-    if window and built_for and window > built_for:
-        raise ConfigError(
-            f'[model] context_window = {window} is longer than "{settings.model.base}" was '
-            f"built for ({built_for} positions, max_position_embeddings in its config); set "
-            f"at most {built_for}, or 0 for that."
-        )
-    return window or built_for or DEFAULT_CONTEXT_WINDOW
+    check_window_fits(settings, built_for)
+    return settings.model.context_window or built_for or DEFAULT_CONTEXT_WINDOW
 
 
 class LocalEngine:
