@@ -1412,7 +1412,7 @@ def _toml_error(text: str, exc: tomllib.TOMLDecodeError) -> str:
     line = lines[at - 1]
     # A line inside a list spread over lines belongs to the list's key (its own "key"
     # would be the start of an entry: `sk-abc==,`).
-    key = _KEY_LINE.match(line)
+    key = _KEY_LINE.match(line) or _COLON_KEY_LINE.match(line)
     owner = _array_key_above(lines, at) or (key[1] if key else None)
     named = f" (`{owner}`)" if owner else ""
     if owner is not None:
@@ -1431,6 +1431,9 @@ def _toml_error(text: str, exc: tomllib.TOMLDecodeError) -> str:
 
 
 _KEY_LINE = re.compile(r"\s*([\w.\"'-]+)\s*[=＝]")
+# `key: value`, as YAML writes it: its key is checked as a key's (a secret's value is not
+# shown in the hint).
+_COLON_KEY_LINE = re.compile(r"\s*([A-Za-z_][\w-]*)\s*:")
 _SECTION_LINE = re.compile(r"\s*\[\[?([\w.-]+)\]")
 
 
@@ -1460,13 +1463,35 @@ def _line_hint(line: str) -> str | None:
         return f"write ＝ ［ ］ in ASCII (half-width), like {line.translate(_FULL_WIDTH)}"
     if line.translate(_CURLY_QUOTES) != line:
         return f"write text in straight quotes, like {line.translate(_CURLY_QUOTES)}"
+    if line.startswith(("//", ";")):
+        return f"comments start with # in TOML, like #{line.lstrip('/;')}"
+    colon = re.fullmatch(_COLON_KEY_LINE.pattern + r"\s*(.+)", line)
+    if colon is not None:
+        return f"a key takes = in TOML, not a colon, like {colon[1]} = {colon[2]}"
     value = re.match(r"([^=]+?)\s*=\s*(.*?)\s*(#.*)?$", line)
+    if value is not None and value[2].endswith(";"):
+        return f"no ; at a line's end in TOML, like {value[1]} = {value[2].rstrip(';').rstrip()}"
+    number = _number_slip(value[2]) if value is not None else None
+    if value is not None and number is not None:
+        return f"write the number as TOML does, like {value[1]} = {number}"
     if value is not None and value[2] in {"True", "False"}:
         return f"true and false are lower case in TOML, like {value[1]} = {value[2].lower()}"
     if "\\" in line:
         return WINDOWS_PATH_HINT
     if value is not None and value[2] and value[2][0] not in "\"'[{+-.0123456789":
         return f'put text in double quotes, like {value[1]} = "{value[2]}"'
+    return None
+
+
+def _number_slip(value: str) -> str | None:
+    """A number written as people write it and TOML does not read, as TOML writes it:
+    ".5" (0.5), "0,5" (a decimal comma: 0.5), "70%" (0.7); else None."""
+    if re.fullmatch(r"[+-]?\.\d+", value):
+        return value.replace(".", "0.", 1)
+    if re.fullmatch(r"[+-]?\d+,\d+", value):
+        return value.replace(",", ".")
+    if re.fullmatch(r"\d+(?:\.\d+)?%", value):
+        return f"{float(value[:-1]) / 100:g}"
     return None
 
 
