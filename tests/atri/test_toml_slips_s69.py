@@ -8,15 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from atri.config import ConfigError, load_settings
-
-
-def refusal(tmp_path: Path, text: str) -> str:
-    config = tmp_path / "config.toml"
-    config.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as refused:
-        load_settings(config)
-    return str(refused.value)
+from tests.atri.test_config_toml_hints_s51 import _error
 
 
 @pytest.mark.parametrize(
@@ -32,11 +24,11 @@ def refusal(tmp_path: Path, text: str) -> str:
     ],
 )
 def test_a_slip_from_another_format_gets_a_hint(tmp_path: Path, line: str, hint: str) -> None:
-    said = refusal(tmp_path, f"[generation]\n{line}\n")
+    said = _error(tmp_path, f"[generation]\n{line}\n")
     assert said.endswith(f": {hint}).") or f": {hint})" in said, said
 
 
 def test_a_secret_written_with_a_colon_is_not_shown(tmp_path: Path) -> None:
-    said = refusal(tmp_path, "[discord]\ntoken: MTA5-secret-value\n")
+    said = _error(tmp_path, "[discord]\ntoken: MTA5-secret-value\n")
     assert "MTA5" not in said
     assert "ATRI_DISCORD_TOKEN" in said
