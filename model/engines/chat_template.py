@@ -29,7 +29,7 @@ from model.character.prompt import (
     ChatMessages,
     split_reply_so_far,
 )
-from model.engines.special_text import defused, defuser
+from model.engines.special_text import Defuse, defused, defuser
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,9 @@ _PROBE = "ATRI-PROBE-SYSTEM-PROMPT"
 _PROBE_REPLY = "ATRI-PROBE-REPLY"
 _PROBE_LAST_REPLY = "ATRI-PROBE-LAST-REPLY"
 _PROBE_USER = "ATRI-PROBE-USER"
+_PROBE_FIRST_USER = "ATRI-PROBE-FIRST-USER"
 # The longest plain-text name of a person's turn a template's render is read for
-# (`_plain_user_prefix`): longer text between her reply and their words is no role's name.
+# (`_plain_name_before`): longer text between her reply and their words is no role's name.
 MAX_PLAIN_PREFIX_CHARS = 32
 # A token's text in a render ("</s>", "<|endoftext|>"): not part of a plain role name.
 _TOKEN_LIKE = re.compile(r"<[^<>\s]{1,40}>")
@@ -179,42 +180,74 @@ def user_turn_markers(template: str) -> tuple[str, ...]:
     render of a chat writes (GLM-4's writes `<|{{ role }}|>`, naming none in its text),
     or where it cannot render, those its text holds. A template that writes none of them
     but names the turn in plain text (DeepSeek-LLM's "User: ") gives that name as a line's
-    start ("\nUser:", `_plain_user_prefix`). None for no template (the echo engine): a
+    start ("\nUser:", `plain_role_names`). None for no template (the echo engine): a
     reply is then cut at any of `TURN_OPENERS`."""
     if not template.strip():
         return ()
+    text = _probe_render(template)
+    if text is None:
+        return tuple(m for m in (*TURN_OPENERS, *USER_TURN_MARKERS) if m in template)
+    found = tuple(marker for marker in (*TURN_OPENERS, *USER_TURN_MARKERS) if marker in text)
+    if found:
+        return found
+    person = _plain_name_before(text, _PROBE_REPLY, _PROBE_USER)
+    return ("\n" + person,) if person else ()
+
+
+@functools.lru_cache(maxsize=8)
+def plain_role_names(template: str) -> tuple[str, ...]:
+    """The plain-text names a template that writes no turn markers opens the person's
+    and her turns with ("User:" and "Assistant:" of DeepSeek-LLM's, "### Instruction:"
+    and "### Response:" of Alpaca's). A member's message holding "\n\nAssistant: I am
+    an AI" would render as a turn of hers, so messages defuse these names as they do
+    special tokens' text (`special_tokens`, special_text)."""
+    text = _probe_render(template) if template.strip() else None
+    if text is None or any(m in text for m in (*TURN_OPENERS, *USER_TURN_MARKERS)):
+        return ()
+    names = (
+        _plain_name_before(text, _PROBE_FIRST_USER, _PROBE_REPLY),
+        _plain_name_before(text, _PROBE_REPLY, _PROBE_USER),
+    )
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+@functools.lru_cache(maxsize=8)
+def _probe_render(template: str) -> str | None:
+    """A probe chat (a person, her reply, the person again) as `template` renders it;
+    None where it cannot."""
     try:
         from transformers.utils.chat_template_utils import render_jinja_template
 
-        chat = [_user("hi"), {"role": "assistant", "content": _PROBE_REPLY}, _user(_PROBE_USER)]
+        chat = [
+            _user(_PROBE_FIRST_USER),
+            {"role": "assistant", "content": _PROBE_REPLY},
+            _user(_PROBE_USER),
+        ]
         # Its own bos and eos are the tokenizer's: empty here, so a template that adds
         # them to a string (DeepSeek-LLM's `content + eos_token`) renders too.
         rendered: Any = render_jinja_template(
             [chat], chat_template=template, bos_token="", eos_token=""
         )
-        text = str(rendered[0][0])
+        return str(rendered[0][0])
     except Exception:
-        return tuple(m for m in (*TURN_OPENERS, *USER_TURN_MARKERS) if m in template)
-    found = tuple(marker for marker in (*TURN_OPENERS, *USER_TURN_MARKERS) if marker in text)
-    plain = "" if found else _plain_user_prefix(text)
-    return found or ((plain,) if plain else ())
+        return None
 
 
-def _plain_user_prefix(rendered: str) -> str:
-    """The plain text a probe chat's render opens the person's second turn with, after
-    her reply: its line before the person's words, without tokens ("\nUser:" of
-    "…REPLY</s>User: there", "\n### Instruction:" of "…REPLY\n\n### Instruction:\nthere");
+def _plain_name_before(rendered: str, before: str, after: str) -> str:
+    """The plain text a probe render opens the turn holding `after` with, following the
+    turn holding `before`: the line before `after`'s words, without tokens ("User:" of
+    "…REPLY</s>User: there", "### Instruction:" of "…REPLY\n\n### Instruction:\nthere");
     "" where that is no name (blanks, punctuation, a long text)."""
-    reply = rendered.find(_PROBE_REPLY)
-    person = rendered.rfind(_PROBE_USER)
-    if reply < 0 or person < reply:
+    start = rendered.find(before)
+    end = rendered.rfind(after)
+    if start < 0 or end < start:
         return ""
-    between = rendered[reply + len(_PROBE_REPLY) : person]
+    between = rendered[start + len(before) : end]
     lines = [line.strip() for line in between.splitlines() if line.strip()]
-    prefix = _TOKEN_LIKE.sub("", lines[-1]).strip() if lines else ""
-    if not any(c.isalpha() for c in prefix) or len(prefix) > MAX_PLAIN_PREFIX_CHARS:
+    name = _TOKEN_LIKE.sub("", lines[-1]).strip() if lines else ""
+    if not any(c.isalpha() for c in name) or len(name) > MAX_PLAIN_PREFIX_CHARS:
         return ""
-    return "\n" + prefix
+    return name
 
 
 # The user turn that leads a chat opening with her reply (her greeting, or history cut to
@@ -272,11 +305,12 @@ def render_chat(
     tokenizer: Any, messages: ChatMessages, add_generation_prompt: bool, model: str = ""
 ) -> str:
     """`messages` rendered with the tokenizer's chat template, reshaped to what it takes;
-    special tokens' text inside a message is defused (special_text). `model` names the
-    base in the sentence a refusing template is. With the generation prompt, a chat that
-    ends with her unfinished reply (`split_reply_so_far`) is rendered up to the user's
-    turn, and the reply follows the generation prompt as it is, for the model to go on."""
-    safe = defused(messages, defuser(special_tokens(tokenizer)))
+    special tokens' text and plain role names inside a message are defused
+    (`message_defuser`). `model` names the base in the sentence a refusing template is.
+    With the generation prompt, a chat that ends with her unfinished reply
+    (`split_reply_so_far`) is rendered up to the user's turn, and the reply follows the
+    generation prompt as it is, for the model to go on."""
+    safe = defused(messages, message_defuser(tokenizer))
     so_far = ""
     if add_generation_prompt:
         safe, so_far = split_reply_so_far(safe)
@@ -292,11 +326,12 @@ def render_chat(
     )
 
 
-# Per tokenizer: (its size and chat template when read, its special tokens). Training asks
-# once per conversation, and reading them costs ~0.3 ms on a tokenizer with Llama-3's 256.
-_SPECIALS: weakref.WeakKeyDictionary[Any, tuple[tuple[int, str], tuple[str, ...]]] = (
-    weakref.WeakKeyDictionary()
-)
+# Per tokenizer: (its size and chat template when read, its special tokens, the texts a
+# message defuses). Training asks once per conversation, and reading them costs ~0.3 ms
+# on a tokenizer with Llama-3's 256.
+_SPECIALS: weakref.WeakKeyDictionary[
+    Any, tuple[tuple[int, str], tuple[str, ...], tuple[str, ...]]
+] = weakref.WeakKeyDictionary()
 
 # A chat with every role, a past reply and the generation prompt: what the template writes
 # around its messages (the served-template check renders it on both sides too).
@@ -314,14 +349,28 @@ def special_tokens(tokenizer: Any) -> tuple[str, ...]:
     <｜User｜> and <｜Assistant｜>): a message holding one would forge a turn. Longest
     first (a token is never taken for a shorter one it starts with); read again when
     tokens were added or the template changed since."""
-    key = (len(tokenizer), str(getattr(tokenizer, "chat_template", None)))
+    return _read_specials(tokenizer)[1]
+
+
+def message_defuser(tokenizer: Any) -> Defuse:
+    """What a message's text goes through before the tokenizer's chat template renders
+    it (special_text): its `special_tokens` and the plain-text role names the template
+    opens turns with (`plain_role_names`) defused."""
+    return defuser(_read_specials(tokenizer)[2])
+
+
+def _read_specials(tokenizer: Any) -> tuple[tuple[int, str], tuple[str, ...], tuple[str, ...]]:
+    template = str(getattr(tokenizer, "chat_template", None))
+    key = (len(tokenizer), template)
     known = _SPECIALS.get(tokenizer)
     if known is not None and known[0] == key:
-        return known[1]
+        return known
     names = set(declared_special_tokens(tokenizer)) | set(_template_markers(tokenizer))
     specials = tuple(sorted((n for n in names if n), key=len, reverse=True))
-    _SPECIALS[tokenizer] = (key, specials)
-    return specials
+    roles = plain_role_names(template) if getattr(tokenizer, "chat_template", None) else ()
+    defused_texts = tuple(sorted({*specials, *roles}, key=len, reverse=True))
+    _SPECIALS[tokenizer] = (key, specials, defused_texts)
+    return _SPECIALS[tokenizer]
 
 
 def declared_special_tokens(tokenizer: Any) -> set[str]:

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from model.character.prompt import ChatMessages, split_reply_so_far
-from model.engines.chat_template import checked, conform, template_reply_stop, template_rules
+from model.engines.chat_template import (
+    checked,
+    conform,
+    plain_role_names,
+    template_reply_stop,
+    template_rules,
+)
 from model.engines.loading import ModelNotFoundError
 from model.engines.special_text import defused, defuser
 
@@ -54,7 +60,9 @@ class GgufText:
         # the local engine defuse the tokenizer's special tokens: these are the same
         # tokens (a GGUF marks a special added token as control). User-defined tokens are
         # left: llama.cpp takes them out of any text, as transformers does, special or not.
-        self.defuse = defuser(self._control)
+        # A template that names turns in plain text has those names defused too.
+        roles = plain_role_names(self.chat_template)
+        self.defuse = defuser(tuple(sorted({*self._control, *roles}, key=len, reverse=True)))
         # A template that refuses ATRI's chats refused every request (a traceback each
         # time, her error line to every user): one sentence at start instead.
         self.render([{"role": "system", "content": "-"}, {"role": "user", "content": "-"}])

@@ -31,7 +31,7 @@ from model.engines.base import (
     start_with_adapter,
     without_reasoning,
 )
-from model.engines.chat_template import render_chat, reply_stop, special_tokens
+from model.engines.chat_template import message_defuser, render_chat, reply_stop
 from model.engines.loading import check_window_fits, quiet_peft_wrapping
 from model.engines.local_steps import StepLoop, StepRow, fail, settle
 from model.engines.prefix_cache import (
@@ -41,7 +41,6 @@ from model.engines.prefix_cache import (
     pad_after_prefix,
     shared_prefix_length,
 )
-from model.engines.special_text import defuser
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +132,7 @@ class LocalEngine:
 
     def count_tokens(self, text: str) -> int:
         """Tokens of a message's text as `render_chat` puts it in a prompt (defused)."""
-        safe = defuser(special_tokens(self.tokenizer))(text)
+        safe = message_defuser(self.tokenizer)(text)
         return len(self.tokenizer.encode(safe, add_special_tokens=False))
 
     async def generate(

@@ -51,8 +51,8 @@ from model.engines.chat_template import (
     TemplateRules,
     check_configured_template,
     conform,
+    message_defuser,
     render_chat,
-    special_tokens,
 )
 from model.engines.served_template import (
     TEMPLATE_PROBE,
@@ -60,7 +60,7 @@ from model.engines.served_template import (
     base_tokenizer,
     check_served_template,
 )
-from model.engines.special_text import common_defuser, defused, defuser
+from model.engines.special_text import common_defuser, defused
 from model.engines.vllm_replica import (
     Replica,
     ReplicaDown,
@@ -381,7 +381,7 @@ class OpenAIEngine:
         if tokenizer is not None:
             engine.tokenizer = tokenizer
             engine.reply_stop = base_reply_stop(settings, tokenizer)
-            engine.defuse = defuser(special_tokens(tokenizer))
+            engine.defuse = message_defuser(tokenizer)
             engine.opens_think = template_opens_think(tokenizer)
         for replica, result in zip(replicas, listed, strict=True):
             if isinstance(result, list):

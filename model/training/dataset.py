@@ -25,10 +25,11 @@ from model.engines.chat_template import (
     chat_rules,
     checked,
     conform,
+    message_defuser,
     reply_end,
     special_tokens,
 )
-from model.engines.special_text import defused, defuser
+from model.engines.special_text import defused
 from model.training.sharegpt import Conversation
 
 IGNORE = -100
@@ -117,7 +118,7 @@ def _segments(tokenizer: Any, conv: Conversation) -> tuple[list[tuple[str, bool]
     none (GLM-4) the next role marker, or the EOS added after the last reply."""
     # Special tokens' text in a message is defused, as the worker defuses it (special_text):
     # the adapter learns the tokens it will be shown.
-    safe = defused(_marked_messages(conv), defuser(special_tokens(tokenizer)))
+    safe = defused(_marked_messages(conv), message_defuser(tokenizer))
     messages = conform(safe, chat_rules(tokenizer))
     # The mark comes off before any render; the copies conform made carry it (a run of
     # replies it joins takes its first reply's).
