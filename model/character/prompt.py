@@ -695,12 +695,13 @@ def _author(turn: PastTurn) -> str:
 def _turn_content(
     turn: PastTurn, shared_scope: bool, labels: dict[str, str], colon: str = SPEAKER_COLON
 ) -> str:
-    """An earlier message as the model gets it: in a shared conversation a person's
-    message names them, by the label the room lines use for them."""
-    if not (shared_scope and turn.role == "user"):
+    """An earlier message as the model gets it, and as it is counted: a person's as a new
+    one is (`_message_content`), in a shared conversation named by the label the room
+    lines use for them. Stored as written, a heading it forged is set apart here."""
+    if turn.role != "user":
         return turn.content
     label = labels.get(_author(turn)) or _short(turn.display_name)
-    return speaker_text(turn.content, label, True, colon)
+    return _message_content(turn.content, label, shared_scope, colon)
 
 
 def check_room(
@@ -975,14 +976,8 @@ def _assemble(
     """The chat messages: system prompt, history, and the new message led by the room
     lines; the notes (the lorebook's, the character's note) where their depths put them,
     inside these; the summary opens the first user message shown, or else the new one.
-    Earlier messages are stored as they were written: a heading one of them forged is
-    set apart here (`without_forged_headings`), before the real sections join them."""
-    history = [
-        {**turn, "content": without_forged_headings(turn["content"])}
-        if turn["role"] == "user"
-        else turn
-        for turn in history
-    ]
+    A heading an earlier message forged was set apart as it was fitted (`_turn_content`),
+    before the real sections join them."""
     if notes:
         *history, last = _with_notes([*history, {"role": "user", "content": message}], notes)
         message = last["content"]
