@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
 
 from atri.config import ReloadSettings
 from atri.errors import ConfigError
 from atri.terminal import suggested_command
+from model.adapters.reload_schedule import ReloadSchedule
 from model.adapters.validation import (
     AdapterManifest,
     AdapterVersion,
@@ -64,8 +64,6 @@ from model.engines.base import EngineUnavailable, chat_template_of, reasoning_re
 from model.protocol import ReloadResult
 
 log = logging.getLogger(__name__)
-
-JOB_ID = "atri-adapter-reload"
 
 
 class _LookStillRunning(logging.Filter):
@@ -269,7 +267,7 @@ class Reloader:
         # rollback; before `_lock`): a reload that chose while a rollback held the
         # lock switched back to the version rolled back from, and unrecorded it.
         self._choosing = asyncio.Lock()
-        self._scheduler: AsyncIOScheduler | None = None
+        self._scheduler: ReloadSchedule | None = None
         self._closed = False
 
     @property
@@ -313,21 +311,9 @@ class Reloader:
                 await self.engine.unload_leftovers(self.adapters_dir)
             except Exception:
                 log.exception("unloading adapter versions an earlier run left failed")
-        interval = self.settings.interval_seconds
-        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), logger=_scheduler_log)
-        scheduler.add_job(
-            self.check,
-            "interval",
-            seconds=interval,
-            id=JOB_ID,
-            next_run_time=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=interval),
-            max_instances=1,
-            coalesce=True,
-            # A look late (the loop busy, the machine loaded) still runs, unlogged.
-            misfire_grace_time=None,
-        )
-        scheduler.start()
-        self._scheduler = scheduler
+        schedule = ReloadSchedule(self.check, self.settings.interval_seconds, _scheduler_log)
+        schedule.start()
+        self._scheduler = schedule
         log.info(
             "adapter reload job: every %d s in %s",
             self.settings.interval_seconds,
@@ -342,7 +328,7 @@ class Reloader:
         # load cancelled halfway would leave the bookkeeping out of step with the engine.
         async with self._choosing, self._lock:
             if self._scheduler is not None:
-                self._scheduler.shutdown(wait=False)
+                self._scheduler.stop()
                 self._scheduler = None
 
     async def check(self) -> ReloadResult | None:
