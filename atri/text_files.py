@@ -1,12 +1,18 @@
 """Reading the text files people write by hand (config.toml, character cards, background
 facts, eval probes). They are meant to be UTF-8, but Windows editors also save "Unicode"
 (UTF-16 with a byte-order mark, which says what it is, so it is read) and "ANSI" (GBK,
-Shift-JIS…: a guess could misread names, so it is refused, saying where and how to fix)."""
+Shift-JIS…: a guess could misread names, so it is refused, saying where and how to fix).
+Old Mac line ends (a lone CR), which TOML refuses as a stray character, are line breaks."""
 
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
+
+# A CR not followed by LF: a line end of classic Mac OS (and of some editors' exports).
+_LONE_CR = re.compile(r"\r(?!\n)")
+_LONE_CR_BYTES = re.compile(rb"\r(?!\n)")
 
 
 class NotUtf8Error(ValueError):
@@ -24,15 +30,26 @@ class NotUtf8Error(ValueError):
 
 def decode_hand_written(raw: bytes) -> str:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")  # the BOM is consumed
+        return _line_ends_known(raw.decode("utf-16"))  # the BOM is consumed
     if (nul := raw.find(b"\0")) >= 0:
         # UTF-16 without its mark: a NUL beside each ASCII letter (first, as its non-ASCII
         # text fails as UTF-8 on some later line, which that line was blamed for).
-        raise NotUtf8Error(raw[:nul].count(b"\n") + 1, utf16=raw.count(b"\0") * 4 > len(raw))
+        raise NotUtf8Error(_line_at(raw, nul), utf16=raw.count(b"\0") * 4 > len(raw))
     try:
-        return raw.decode("utf-8-sig")
+        return _line_ends_known(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise NotUtf8Error(raw[: exc.start].count(b"\n") + 1) from None
+        raise NotUtf8Error(_line_at(raw, exc.start)) from None
+
+
+def _line_ends_known(text: str) -> str:
+    """`text` with each lone CR a LF (CRLF and LF are read as they are)."""
+    return _LONE_CR.sub("\n", text) if "\r" in text else text
+
+
+def _line_at(raw: bytes, offset: int) -> int:
+    """The line `offset` is on, counting lone CRs as line ends too."""
+    head = raw[:offset]
+    return head.count(b"\n") + len(_LONE_CR_BYTES.findall(head)) + 1
 
 
 def read_hand_written(path: Path) -> str:
@@ -48,6 +65,14 @@ _NOT_SCRIPT_CODECS = frozenset(
 )
 
 
+# What Notepad's "Save as" encoding names are to Python.
+_NOTEPAD_NAMES = {
+    "ansi": " (Notepad's ANSI is the Windows code page: gbk on Chinese Windows, cp932 on "
+    "Japanese, cp1252 on Western)",
+    "unicode": ' (Notepad\'s "Unicode" is utf-16)',
+}
+
+
 def script_encoding_problem(name: str) -> str | None:
     """Why `name` cannot be the encoding of a game script ([dataprep] encoding), as the
     end of a sentence; None when it can. `codecs.lookup` alone also finds rot13, hex,
@@ -55,7 +80,9 @@ def script_encoding_problem(name: str) -> str | None:
     try:
         info = codecs.lookup(name)
     except LookupError:
-        return f'"{name}" is not an encoding Python knows'
+        return f'"{name}" is not an encoding Python knows' + _NOTEPAD_NAMES.get(
+            name.strip().lower(), ""
+        )
     canonical = info.name.replace("_", "-")
     if not getattr(info, "_is_text_encoding", True) or canonical in _NOT_SCRIPT_CODECS:
         return f'"{name}" is not a text encoding scripts are saved in'
