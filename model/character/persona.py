@@ -761,7 +761,32 @@ def load_persona(path: str | Path | None = None) -> Persona:
         raise PersonaError(f"{card_path}: {exc}") from None
     if not persona.name.strip():
         raise PersonaError(f"{card_path}: character card has no name.")
+    for version in (persona, *persona.translations.values()):
+        version.unused += unfilled_macros_note(
+            version.system_prompt(), version.greeting, *version.alternate_greetings
+        )
     return persona
+
+
+# A SillyTavern macro ATRI does not fill ({{time}}, {{date}}, {{weekday}},
+# {{idle_duration}}, {{lastMessage}}…): SillyTavern puts the moment's value in; here it
+# would reach her prompt as written and she would read "It is {{time}}".
+_MACRO = re.compile(r"\{\{[^{}\n]{1,40}\}\}")
+_FILLED_MACROS = frozenset({"{{user}}", "{{char}}"})
+
+
+def unfilled_macros_note(*texts: str) -> list[str]:
+    """The note `unused` gets for macros in `texts` (her prompt, her greetings) that
+    nothing fills in; none when every macro is {{user}} or {{char}}."""
+    found = dict.fromkeys(m for text in texts for m in _MACRO.findall(text))
+    unfilled = [m for m in found if m not in _FILLED_MACROS]
+    if not unfilled:
+        return []
+    listed = ", ".join(unfilled[:5]) + (", …" if len(unfilled) > 5 else "")
+    return [
+        f"{listed}: macros ATRI does not fill in (it fills {{{{char}}}} and {{{{user}}}} "
+        "only), so her prompt holds them as written; write what they stand for instead"
+    ]
 
 
 def _from_card(card: Any) -> Persona:
