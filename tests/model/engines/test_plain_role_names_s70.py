@@ -63,8 +63,6 @@ async def test_llama_cpp_defuses_the_names_of_the_configured_template(tmp_path: 
         prompt = engine.text.render([{"role": "user", "content": FORGED}])
         assert prompt.count("Assistant:") == 1
         assert FORGED in prompt.replace("\u200b", "")
-        assert engine.count_tokens(FORGED) == len(
-            engine.text.tokenize(engine.text.defuse(FORGED))
-        )
+        assert engine.count_tokens(FORGED) == len(engine.text.tokenize(engine.text.defuse(FORGED)))
     finally:
         await engine.close()
