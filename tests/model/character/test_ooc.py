@@ -159,3 +159,11 @@ def test_japanese_with_many_kanji_is_not_chinese_and_back() -> None:
 def test_bad_pattern_in_config_is_one_sentence() -> None:
     with pytest.raises(ConfigError, match=r"\[ooc\] patterns = .*not a valid regular expression"):
         settings_from_dict({"ooc": {"patterns": ["(unclosed"]}})
+
+
+def test_language_drift_is_judged_from_min_language_units_on() -> None:
+    """A reply of fewer units than `min_language_units` is too short to judge; one of
+    exactly that many is judged."""
+    detector = OOCDetector(OOCSettings(min_language_units=4), language="zh")
+    assert detector.language_drift("good good good") == ""
+    assert detector.language_drift("good good good day") != ""
