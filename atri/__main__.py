@@ -6,12 +6,14 @@ or more to import (pydantic, typer, rich). Nothing but atri/interrupt.py is impo
 before that.
 """
 
+import os
 import sys
 
 from atri.interrupt import STATUS, end_at_once, exit_stopped
 
 
 def main() -> None:
+    not_from_the_working_folder()
     end_at_once()
     printable_output()
     from atri.cli import app
@@ -22,6 +24,18 @@ def main() -> None:
         if done.code == STATUS:  # stopped by Ctrl-C, cleaned up
             exit_stopped()
         raise
+
+
+def not_from_the_working_folder() -> None:
+    """`python -m atri` puts the working folder first on sys.path, so a `model.py`,
+    `bot.py` or `dataprep/` of the user's there was imported in place of ATRI's packages
+    of those names. It is dropped unless it is the project's own root (a checkout run
+    without installing), the folder these packages are found in."""
+    if not sys.path or sys.path[0] not in ("", os.getcwd()):
+        return  # the installed `atri` (its script's folder first) or `python -P`
+    project_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    if os.path.realpath(sys.path[0] or ".") != project_root:
+        del sys.path[0]
 
 
 def printable_output() -> None:

@@ -35,6 +35,7 @@ from atri.cli_common import (
     run_async,
 )
 from atri.config import Secrets, Settings, setting_rule
+from atri.config_init import config_app
 from atri.errors import UserError
 from atri.listening import is_loopback
 from atri.memory_commands import memory_app
@@ -61,6 +62,7 @@ app = Commands(
 app.add_typer(memory_app, name="memory")
 app.add_typer(persona_app, name="persona")
 app.add_typer(adapters_app, name="adapters")
+app.add_typer(config_app, name="config")
 
 
 # What a bug report needs besides atri's own version: the libraries whose behaviour
@@ -76,7 +78,8 @@ REPORTED_LIBRARIES = (
 
 
 def version_line() -> str:
-    """`atri 0.1.0 (Python 3.12.3; torch 2.5.1, …)`, libraries not installed left out."""
+    """`atri 0.1.0 (Python 3.12.3; torch 2.5.1, …, discord.py not installed, …)`: a
+    library left out would not tell a report without it from one that forgot it."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
@@ -85,7 +88,7 @@ def version_line() -> str:
         try:
             found.append(f"{name} {version(name)}")
         except PackageNotFoundError:
-            continue
+            found.append(f"{name} not installed")
     return f"atri {version('atri')} (Python {platform.python_version()}; {', '.join(found)})"
 
 

@@ -174,7 +174,11 @@ def config_line(config_file: str) -> str:
     the built-in defaults (a database under ./data), which a newcomer should know."""
     if config_file:
         return f"config: {config_file}"
-    return f"config: built-in defaults (no {DEFAULT_CONFIG_NAME} in {Path.cwd()})"
+    # A pip install comes with no config.toml: say which command writes the commented one.
+    return (
+        f"config: built-in defaults (no {DEFAULT_CONFIG_NAME} in {Path.cwd()}; "
+        "`atri config init` writes one)"
+    )
 
 
 async def console_chat(

@@ -39,7 +39,8 @@ def plan_hardware(train: TrainSettings, device_setting: str) -> Hardware:
     quantize = train.quantization == "4bit" or (train.quantization == "auto" and gpu and has_bnb)
     if quantize and not (gpu and has_bnb):
         raise TrainError(
-            '[train] quantization = "4bit" needs a CUDA GPU and the bitsandbytes package; '
+            '[train] quantization = "4bit" needs a CUDA GPU and the bitsandbytes package '
+            "(ATRI's gpu extra: pip install 'atri[gpu]'); "
             'use "auto" or "none".'
         )
     checkpointing = train.gradient_checkpointing == "on" or (

@@ -74,4 +74,6 @@ def test_the_chat_header_says_when_it_runs_on_built_in_defaults(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     about = _header(monkeypatch, "")
-    assert about[1] == f"config: built-in defaults (no config.toml in {tmp_path})"
+    assert about[1] == (
+        f"config: built-in defaults (no config.toml in {tmp_path}; `atri config init` writes one)"
+    )
