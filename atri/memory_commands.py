@@ -165,13 +165,14 @@ def _list_cells(r: dict[str, Any]) -> tuple[str, str, str, str, str]:
 
 
 def _when(seconds: float) -> str:
-    """A stored time as a local date; "-" for a row that holds no usable time."""
+    """A stored time as a local date with its UTC offset (as the log's times: this
+    machine's zone, its summer time included); "-" for a row that holds no usable time."""
     import datetime as dt
 
     if seconds <= 0:
         return "-"
     try:
-        return dt.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
+        return dt.datetime.fromtimestamp(seconds).astimezone().strftime("%Y-%m-%d %H:%M %z")
     except (ValueError, OverflowError, OSError):
         return "-"
 

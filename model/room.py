@@ -17,18 +17,20 @@ reset or purge of lines also leaves a record in the memory's `resets` table
 up after a reconnect, a QQ line waiting for a member's name) is not kept, also when
 the reset came from another process (`atri memory`). Records go after
 RESET_RECORD_SECONDS, so a line said longer than that before it is heard is not kept
-at all.
+at all. A record dated past the worker's clock (MAX_CLOCK_AHEAD_SECONDS: made while
+this machine's clock ran ahead) keeps no line out, and the sweep deletes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import random
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
@@ -37,6 +39,8 @@ import regex as stoppable_re  # \p{…} classes, as the lorebook's patterns
 from model.character.card_fields import whole_word_pattern
 from model.grouping import Grouped, OneTransaction, Touch
 
+log = logging.getLogger(__name__)
+
 # Lines older than the age bound are deleted from every room at most this often (rooms
 # that went quiet included); reads never show them meanwhile.
 SWEEP_INTERVAL_SECONDS = 600.0
@@ -44,8 +48,15 @@ SWEEP_INTERVAL_SECONDS = 600.0
 HOUR_SECONDS = 3600.0
 # A platform time this far past the worker's clock is not believed (a client's bad clock
 # or a made-up value would keep its line the newest for good): the line is ordered by
-# when the worker heard it instead.
+# when the worker heard it instead. A reset record dated this far past the worker's clock
+# (one made while the clock ran ahead) keeps no line out: it would drop the lines said
+# after it until the clock caught up.
 MAX_CLOCK_AHEAD_SECONDS = 300.0
+# A platform time this far behind the worker's clock is worth a warning (at most once
+# every LAG_TOLD_EVERY_SECONDS): unless a bot is catching up on old messages, this
+# machine's clock runs ahead, and its lines look old (`[room] max_age_hours`).
+LAG_WARNED_SECONDS = 3600.0
+LAG_TOLD_EVERY_SECONDS = 3600.0
 # How many deleted or recalled messages each worker remembers, so that a line reaching
 # her after the recall of its message is not kept (see `RoomLog.archive_message`), nor
 # a message she has not begun answering answered (`ChatService.forget_message`).
@@ -65,13 +76,14 @@ RESET_RECORD_SECONDS = 24 * 3600.0
 RESET_LINES = 3
 # A line (?1 room, ?2 platform, ?3 user id, ?6 heard at, ?7 said_at), unless a reset or
 # purge that reached it was recorded after it was said, or it was said so long before it
-# was heard that the record of such a reset may be gone (RESET_RECORD_SECONDS).
+# was heard that the record of such a reset may be gone (RESET_RECORD_SECONDS). A record
+# dated past the worker's clock (MAX_CLOCK_AHEAD_SECONDS) does not count.
 _INSERT_LINE = (
     "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
     " said_at, request_id, edited_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
     f" WHERE ?7 > ?6 - {RESET_RECORD_SECONDS} AND NOT EXISTS (SELECT 1 FROM resets"
     f" WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
-    " ?2 || ':user:' || ?3) AND at > ?7)"
+    f" ?2 || ':user:' || ?3) AND at > ?7 AND at <= ?6 + {MAX_CLOCK_AHEAD_SECONDS})"
 )
 
 K = TypeVar("K", bound=Hashable)
@@ -122,10 +134,14 @@ def recently_forgotten() -> RecentNotes[tuple[str, str], str]:
 
 @dataclass(frozen=True)
 class Edit:
-    """A message's text as of `at` (its edit time by the platform's clock; 0: as sent)."""
+    """A message's text as of `at` (its edit time by the platform's clock; 0: as sent).
+    `on_arrival`: the platform told no edit time that can be true, so `at` is when the
+    worker got it, and the edit is newer than every edit that reached her before it,
+    whatever her clock did meanwhile (stepped back by NTP)."""
 
     text: str
     at: float = 0.0
+    on_arrival: bool = False
 
 
 class PendingEdits:
@@ -145,12 +161,15 @@ class PendingEdits:
 
     def note(self, scope: str, request_id: str, user_id: str, edit: Edit) -> bool:
         """Keep `edit` unless a newer one of the message is kept: False then (an older
-        edit that arrived late changes nothing)."""
+        edit that arrived late changes nothing). An edit dated on arrival is newer than
+        any kept, and is dated no earlier than it."""
         if not (scope and request_id and user_id and edit.text):
             return True
         key = (scope, request_id, user_id)
         kept = self._kept.get(key)
-        if kept is not None and kept[1].at > edit.at:
+        if kept is not None and edit.on_arrival:
+            edit = replace(edit, at=max(edit.at, kept[1].at))
+        elif kept is not None and kept[1].at > edit.at:
             return False
         self.noted += 1
         self._kept.note(key, (self.noted, edit))
@@ -189,12 +208,25 @@ def platform_time(said_at: float, now: float) -> float:
 async def record_reset(db: aiosqlite.Connection, scope: str, reaches: int) -> None:
     """A reset of `scope` (reaching what `reaches` says) in the `resets` table, as of now,
     in place of any older one of it; part of the caller's transaction. Records older
-    than RESET_RECORD_SECONDS go meanwhile."""
+    than RESET_RECORD_SECONDS go meanwhile, and those of room lines dated in the future
+    (`_delete_future_line_resets`)."""
     now = time.time()
     await db.execute("DELETE FROM resets WHERE at < ?", (now - RESET_RECORD_SECONDS,))
+    await _delete_future_line_resets(db, now)
     await db.execute(
         "INSERT OR REPLACE INTO resets (scope, prefix, at) VALUES (?, ?, ?)",
         (scope, reaches, now),
+    )
+
+
+async def _delete_future_line_resets(db: aiosqlite.Connection, now: float) -> None:
+    """Delete the records of room lines reset (`RESET_LINES`) dated past `now` by more
+    than MAX_CLOCK_AHEAD_SECONDS: made while the clock ran ahead, they would keep out
+    the lines said just before their date once the clock caught up with it. The
+    conversations' records are left alone: those are told apart by their ids."""
+    await db.execute(
+        "DELETE FROM resets WHERE prefix = ? AND at > ?",
+        (RESET_LINES, now + MAX_CLOCK_AHEAD_SECONDS),
     )
 
 
@@ -208,6 +240,9 @@ class RoomLog:
         self._tx = tx or OneTransaction(db)
         self._writes = Grouped(self._write_group, "atri-room-writes")
         self._swept = 0.0
+        # When (`time.monotonic`) a platform time far behind this machine's clock was
+        # last warned of (`_warn_of_lag`).
+        self._lag_told_at = -math.inf
         # (room, message id) of messages deleted or recalled → whose ("" = anyone's).
         self._forgotten = recently_forgotten()
 
@@ -235,10 +270,13 @@ class RoomLog:
         by (`platform_time`; a line without one was said when heard), is compared with
         the worker's clock at the reset. A platform clock a little ahead (a fast one is
         believed up to MAX_CLOCK_AHEAD_SECONDS) keeps a line said as little before it;
-        one behind (or QQ's whole seconds) drops a line said as little after it."""
+        one behind (or QQ's whole seconds) drops a line said as little after it. One
+        said more than LAG_WARNED_SECONDS ago is warned of (`_warn_of_lag`)."""
         if request_id and self._forgotten.get((room, request_id)) in ("", user_id):
             return
         now = time.time()
+        if 0 < said_at < now - LAG_WARNED_SECONDS:
+            self._warn_of_lag(now - said_at)
         row = (
             room,
             platform,
@@ -254,6 +292,22 @@ class RoomLog:
         # for this write (`_change`), so the two never pass each other.
         with self._tx.touching(Touch(rooms=frozenset([room]))):
             await self._writes.submit((row, bounds))
+
+    def _warn_of_lag(self, lag: float) -> None:
+        """Say, at most every LAG_TOLD_EVERY_SECONDS, that platform times lag this
+        machine's clock: when its clock runs ahead, every line looks that old, and the
+        age bounds drop it without a word."""
+        told = time.monotonic()
+        if told - self._lag_told_at < LAG_TOLD_EVERY_SECONDS:
+            return
+        self._lag_told_at = told
+        log.warning(
+            "A room line's platform time is %.1f hours behind this machine's clock: unless a"
+            " bot is catching up on old messages, this machine's clock runs ahead (keep the"
+            " clock synced (NTP)), and lines that look older than [room] max_age_hours, or"
+            " 24 hours, are not kept.",
+            lag / 3600,
+        )
 
     async def _write_group(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
         # Its rooms are touched by each caller (`add`). A sweep of old lines in every room
@@ -286,6 +340,8 @@ class RoomLog:
         # SWEEP_INTERVAL_SECONDS at most.
         await self._db.execute("DELETE FROM room_lines WHERE said_at < ?", (before,))
         self._swept = time.time()
+        # Such a record would keep out the lines said when the clock reaches its date.
+        await _delete_future_line_resets(self._db, self._swept)
 
     async def _keep_newest(self, room: str, max_lines: int) -> None:
         """Delete the room's lines past its newest `max_lines` (by said_at, then id). The
@@ -479,19 +535,21 @@ class RoomLog:
         bounds: RoomBounds,
         edited_at: float | None = None,
     ) -> int:
-        """A message edited at `edited_at` (the platform's time; None: now): its line in
-        `room` says the new text instead (an archived one too, so the old text is gone
-        from the database), unless the line holds a newer edit already (an older one
-        reached the worker late). No line is added for a message not kept as one
-        (answered, never heard, or past the bounds)."""
+        """A message edited at `edited_at` (the platform's time): its line in `room` says
+        the new text instead (an archived one too, so the old text is gone from the
+        database), unless the line holds a newer edit already (an older one reached the
+        worker late). None (the platform told no time): newer than every edit before it,
+        dated now or the line's edit time if later, so a clock stepped back meanwhile
+        keeps no edit out. No line is added for a message not kept as one (answered,
+        never heard, or past the bounds)."""
         if not (room and user_id and request_id):
             return 0
         at = time.time() if edited_at is None else edited_at
         return await self._change(
             _room(room),
-            "UPDATE room_lines SET content = ?, edited_at = ? WHERE room = ? AND request_id = ?"
-            " AND user_id = ? AND edited_at <= ?",
-            (text[: bounds.max_chars], at, room, request_id, user_id, at),
+            "UPDATE room_lines SET content = ?, edited_at = MAX(edited_at, ?) WHERE room = ?"
+            " AND request_id = ? AND user_id = ? AND (? OR edited_at <= ?)",
+            (text[: bounds.max_chars], at, room, request_id, user_id, edited_at is None, at),
         )
 
     async def delete_room(self, room: str) -> int:

@@ -113,12 +113,14 @@ def _any_scope(platform: str) -> str:
     return f"{platform}:*"
 
 
-def edit_time(request: ChatRequest) -> float:
-    """When the request's text was written by an edit: the platform's time where it told
-    one that can be true (`platform_time`), else now; 0 for a message as it was sent."""
+def edit_of(request: ChatRequest, text: str) -> Edit:
+    """The request's `text` as an edit: dated by the platform's edit time where it told
+    one that can be true (`platform_time`), else now and in arrival order
+    (`Edit.on_arrival`); at 0 for a message as it was sent."""
     if not (request.edited or request.edited_at):
-        return 0.0
-    return platform_time(request.edited_at, time.time())
+        return Edit(text)
+    at = platform_time(request.edited_at, time.time())
+    return Edit(text, at, on_arrival=at != request.edited_at)
 
 
 def stored_text(request: ChatRequest, fitted: FittedPrompt) -> str:
@@ -586,26 +588,27 @@ class ChatService:
         in her conversation say the new text (a phone number edited out reaches no later
         prompt, and is gone from the database). Nothing is answered and nothing added:
         a message never kept stays unkept. Two edits of a message can arrive either way
-        round (over the relay, each its own request): the newer by `edit_time` is kept,
-        and an older one arriving after it changes nothing."""
-        edit = Edit(text, edit_time(request))
+        round (over the relay, each its own request): the newer by `edit_of` is kept,
+        and an older one arriving after it changes nothing; one the platform told no
+        time of is newer than any before it."""
+        edit = edit_of(request, text)
         # Noted before any await: an exchange or line stored from now on finds it, one
         # stored before is changed below (unless it holds a newer edit).
         if not self._pending_edits.note(scope, request.request_id, request.user_id, edit):
             return Reply(text="", scope=scope, status="heard")
         room = self._room_of(request)
         user_id, request_id = request.user_id, request.request_id
+        # No platform time: the stores date it now or later (their `edited_at` None).
+        at = None if edit.on_arrival else edit.at
         changed = 0
         try:
             if room and text and user_id:
                 changed += await asyncio.shield(
-                    self.memory.room.reword(
-                        room, user_id, request_id, text, self.room_bounds, edit.at
-                    )
+                    self.memory.room.reword(room, user_id, request_id, text, self.room_bounds, at)
                 )
             if scope and text:
                 changed += await asyncio.shield(
-                    self.memory.reword_message(scope, user_id, request_id, text, edit.at)
+                    self.memory.reword_message(scope, user_id, request_id, text, at)
                 )
         except sqlite3.Error as exc:  # a log line, once a while, as for a line she overheard
             await self.memory.rollback()
@@ -642,7 +645,7 @@ class ChatService:
     def _newest_text(self, scope: str, request: ChatRequest, text: str, after: int = 0) -> Edit:
         """The request's `text`, or a newer edit of its message noted meanwhile (and
         after the first `after` edits, `PendingEdits.newest`)."""
-        own = Edit(text, edit_time(request))
+        own = edit_of(request, text)
         noted = self._pending_edits.newest(scope, request.request_id, request.user_id, after)
         return noted if noted is not None and noted.at > own.at else own
 

@@ -769,9 +769,11 @@ class Memory:
         self, scope: str, user_id: str, request_id: str, text: str, edited_at: float | None = None
     ) -> int:
         """The person's message `request_id` was edited at `edited_at` (the platform's
-        time; None: now): its stored copy says `text` instead, an archived one too, so the
-        old text (a phone number edited out) is gone from the database, unless it holds a
-        newer edit already (an older one reached the worker late). A live summary that
+        time): its stored copy says `text` instead, an archived one too, so the old text
+        (a phone number edited out) is gone from the database, unless it holds a newer
+        edit already (an older one reached the worker late). None (the platform told no
+        time): newer than every edit before it, dated now or the copy's edit time if
+        later, so a clock stepped back meanwhile keeps no edit out. A live summary that
         folded the old text in is deleted, to be written again from the messages as they
         are now."""
         if not (scope and user_id and request_id and text):
@@ -780,9 +782,10 @@ class Memory:
         self._take_back(scope)
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             cur = await self._db.execute(
-                "UPDATE messages SET content = ?, edited_at = ? WHERE scope = ?"
-                " AND request_id = ? AND role = 'user' AND user_id = ? AND edited_at <= ?",
-                (text, at, scope, request_id, user_id, at),
+                "UPDATE messages SET content = ?, edited_at = MAX(edited_at, ?) WHERE scope = ?"
+                " AND request_id = ? AND role = 'user' AND user_id = ?"
+                " AND (? OR edited_at <= ?)",
+                (text, at, scope, request_id, user_id, edited_at is None, at),
             )
             if cur.rowcount:
                 await self._drop_summary_holding(scope, request_id)
