@@ -28,7 +28,7 @@ def test_the_section_comes_after_installing_and_before_the_pipeline() -> None:
     headings = re.findall(r"^## (.+)$", README, re.MULTILINE)
     at = headings.index("Upgrading an existing install")
     assert headings[at - 1 : at + 2] == [
-        "Supported systems",
+        "Installing as a package",
         "Upgrading an existing install",
         "data → train → serve",
     ]
