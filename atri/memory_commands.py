@@ -419,10 +419,36 @@ def memory_import(
         fail(f"{file}: cannot be read as an ATRI memory export (it nests too deeply).")
 
     async def go(memory: Any) -> Any:
-        return await memory.import_export(export, include_purged=include_purged)
+        from model.memory.store import ImportStopped
+
+        try:
+            return await memory.import_export(export, include_purged=include_purged)
+        except ImportStopped as stopped:
+            raise _stopped_import(stopped, memory.path) from None
 
     result = _with_memory(go, creates=True)
     console.print(import_summary(result), markup=False, highlight=False)
+
+
+def _stopped_import(stopped: Any, path: Path) -> BaseException:
+    """What to raise for an import that stopped after writing part of the file: its
+    sentence says what it imported (printed here for a Ctrl-C, which `run_async` ends
+    with "Stopped"), so nobody believes the database as it was or the file all in."""
+    import sqlite3
+
+    from atri.errors import UserError
+    from model.memory import database_error
+
+    done = import_summary(stopped.done).removesuffix(".")
+    rest = f"{done} before it stopped; run it again to import the rest (what is stored is skipped)."
+    cause = stopped.cause
+    if isinstance(cause, asyncio.CancelledError):
+        err_console.print(rest, markup=False, highlight=False)
+        return cause
+    if isinstance(cause, sqlite3.Error):
+        return UserError(f"{database_error(path, cause, 'write')} {rest}")
+    err_console.print(rest, markup=False, highlight=False)
+    return cause
 
 
 def _export_bytes(file: Path) -> bytes:

@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import dataclasses
 import heapq
 import json
 import logging
+import math
 import re
 import sqlite3
 import time
 from array import array
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,6 +48,7 @@ from model.memory.export_format import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
     ExportedMessage,
+    ExportedRoomLine,
     ImportCounts,
     ImportResult,
     MemoryBackup,
@@ -151,6 +154,95 @@ class BackupCounts:
     summaries: int = 0
     room_lines: int = 0
     channel_modes: int = 0
+
+
+# An import writes about this many of the file's rows (messages, summaries, room lines)
+# at most in one transaction (a tenth of a second or so); a conversation larger than this
+# is written whole. After parts written for `IMPORT_HOLD_SECONDS` one after another it
+# lets the write lock go for `IMPORT_PAUSE_SECONDS`: a worker waiting for the lock tries
+# again every 0.1 s at most (SQLite's busy handler), and would miss the moment between
+# two commits. So a worker beside it waits under a second, far from its busy timeout.
+IMPORT_PART_ROWS = 5000
+IMPORT_HOLD_SECONDS = 0.4
+IMPORT_PAUSE_SECONDS = 0.15
+
+
+class ImportStopped(Exception):
+    """An import that failed or was stopped (Ctrl-C) after some of its parts were
+    committed: `done` is what they imported, `cause` why it stopped. The part under way
+    was undone; run again, the import adds the rest (what is stored is skipped)."""
+
+    def __init__(self, done: ImportResult, cause: BaseException) -> None:
+        super().__init__(f"the import stopped after part of it was written ({cause!r})")
+        self.done, self.cause = done, cause
+
+
+@dataclass
+class _ImportPart:
+    """Conversations ((part, whether channels share it)) and room lines written in one
+    transaction."""
+
+    scopes: list[tuple[ScopeExport, bool]] = field(default_factory=list)
+    lines: list[ExportedRoomLine] = field(default_factory=list)
+    rows: int = 0
+
+
+@dataclass
+class _ImportPlan:
+    """What an import writes, in parts (`Memory.import_export`), and what it has done."""
+
+    include_purged: bool
+    name: str = ""
+    shared_conversations: int = 0
+    member_conversations: int = 0
+    known_purges: dict[str, float] = field(default_factory=dict)
+    backup: MemoryBackup | None = None
+    parts: list[_ImportPart] = field(default_factory=list)
+    counts: ImportCounts = field(default_factory=ImportCounts)
+    left_out: LeftOut = field(default_factory=LeftOut)
+
+    def add(
+        self,
+        rows: int,
+        part: tuple[ScopeExport, bool] | None = None,
+        lines: Sequence[ExportedRoomLine] = (),
+    ) -> None:
+        """Queue a conversation or a room's lines, in the last part unless that grows
+        past `IMPORT_PART_ROWS`."""
+        if not self.parts or self.parts[-1].rows + rows > IMPORT_PART_ROWS:
+            self.parts.append(_ImportPart())
+        last = self.parts[-1]
+        last.rows += rows
+        if part is not None:
+            last.scopes.append(part)
+        last.lines.extend(lines)
+
+    def merge(self, counts: ImportCounts, left_out: LeftOut) -> None:
+        """Count what a committed part did."""
+        for f in fields(ImportCounts):
+            value = getattr(counts, f.name)
+            if isinstance(value, int):
+                setattr(self.counts, f.name, getattr(self.counts, f.name) + value)
+        self.left_out.messages += left_out.messages
+        self.left_out.summaries += left_out.summaries
+        self.left_out.room_lines += left_out.room_lines
+        self.left_out.keys |= left_out.keys
+
+    def result(self) -> ImportResult:
+        """What the import did so far."""
+        counts = dataclasses.replace(
+            self.counts,
+            purged_messages=self.left_out.messages,
+            purged_summaries=self.left_out.summaries,
+            purged_room_lines=self.left_out.room_lines,
+            purged_keys=sorted(self.left_out.keys),
+        )
+        return ImportResult(
+            self.name,
+            counts,
+            shared_conversations=self.shared_conversations,
+            member_conversations=self.member_conversations,
+        )
 
 
 class Memory:
@@ -1332,77 +1424,167 @@ class Memory:
     async def import_export(
         self, export: MemoryExport | MemoryBackup, include_purged: bool = False
     ) -> ImportResult:
-        """Add a checked export (`parse_export`) in one transaction: messages, summaries
-        and room lines already stored (same author, text and time) are skipped, so
-        importing the same file twice adds nothing the second time.
+        """Add a checked export (`parse_export`): messages, summaries and room lines already
+        stored (same author, text and time) are skipped, so importing the same file twice
+        adds nothing the second time.
 
-        The write lock is taken first (BEGIN IMMEDIATE): what is stored and the next free
-        id are read under it, so a worker writing meanwhile waits for the import (up to
-        its busy timeout) instead of taking an id the import is about to give. A read of
-        the worker waits for it, whatever it reads (`Touch.everything`).
+        What the file adds is worked out first, without the write lock (a worker beside
+        it goes on storing exchanges meanwhile): a conversation or room that adds nothing
+        is not written. The rest is written in parts of at most `IMPORT_PART_ROWS` rows,
+        each its own short transaction that takes the write lock first (BEGIN IMMEDIATE)
+        and reads again what is stored of its conversations, so a worker's exchange stored
+        meanwhile is neither duplicated nor lost, and waits a moment, never its busy
+        timeout. A failure or Ctrl-C undoes the part under way; once a part was committed
+        it raises `ImportStopped`, saying what was imported.
 
         What a purge here deleted after the file was written is left out (`purged`),
-        unless `include_purged`; a backup's own purges are kept here first, so they count
-        as purges here (now and for later imports). A backup's channel modes are set as
-        their channels' here (`restore_modes`)."""
-        with self._tx.touching(Touch(everything=True)):
-            return await self._import(export, include_purged)
-
-    async def _import(
-        self, export: MemoryExport | MemoryBackup, include_purged: bool
-    ) -> ImportResult:
-        await self._writes.idle()
-        await self.room.idle()
+        unless `include_purged`: the purges stored before the import, and one made while
+        it runs. A backup's own purges are kept here (for later imports) but do not filter
+        the backup itself: its rows outlived them. Its channel modes are set as their
+        channels' here (`restore_modes`)."""
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
         if isinstance(export, MemoryExport):
             scopes = [*scopes, *export.member_conversations]
         shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
-        counts = ImportCounts()
-        left_out = LeftOut()
-        async with self._tx.held():
-            await self._tx.begin_immediate()
-            try:
-                if isinstance(export, MemoryBackup):  # the backed-up database's purges
-                    await self._keep_purges({p.scope: p.at for p in export.purges})
-                purges = Purges({})
-                if not include_purged:
-                    rows = await self._db.execute_fetchall("SELECT scope, at FROM purges")
-                    purges = Purges({as_text(r[0]): as_time(r[1]) for r in rows})
-                for part in scopes:
-                    part = without_purged_scope(part, purges, left_out)
-                    await self._import_scope(part, counts)
-                for theirs in shared:  # put back among the others' exchanges, by time
-                    part = ScopeExport.model_construct(scope=theirs.scope, messages=theirs.messages)
-                    part = without_purged_scope(part, purges, left_out)
-                    before = counts.messages_added
-                    await self._import_scope(part, counts)
-                    counts.shared_added += counts.messages_added - before
-                lines = without_purged_lines(export.room_lines, purges, left_out)
-                counts.room_lines, counts.room_skipped = await self.room.import_lines(
-                    [line.model_dump() for line in lines]
-                )
-                if isinstance(export, MemoryBackup):
-                    await self._restore_channel_modes(export, counts)
-                await _committed_though_cancelled(self._tx.commit())
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await self._db.rollback()
-                raise
+        plan = _ImportPlan(include_purged)
+        stored_purges = await self._stored_purges()
+        purges = Purges({} if include_purged else stored_purges)
+        plan.known_purges = dict(stored_purges)
+        if isinstance(export, MemoryBackup):
+            await self._plan_backup(export, plan)
+        for part in scopes:
+            await self._plan_scope(without_purged_scope(part, purges, plan.left_out), plan)
+        for theirs in shared:  # put back among the others' exchanges, by time
+            part = ScopeExport.model_construct(scope=theirs.scope, messages=theirs.messages)
+            await self._plan_scope(without_purged_scope(part, purges, plan.left_out), plan, True)
+        await self._plan_lines(without_purged_lines(export.room_lines, purges, plan.left_out), plan)
         if isinstance(export, MemoryExport):
-            name = export.scope
+            plan.name = export.scope
+            plan.member_conversations = len(scopes) - 1
+            plan.shared_conversations = len(shared)
         else:  # as `atri memory list` counts them: a room without a conversation too
             keys = {part.scope for part in scopes} | {line.room for line in export.room_lines}
-            name = f"{len(keys)} scope(s)"
-        counts.purged_messages = left_out.messages
-        counts.purged_summaries = left_out.summaries
-        counts.purged_room_lines = left_out.room_lines
-        counts.purged_keys = sorted(left_out.keys)
-        return ImportResult(
-            name,
-            counts,
-            shared_conversations=len(shared),
-            member_conversations=len(scopes) - 1 if isinstance(export, MemoryExport) else 0,
+            plan.name = f"{len(keys)} scope(s)"
+        await self._write_plan(plan)
+        return plan.result()
+
+    async def _stored_purges(self) -> dict[str, float]:
+        """This database's purges (key: when)."""
+        async with self._tx.between():
+            rows = await self._db.execute_fetchall("SELECT scope, at FROM purges")
+        return {as_text(r[0]): as_time(r[1]) for r in rows}
+
+    async def _plan_backup(self, backup: MemoryBackup, plan: _ImportPlan) -> None:
+        """Queue a backup's purges and channel modes for the first part written where they
+        change what is stored (read without the write lock); else count its modes as
+        stored already. Its purges join those the import knows of (`_keep_purges`)."""
+        known = plan.known_purges
+        newer = [p for p in backup.purges if known.get(p.scope, -math.inf) < p.at]
+        for p in newer:
+            known[p.scope] = p.at
+        async with self._tx.between():
+            stored = await backed_up_modes(self._db)
+        modes = {(m["platform"], m["channel_id"]): m["mode"] for m in stored}
+        if newer or any(
+            modes.get((m.platform, m.channel_id)) != m.mode for m in backup.channel_modes
+        ):
+            plan.backup = backup
+        else:
+            plan.counts.channel_modes_skipped += len(backup.channel_modes)
+
+    async def _stored_messages(self, scope: str) -> list[Any]:
+        """The rows of `scope`'s messages an import compares the file's with, in id order."""
+        return list(
+            await self._db.execute_fetchall(
+                "SELECT id, role, user_id, content, created_at, archived, request_id, edited_at"
+                " FROM messages WHERE scope = ? ORDER BY id",
+                (scope,),
+            )
         )
+
+    async def _plan_scope(self, part: ScopeExport, plan: _ImportPlan, shared: bool = False) -> None:
+        """Queue `part` for writing if it changes what is stored (read without the write
+        lock: the write reads it again); else count it as skipped."""
+        async with self._tx.between():
+            stored = await self._stored_messages(part.scope)
+            summaries = await self._db.execute_fetchall(
+                "SELECT text, created_at, archived FROM summaries WHERE scope = ?", (part.scope,)
+            )
+        if _scope_changes(part, stored, {(r[0], r[1]): r[2] for r in summaries}):
+            plan.add(len(part.messages) + len(part.summaries), part=(part, shared))
+        else:
+            plan.counts.messages_skipped += len(part.messages)
+            plan.counts.summaries_skipped += len(part.summaries)
+
+    async def _plan_lines(self, lines: Sequence[ExportedRoomLine], plan: _ImportPlan) -> None:
+        """Queue each room's lines for writing where some are not stored (read without the
+        write lock, as `RoomLog.import_lines` compares them); else count them as skipped."""
+        by_room: dict[str, list[ExportedRoomLine]] = {}
+        for line in lines:
+            by_room.setdefault(line.room, []).append(line)
+        for room, theirs in by_room.items():
+            async with self._tx.between():
+                rows = await self._db.execute_fetchall(
+                    "SELECT platform, user_id, content, created_at FROM room_lines WHERE room = ?",
+                    (room,),
+                )
+            stored = Counter(tuple(r) for r in rows)
+            stored.subtract((x.platform, x.user_id, x.content, x.created_at) for x in theirs)
+            if any(n < 0 for n in stored.values()):
+                plan.add(len(theirs), lines=theirs)
+            else:
+                plan.counts.room_skipped += len(theirs)
+
+    async def _write_plan(self, plan: _ImportPlan) -> None:
+        """Write the parts `plan` holds, each in its own transaction. One that fails or is
+        stopped is undone; after one committed, that raises `ImportStopped`."""
+        parts = plan.parts or ([_ImportPart()] if plan.backup else [])
+        held_since = time.monotonic()
+        for i, part in enumerate(parts):
+            try:
+                if time.monotonic() - held_since >= IMPORT_HOLD_SECONDS:
+                    await asyncio.sleep(IMPORT_PAUSE_SECONDS)  # a worker's turn
+                    held_since = time.monotonic()
+                stopped = await self._write_part(part, plan, first=i == 0)
+            except BaseException as exc:
+                if i == 0:
+                    raise  # nothing was written: the database is as it was
+                raise ImportStopped(plan.result(), exc) from exc
+            if stopped and i + 1 < len(parts):  # a Ctrl-C while it committed
+                raise ImportStopped(plan.result(), asyncio.CancelledError())
+
+    async def _write_part(self, part: _ImportPart, plan: _ImportPlan, first: bool) -> bool:
+        """One part of an import in one transaction, its counts added to `plan` once it
+        is committed. Whether a Ctrl-C came while it committed (seen through)."""
+        counts, left_out = ImportCounts(), LeftOut()
+        # A read of the worker waits for it, whatever it reads (`Touch.everything`).
+        with self._tx.touching(Touch(everything=True)):
+            await self._writes.idle()
+            await self.room.idle()
+            async with self._tx.held():
+                await self._tx.begin_immediate()
+                if first and plan.backup is not None:  # the backed-up database's purges
+                    await self._keep_purges({p.scope: p.at for p in plan.backup.purges})
+                    await self._restore_channel_modes(plan.backup, counts)
+                purges = Purges({})
+                if not plan.include_purged:  # a purge made since the import began
+                    now = await self._db.execute_fetchall("SELECT scope, at FROM purges")
+                    purges = Purges(_purged_since({r[0]: r[1] for r in now}, plan.known_purges))
+                for scope_part, shared in part.scopes:
+                    before = counts.messages_added
+                    await self._import_scope(
+                        without_purged_scope(scope_part, purges, left_out), counts
+                    )
+                    if shared:
+                        counts.shared_added += counts.messages_added - before
+                if part.lines:
+                    lines = without_purged_lines(part.lines, purges, left_out)
+                    added, skipped = await self.room.import_lines([x.model_dump() for x in lines])
+                    counts.room_lines += added
+                    counts.room_skipped += skipped
+                stopped = await _committed_though_cancelled(self._tx.commit())
+        plan.merge(counts, left_out)
+        return stopped
 
     async def _restore_channel_modes(self, backup: MemoryBackup, counts: ImportCounts) -> None:
         """A backup's channel modes, each set as its channel's; not committed."""
@@ -1421,13 +1603,7 @@ class Memory:
         other is archived, so one summary stays live. Messages said before a summary's end count as covered by it even when it does
         not hold them (an import into a stretch it had folded): order decides coverage."""
         scope = export.scope
-        stored = list(
-            await self._db.execute_fetchall(
-                "SELECT id, role, user_id, content, created_at, archived, request_id, edited_at"
-                " FROM messages WHERE scope = ? ORDER BY id",
-                (scope,),
-            )
-        )
+        stored = await self._stored_messages(scope)
         found = _stored_twins(stored, export.messages)
         new = [m for m, twin in zip(export.messages, found, strict=True) if twin is None]
         counts.messages_added += len(new)
@@ -1506,10 +1682,9 @@ class Memory:
         for m, twin in zip(messages, found, strict=True):
             if twin is None:
                 continue
-            row = rows[twin]
-            if m.archived and not row[5]:
+            if _archives(m, rows[twin]):
                 archive.append((twin,))
-            if m.role == "user" and m.content != row[3] and not row[7]:
+            if _rewords(m, rows[twin]):
                 reword.append((m.content, twin))
         if reword:
             self._take_back(scope)
@@ -1600,6 +1775,45 @@ def _stored_twins(stored: Sequence[Any], messages: Sequence[ExportedMessage]) ->
     return found
 
 
+def _archives(m: ExportedMessage, twin: Any) -> bool:
+    """Whether `m` archives its stored twin's row: archived in the file (a reset after the
+    database's state), live here."""
+    return bool(m.archived and not twin[5])
+
+
+def _rewords(m: ExportedMessage, twin: Any) -> bool:
+    """Whether `m` gives its stored twin's row its text: a person's message edited in the
+    file, never edited here."""
+    return m.role == "user" and m.content != twin[3] and not twin[7]
+
+
+def _scope_changes(
+    part: ScopeExport, stored: Sequence[Any], summaries: dict[tuple[Any, Any], Any]
+) -> bool:
+    """Whether importing `part` changes what is stored of its conversation (`stored`, its
+    messages' rows; `summaries`, (text, time): archived): a message or summary to add, or
+    a stored one to archive or reword (`Memory._follow_twins`)."""
+    rows = {r[0]: r for r in stored}
+    for m, twin in zip(part.messages, _stored_twins(stored, part.messages), strict=True):
+        if twin is None or _archives(m, rows[twin]) or _rewords(m, rows[twin]):
+            return True
+    for s in part.summaries:
+        archived = summaries.get((s.text, s.created_at))
+        if archived is None or (s.archived and not archived):
+            return True
+    return False
+
+
+def _purged_since(now: dict[Any, Any], known: dict[str, float]) -> dict[str, float]:
+    """The purges of `now` (key: when) not among those an import started with (`known`):
+    made while it runs."""
+    return {
+        as_text(key): as_time(at)
+        for key, at in now.items()
+        if known.get(as_text(key)) != as_time(at)
+    }
+
+
 def _first_free(ids: deque[int] | None, taken: set[int]) -> int | None:
     """The first of `ids` not taken yet (taken ones are dropped from it), or None."""
     while ids:
@@ -1624,11 +1838,12 @@ def key_range(prefix: str) -> tuple[str, str | bytes]:
     return prefix, stem[:-1] + chr(after)
 
 
-async def _committed_though_cancelled(commit: Awaitable[None]) -> None:
+async def _committed_though_cancelled(commit: Awaitable[None]) -> bool:
     """`commit`, seen through: aiosqlite commits in its own thread whatever happens to
     the task awaiting it, so a Ctrl-C that came meanwhile must not report undone (an
     import "Stopped" that had imported everything). The task then goes on as if it had
-    not been cancelled; one-shot work only (a loop would never stop)."""
+    not been cancelled: returns whether it was, for the caller to stop where it should
+    (a loop would never stop)."""
     done = asyncio.ensure_future(commit)
     try:
         await asyncio.shield(done)
@@ -1637,6 +1852,8 @@ async def _committed_though_cancelled(commit: Awaitable[None]) -> None:
         task = asyncio.current_task()
         if task is not None:
             task.uncancel()
+        return True
+    return False
 
 
 def _exported_summary(s: Summary, covers: int) -> dict[str, Any]:
