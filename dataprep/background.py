@@ -33,7 +33,7 @@ from atri.config import DEFAULT_BACKGROUND_QUESTIONS
 from atri.text_files import NotUtf8Error, read_hand_written
 from dataprep.clean import FilterRules, iter_filter
 from dataprep.errors import DataprepError
-from dataprep.formats.common import tidy_name
+from dataprep.formats.common import join_pieces, tidy_name
 from dataprep.languages import LANGUAGE_CODES, sample_language
 from dataprep.records import Role, Sample
 
@@ -210,7 +210,8 @@ def parse_markdown(raw: str) -> list[Fact]:
 
     def close() -> None:
         if topic is not None:
-            answer = " ".join(line.strip() for line in body if line.strip())
+            # No space where Chinese or Japanese wrapped (`机器人，` / `而且`).
+            answer = join_pieces(body)
             facts.append(Fact(topic, answer, list(questions), len(facts) + 1))
 
     for line in raw.splitlines():

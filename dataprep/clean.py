@@ -19,6 +19,7 @@ from itertools import compress, count, repeat
 from operator import ne, not_
 
 from dataprep.cjk_names import ChineseNames, has_han
+from dataprep.errors import DataprepError
 from dataprep.formats.common import QUOTE_PAIRS, SOUND_REF, drop_bracket_ruby, tidy_name
 from dataprep.records import Sample
 
@@ -376,7 +377,12 @@ def _closes_at_end(text: str, opener: str, closer: str) -> bool:
 
 
 def opencc_t2s() -> Callable[[str], str]:
-    from opencc import OpenCC  # optional extra; imported only when asked for
+    try:
+        from opencc import OpenCC  # optional extra; imported only when asked for
+    except ImportError:
+        raise DataprepError(
+            "[dataprep] traditional_to_simplified = true needs OpenCC: pip install 'atri[opencc]'."
+        ) from None
 
     return OpenCC("t2s").convert  # type: ignore[no-any-return]
 
@@ -635,6 +641,11 @@ def _name_pattern(name: str) -> str:
     return rf"{written}(?<!{_LATIN_BEFORE}{written})(?!{_LATIN_LETTER})"
 
 
+# The drop reason of a sample with a byte its file could not be read in (U+FFFD) in any
+# of its turns: read, the rest of the file trains, and that line would train as garbage.
+UNREADABLE = "unreadable"
+
+
 @dataclass(frozen=True)
 class FilterRules:
     min_reply_chars: int = 2
@@ -682,6 +693,8 @@ def _drop_reason(
 ) -> str | None:
     turns = sample.turns
     reply = turns[-1][1]
+    if any("\ufffd" in text for _, text in turns):
+        return UNREADABLE
     if rules.drop_interjections and is_interjection_only(reply):
         return "interjection_only"
     length = len(reply)

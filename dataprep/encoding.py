@@ -2,8 +2,10 @@
 
 A forced encoding ([dataprep] encoding) is used as given, except for a file whose bytes
 say they are Unicode (`_unicode_despite`), or are UTF-8 where UTF-16 or UTF-32 is forced
-(`_utf8_despite_wide`); a file a forced CJK encoding garbles while a guess reads it
-plausibly is refused, naming that guess (`_refuse_if_garbled`).
+(`_utf8_despite_wide`), or hold characters only the Windows superset of a forced
+"Shift-JIS", "GB2312", "GBK" or "EUC-KR" reads (`_widened`); a file a forced CJK
+encoding garbles while a guess reads it plausibly is refused, naming that guess
+(`_refuse_if_garbled`).
 Otherwise, in order, from most to least certain: a byte-order mark; UTF-8 (a few stray
 bytes allowed); Windows-1252 when its high bytes read as accents and curly quotes inside
 Western prose; UTF-16 without a BOM when the NUL bytes say so; Korean (EUC-KR/CP949)
@@ -15,7 +17,8 @@ again with kana allowed (Japanese saved as GBK); charset-normalizer, for anythin
 frequent hanzi; last, UTF-8 again with whatever it cannot read replaced. Bytes
 that no choice can read become U+FFFD and are counted, so one bad byte costs one
 character, not the file; a file is refused only when most of it cannot be read, and
-then the legacy encoding it nearly was is named.
+then the legacy encoding it nearly was is named. A line ends at "\r\n", "\n" or a lone
+"\r" (Python's universal newlines), wherever lines are counted or split here.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -75,6 +79,10 @@ class Decoded:
     # not UTF-8 were read in, and how many they are.
     other_encoding: str | None = None
     other_lines: int = 0
+    # The legacy encoding the config named ("Shift-JIS", "GB2312"), which could not read
+    # `forced_unreadable` bytes that its Windows superset (`encoding`) read (`_widened`).
+    superset_of: str | None = None
+    forced_unreadable: int = 0
 
 
 def decode_bytes(data: bytes, source: str, encoding: str = "auto") -> tuple[str, str]:
@@ -100,26 +108,32 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
             unicode = None
         if unicode is not None:
             return unicode
-        decoded = _decode_replacing(data, encoding)
+        decoded = _widened(data, _decode_replacing(data, encoding), encoding)
         if decoded.replaced_bytes > MAX_REPLACED * len(data) or _mostly_replaced(decoded.text):
             raise DataprepError(
                 f"{source}: is not valid {encoding} text ({decoded.replaced_bytes} of"
                 f' {len(data)} bytes unreadable); fix [dataprep] encoding or set it to "auto".'
             )
-        _refuse_if_garbled(data, decoded.text, forced, source)
-        return Decoded(_strip_bom(decoded.text), *_tail(decoded))
+        _refuse_if_garbled(data, decoded.text, codecs.lookup(decoded.encoding).name, source)
+        return dataclasses.replace(decoded, text=_strip_bom(decoded.text))
     for bom, name in BOMS:
         if data.startswith(bom):
             decoded = _decode_replacing(data[len(bom) :], name)
+            if decoded.replaced_bytes and name == "utf-8":
+                # Its line 1 holds the BOM, as its bytes' line 1 does.
+                decoded = _mixed_lines(data, "\ufeff" + decoded.text) or decoded
             if decoded.replaced_bytes <= MAX_STRAY_UTF8 * len(data):
                 return decoded
             break
     utf8 = _decode_replacing(data, "utf-8")
-    if not utf8.replaced_bytes or utf8.replaced_bytes <= MAX_STRAY_UTF8 * _non_ascii(data):
+    if not utf8.replaced_bytes:
         return utf8
+    # Before the stray bytes are allowed: a few lines appended in CP932 are few bytes.
     mixed = _mixed_lines(data, utf8.text)
     if mixed is not None:
         return mixed
+    if utf8.replaced_bytes <= MAX_STRAY_UTF8 * _non_ascii(data):
+        return utf8
     western = _western(data)
     if western is not None:
         return Decoded(western, "cp1252", guessed=True)
@@ -158,6 +172,26 @@ def _legacy(data: bytes, tried: str = "") -> Decoded | None:
     return _decode_plausible(data, "gb18030", _GB_WITH_KANA) if tried != "gb18030" else None
 
 
+# The Windows codecs that read all a legacy codec reads and more, by the legacy one's
+# canonical name: users write "Shift-JIS" or "GB2312", while Notepad and games write
+# CP932 (NEC and IBM characters: ①, 髙) and GBK/GB18030 (亞, 喆), which those turned into �.
+_SUPERSETS = {"shift_jis": "cp932", "gb2312": "gb18030", "gbk": "gb18030", "euc_kr": "cp949"}
+
+
+def _widened(data: bytes, decoded: Decoded, forced: str) -> Decoded:
+    """`decoded` (`data` read in the `forced` encoding, as the config writes it), or
+    `data` read in that encoding's Windows superset when the forced one left bytes
+    unreadable and the superset reads every one."""
+    wider = _SUPERSETS.get(codecs.lookup(forced).name) if decoded.replaced_bytes else None
+    if wider is None:
+        return decoded
+    try:
+        text = _decode_strict(data, wider)
+    except UnicodeDecodeError:
+        return decoded
+    return Decoded(text, wider, superset_of=forced, forced_unreadable=decoded.replaced_bytes)
+
+
 def _refuse_if_garbled(data: bytes, text: str, forced: str, source: str) -> None:
     """Raise DataprepError when `text`, `data` read in the `forced` encoding (a canonical
     codec name), is implausible while the guess reads `data` plausibly in another:
@@ -187,29 +221,31 @@ def _refuse_if_garbled(data: bytes, text: str, forced: str, source: str) -> None
 def _mixed_lines(data: bytes, utf8_text: str) -> Decoded | None:
     """A file joined from two encodings (a fan's UTF-8 lines appended to a game's CP932
     script, chapters dumped by two tools): its UTF-8 lines as UTF-8 (`utf8_text` is the
-    file read as UTF-8, with U+FFFD for what is not), the others in the one legacy
-    encoding that reads them all plausibly. Read whole as UTF-8, such a file lost every
-    line of the other encoding; read whole as CP932, its UTF-8 lines became kanji
-    nonsense (UTF-8's bytes are mostly valid CP932). None when few of its non-ASCII lines
-    are UTF-8 (legacy CJK text almost never is: the file is in one legacy encoding), or
-    when no encoding reads the rest."""
-    texts = utf8_text.split("\n")  # one per line of `data`: no 0x0A is ever replaced
+    file read as UTF-8, with U+FFFD for what is not), the others in the one encoding
+    that reads them all plausibly, with no byte unreadable. Read whole as UTF-8, such a
+    file lost every line of the other encoding; read whole as CP932, its UTF-8 lines
+    became kanji nonsense (UTF-8's bytes are mostly valid CP932). One or two lines of
+    either are enough; UTF-8 lines that are few (`_few_utf8_lines`) must also be
+    nonsense in the other encoding, as they are when they are UTF-8: legacy CJK text
+    almost never is valid UTF-8, but a short line now and then is. None when no
+    encoding reads the rest, or when the UTF-8 lines read as well in it."""
+    texts = _lines(utf8_text)  # one per line of `data`: no CR or LF byte is ever replaced
     others = [i for i, line in enumerate(texts) if "\ufffd" in line]
-    utf8_lines = sum(not line.isascii() for line in texts) - len(others)
-    if utf8_lines < MIN_MIXED_LINES or utf8_lines * MIXED_SHARE < len(others):
+    utf8_rows = [i for i, line in enumerate(texts) if "\ufffd" not in line and not line.isascii()]
+    if not others or not utf8_rows:
         return None
-    lines = data.split(b"\n")
+    lines = _byte_lines(data)
     rest = b"\n".join(lines[i] for i in others)
     # No UTF-16 here: its lines are not split at a 0x0A byte. In the others, 0x0A is never
     # part of a character, so the decoded rest splits back into the same lines.
-    for name in [n for n in _candidates(rest) if not n.startswith("utf-16")]:
-        decoded = _decode_plausible(rest, name)
-        # A U+FFFD here would be counted nowhere: such lines are left to the whole-file reads.
-        if decoded is None or decoded.replaced_bytes:
-            continue
-        parts = decoded.text.split("\n")
+    for name, text in _clean_readings(rest):
+        parts = text.split("\n")
         if len(parts) != len(others):
             continue
+        if _few_utf8_lines(len(utf8_rows), len(others)) and _reads_as(
+            b"\n".join(lines[i] for i in utf8_rows), name
+        ):
+            return None  # legacy text that happens to be valid UTF-8: one encoding
         for i, part in zip(others, parts, strict=True):
             texts[i] = part
         return Decoded(
@@ -218,10 +254,59 @@ def _mixed_lines(data: bytes, utf8_text: str) -> Decoded | None:
     return None
 
 
-# A file is of two encodings when at least this many of its non-ASCII lines are UTF-8,
-# and at least one for every MIXED_SHARE lines that are not.
+def _clean_readings(rest: bytes) -> Iterator[tuple[str, str]]:
+    """(encoding, text) of each reading of `rest` that is plausible with no byte
+    unreadable (a U+FFFD there would be counted nowhere): Windows-1252 when it reads as
+    Western prose (CP932 made "Let’s" "Let痴"), then the legacy CJK encodings."""
+    western = _western(rest)
+    if western is not None:
+        yield "cp1252", western
+    for name in _candidates(rest):
+        if name.startswith("utf-16"):
+            continue
+        decoded = _decode_plausible(rest, name)
+        if decoded is not None and not decoded.replaced_bytes:
+            yield name, decoded.text
+
+
+# Lines of a file joined from two encodings: with at least this many non-ASCII lines of
+# UTF-8, and one for every MIXED_SHARE lines that are not, the UTF-8 lines are taken as
+# such; fewer must show they are no legacy text (`_mixed_lines`).
 MIN_MIXED_LINES = 3
 MIXED_SHARE = 50
+
+
+def _few_utf8_lines(utf8_lines: int, others: int) -> bool:
+    return utf8_lines < MIN_MIXED_LINES or utf8_lines * MIXED_SHARE < others
+
+
+def _reads_as(data: bytes, name: str) -> bool:
+    """Whether `data` is plausible text in the legacy encoding `name`."""
+    return _decode_plausible(data, name) is not None
+
+
+# Where a line ends: "\r\n", "\n", or a lone "\r" (classic Mac OS, and some Windows tools).
+_LINE_BREAK = re.compile("\r\n?|\n")
+_LINE_BREAK_BYTES = re.compile(b"\r\n?|\n")
+_LINE_END = re.compile("[\r\n]")
+
+
+def _lines(text: str) -> list[str]:
+    """The text's lines, without their line ends."""
+    return _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
+
+
+def _byte_lines(data: bytes) -> list[bytes]:
+    """The lines of `data` in an ASCII-compatible encoding, without their line ends (a
+    CR or LF byte is never part of a character there)."""
+    return _LINE_BREAK_BYTES.split(data) if b"\r" in data else data.split(b"\n")
+
+
+def _line_breaks(data: bytes, end: int) -> int:
+    """How many line ends `data` holds before `end`."""
+    lfs = data.count(b"\n", 0, end)
+    crs = data.count(b"\r", 0, end)
+    return lfs + crs - data.count(b"\r\n", 0, end) if crs else lfs
 
 
 def _mostly_replaced(text: str) -> bool:
@@ -230,17 +315,23 @@ def _mostly_replaced(text: str) -> bool:
     line of CJK text read as UTF-8 is half of its bytes or fewer)."""
     if "\ufffd" not in text:
         return False
-    blank = sum(not line.strip() for line in text.split("\n"))
-    return replaced_lines(text) * 2 > text.count("\n") + 1 - blank
+    lines = _lines(text)
+    blank = sum(not line.strip() for line in lines)
+    return replaced_lines(text) * 2 > len(lines) - blank
 
 
 def replaced_lines(text: str) -> int:
     """How many of the text's lines hold a U+FFFD (a line each, however many), found
     without splitting a big text whose replacements are few."""
+    line_end = _LINE_END.search if "\r" in text else None
     count, at = 0, text.find("\ufffd")
     while at >= 0:
         count += 1
-        end = text.find("\n", at)
+        if line_end is None:
+            end = text.find("\n", at)
+        else:
+            found = line_end(text, at)
+            end = found.start() if found else -1
         if end < 0:
             break
         at = text.find("\ufffd", end)
@@ -294,10 +385,6 @@ _ASCII_BYTES = bytes(range(128))
 _CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\f\r")
 
 
-def _tail(decoded: Decoded) -> tuple[str, int, int]:
-    return decoded.encoding, decoded.replaced_bytes, decoded.first_replaced_line
-
-
 def _decode_replacing(data: bytes, encoding: str) -> Decoded:
     """Strict decode when it works (the common case, and fast); else one pass that
     replaces each unreadable run with U+FFFD and counts its bytes."""
@@ -318,9 +405,9 @@ def _decode_replacing(data: bytes, encoding: str) -> Decoded:
         text = codecs.decode(data, encoding, errors=_COUNTING)
         replaced = _replaced.count
     if encoding.replace("_", "-").lower().startswith("utf-16"):
-        line = data[:start].decode(encoding, errors="replace").count("\n") + 1
+        line = len(_lines(data[:start].decode(encoding, errors="replace")))
     else:
-        line = data.count(b"\n", 0, start) + 1
+        line = _line_breaks(data, start) + 1
     return Decoded(text, encoding, replaced, line)
 
 
@@ -512,7 +599,7 @@ def _nearest_legacy(data: bytes) -> str:
             f"; nearest {name}, whose text has {readable:.0%} common characters,"
             f" {MIN_PLAUSIBLE:.0%} needed"
         )
-    lines = decoded.text.count("\n") + (not decoded.text.endswith("\n"))
+    lines = len(_lines(decoded.text)) - decoded.text.endswith(("\n", "\r"))
     return (
         f"; nearest {name}, which leaves unreadable bytes on {replaced_lines(decoded.text)} of"
         f" its {lines} lines"

@@ -66,6 +66,13 @@ def load_scripts(
                 f" {report.lines} lines, the first on line {decoded.first_replaced_line};"
                 " the rest of the file was read."
             )
+        elif decoded.superset_of:
+            report.warning = (
+                f"{path}: read as {decoded.encoding}, not as [dataprep] encoding"
+                f' "{decoded.superset_of}", which cannot read {decoded.forced_unreadable} of its'
+                f" bytes that {decoded.encoding}, its Windows superset, reads; set [dataprep]"
+                f' encoding = "{decoded.encoding}".'
+            )
         elif decoded.other_encoding:
             report.warning = (
                 f"{path}: {decoded.other_lines} of its {report.lines} lines are not"
