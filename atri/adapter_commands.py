@@ -140,6 +140,9 @@ COLUMNS: tuple[tuple[str, JustifyMethod, bool], ...] = (
     ("status", "left", True),
 )
 NEWEST_MEANS = '"newest" is the version a worker started now would load'
+# Refusals whose word in the status column does not say what to fix: their sentence is
+# printed below the table.
+_REASON_SHOWN = {"bad manifest", "bad config"}
 
 
 @adapters_app.command("list")
@@ -188,8 +191,9 @@ def adapters_list() -> None:
         _print(f"{counted(len(versions), 'version')}, {size_text(total)} in {folder}.")
         _print(_worker_line(worker))
         notes = _legend(versions, worker, _base(settings)) + hidden_by_name_notes(versions, worker)
-        # What a folder copied in part lacks: its status word alone did not say.
-        notes += [v.reason for v in versions if v.missing]
+        # What a folder copied in part lacks, and what is wrong with a manifest or
+        # config: their status words alone did not say.
+        notes += [v.reason for v in versions if v.missing or v.refused in _REASON_SHOWN]
         for line in notes:
             _print(line)
     if runs is not None:
@@ -263,7 +267,7 @@ def _version_rows(versions: list[VersionOnDisk], worker: WorkerView) -> list[lis
     return [
         [
             v.name,
-            age_text(now - v.published),
+            age_text(now - published_at(v)),
             size_text(v.size),
             base_label(v.base) if v.base else "-",
             v.character or "-",
@@ -274,6 +278,13 @@ def _version_rows(versions: list[VersionOnDisk], worker: WorkerView) -> list[lis
         ]
         for v in versions
     ]
+
+
+def published_at(version: VersionOnDisk) -> dt.datetime:
+    """When a version was made, for its age: its name, or its manifest's created_at where
+    the name lies ahead of that (it continued a name set by a clock ahead of this one's)."""
+    made = version.made
+    return made if made is not None and made < version.published else version.published
 
 
 def _min_widths(rows: list[list[str]]) -> list[int]:

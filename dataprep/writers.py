@@ -158,10 +158,11 @@ def read_dataset_info(path: Path) -> dict[str, Any]:
     that a run adds its character's entries to those of other characters and datasets.
 
     DataprepError, naming the file, when it cannot be read as one: it is never replaced
-    then, since the entries it holds would be lost.
+    then, since the entries it holds would be lost. A byte-order mark (a file saved by
+    Notepad) is passed over: the file is written again without it.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:

@@ -36,6 +36,14 @@ log = logging.getLogger(__name__)
 # hundreds of groups). A group costs one question, or two where her membership matters.
 MUTE_CHECKS = 20
 MUTE_CHECK_GAP_SECONDS = 1.0
+# QQ bans for 30 days at most: a `shut_up_timestamp` further ahead is this machine's
+# clock running behind.
+MAX_BAN_SECONDS = 30 * 86400.0
+# How often a ban known by its end (`shut_up_timestamp`, a wall time) is held against the
+# wall clock: QQ sends no notice when a ban runs out, and `QuietGroups` counts the ban's
+# length as read then on the monotonic clock, so a wall clock corrected since (NTP
+# stepping it hours forward) would have kept her silent for the clock's error.
+BAN_END_CHECK_SECONDS = 30.0
 
 
 def all_shut_in(info: Any) -> bool | None:
@@ -58,9 +66,9 @@ def is_admin_in(info: Any) -> bool:
 def ban_seconds_left(info: Any, now: float) -> float | None:
     """Seconds left of the ban `get_group_member_info`'s answer reports at `now` (seconds
     since the epoch): `shut_up_timestamp` is when it ends (go-cqhttp, NapCat and others;
-    0, or a time past, when there is none). None where the answer does not say: the
-    field missing (the OneBot v11 standard has none), not a number, or negative (-1: a
-    bridge that could not tell)."""
+    0, or a time past, when there is none), `MAX_BAN_SECONDS` at most. None where the
+    answer does not say: the field missing (the OneBot v11 standard has none), not a
+    number, or negative (-1: a bridge that could not tell)."""
     if not isinstance(info, dict) or isinstance(info.get("shut_up_timestamp"), bool):
         return None
     try:
@@ -69,7 +77,7 @@ def ban_seconds_left(info: Any, now: float) -> float | None:
         return None
     if not math.isfinite(until) or until < 0:
         return None
-    return max(0.0, until - now)
+    return min(MAX_BAN_SECONDS, max(0.0, until - now))
 
 
 class MuteWatch:
@@ -86,6 +94,10 @@ class MuteWatch:
         self.connections = connections
         self.quiet_groups = quiet_groups
         self._wall_clock = wall_clock
+        # The end of each ban learned from `shut_up_timestamp`, by the wall clock
+        # (`_check_ban_ends`), and the check to come while there is one.
+        self._ban_ends: dict[tuple[str, str], float] = {}
+        self._ban_check: asyncio.TimerHandle | None = None
 
     async def noticed(self, bot: Bot, event: GroupBanNoticeEvent) -> None:
         """A ban notice (禁言). A ban on her account quiets the group for its length; the
@@ -94,6 +106,8 @@ class MuteWatch:
         other's), and the quiet a refusal began."""
         quiet = self.quiet_groups
         account, group = str(event.self_id), str(event.group_id)
+        if str(event.user_id) == account:
+            self._ban_ends.pop((account, group), None)  # a length, or a lift, told now
         if str(event.user_id) == account and event.sub_type == "ban" and event.duration > 0:
             quiet.banned(account, group, float(event.duration))
             log.info(
@@ -142,7 +156,7 @@ class MuteWatch:
             )
         left = ban_seconds_left(member, self._wall_clock())
         if left:
-            self.quiet_groups.banned(account, group, left)
+            self._hold_ban(account, group, left)
             log.info(
                 "QQ: account %s is banned in group %s (begun before she saw it); she does "
                 "not answer there for %d s more",
@@ -150,6 +164,7 @@ class MuteWatch:
                 group,
                 round(left),
             )
+            self._check_ban_ends_later()
         return muted or bool(left)
 
     async def recheck(self, bot: Bot) -> None:
@@ -161,15 +176,18 @@ class MuteWatch:
         its quiet, what began meanwhile begins it. Nothing is known at a first connect:
         the first refused send asks."""
         account = str(bot.self_id)
-        for group in self.quiet_groups.to_check(account, MUTE_CHECKS):
-            await asyncio.sleep(MUTE_CHECK_GAP_SECONDS)
-            if self.connections.lost(bot).is_set():
-                return  # the next connection asks again
-            member = await self._recheck_whole_mute(bot, group)
-            if self._ban_matters(account, group):
-                if member is None:
-                    member = await self._member_info(bot, int(group))
-                self._recheck_ban(account, group, member)
+        try:
+            for group in self.quiet_groups.to_check(account, MUTE_CHECKS):
+                await asyncio.sleep(MUTE_CHECK_GAP_SECONDS)
+                if self.connections.lost(bot).is_set():
+                    return  # the next connection asks again
+                member = await self._recheck_whole_mute(bot, group)
+                if self._ban_matters(account, group):
+                    if member is None:
+                        member = await self._member_info(bot, int(group))
+                    self._recheck_ban(account, group, member)
+        finally:
+            self._check_ban_ends_later()
 
     def _ban_matters(self, account: str, group: str) -> bool:
         """Whether `recheck` asks about her ban there: one is recorded (its lift missed
@@ -217,7 +235,7 @@ class MuteWatch:
                 "QQ: no ban time of account %s in group %s (no shut_up_timestamp)", account, group
             )
         elif left > 0:
-            self.quiet_groups.banned(account, group, left)  # its end as QQ says, now
+            self._hold_ban(account, group, left)  # its end as QQ says, now
             if not was_banned:
                 log.info(
                     "QQ: account %s was banned in group %s while she was away; she does not "
@@ -227,6 +245,7 @@ class MuteWatch:
                     round(left),
                 )
         elif was_banned:
+            self._ban_ends.pop((account, group), None)
             self.quiet_groups.lifted(account, group, whole=False)
             log.info(
                 "QQ: the ban on account %s in group %s was lifted while she was away; she "
@@ -234,6 +253,41 @@ class MuteWatch:
                 account,
                 group,
             )
+
+    def _hold_ban(self, account: str, group: str, left: float) -> None:
+        """A ban QQ says ends `left` seconds from the wall clock's now: quiet for that
+        long, and its end kept as a wall time, which `_check_ban_ends` holds it to."""
+        self.quiet_groups.banned(account, group, left)
+        self._ban_ends[(account, group)] = self._wall_clock() + left
+
+    def _check_ban_ends_later(self) -> None:
+        """Check the bans known by their ends in `BAN_END_CHECK_SECONDS`, unless a check
+        is already due or there are none."""
+        if self._ban_ends and self._ban_check is None:
+            loop = asyncio.get_running_loop()
+            self._ban_check = loop.call_later(BAN_END_CHECK_SECONDS, self._check_ban_ends)
+
+    def _check_ban_ends(self) -> None:
+        """End each ban whose end, a wall time from QQ, the wall clock has passed: one
+        learned while the clock ran behind (hours, a clock kept in local time read as
+        UTC) ends when QQ ends it, once the clock is put right. A ban over meanwhile (by
+        the monotonic clock, or lifted) is forgotten here."""
+        self._ban_check = None
+        now = self._wall_clock()
+        for (account, group), until in list(self._ban_ends.items()):
+            if not self.quiet_groups.is_banned(account, group):
+                del self._ban_ends[(account, group)]
+            elif now >= until:
+                del self._ban_ends[(account, group)]
+                self.quiet_groups.lifted(account, group, whole=False)
+                log.info(
+                    "QQ: the ban on account %s in group %s has ended by the time QQ gave "
+                    "for its end (this machine's clock was put right since); she answers "
+                    "there again",
+                    account,
+                    group,
+                )
+        self._check_ban_ends_later()
 
     async def all_shut(self, bot: Bot, group: str) -> bool | None:
         """Whether the whole group is muted now, asked past the implementation's cache;

@@ -12,6 +12,7 @@ left unknown: the worker then serves it under the character card, to any charact
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import logging
 import shutil
@@ -32,14 +33,13 @@ from model.adapters.validation import (
     tensor_shapes,
 )
 from model.adapters.versions import (
-    ADAPTER_FILES,
     MANIFEST,
     PICKLED_WEIGHTS,
     AdapterError,
     is_version_name,
     latest_version,
     list_versions,
-    next_version_name,
+    next_version,
     sha256_file,
     version_order,
     version_time,
@@ -83,7 +83,7 @@ def adopt_adapter(settings: Settings, source: Path, version: str | None = None) 
     AdapterError with one sentence for any refusal; a failure leaves nothing behind."""
     out = settings.path(settings.model.adapters_dir)
     check_source(source, out)
-    name = version_to_publish(out, version)
+    name, after = version_to_publish(out, version)
     base = base_facts(settings)
     check_fits(source, base)
     check_trained_on(source, base)  # warns when its config names another base model
@@ -94,7 +94,7 @@ def adopt_adapter(settings: Settings, source: Path, version: str | None = None) 
 
     def build(tmp: Path) -> None:
         copy_adapter(source, tmp, weights_hash)
-        manifest = adopted_manifest(settings, name, source, tmp, base)
+        manifest = adopted_manifest(settings, name, source, tmp, base, after)
         write_json_atomic(tmp / MANIFEST, manifest)
         write_gguf_adapter(settings, tmp)  # for the llama.cpp engine, as training does
 
@@ -126,7 +126,7 @@ def check_source(source: Path, out: Path) -> None:
             f"{source} has {ADAPTER_CONFIG} but no {ADAPTER_WEIGHTS} beside it: copy the "
             "adapter folder whole (peft writes both)."
         )
-    check_adapter_folder(source)
+    check_adapter_folder(source, bom_ok=True)  # its copy is written without the BOM
 
 
 def check_not_arriving(source: Path, out: Path) -> None:
@@ -143,10 +143,13 @@ def check_not_arriving(source: Path, out: Path) -> None:
         )
 
 
-def version_to_publish(out: Path, given: str | None, now: dt.datetime | None = None) -> str:
-    """The name the new version gets: `given`, checked, else the next by the clock."""
+def version_to_publish(
+    out: Path, given: str | None, now: dt.datetime | None = None
+) -> tuple[str, str]:
+    """The name the new version gets: `given`, checked, else the next by the clock; and
+    the existing version that name continues, "" for none (see `next_version`)."""
     if given is None:
-        return next_version_name(out)
+        return next_version(out, now)
     when = version_time(given)
     if when is None:
         raise AdapterError(
@@ -170,7 +173,7 @@ def version_to_publish(out: Path, given: str | None, now: dt.datetime | None = N
             "the reload job serves the newest version, so it would never serve this one; "
             "choose a later name, or leave out --version."
         )
-    return given
+    return given, ""
 
 
 def base_facts(settings: Settings) -> BaseFacts:
@@ -226,9 +229,11 @@ def check_not_adopted(source: Path, out: Path, weights_hash: str) -> None:
 
 
 def copy_adapter(source: Path, tmp: Path, weights_hash: str) -> None:
-    """The two adapter files only: no optimizer states, checkpoints or tokenizer copies."""
-    for file in ADAPTER_FILES:
-        shutil.copyfile(source / file, tmp / file)
+    """The two adapter files only: no optimizer states, checkpoints or tokenizer copies.
+    The config without a byte-order mark (one saved by Notepad), which peft refuses."""
+    config = (source / ADAPTER_CONFIG).read_bytes()
+    (tmp / ADAPTER_CONFIG).write_bytes(config.removeprefix(codecs.BOM_UTF8))
+    shutil.copyfile(source / ADAPTER_WEIGHTS, tmp / ADAPTER_WEIGHTS)
     if sha256_file(tmp / ADAPTER_WEIGHTS) != weights_hash:
         raise AdapterError(
             f"{source / ADAPTER_WEIGHTS} changed while it was copied (is its training still "
@@ -237,7 +242,7 @@ def copy_adapter(source: Path, tmp: Path, weights_hash: str) -> None:
 
 
 def adopted_manifest(
-    settings: Settings, version: str, source: Path, tmp: Path, base: BaseFacts
+    settings: Settings, version: str, source: Path, tmp: Path, base: BaseFacts, after: str = ""
 ) -> dict[str, Any]:
     """manifest.json as `atri train` writes it, what only training knows left unknown
     (null): no system prompt or character, so every worker serves it under its card."""
@@ -246,7 +251,7 @@ def adopted_manifest(
     config = adapter_config(tmp)
     targets = config.get("target_modules")
     return {
-        **manifest_head(version, settings.model.base, base.config_hash),
+        **manifest_head(version, settings.model.base, base.config_hash, after),
         "dataset_sha256": None,
         "eval_dataset_sha256": None,
         "eval_dataset_file": None,

@@ -40,6 +40,7 @@ from model.adapters.versions import (
     hidden_by_name_hint,
     is_anothers,
     is_version_name,
+    named_after,
     recorded_character,
     rolled_back_versions,
     temp_folder,
@@ -402,14 +403,16 @@ def hidden_by_name_notes(versions: list[VersionOnDisk], worker: WorkerView) -> l
     worker's, else the newest) but named before it, which no worker takes: the sentence
     the worker logs."""
     served = live_or_newest(versions, worker)
-    made = next((v.made for v in versions if v.name == served), None)
-    if made is None:
+    newest = next((v for v in versions if v.name == served), None)
+    made = newest.made if newest else None
+    if newest is None or made is None:
         return []
     created = {v.name: v.made for v in versions if _may_serve(v)}
     role = "the live " if worker.answered else "the newest "
+    after = named_after(newest.manifest)
     return [
         hidden_by_name_hint(name, when, served, made, role)
-        for name, when in hidden_by_name(created, served, made)
+        for name, when in hidden_by_name(created, served, made, after)
     ]
 
 
@@ -475,7 +478,8 @@ def _hidden_behind(versions: list[VersionOnDisk], newest: VersionOnDisk) -> set[
     if newest.made is None:
         return set()
     created = {v.name: v.made for v in versions}
-    return {name for name, _ in hidden_by_name(created, newest.name, newest.made)}
+    after = named_after(newest.manifest)
+    return {name for name, _ in hidden_by_name(created, newest.name, newest.made, after)}
 
 
 def _spared_because(version: VersionOnDisk, worker: WorkerView, oldest: tuple[Any, ...]) -> str:

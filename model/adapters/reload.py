@@ -54,6 +54,7 @@ from model.adapters.versions import (
     record_rolled_back,
     recorded_character,
     recorded_creation,
+    recorded_named_after,
     rolled_back_versions,
     trained_as,
     version_folder,
@@ -711,7 +712,12 @@ class Reloader:
             for n in names
             if version_order(n) < version_order(live) and n not in self._hidden_said
         ]
-        for name, made in hidden_by_name({n: self._made_at(n) for n in older}, live, live_made):
+        if not older:
+            return
+        # The versions its name continued were there before it (a clock stepped back).
+        after = recorded_named_after(self.adapters_dir / live)
+        created = {n: self._made_at(n) for n in older}
+        for name, made in hidden_by_name(created, live, live_made, after):
             self._hidden_said.add(name)
             log.warning("%s", hidden_by_name_hint(name, made, live, live_made, "the live "))
 

@@ -25,11 +25,13 @@ from model.adapters.gguf_lora import ADAPTER_GGUF, PEFT_PREFIX
 from model.adapters.initialization import check_converted
 from model.adapters.versions import (
     ADAPTER_FILES,
+    BOM,
     EVAL_JSON,
     MANIFEST,
     PICKLED_WEIGHTS,
     AdapterError,
     ManifestError,
+    bom_refusal,
     read_manifest,
     version_folder,
 )
@@ -160,9 +162,9 @@ def read_version(adapters_dir: Path, name: str, config_file: str = "") -> Adapte
     return AdapterVersion(name, folder, manifest, eval_figures(folder, config_file))
 
 
-def check_adapter_folder(path: Path) -> None:
+def check_adapter_folder(path: Path, bom_ok: bool = False) -> None:
     """Check a plain peft adapter folder (`[model] adapter`) from its files alone, so a
-    wrong one is refused before any model loads."""
+    wrong one is refused before any model loads (`bom_ok`: see `adapter_config`)."""
     if not path.is_dir():
         raise AdapterError(f"{path} {'is not a folder' if path.exists() else 'does not exist'}.")
     if not (path / ADAPTER_WEIGHTS).is_file() and (path / PICKLED_WEIGHTS).is_file():
@@ -170,7 +172,7 @@ def check_adapter_folder(path: Path) -> None:
             f"{path}: its weights are only in {PICKLED_WEIGHTS}, a pickle, which ATRI never "
             f"loads; save the adapter as {ADAPTER_WEIGHTS} (peft's default)."
         )
-    check_adapter_files(adapter_config(path), tensor_shapes(path / ADAPTER_WEIGHTS))
+    check_adapter_files(adapter_config(path, bom_ok), tensor_shapes(path / ADAPTER_WEIGHTS))
 
 
 def check_adapter_files(config: dict[str, Any], shapes: dict[str, list[int]]) -> None:
@@ -267,7 +269,7 @@ def _warn_of_another_base(folder: Path, base: ServedBase) -> None:
     the same layer shapes may be meant (a fine-tune of it). Said only of a folder whose
     shapes fit: one refused for its shapes was told it "is taken" first."""
     try:
-        named = adapter_config(folder).get("base_model_name_or_path")
+        named = adapter_config(folder, bom_ok=True).get("base_model_name_or_path")
     except AdapterError:
         return  # said when it loads
     base_id = base.base_id
@@ -331,10 +333,16 @@ def check_lora_ranks(config: dict[str, Any], shapes: dict[str, list[int]]) -> No
             )
 
 
-def adapter_config(folder: Path) -> dict[str, Any]:
+def adapter_config(folder: Path, bom_ok: bool = False) -> dict[str, Any]:
+    """adapter_config.json as a dict; AdapterError with one sentence if unusable. A
+    byte-order mark (Notepad's) is refused, as peft refuses it, unless `bom_ok` (adopt,
+    which writes its own copy without it)."""
     path = folder / ADAPTER_CONFIG
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if text.startswith(BOM) and not bom_ok:
+            raise AdapterError(bom_refusal(path))
+        data = json.loads(text.removeprefix(BOM))
     except FileNotFoundError:
         raise AdapterError(f"{path} is missing: {_where_the_adapter_is(folder)}.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -38,6 +38,13 @@ PICKLED_WEIGHTS = "adapter_model.bin"
 MANIFEST_FORMAT = "atri-adapter"
 RUNS_DIR = ".runs"
 TMP_PREFIX = ".tmp-"
+# The manifest's record of the existing version a new one's name continues (a clock
+# behind the newest name): that version was there before it, whatever its created_at
+# says, as created_at on either side of a clock step cannot be compared.
+NAMED_AFTER = "named_after"
+# What Notepad (and PowerShell 5's Out-File) puts at the start of a UTF-8 file; JSON
+# readers (json.loads, peft) refuse it.
+BOM = "\ufeff"
 
 # Matched whole (fullmatch): `$` would also accept a name ending in a newline.
 VERSION_PATTERN = re.compile(r"\d{8}-\d{6}(?:-[2-9]|-[1-9]\d+)?")
@@ -115,18 +122,31 @@ def version_stamp(now: dt.datetime | None = None) -> str:
 
 
 def next_version_name(parent: Path, now: dt.datetime | None = None) -> str:
-    """The version name for `now`, with -2, -3 … when that second is already taken.
+    """The version name for `now`, with -2, -3 … when that second is already taken."""
+    return next_version(parent, now)[0]
+
+
+def next_version(parent: Path, now: dt.datetime | None = None) -> tuple[str, str]:
+    """The version name for `now` (see `next_version_name`), and the existing name it
+    continues ("" when it continues none), which its manifest records as NAMED_AFTER.
 
     A new version always sorts after every folder already named as a version: one named
-    later than now (a clock set ahead where it was trained) would otherwise stay "the
-    newest" for the reload job and `atri eval`, so the new one continues its name."""
-    stamp, n = version_stamp(now), 1
+    later than now (a clock set ahead where it was trained, or stepped back since) would
+    otherwise stay "the newest" for the reload job and `atri eval`, so the new one
+    continues its name."""
+    stamp = version_stamp(now)
     names = [p.name for p in parent.iterdir()] if parent.is_dir() else []
     latest = max((m for m in names if is_version_name(m)), key=version_order, default=None)
-    if latest is not None and version_order(latest) >= version_order(stamp):
-        day, second, last = version_order(latest)  # type: ignore[misc]
-        stamp, n = f"{day}-{second}", last + 1
-    return stamp if n == 1 else f"{stamp}-{n}"
+    if latest is None or version_order(latest) < version_order(stamp):
+        return stamp, ""
+    day, second, last = version_order(latest)  # type: ignore[misc]
+    return f"{day}-{second}-{last + 1}", latest
+
+
+def named_after(manifest: dict[str, Any]) -> str:
+    """The version a manifest's version was named after (NAMED_AFTER), "" when none."""
+    value = manifest.get(NAMED_AFTER)
+    return value if isinstance(value, str) and is_version_name(value) else ""
 
 
 def list_versions(parent: Path) -> list[Path]:
@@ -382,7 +402,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     """The version's manifest.json as a dict; ManifestError with one sentence if unusable."""
     path = Path(folder) / MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if text.startswith(BOM):
+            raise ManifestError(bom_refusal(path), short="bad manifest")
+        data = json.loads(text)
     except FileNotFoundError:
         raise ManifestError(
             f"{folder}: no {MANIFEST}; it is not an adapter version.", short="no manifest"
@@ -397,6 +420,14 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             short="bad manifest",
         )
     return data
+
+
+def bom_refusal(path: Path) -> str:
+    """Why a JSON file saved with a byte-order mark is refused, and the fix, as one sentence."""
+    return (
+        f'{path} starts with a byte-order mark (BOM, as Notepad\'s "UTF-8 with BOM" '
+        "saves it), which JSON readers refuse: save it again as UTF-8 without BOM."
+    )
 
 
 def recorded_prompt(folder: Path) -> str | None:
@@ -430,17 +461,33 @@ def recorded_creation(folder: Path) -> dt.datetime | None:
         return None
 
 
+def recorded_named_after(folder: Path) -> str:
+    """`named_after` of the version in `folder`; "" when its manifest cannot be read."""
+    try:
+        return named_after(read_manifest(folder))
+    except AdapterError:
+        return ""
+
+
 def hidden_by_name(
-    created: dict[str, dt.datetime | None], newest: str, newest_made: dt.datetime
+    created: dict[str, dt.datetime | None],
+    newest: str,
+    newest_made: dt.datetime,
+    newest_named_after: str = "",
 ) -> list[tuple[str, dt.datetime]]:
     """The versions in `created` (each name with its manifest's time) made after `newest`
     (made at `newest_made`) but named before it, with when each was made: versions go by
     their names, so none of them is taken while `newest` is there (named ahead of the
-    clock, or by hand)."""
+    clock, or by hand). None at or before `newest_named_after` (its manifest's
+    NAMED_AFTER): those were there when it was made, and a later created_at of theirs is
+    a clock stepped back between the two."""
+    there_before = version_order(newest_named_after)
     return [
         (name, when)
         for name, when in created.items()
-        if when is not None and when > newest_made and version_order(name) < version_order(newest)
+        if when is not None
+        and when > newest_made
+        and there_before < version_order(name) < version_order(newest)
     ]
 
 
@@ -549,11 +596,14 @@ def publish(tmp: Path, parent: Path, version: str) -> Path:
         except OSError:
             if not target.exists():
                 raise
-        name = next_version_name(parent)
+        name, after = next_version(parent)
         manifest = tmp / MANIFEST
         if manifest.is_file():
             data = json.loads(manifest.read_text(encoding="utf-8"))
             data["version"] = name
+            data.pop(NAMED_AFTER, None)
+            if after:
+                data[NAMED_AFTER] = after
             write_json_atomic(manifest, data)
 
 

@@ -18,8 +18,9 @@ from model.adapters.versions import (
     LOSS_PLOT,
     MANIFEST,
     MANIFEST_FORMAT,
+    NAMED_AFTER,
     CharacterId,
-    next_version_name,
+    next_version,
     publish,
     temp_folder,
     write_json_atomic,
@@ -64,13 +65,13 @@ def publish_version(
     run would say nothing was written while the version is in place, and `--resume`
     would publish it a second time)."""
     out = settings.path(settings.model.adapters_dir)
-    version = next_version_name(out)
+    version, after = next_version(out)
 
     def build(tmp: Path) -> None:
         model.save_pretrained(str(tmp))
         plot_loss(history, tmp / LOSS_PLOT, title=f"LoRA adapter {version}")
         manifest = {
-            **manifest_head(version, settings.model.base, loaded.config_hash),
+            **manifest_head(version, settings.model.base, loaded.config_hash, after),
             "dataset_sha256": files.train_sha256,
             "eval_dataset_sha256": files.eval_sha256,
             # Where its held-out set was: `atri eval` scores the version on that file
@@ -103,12 +104,16 @@ def publish_version(
     return publish_built(out, version, build, published)
 
 
-def manifest_head(version: str, base_model: str, base_config_hash: str) -> dict[str, Any]:
-    """The fields every version's manifest.json opens with: what it is, and the base
+def manifest_head(
+    version: str, base_model: str, base_config_hash: str, after: str = ""
+) -> dict[str, Any]:
+    """The fields every version's manifest.json opens with: what it is, the version its
+    name continues (`after`, see `next_version`; only when there is one), and the base
     model (and its config hash) the reload job checks before it goes live."""
     return {
         "format": MANIFEST_FORMAT,
         "version": version,
+        **({NAMED_AFTER: after} if after else {}),
         "base_model": base_model,
         "base_config_hash": base_config_hash,
     }
