@@ -50,8 +50,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # and on schedule, an admin's reload or rollback), and why the first run converts the
 # offline model (transformers' own bar for it, "Converting and de-quantizing GGUF
 # tensors", is shown whatever we set, and said nothing of once or where), and that the
-# memory database an older ATRI wrote was upgraded and where its earlier file is kept.
-TOLD_LOGGERS = ("model.adapters.reload", "model.engines.loading", "model.memory.store")
+# memory database an older ATRI wrote was upgraded and where its earlier file is kept,
+# and where QQ's OneBot implementation (NapCat) must connect, the address to check first
+# when it does not.
+TOLD_LOGGERS = (
+    "model.adapters.reload",
+    "model.engines.loading",
+    "model.memory.store",
+    "bot.qq.runner",
+)
+# Loggers held to warnings even with --verbose: APScheduler's executors logged two lines
+# at each run of the reload job ("Running job …", "… executed successfully"), 2,880 a day;
+# a job's failure is still logged, as an error.
+PER_RUN_LOGGERS = ("apscheduler.executors",)
 
 app = Commands(
     help="ATRI: from a visual-novel script to a role-play character you can chat with.",
@@ -124,6 +135,8 @@ def main(
             logging.getLogger(noisy).setLevel(logging.ERROR)
         for told in TOLD_LOGGERS:
             logging.getLogger(told).setLevel(logging.INFO)
+    for per_run in PER_RUN_LOGGERS:
+        logging.getLogger(per_run).setLevel(logging.WARNING)
 
 
 def _log_handler() -> logging.Handler:

@@ -1,9 +1,18 @@
-"""The rich bar that `atri train` (over steps) and `atri eval` (over probe replies) show:
-one layout, so the two read alike."""
+"""The progress `atri train` (over steps) and `atri eval` (over probe replies) show: one
+layout, so the two read alike. On a terminal it is rich's bar; in a file or a journal,
+where rich draws a bar only once, when it stops (and never when the run is
+interrupted), it is a dated plain line now and then (`Bar`)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from time import monotonic, strftime
 from typing import Any
+
+# At most one plain line this often: a run of 10,000 steps logs far fewer lines.
+PLAIN_LINE_SECONDS = 30.0
+# Dated as atri's log lines in a file are (atri/cli.py `_log_handler`), to read beside them.
+PLAIN_LINE_TIME = "%Y-%m-%d %H:%M:%S%z"
 
 
 def rich_bar(console: Any, heading: str, *fields: str) -> Any:
@@ -28,3 +37,87 @@ def rich_bar(console: Any, heading: str, *fields: str) -> Any:
         TimeRemainingColumn(),
         console=console,
     )
+
+
+def redraws(console: Any) -> bool:
+    """Whether rich redraws a bar in place on `console`: a terminal, and not a dumb one."""
+    return bool(console.is_terminal and not console.is_dumb_terminal)
+
+
+class Bar:
+    """One task's progress on `console`: rich's bar (`rich_bar`) where rich redraws it.
+    Elsewhere a plain dated line at each `tell`, at most one every PLAIN_LINE_SECONDS, and
+    the last at `stop`: under nohup or systemd an hours-long run looked hung otherwise."""
+
+    def __init__(self, console: Any, heading: str, *fields: str) -> None:
+        self.console = console
+        self.heading = heading
+        self.fields = fields
+        self.progress = rich_bar(console, heading, *fields)
+        self.live = redraws(console)
+        self.task: Any = None
+        self.begun = (0.0, 0.0)  # the clock and the count done at `start`
+        self.told_at: float | None = None
+        self.told = ""  # the last plain line, without its date and time left
+        self.note = ""  # said with the next plain line
+
+    def start(self, description: str, total: float, completed: float = 0, **fields: Any) -> None:
+        if self.live:
+            self.progress.start()
+        self.task = self.progress.add_task(description, total=total, completed=completed, **fields)
+        self.begun = (monotonic(), completed)
+
+    def update(self, **changes: Any) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, **changes)
+
+    def advance(self, amount: float) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, amount)
+
+    def tell(self, note: str = "") -> None:
+        """A plain line of where it stands, unless one came under PLAIN_LINE_SECONDS ago;
+        `note` goes with the next line printed (a later note replaces it)."""
+        if self.live or self.task is None:
+            return
+        self.note = note or self.note
+        now = monotonic()
+        if self.told_at is None or now - self.told_at >= PLAIN_LINE_SECONDS:
+            self._print_line(now)
+
+    def stop(self) -> None:
+        """rich's bar stopped; or the last plain line, where it says anything new."""
+        if self.live:
+            self.progress.stop()
+        elif self.task is not None and (self.note or self._state() != self.told):
+            self._print_line(monotonic())
+
+    def _state(self) -> str:
+        task = self.progress.tasks[0]
+        counts = f"{task.completed:.0f}/{task.total:.0f}"
+        shown = [template.format(task=task) for template in self.fields]
+        return " ".join([self.heading.format(task=task), counts, *shown])
+
+    def _time_left(self, now: float) -> str:
+        """At this run's own pace so far: rich's estimate reads only the last 30 s, which a
+        step of a minute leaves empty."""
+        task = self.progress.tasks[0]
+        since, done_before = self.begun
+        done = task.completed - done_before
+        if task.total is not None and task.completed >= task.total:
+            return f"done in {timedelta(seconds=round(now - since))}"
+        if done <= 0 or task.total is None:
+            return ""
+        left = (task.total - task.completed) * (now - since) / done
+        return f"{timedelta(seconds=round(left))} left"
+
+    def _print_line(self, now: float) -> None:
+        self.told = self._state()
+        line = f"{strftime(PLAIN_LINE_TIME)} {self.told}"
+        if left := self._time_left(now):
+            line += f", {left}"
+        if self.note:
+            line += f"; {self.note}"
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True, emoji=False)
+        self.told_at = now
+        self.note = ""

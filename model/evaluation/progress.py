@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from model.progress_bar import rich_bar
+from model.progress_bar import Bar
 
 
 class ProbeProgress(Protocol):
@@ -22,26 +22,25 @@ class ProbeProgress(Protocol):
 
 
 class RichProbeProgress:
-    """A rich bar over the probe replies of both models, as `atri train` has over steps."""
+    """A rich bar over the probe replies of both models, as `atri train` has over steps;
+    in a file or a journal, a plain line at each phase and batch, at most one every 30 s."""
 
     def __init__(self, console: Any) -> None:
-        self.progress = rich_bar(console, "{task.description}", "replies")
-        self.task: Any = None
+        self.bar = Bar(console, "{task.description}", "replies")
 
     def start(self, total: int) -> None:
-        self.progress.start()
-        self.task = self.progress.add_task("probing", total=total)
+        self.bar.start("probing", total=total)
 
     def phase(self, description: str) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, description=description)
+        self.bar.update(description=description)
+        self.bar.tell()
 
     def advance(self, replies: int) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, replies)
+        self.bar.advance(replies)
+        self.bar.tell()
 
     def stop(self) -> None:
-        self.progress.stop()
+        self.bar.stop()
 
 
 class NoProgress:

@@ -83,7 +83,8 @@ def raise_open_file_limit() -> None:
     """Raise this process's soft limit on open descriptors to its hard limit, before the
     connection cap is read from it: a shell's `ulimit -n` or a service manager often
     sets a soft limit far under what may be had (1024 of 524288), and every connection,
-    database handle and module a request imports takes one. Logged once at DEBUG."""
+    database handle and module a request imports takes one. Logged once, at INFO: `atri -v
+    worker` shows it."""
     try:
         import resource
     except ImportError:  # Windows: no such limit
@@ -97,7 +98,7 @@ def raise_open_file_limit() -> None:
         except (ValueError, OSError):
             pass  # macOS caps it below some hard limits: keep what we have
     shown = {resource.RLIM_INFINITY: "unlimited"}
-    log.debug("open descriptor limit: %s (hard %s)", shown.get(soft, soft), shown.get(hard, hard))
+    log.info("open descriptor limit: %s (hard %s)", shown.get(soft, soft), shown.get(hard, hard))
 
 
 def connection_cap(wanted: int = MAX_CONNECTIONS) -> int:

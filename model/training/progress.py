@@ -1,5 +1,5 @@
-"""Trainer callbacks: a tokens/s meter and the rich progress bar of `atri train`, and the
-last step's loss logged."""
+"""Trainer callbacks: a tokens/s meter and the progress bar of `atri train` (plain lines in
+a file), and the last step's loss logged."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from model.progress_bar import rich_bar
+from model.progress_bar import Bar
 
 
 class ThroughputMeter(TrainerCallback):  # type: ignore[misc]
@@ -44,23 +44,23 @@ class LastStepLogged(TrainerCallback):  # type: ignore[misc]
 
 
 class RichProgress(ThroughputMeter):
-    """Step bar with the latest train loss, held-out loss and tokens/s."""
+    """Step bar with the latest train loss, held-out loss and tokens/s; in a file or a
+    journal, a plain line at logging and eval steps (at most one every 30 s) that says
+    when a checkpoint was saved."""
 
     def __init__(self, console: Any) -> None:
         super().__init__()
-        self.progress = rich_bar(
+        self.bar = Bar(
             console,
             "training",
             "loss {task.fields[loss]}",
             "eval {task.fields[eval]}",
             "{task.fields[speed]} tok/s",
         )
-        self.task: Any = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         super().on_train_begin(args, state, control, **kwargs)
-        self.progress.start()
-        self.task = self.progress.add_task(
+        self.bar.start(
             "train",
             total=state.max_steps,
             completed=state.global_step,
@@ -71,23 +71,28 @@ class RichProgress(ThroughputMeter):
         # Resumed: the losses logged before the interruption, until the next ones (the
         # bar showed "loss -" to the end of a run resumed after its last logged step).
         for logs in state.log_history or []:
-            self.on_log(args, state, control, logs=logs)
+            self._show_losses(logs)
+        self.bar.tell()  # in a file: that training began, and where from
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         super().on_step_end(args, state, control, **kwargs)
-        self.progress.update(
-            self.task, completed=state.global_step, speed=f"{self.tokens_per_second:,.0f}"
-        )
+        self.bar.update(completed=state.global_step, speed=f"{self.tokens_per_second:,.0f}")
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        if self.task is None or not logs:
-            return
-        if "loss" in logs:
-            self.progress.update(self.task, loss=f"{logs['loss']:.3f}")
-        if "eval_loss" in logs:
-            self.progress.update(self.task, eval=f"{logs['eval_loss']:.3f}")
+        if logs:
+            self._show_losses(logs)
+            self.bar.tell()
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.bar.tell(f"checkpoint saved at step {state.global_step}")
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.progress.stop()
+        self.bar.stop()
+
+    def _show_losses(self, logs: dict[str, Any]) -> None:
+        if "loss" in logs:
+            self.bar.update(loss=f"{logs['loss']:.3f}")
+        if "eval_loss" in logs:
+            self.bar.update(eval=f"{logs['eval_loss']:.3f}")
