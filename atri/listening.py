@@ -13,6 +13,9 @@ from atri.config import ConfigError
 
 # The names of this machine only: a server listening on one is reached from nowhere else.
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+# Connections that wait for the server to start accepting (uvicorn's own backlog): those
+# made while the model loads are answered once it serves, not refused.
+BACKLOG = 2048
 
 
 def is_loopback(host: str) -> bool:
@@ -27,7 +30,7 @@ def bind_listening_socket(
     flags: bool = False,
     kind: type[socket.socket] = PausingListener,
 ) -> socket.socket:
-    """A TCP socket bound to host:port (not yet listening). `section`: the config section
+    """A TCP socket listening on host:port, not yet accepting. `section`: the config section
     whose `host` and `port` these are; `flags`: the command also takes --host / --port;
     `kind`: the socket class to make (a subclass of socket.socket); by default one that
     out of descriptors fails one accept a second, not thousands (`accept_pause`)."""
@@ -44,6 +47,10 @@ def bind_listening_socket(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening at once: two sockets with SO_REUSEADDR both bind a port while neither
+        # listens, so a second `atri worker` on it loaded its model and only failed at
+        # uvicorn's listen, minutes later, in a traceback.
+        sock.listen(BACKLOG)
     except (OSError, ValueError, TypeError) as exc:  # TypeError: a NUL in the host
         sock.close()
         raise ConfigError(_cannot_listen(host, port, exc, section, flags)) from None

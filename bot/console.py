@@ -158,6 +158,10 @@ _CONTROL_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # Keys a terminal sends as escape codes (arrows, F-keys, Alt-x, a lone Esc): a line
 # typed without line editing held them raw, and they reached her and her memory.
 _KEY_ESCAPE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|O[@-~]|[ -~]?)")
+# Invisible characters at a line's start: the BOM a Notepad file begins with (`cat
+# notes.txt | atri chat`), zero-width spaces, joiners and marks. "\ufeff/status" was no
+# command, and the BOM reached her reply and memory.
+_LEADING_ZERO_WIDTH = re.compile("^[\u200b-\u200f\u2060-\u2064\ufeff\u180e\u061c]+")
 
 
 def _lenient_stdin() -> None:
@@ -212,10 +216,11 @@ def _line_editing() -> bool:
 
 
 def _as_typed(text: str, cut: bool) -> _Line:
-    """A line as the user meant it: bytes that were not text replaced by U+FFFD, and
-    no key's escape code."""
+    """A line as the user meant it: bytes that were not text replaced by U+FFFD, no
+    key's escape code, and nothing invisible before its first character."""
     replaced = _ESCAPED_BYTE.sub("\ufffd", text)
-    return _Line(_KEY_ESCAPE.sub("", replaced), replaced != text, cut)
+    meant = _LEADING_ZERO_WIDTH.sub("", _KEY_ESCAPE.sub("", replaced))
+    return _Line(meant, replaced != text, cut)
 
 
 def _read_line() -> _Line | None:
@@ -412,9 +417,10 @@ async def run_console(
     about: list[str] | None = None,
     command: str = DEFAULT_COMMAND,
 ) -> None:
-    """The REPL. `history` is what memory holds already (role, text), for /history;
-    `about` says what is running (`describe_worker`); `command` is the bots' command
-    name (`[bot] command_name`), taken before the console's own commands too."""
+    """The REPL. `history` is what memory held of this conversation at its start (role,
+    text): with none, she greets; /history reads memory anew. `about` says what is
+    running (`describe_worker`); `command` is the bots' command name (`[bot]
+    command_name`), taken before the console's own commands too."""
     user_id = console_user_id()
     scope = ScopeRef(platform=PLATFORM, user_id=user_id)
     help_said = shown(help_line(command))
@@ -465,7 +471,6 @@ async def run_console(
                 except UserError as exc:  # a remote worker away: say so, the chat goes on
                     console.print(f"[dim]{shown(str(exc))}[/dim]")
                     continue
-                history.clear()
                 done = FORGET_DONE.format(
                     count=count, messages="message" if count == 1 else "messages"
                 )
@@ -477,18 +482,13 @@ async def run_console(
                 except UserError as exc:  # a remote worker away: say so, the chat goes on
                     console.print(f"[dim]{shown(str(exc))}[/dim]")
                     continue
-                history.clear()
                 console.print(f"[dim]{shown(RESET_NOTE)}[/dim]")
                 continue
             if entered == "/status":
                 await _say_status(worker, console)
                 continue
             if entered in {"/history", "/memory"}:  # the bots' `/atri memory` shows it
-                if not history:
-                    console.print("[dim](no messages yet)[/dim]")
-                for role, text in history:
-                    who = character_name if role == "assistant" else user_name
-                    console.print(f"[dim]{shown(who)}: {shown(text)}[/dim]")
+                await _say_history(worker, scope, console, (user_name, character_name))
                 continue
             if entered == "/help":
                 console.print(f"[dim]{help_said}[/dim]")
@@ -502,8 +502,6 @@ async def run_console(
             console.print(f"[dim]{CUT_NOTE}[/dim]")
         request = ChatRequest(platform=PLATFORM, user_id=user_id, display_name=user_name, text=line)
         reply = await _answer(worker, request, console, character_name)
-        if reply.status == "ok":
-            history += [("user", line), ("assistant", reply.text)]
         console.print(said(character_name, reply.text))
         if reply.status == "rate_limited":
             # Her busy line alone read as a fault under many piped lines.
@@ -514,6 +512,25 @@ async def run_console(
 def _forget_confirmed(asked_at: float | None) -> bool:
     """Whether `/forget` repeats the one typed on the line before, in time."""
     return asked_at is not None and time.monotonic() - asked_at <= FORGET_CONFIRM_SECONDS
+
+
+async def _say_history(
+    worker: Worker, scope: ScopeRef, console: Console, names: tuple[str, str]
+) -> None:
+    """This conversation as memory holds it now, read each time: another terminal may
+    have purged it (`atri memory purge`) or written to it since. `names`: the user's
+    and hers. A memory or a worker that cannot answer is one sentence; the chat goes on."""
+    try:
+        messages = await worker.history(scope)
+    except UserError as exc:  # MemoryUnavailable too, as at the chat's start
+        console.print(f"[dim]{shown(str(exc))}[/dim]")
+        return
+    if not messages:
+        console.print("[dim](no messages yet)[/dim]")
+    user_name, character_name = names
+    for message in messages:
+        who = character_name if message.role == "assistant" else user_name
+        console.print(f"[dim]{shown(who)}: {shown(message.content)}[/dim]")
 
 
 async def _say_status(worker: Worker, console: Console) -> None:

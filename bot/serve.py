@@ -6,7 +6,9 @@ With no Discord token and QQ disabled, that is the console chat.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,9 +46,28 @@ Adapter = Callable[[], Awaitable[None]]
 
 
 async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
+    # Said before the model loads, not minutes later: a bot's package missing, QQ's port taken.
+    require_bot_packages(settings, secrets)
     # Read once for all: the service's persona, the bots' own lines, QQ's nicknames.
     card = load_persona(configured_card_path(settings))
     use_card(settings, card)  # the bots speak of the configured character, in her language
+    qq_socket = listen_for_qq(settings)
+    try:
+        await serve_checked(settings, secrets, console, card, qq_socket)
+    finally:
+        if qq_socket is not None:  # where QQ never took it over (the model failed to load)
+            qq_socket.close()
+
+
+async def serve_checked(
+    settings: Settings,
+    secrets: Secrets,
+    console: Console,
+    card: Persona,
+    qq_socket: socket.socket | None,
+) -> None:
+    """`serve` once its checks passed: the worker (a remote one, or the model loaded
+    here), then the bots, QQ on `qq_socket` where it is enabled."""
     if settings.worker.url:  # a separate `atri worker` holds the model and the memory
         from bot.relay import HttpWorker
 
@@ -57,14 +78,52 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
             else:
                 await reach_for_console(remote)
             await speak_as_the_worker(remote, settings, card)
-            await run_adapters(remote, settings, secrets, console, card)
+            await run_adapters(remote, settings, secrets, console, card, qq_socket)
         return
     her = configured_persona(settings, card).name  # in the language she speaks
     waking = escape(waking_line(her, settings.model.engine))
     with console.status(waking, spinner=spinner_for(console)):
         service = await ChatService.open(settings, card=card)
     async with service:
-        await run_adapters(service, settings, secrets, console, card)
+        await run_adapters(service, settings, secrets, console, card, qq_socket)
+
+
+# What each bot needs beyond ATRI itself (pyproject's extras), checked before the model
+# loads: without discord.py a traceback came after it loaded, and without NoneBot QQ was
+# started again every few seconds, for ever.
+MISSING_DISCORD = (
+    f"{DISCORD_TOKEN_ENV} is set, but discord.py is not installed: pip install 'atri[discord]'."
+)
+MISSING_NONEBOT = "[qq] enabled = true needs NoneBot: pip install 'atri[qq]'."
+NONEBOT_MODULES = ("nonebot", "nonebot.adapters.onebot.v11", "websockets")
+
+
+def require_bot_packages(settings: Settings, secrets: Secrets) -> None:
+    """One sentence for a configured bot whose package is not installed."""
+    if secrets.discord_token is not None and not is_installed("discord"):
+        raise UserError(MISSING_DISCORD)
+    if settings.qq.enabled and not all(map(is_installed, NONEBOT_MODULES)):
+        raise UserError(MISSING_NONEBOT)
+
+
+def is_installed(module: str) -> bool:
+    """Whether `module` can be imported, found without running it (its parent packages
+    are imported)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent missing; ValueError: one set to None
+        return False
+
+
+def listen_for_qq(settings: Settings) -> socket.socket | None:
+    """QQ's socket, listening on `[qq] host` and `port` when QQ is enabled: a taken port
+    is one sentence before the model loads, and the OneBot implementation's connection
+    waits meanwhile."""
+    if not settings.qq.enabled:
+        return None
+    from bot.qq.runner import listen_socket
+
+    return listen_socket(settings.qq.host, settings.qq.port)
 
 
 # Said under the console's header by `atri serve`: an operator who meant to run a bot
@@ -115,7 +174,10 @@ async def run_adapters(
     secrets: Secrets,
     console: Console,
     card: Persona | None = None,
+    qq_socket: socket.socket | None = None,
 ) -> None:
+    """The bots configured, or the console chat without one. `qq_socket`: QQ's, made by
+    `listen_for_qq` before the model loaded (None: QQ makes its own)."""
     if not has_bots(settings, secrets):
         await console_chat(
             worker, console, settings.config_file, settings.bot.command_name, NO_BOT_NOTE
@@ -123,9 +185,7 @@ async def run_adapters(
         return
     adapters: dict[str, Adapter] = {}
     if settings.qq.enabled:
-        from bot.qq.runner import run_qq
-
-        adapters["QQ"] = lambda: run_qq(worker, settings, secrets, card)
+        adapters["QQ"] = qq_adapter(worker, settings, secrets, card, qq_socket)
     if secrets.discord_token is not None:
         from bot.discord.adapter import run_discord
 
@@ -133,21 +193,51 @@ async def run_adapters(
     await serve_adapters(adapters)
 
 
+def qq_adapter(
+    worker: Worker,
+    settings: Settings,
+    secrets: Secrets,
+    card: Persona | None,
+    sock: socket.socket | None,
+) -> Adapter:
+    """QQ, served first on `sock`; a start again after a failure listens anew (the
+    socket goes with the run that failed)."""
+    unused = [sock] if sock is not None else []
+
+    async def start() -> None:
+        from bot.qq.runner import run_qq
+
+        await run_qq(worker, settings, secrets, card, unused.pop() if unused else None)
+
+    return start
+
+
 async def serve_adapters(
     adapters: dict[str, Adapter], retry_first: float = RETRY_FIRST_SECONDS
 ) -> None:
-    """Each adapter fails alone: the others keep serving. When every one has stopped for
-    a reason the user must fix, the first such sentence is raised for the CLI to print."""
-    results = await asyncio.gather(
-        *(supervise(name, start, retry_first) for name, start in adapters.items())
-    )
-    errors = [error for error in results if error is not None]
-    if errors and len(errors) == len(results):
-        raise errors[0]
+    """Each adapter fails alone: the others keep serving, and its sentence is logged.
+    When the last one stops for a reason the user must fix, as every other did, its
+    sentence is raised for the CLI to print, and not logged as well."""
+    running = len(adapters)
+    failed: list[UserError] = []
+
+    async def serve_one(name: str, start: Adapter) -> None:
+        nonlocal running
+        error = await supervise(name, start, retry_first)
+        running -= 1
+        if error is None:
+            return
+        failed.append(error)
+        if running or len(failed) < len(adapters):
+            log.error("%s stopped: %s", name, error)
+
+    await asyncio.gather(*(serve_one(name, start) for name, start in adapters.items()))
+    if failed and len(failed) == len(adapters):
+        raise failed[-1]
 
 
 async def supervise(name: str, start: Adapter, retry_first: float) -> UserError | None:
-    """Run one adapter; a user's error stops it with its sentence, anything else is
+    """Run one adapter; a user's error stops it and is returned, anything else is
     retried with growing pauses."""
     delay = retry_first
     while True:
@@ -155,7 +245,6 @@ async def supervise(name: str, start: Adapter, retry_first: float) -> UserError 
             await start()
             return None
         except UserError as exc:
-            log.error("%s stopped: %s", name, exc)
             return exc
         except Exception as exc:
             log.warning(

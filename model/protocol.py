@@ -80,10 +80,14 @@ def clean_str(text: str) -> str:
     """Text from outside as it can be stored and shown: a lone surrogate (JSON allows
     `"\\ud800"`) cannot be encoded as UTF-8, not in a reply, a log line or SQLite, so each
     becomes U+FFFD, as an invalid byte would; a NUL character ends a C string (in a
-    terminal, a log reader, a platform's client) and is dropped. Every platform's text
-    meets this in one place: the request's fields."""
+    terminal, a log reader, a platform's client) and is dropped; a line ends in "\\n",
+    not Windows' "\\r\\n" or a lone "\\r" (a carriage return in a terminal writes the rest
+    of the line over its start). Every platform's text meets this in one place: the
+    request's fields."""
     if _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text.replace("\x00", "") if "\x00" in text else text
 
 

@@ -8,6 +8,7 @@ ws://host:port/onebot/v11/ws with the access token from ATRI_ONEBOT_ACCESS_TOKEN
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets as secrets_module
@@ -143,34 +144,51 @@ def nonebot_settings_error(exc: ValueError) -> str:
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
-    """Bind first, so a taken port is one sentence rather than uvicorn's sys.exit."""
+    """Listen first, so a taken port is one sentence rather than uvicorn's sys.exit."""
     sock = bind_listening_socket(host, port, "qq")
-    sock.listen(128)
     sock.setblocking(False)
     return sock
 
 
 async def run_qq(
-    worker: Worker, settings: Settings, secrets: Secrets, card: Persona | None = None
+    worker: Worker,
+    settings: Settings,
+    secrets: Secrets,
+    card: Persona | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve NoneBot until `atri serve` stops (Ctrl+C ends uvicorn gracefully)."""
+    """Serve NoneBot until `atri serve` stops (Ctrl+C ends uvicorn gracefully). `sock`:
+    the `listen_socket` of `[qq] host` and `port` where `atri serve` made it before the
+    model loaded (it is closed here); None: one is made now."""
     import uvicorn
 
     qq = settings.qq
-    sock = listen_socket(qq.host, qq.port)
-    app = start_nonebot(worker, settings, secrets, card)
-    if secrets.onebot_access_token is None and not is_loopback(qq.host):
-        log.warning(
-            "QQ: no ATRI_ONEBOT_ACCESS_TOKEN, so anything that reaches %s:%s can act as "
-            "the bot's OneBot implementation; set one.",
-            qq.host,
-            qq.port,
+    sock = listen_socket(qq.host, qq.port) if sock is None else sock
+    # Closed however this ends: a retry after NoneBot failed to start listens anew.
+    with sock:
+        app = start_nonebot(worker, settings, secrets, card)
+        if secrets.onebot_access_token is None and not is_loopback(qq.host):
+            log.warning(
+                "QQ: no ATRI_ONEBOT_ACCESS_TOKEN, so anything that reaches %s:%s can act as "
+                "the bot's OneBot implementation; set one.",
+                qq.host,
+                qq.port,
+            )
+        log.info(
+            "QQ: waiting for the OneBot implementation at ws://%s:%s%s", qq.host, qq.port, WS_PATH
         )
-    log.info("QQ: waiting for the OneBot implementation at ws://%s:%s%s", qq.host, qq.port, WS_PATH)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=qq.host, port=qq.port, log_config=None, lifespan="on")
-    )
-    try:
-        await server.serve(sockets=[sock])
-    finally:
-        sock.close()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=qq.host, port=qq.port, log_config=None, lifespan="on")
+        )
+        serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+        try:
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:
+            # `atri serve` stopping: uvicorn closes its listening server itself before
+            # the socket is closed (a cancelled serve left the loop watching a closed
+            # descriptor, which the next socket given that number then lost its
+            # connections to), and leaves open connections as they are (force_exit).
+            server.should_exit = server.force_exit = True
+            with contextlib.suppress(Exception):
+                await serving
+            raise

@@ -565,9 +565,10 @@ def create_app(
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind before serving, so a busy port is one clear error and port 0 picks a free one.
-    Out of descriptors, asyncio tries one accept a second on it, not a backlog's worth
-    in a spin (atri/accept_pause.py)."""
+    """Listen before the model loads, so a busy port (a second `atri worker` on it too) is
+    one clear error at once and port 0 picks a free one. Out of descriptors, asyncio
+    tries one accept a second on it, not a backlog's worth in a spin
+    (atri/accept_pause.py)."""
     return bind_listening_socket(host, port, "worker", flags=True)
 
 
@@ -624,9 +625,9 @@ async def serve_app(
     sock: socket.socket,
     on_ready: Callable[[str], Awaitable[None] | None] | None = None,
 ) -> None:
-    """Serve `app` on a bound socket inside the running loop until SIGINT/SIGTERM.
-    `on_ready(url)` runs once uvicorn listens: a client that connects after it is answered
-    (before, the socket is only bound and a connection is refused)."""
+    """Serve `app` on a listening socket inside the running loop until SIGINT/SIGTERM.
+    `on_ready(url)` runs once uvicorn accepts: a client that connected before (while the
+    model loaded) has waited in the socket's backlog and is answered now."""
     raise_open_file_limit()  # before `_server` reads the connection cap from it
     quiet_accept_failures()  # should the descriptors run out all the same
     server = _server(app, ConnectionLimits())

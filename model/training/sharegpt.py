@@ -556,6 +556,9 @@ def _parse_record(where: str, index: int, record: Any) -> Conversation:
             raise DatasetError(
                 f'{where}: a "{speaker}" turn\'s "{text_key}" is {json.dumps(text)[:40]}, not text.'
             )
+        # A file made on Windows holds "\r\n" inside its texts: the worker reads every
+        # message with "\n" (protocol.clean_str), so she learns the line ends she is shown.
+        text = _unix_line_ends(text)
         if role == "system":
             # A leading system turn overrides the "system" column, as in LLaMA-Factory
             # (load_sharegpt leaves out a record with one later).
@@ -572,7 +575,11 @@ def _parse_record(where: str, index: int, record: Any) -> Conversation:
             f'{where} opens with a "gpt" turn and has no system prompt; chat templates need '
             'a "human" turn (or a "system" prompt) first, so add one or remove the record.'
         )
-    return Conversation(system, tuple(turns), frozenset(untrained), index)
+    return Conversation(_unix_line_ends(system), tuple(turns), frozenset(untrained), index)
+
+
+def _unix_line_ends(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def _trains(where: str, weight: Any) -> bool:
