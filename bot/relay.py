@@ -102,14 +102,15 @@ class WorkerDown(WorkerUnreachable):
 
 class WorkerHung(WorkerUnreachable):
     """The worker took the request (its address answers) but sent no answer in time:
-    hung, or far behind (a reload's smoke test on a slow machine); not "is it running?",
-    which the user has just seen it is."""
+    still loading its model (it listens from its start), far behind (a reload's smoke
+    test on a slow machine), or hung; not "is it running?", which it is."""
 
     def __init__(self, url: str, path: str, waited: float) -> None:
         super().__init__(
             f"The worker at {url} took the request for {path} but did not answer it "
-            f"within {waited:g} s; it may be hung, or still at work on it (a reload): see "
-            "its log before restarting `atri worker`."
+            f"within {waited:g} s; it may still be loading its model (a worker listens from "
+            "its start and answers once loaded), at work on it (a reload), or hung: see its "
+            "log before restarting `atri worker`."
         )
 
 

@@ -119,8 +119,9 @@ async def test_a_worker_hung_at_start_is_told_within_seconds_not_after_the_chat_
     assert waited < 5
     assert str(raised.value) == (
         f"The worker at {url} took the request for /status but did not answer it "
-        "within 0.5 s; it may be hung, or still at work on it (a reload): see its log "
-        "before restarting `atri worker`."
+        "within 0.5 s; it may still be loading its model (a worker listens from its start "
+        "and answers once loaded), at work on it (a reload), or hung: see its log before "
+        "restarting `atri worker`."
     )
 
 
