@@ -137,6 +137,8 @@ class BotLines:
     memory_unavailable: str
     command_not_understood: str
     not_listed: str  # a slash command from someone [discord]'s lists shut out
+    # `/atri-admin` delivered in a DM with her (a stale menu entry): no server to manage.
+    admin_in_servers_only: str
     media_only: str
     # A QQ voice message alone, a video alone: what media_only says of pictures.
     voice_only: str
@@ -411,6 +413,7 @@ ZH = BotLines(
     memory_unavailable="{name}的记忆现在打不开……请稍后再试一次吧。",
     command_not_understood="{name}没看懂这个命令……请从命令菜单里重新选一次吧。",
     not_listed="{name}在这里不接受你的命令。",
+    admin_in_servers_only="管理命令要在服务器里使用。",
     media_only="{name}还看不懂图片和表情呢……用文字和我说吧！",
     voice_only="{name}还听不了语音呢……用文字和我说吧！",
     video_only="{name}还看不了视频呢……用文字和我说吧！",
@@ -586,6 +589,7 @@ EN = BotLines(
     command_not_understood="{name} didn't understand that command... Please pick it again "
     "from the command menu.",
     not_listed="{name} doesn't take your commands here.",
+    admin_in_servers_only="Admin commands run in a server.",
     media_only="{name} can't read pictures or stickers yet... Tell me in words!",
     voice_only="{name} can't listen to voice messages yet... Tell me in words!",
     video_only="{name} can't watch videos yet... Tell me in words!",
@@ -761,6 +765,7 @@ JA = BotLines(
     command_not_understood="{name}、このコマンドがわからなかった……コマンドメニューから"
     "もう一度選んでね。",
     not_listed="{name}はここではあなたのコマンドを受け付けないよ。",
+    admin_in_servers_only="管理コマンドはサーバーで使ってね。",
     media_only="{name}はまだ画像やスタンプが読めないの……言葉で話してね！",
     voice_only="{name}はまだボイスメッセージが聞けないの……言葉で話してね！",
     video_only="{name}はまだ動画が見られないの……言葉で話してね！",

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -607,9 +607,13 @@ def freshly_edited(message: discord.Message) -> bool:
     return ago <= EDIT_ANSWERED_WITHIN_SECONDS
 
 
-def _text_edited(message: discord.Message, before: discord.Message | None) -> bool:
-    """Whether an update changed the message's text, not a link's embed loading or a pin."""
-    return message.edited_at is not None and (before is None or before.content != message.content)
+def _text_edited(message: discord.Message, before: discord.Message | None, me_id: int) -> bool:
+    """Whether an update changed what she reads of the message (`said_in`: its text and
+    the notes on its attachments and stickers, so an attachment removed counts), not a
+    link's embed loading or a pin."""
+    if message.edited_at is None:
+        return False
+    return before is None or said_in(before, me_id) != said_in(message, me_id)
 
 
 # Message ids remembered as already for her (see AtriClient.on_raw_message_edit).
@@ -730,10 +734,13 @@ async def answer(
     limits: Limits | None = None,
     dm_roles: RoleLookup | None = None,
     modes: ChannelModes | None = None,
+    for_her: Callable[[int], None] | None = None,
 ) -> list[discord.Message]:
     """The whole message handler; it never raises, whatever the message or the worker.
     A worker that fails gets her error line as its chats say it (`error_line_of`):
-    `error_reply` unless the worker learned its own."""
+    `error_reply` unless the worker learned its own. `for_her` learns the id of a message
+    found to be for her before she answers it, so that an edit made meanwhile changes
+    what she answered (and is not answered again)."""
     limits = limits or Limits(cfg)
     try:
         try:
@@ -761,6 +768,8 @@ async def answer(
                 heard = heard.model_copy(update={"may_speak_up": can_post})
                 return await hear(message, worker, heard, limits)
             return []
+        if for_her is not None:
+            for_her(message.id)
         request = to_request(message, me_id, cfg)
         reason = cannot_post_reason(message)
     except Exception:
@@ -1080,7 +1089,7 @@ class AtriClient(discord.Client):
         """A message she answered (or is answering) edited, in a server or a DM: her
         conversation keeps its new text, not the old (a phone number edited out). It is
         not answered again."""
-        if not _text_edited(message, before) or self.user is None:
+        if self.user is None or not _text_edited(message, before, self.user.id):
             return
         try:
             request = to_request(message, self.user.id, self.cfg)
@@ -1093,9 +1102,9 @@ class AtriClient(discord.Client):
         """An overheard message edited: its room line takes the new text, so the old one
         (a phone number edited out) reaches no later prompt. The worker changes only a
         line it keeps: it adds none, and never speaks up to an edit."""
-        if not _text_edited(message, before):
-            return
         me_id = self.user.id if self.user else 0
+        if not _text_edited(message, before, me_id):
+            return
         try:
             parent = parent_id(message.channel)
             mode = await self.modes.chosen(str(message.channel.id), str(parent or ""))
@@ -1110,6 +1119,8 @@ class AtriClient(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None and is_addressed(message, self.user.id, self.cfg):
             self._remember(message.id)
+        # `_answer` remembers one for her by her channel's setting once it knows; one
+        # she spoke up to, once she has.
         if await self._answer(message):
             self._remember(message.id)
 
@@ -1125,6 +1136,7 @@ class AtriClient(discord.Client):
             self.limits,
             self.roles_for_dm,
             self.modes,
+            self._remember,
         )
 
 

@@ -167,7 +167,9 @@ async def answer_command_error(
         log.error("Discord command %s failed", interaction.id, exc_info=error)
     else:
         log.info("Discord command %s not run: %s", interaction.id, error)
-    if isinstance(error, NotListed):
+    if isinstance(error, ServersOnly):
+        text = lines().admin_in_servers_only
+    elif isinstance(error, NotListed):
         text = lines().not_listed
     else:
         text = lines().failed if failed else lines().command_not_understood
@@ -229,6 +231,11 @@ class _InstalledGroup(app_commands.Group):
         if invoked_where_installed(interaction, self.contexts):
             return True
         # The log's "not run:" line says why: the error's text.
+        if invoked_where_installed(interaction, MEMBER_CONTEXTS):
+            raise ServersOnly(
+                f"user {interaction.user.id} ran it where she takes no commands (a DM: it"
+                " runs in a server)"
+            )
         raise NotInstalledHere(
             f"user {interaction.user.id} ran it where she takes no commands (a server that"
             " did not install her, a group DM or a DM between others)"
@@ -261,6 +268,11 @@ class NotListed(app_commands.CheckFailure):
 class NotInstalledHere(NotListed):
     """A server that did not install her (her commands added to someone's own account),
     a group DM or a DM between others: she takes no commands there."""
+
+
+class ServersOnly(NotInstalledHere):
+    """`/atri-admin` in a DM with her (a menu entry left from an older registration): an
+    owner is told it runs in a server, not that she refuses them."""
 
 
 def member_commands(
