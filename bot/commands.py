@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 MEMORY_SUMMARY_CHARS = 900
 MEMORY_TURNS = 6
 MEMORY_TURN_CHARS = 120
+# Leads a summary shown without its oldest lines.
+SUMMARY_CUT_MARK = "…\n"
 # How long a bot trusts the channel modes it read from the worker: a change made through
 # another bot process shows within this time (through this one, at once).
 MODES_REFRESH_SECONDS = 30.0
@@ -185,6 +187,26 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _cut_summary(text: str, limit: int) -> str:
+    """A summary within `limit` characters as her prompt keeps one: line by line, its
+    last whole lines, which hold the newest facts ("…" for those left out). A last line
+    too long alone is cut as a turn is."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len("\n".join(lines)) <= limit:
+        return "\n".join(lines)
+    kept: list[str] = []
+    used = len(SUMMARY_CUT_MARK)
+    for line in reversed(lines):
+        used += len(line) + 1
+        if used > limit:
+            break
+        kept.insert(0, line)
+    if not kept:
+        mark = SUMMARY_CUT_MARK if len(lines) > 1 else ""
+        return mark + _cut(lines[-1], limit - len(mark))
+    return SUMMARY_CUT_MARK + "\n".join(kept)
+
+
 def _who(turn: HistoryEntry, actor: Actor, you: str, her: str) -> str:
     """ "you" for the asker's own turns; in a conversation a channel shares, another
     member's turn by their name (it was shown as the asker's), without invisible controls
@@ -208,7 +230,10 @@ async def remembered(worker: Worker, actor: Actor) -> CommandResult:
         return CommandResult(said.shared_only_remembered.format(place=place))
     if not found.summary and not found.turns:
         return CommandResult(said.nothing_remembered)
-    shown = [said.remembered, _cut(found.summary, MEMORY_SUMMARY_CHARS) or said.no_summary_yet]
+    shown = [
+        said.remembered,
+        _cut_summary(found.summary, MEMORY_SUMMARY_CHARS) or said.no_summary_yet,
+    ]
     if found.turns:
         shown += ["", said.recent_turns]
         colon = "：" if spoken_language() in ("zh", "ja") else ": "  # "You：Hello" in English

@@ -40,9 +40,10 @@ def help_line(command: str = DEFAULT_COMMAND) -> str:
     """The console's commands, each as it takes them: alone, or after the bots' command
     name as their lines show it (`/atri reset`)."""
     return (
-        "Commands: /reset forgets this conversation, /history shows it (or /memory), "
-        "/status the model and adapter she runs on, /help lists these, /quit leaves (or "
-        "/exit), /forget deletes this conversation for good; each also after "
+        "Commands: /reset forgets this conversation, /history shows it, /memory what she "
+        "remembers (its summary and recent turns), /status the model and adapter she runs "
+        "on, /help lists these, /quit leaves (or /exit), /forget deletes this "
+        "conversation for good; each also after "
         f"/{command} (/{command} reset), as on Discord and QQ; // sends a message that "
         "begins with a slash."
     )
@@ -85,6 +86,8 @@ PASTE_GAP_SECONDS = 0.05
 # every `TICK_SECONDS`.
 STILL_THINKING_SECONDS = 10.0
 TICK_SECONDS = 1.0
+# The newest turns `/memory` shows after the summary, as the bots' `/atri memory`.
+MEMORY_TURNS = 6
 
 
 def shown(text: str) -> str:
@@ -487,8 +490,11 @@ async def run_console(
             if entered == "/status":
                 await _say_status(worker, console)
                 continue
-            if entered in {"/history", "/memory"}:  # the bots' `/atri memory` shows it
+            if entered == "/history":
                 await _say_history(worker, scope, console, (user_name, character_name))
+                continue
+            if entered == "/memory":  # as the bots' `/atri memory`: summary, recent turns
+                await _say_remembered(worker, scope, console, (user_name, character_name))
                 continue
             if entered == "/help":
                 console.print(f"[dim]{help_said}[/dim]")
@@ -531,6 +537,29 @@ async def _say_history(
     for message in messages:
         who = character_name if message.role == "assistant" else user_name
         console.print(f"[dim]{shown(who)}: {shown(message.content)}[/dim]")
+
+
+async def _say_remembered(
+    worker: Worker, scope: ScopeRef, console: Console, names: tuple[str, str]
+) -> None:
+    """What she remembers, as the bots' `/atri memory` shows it: the rolling summary of
+    the older messages, then the newest turns (`/history` shows stored messages only)."""
+    try:
+        found = await worker.remembered(scope)
+    except UserError as exc:  # MemoryUnavailable too, as at the chat's start
+        console.print(f"[dim]{shown(str(exc))}[/dim]")
+        return
+    if not found.summary and not found.turns:
+        console.print("[dim](nothing remembered yet)[/dim]")
+        return
+    console.print("[dim]Summary of older messages:[/dim]")
+    console.print(f"[dim]{shown(found.summary or '(none yet)')}[/dim]")
+    user_name, character_name = names
+    if found.turns:
+        console.print("[dim]Recent turns:[/dim]")
+    for turn in found.turns[-MEMORY_TURNS:]:
+        who = character_name if turn.role == "assistant" else user_name
+        console.print(f"[dim]{shown(who)}: {shown(turn.content)}[/dim]")
 
 
 async def _say_status(worker: Worker, console: Console) -> None:

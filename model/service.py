@@ -1323,8 +1323,20 @@ class ChatService:
                 "memory_scope": self.settings.memory.scope,
                 "reload_job": self.reloader.running,
                 "loaded_adapters": list(self.reloader.loaded),
+                **self._summary_counts(),
             },
         )
+
+    def _summary_counts(self) -> dict[str, int]:
+        """The summarizer's counts since start: a summary rewrite refused drops its oldest
+        facts, which an operator sees here rather than only in `atri eval --recall`."""
+        if self.summarizer is None:
+            return {}
+        return {
+            "summaries_written": self.summarizer.written,
+            "summary_compactions": self.summarizer.compactions,
+            "summary_answers_not_taken": self.summarizer.not_summaries,
+        }
 
     async def reload(self, version: str = "") -> ReloadResult:
         """Switch to adapter `version`, or to the newest complete one in the adapters folder."""

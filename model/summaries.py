@@ -19,8 +19,10 @@ summary would replace what was said with what was not, so it is checked (`is_sum
 one that holds a transcript line, or whose words mostly do not come from what it
 summarises (or an empty answer), is replaced by the person's own statements (`notes`),
 which lose no fact; their questions only when they said nothing else and nothing is
-remembered yet. An empty summary is never stored: it would hide those exchanges from the
-model with nothing in their place.
+remembered yet. A rewrite of the whole summary (past `summary_max_tokens`) must also keep
+most of its names and numbers (`keeps_facts_of`): else its newest lines are kept, and a
+log line says how many older ones were dropped. An empty summary is never stored: it
+would hide those exchanges from the model with nothing in their place.
 """
 
 from __future__ import annotations
@@ -55,12 +57,29 @@ log = logging.getLogger(__name__)
 
 # How often the background task looks whether live replies are still being answered.
 IDLE_POLL_SECONDS = 0.02
-# A summary is taken as one when at least this share of its words (Latin words of three
-# letters or more, CJK character pairs) occur in what it summarises (not counting the
-# instruction, whose words "the next part of the conversation" rambles are made of):
-# a paraphrase keeps the names, things and verbs it is about (0.4-0.8 on real summaries),
-# an invented continuation keeps almost none (0-0.15).
+# A summary is taken as one when at least this share of its distinct words (Latin words
+# of four letters or more that are not function words, numbers, CJK character pairs)
+# occur in what it summarises (not counting the instruction, whose words "the next part
+# of the conversation" rambles are made of): a paraphrase keeps the names, things and
+# verbs it is about (0.4-0.8 on real summaries), an invented continuation keeps almost
+# none (0-0.15). Counted with "the" and its repeats, invented English prose passed.
 GROUNDED_SHARE = 0.3
+_MIN_WORD_LETTERS = 4
+# Words any English text holds, whatever it is about.
+# fmt: off
+_FUNCTION_WORDS = frozenset({
+    "about", "above", "after", "again", "also", "because", "been", "before", "being", "below",
+    "between", "both", "could", "does", "doing", "down", "during", "each", "from", "further",
+    "have", "having", "here", "into", "just", "more", "most", "much", "once", "only", "other",
+    "over", "same", "should", "some", "such", "than", "that", "their", "theirs", "them", "then",
+    "there", "these", "they", "this", "those", "through", "under", "until", "very", "were",
+    "what", "when", "where", "which", "while", "will", "with", "would", "your", "yours", "ours",
+    "against",
+})
+# fmt: on
+# A rewrite of the whole summary keeps at least this share of its names and numbers
+# (`facts`): one that keeps fewer is something else, and would replace every fact.
+KEPT_FACTS_SHARE = 0.5
 # A question mostly tells nothing to remember ("What is your favourite food?") and, kept,
 # would fill the summary; it is a note only where the person said nothing else.
 _QUESTION_ENDS = ("?", "？", "吗", "嗎", "か")
@@ -69,7 +88,14 @@ NOTE_MAX_CHARS = 200
 # are longer (a question answered in several replies).
 FIRST_READ_MESSAGES_PER_EXCHANGE = 4
 _CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
-_WORDS = re.compile(rf"[{_CJK_CHARS}]+|(?:(?![{_CJK_CHARS}])[^\W\d_]){{3,}}|\d+")
+_WORDS = re.compile(rf"[{_CJK_CHARS}]+|(?:(?![{_CJK_CHARS}])[^\W\d_]){{{_MIN_WORD_LETTERS},}}|\d+")
+# A name: a capitalised Latin word after another word (not one that starts a sentence).
+_NAME_AFTER_WORD = re.compile(
+    rf"(?:(?<=[^\W_] )|(?<=[^\W_][,;] )|(?<=[{_CJK_CHARS}]))[A-Z][^\W\d_]+"
+)
+_NUMBER = re.compile(r"\d+")
+# A notes line's speaker ("Yuki: …"): who said it, not a fact a rewrite must repeat.
+_LINE_LABEL = re.compile(r"^[^\n:：]{1,40}[:：]\s*", re.MULTILINE)
 _LIST_MARK = re.compile(r"^\s*(?:\d+[.)、]|[-*•·])?\s*")
 _CJK = re.compile(f"[{_CJK_CHARS}]")
 _LABEL_MARKS = re.compile(r"[*_`#>【】\[\]「」]+")
@@ -183,15 +209,34 @@ def transcript(
 
 
 def _units(text: str) -> list[str]:
-    """Words of a text for the grounding check: Latin-script words of three letters or
-    more and numbers, lower-cased; a run of CJK characters as its character pairs."""
+    """Words of a text for the grounding check: Latin-script words of four letters or
+    more that are not function words, and numbers, lower-cased; a run of CJK characters
+    as its character pairs."""
     units = []
     for run in _WORDS.findall(text.lower()):
         if _CJK.match(run):
             units += [run[i : i + 2] for i in range(max(len(run) - 1, 1))]
-        else:
+        elif run not in _FUNCTION_WORDS:
             units.append(run)
     return units
+
+
+def facts(text: str, speakers: Collection[str] = ()) -> set[str]:
+    """The names and numbers of a summary: numbers, capitalised words inside a sentence
+    ("my cat is called Mochi"), and the people of `speakers` it mentions, leaving out
+    each line's speaker label."""
+    body = _LINE_LABEL.sub("", text)
+    found = set(_NUMBER.findall(body)) | set(_NAME_AFTER_WORD.findall(body))
+    return found | {who for who in speakers if who and who in body}
+
+
+def keeps_facts_of(rewrite: str, old: str, speakers: Collection[str] = ()) -> bool:
+    """Whether a rewrite of the summary `old` keeps at least `KEPT_FACTS_SHARE` of its
+    names and numbers: an invented story that passes for a summary keeps none."""
+    wanted = facts(old, speakers)
+    if not wanted:
+        return True
+    return len([f for f in wanted if f in rewrite]) / len(wanted) >= KEPT_FACTS_SHARE
 
 
 def _label_text(text: str) -> str:
@@ -211,14 +256,13 @@ def is_summary_of(text: str, sources: str, speakers: Sequence[str]) -> bool:
         head = _LIST_MARK.sub("", _label_text(line))
         if any(re.match(rf"{re.escape(who)}\s*[:：]", head) for who in labels):
             return False
-    units = _units(text)
+    units = set(_units(text))  # distinct: a word repeated is not more grounded
     if not units:
         return False
     said = _units(sources)
     if 2 * sum(bool(_CJK.match(u)) for u in said) > len(said) and not _CJK.search(text):
         return False  # a Chinese or Japanese talk summed up in another language
-    known = set(said)
-    return sum(u in known for u in units) / len(units) >= GROUNDED_SHARE
+    return len(units.intersection(said)) / len(units) >= GROUNDED_SHARE
 
 
 def notes(
@@ -540,6 +584,30 @@ class Summarizer:
                 return found
             limit *= 4
 
+    @staticmethod
+    def _rewrites(shorter: str, text: str, speakers: Sequence[str]) -> bool:
+        """Whether `shorter` may replace the whole summary `text`: a summary of it that
+        keeps its names and numbers."""
+        return bool(shorter) and (
+            is_summary_of(shorter, text, speakers) and keeps_facts_of(shorter, text, speakers)
+        )
+
+    def _newest_lines_of(self, scope: str, text: str) -> str:
+        """The newest lines of a summary whose rewrite was refused, saying so: the facts
+        of the lines dropped are forgotten (their text is logged at DEBUG only)."""
+        kept = newest_lines(text, self.gen.max_new_tokens, self.count)
+        lines, left = len(text.splitlines()), len(kept.splitlines())
+        log.info(
+            "The summary of %s outgrew summary_max_tokens and its rewrite was refused, so "
+            "its %d oldest of %d lines were dropped.",
+            scope,
+            lines - left,
+            lines,
+        )
+        dropped = text[: text.rindex(kept)] if kept else text
+        log.debug("lines dropped from the summary of %s: %r", scope, dropped.strip())
+        return kept
+
     async def fold(self, scope: str) -> bool:
         """Write the scope's next summary; False when there was nothing to fold or a
         reset ended the context or an exchange was taken back meanwhile."""
@@ -586,10 +654,10 @@ class Summarizer:
         if self.count(text) > self.gen.max_new_tokens:  # too long: rewritten as one
             generation = await self._generate(self.compact_prompt(text))
             shorter = clean_reply(generation.text, turn_markers=self.turn_markers)
-            if shorter and is_summary_of(shorter, text, plan.speakers):
+            if self._rewrites(shorter, text, plan.speakers):
                 text = shorter
             else:  # the newest lines that fit: an older fact is lost, not replaced
-                text = newest_lines(text, self.gen.max_new_tokens, self.count)
+                text = self._newest_lines_of(scope, text)
                 self.not_summaries += 1
             self.compactions += 1
         if not text.strip():  # nothing to keep (no words in them): the earlier one stays
