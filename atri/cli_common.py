@@ -25,11 +25,13 @@ from typing import Annotated, Any, NoReturn, TextIO, TypeVar
 import typer
 from rich.console import Console, ConsoleDimensions
 from typer._click.core import ParameterSource
+from typer._click.globals import get_current_context
 from typer.core import TyperArgument, TyperCommand, TyperOption
 
 from atri.config import Settings, find_config_path, load_settings, misspelt_environment
 from atri.errors import ConfigError, UserError
-from atri.interrupt import INTERRUPTED, end_now
+from atri.interrupt import STATUS, end_now, note_stop_signal, stop_line
+from atri.out_of_memory import is_out_of_memory, out_of_memory_sentence
 from atri.terminal import suggested_command
 
 CONFIG_HELP = "config file (default: $ATRI_CONFIG, else ./config.toml)"
@@ -145,17 +147,21 @@ def _one_sentence_errors(fn: Callable[..., Any], ctrl_c_at_once: bool) -> Callab
             fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1)
         except KeyboardInterrupt:
             stopped()
-        except OSError as exc:
-            # Wherever a path is first looked at (`Path.exists` raises this one): a
-            # folder or file name past the file system's 255 bytes (about 85 Chinese
-            # characters) given as an argument or in the config.
-            if exc.errno != errno.ENAMETOOLONG:
+        except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+                # Wherever a path is first looked at (`Path.exists` raises this one): a
+                # folder or file name past the file system's 255 bytes (about 85 Chinese
+                # characters) given as an argument or in the config.
+                where = f"{exc.filename}: " if exc.filename else ""
+                fail(
+                    f"{where}a name in this path is too long for the file system (at most "
+                    "255 bytes for each folder or file name); use a shorter one."
+                )
+            if not is_out_of_memory(exc):
                 raise
-            where = f"{exc.filename}: " if exc.filename else ""
-            fail(
-                f"{where}a name in this path is too long for the file system (at most 255 "
-                "bytes for each folder or file name); use a shorter one."
-            )
+            # Under `ulimit -v`, on a small VPS or beside other programs: not a bug of ours.
+            context = get_current_context(silent=True)
+            fail(out_of_memory_sentence(context.command_path if context else "atri", exc))
 
     return run
 
@@ -314,9 +320,10 @@ def _yes_to(question: str) -> bool:
 
 
 def stopped() -> NoReturn:
-    """Ctrl-C stopped the command once its own cleanup ran."""
-    err_console.print(INTERRUPTED, highlight=False, markup=False)
-    raise typer.Exit(130)
+    """Ctrl-C (or SIGTERM) stopped the command once its own cleanup ran: its line; the
+    entry point ends the process with its status (atri/interrupt.py)."""
+    err_console.print(stop_line(), highlight=False, markup=False)
+    raise typer.Exit(STATUS)
 
 
 T = TypeVar("T")
@@ -324,6 +331,10 @@ T = TypeVar("T")
 # Seconds the loop's threads get to end after a Ctrl-C: an idle worker ends at once, a
 # job already running there (a prompt being fitted) ends soon; a model load does not.
 THREADS_END_WITHIN = 1.0
+
+# SIGTERM (`systemctl stop`, `docker stop`) stops a command as the first Ctrl-C does: by
+# default it ended Python at once, the service never closed.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def a_thread_would_hold_the_exit(after: float) -> bool:
@@ -343,10 +354,11 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run`, with Ctrl-C as atri/interrupt.py says: the first cancels the task
     (its cleanup runs), then `Stopped (Ctrl-C).` and 130 without waiting for the loop's
     threads (closing the loop waits for each: one loading the model cannot be stopped);
-    a second Ctrl-C, or one once the task is done, ends at once.
+    a second Ctrl-C, or one once the task is done, ends at once. SIGTERM does the same,
+    said as `Stopped (SIGTERM).`, status 0.
 
     Ctrl-C never raises KeyboardInterrupt here. A handler someone sets inside is theirs
-    until they put this one back (uvicorn's while it serves)."""
+    until they put this one back (the worker's while it serves)."""
     if threading.current_thread() is not threading.main_thread():
         return asyncio.run(coro)  # signal handlers are the main thread's
     tasks: list[asyncio.Task[T]] = []
@@ -356,15 +368,16 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         tasks.append(asyncio.current_task())  # type: ignore[arg-type]
         return await coro
 
-    def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    def on_stop_signal(signum: int, frame: FrameType | None) -> None:
         nonlocal cancelled
+        note_stop_signal(signum)
         if cancelled or not tasks or tasks[0].done():
             end_now()
         cancelled = True
         tasks[0].cancel()
         tasks[0].get_loop().call_soon_threadsafe(lambda: None)  # wake it from its wait
 
-    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    previous = {signum: signal.signal(signum, on_stop_signal) for signum in STOP_SIGNALS}
     try:
         with asyncio.Runner() as runner:
             # The loop's thread pool is ours, so that a Ctrl-C can end its idle workers.
@@ -383,7 +396,8 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
                 end_now()
         stopped()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def output_path(out: Path | None) -> Path | None:

@@ -19,6 +19,11 @@ even once it is caught, then ends `python -m atri` by SIGINT (status -2, not 130
 - whichever way a command stopped, the process ends by `exit_stopped` once the cleanup
   around it has run too.
 
+A polite kill (SIGTERM: `systemctl stop`, `docker stop`, `kill`), where a command handles
+it (`run_async`, `sigterm_as_interrupt`), stops it as the first Ctrl-C does, but is said
+as itself, `Stopped (SIGTERM).`, with status 0: the stop asked for was done, and systemd
+marks a unit that exits 143 on `systemctl stop` failed.
+
 The entry point imports this before anything else, so it imports next to nothing: until
 its handler is in place a Ctrl-C is Python's traceback (`signal` alone would import enum,
 `typing` takes milliseconds of its own).
@@ -36,7 +41,32 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 INTERRUPTED = "Stopped (Ctrl-C)."
+# Also what a stopped command raises (typer.Exit) for the entry point to end it by
+# `exit_stopped`, whichever signal stopped it.
 STATUS = 130
+TERMINATED = "Stopped (SIGTERM)."
+TERMINATED_STATUS = 0
+
+_stop_signals: list[int] = []  # the first is the one that stopped the command
+
+
+def note_stop_signal(signum: int) -> None:
+    """Remember the signal that stops the command (the first: a second only hurries it)."""
+    if not _stop_signals:
+        _stop_signals.append(signum)
+
+
+def _terminated() -> bool:
+    return _stop_signals[:1] == [_signal.SIGTERM]
+
+
+def stop_line() -> str:
+    """`Stopped (Ctrl-C).`, or `Stopped (SIGTERM).` where a polite kill stopped it."""
+    return TERMINATED if _terminated() else INTERRUPTED
+
+
+def stop_status() -> int:
+    return TERMINATED_STATUS if _terminated() else STATUS
 
 
 def _flush_output() -> None:
@@ -50,13 +80,16 @@ def _flush_output() -> None:
 
 
 def end_now(signum: int | None = None, frame: FrameType | None = None) -> NoReturn:
-    """The line and status 130, now: no `finally` runs and no thread is waited for."""
+    """The line and status 130 (SIGTERM's where one stopped the command), now: no
+    `finally` runs and no thread is waited for."""
+    if signum is not None:
+        note_stop_signal(signum)
     _flush_output()
     try:  # noqa: SIM105
-        os.write(2, f"{INTERRUPTED}\n".encode())
+        os.write(2, f"{stop_line()}\n".encode())
     except OSError:  # no stderr (pythonw)
         pass
-    os._exit(STATUS)
+    os._exit(stop_status())
 
 
 def end_at_once() -> None:
@@ -65,11 +98,12 @@ def end_at_once() -> None:
 
 
 def exit_stopped() -> NoReturn:
-    """Status 130 for a command that Ctrl-C stopped, once its cleanup ran and said so.
+    """Status 130 (0 after SIGTERM) for a command that Ctrl-C (or SIGTERM) stopped, once
+    its cleanup ran and said so.
     Not `sys.exit`: after a KeyboardInterrupt left code that `exec` ran, CPython would end
     `python -m atri` by SIGINT instead; nor wait for a thread still running."""
     _flush_output()
-    os._exit(STATUS)
+    os._exit(stop_status())
 
 
 class interruptions_held:  # named as used, like contextlib.suppress
@@ -137,4 +171,5 @@ class sigterm_as_interrupt:  # named as used, like contextlib.suppress
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    note_stop_signal(signum)
     raise KeyboardInterrupt

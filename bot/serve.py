@@ -6,6 +6,7 @@ With no Discord token and QQ disabled, that is the console chat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import socket
@@ -43,6 +44,13 @@ RETRY_FIRST_SECONDS = 5.0
 RETRY_MAX_SECONDS = 300.0
 
 Adapter = Callable[[], Awaitable[None]]
+
+# Logged when Ctrl-C or SIGTERM (`systemctl stop`, `docker stop`) stops the bots: NoneBot
+# waits for the replies it is writing, silently, before the service can close.
+STOPPING = (
+    "Stopping: the bots disconnect, and the service closes once the replies being written "
+    "end (up to [worker] request_timeout_seconds); Ctrl-C or SIGTERM again stops at once."
+)
 
 
 async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
@@ -231,9 +239,24 @@ async def serve_adapters(
         if running or len(failed) < len(adapters):
             log.error("%s stopped: %s", name, error)
 
-    await asyncio.gather(*(serve_one(name, start) for name, start in adapters.items()))
+    await _saying_when_stopped(
+        asyncio.gather(*(serve_one(name, start) for name, start in adapters.items()))
+    )
     if failed and len(failed) == len(adapters):
         raise failed[-1]
+
+
+async def _saying_when_stopped(serving: asyncio.Future[list[None]]) -> None:
+    """Await the bots; when `atri serve` is stopped (`run_async` cancels it), log
+    STOPPING first, then stop them."""
+    try:
+        await asyncio.shield(serving)
+    except asyncio.CancelledError:
+        log.warning(STOPPING)
+        serving.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await serving
+        raise
 
 
 async def supervise(name: str, start: Adapter, retry_first: float) -> UserError | None:

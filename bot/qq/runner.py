@@ -77,21 +77,31 @@ def nonebot_options(
     }
 
 
+# NoneBot's lines in a file or a journal, headed as ATRI's own are (`atri/cli.py`
+# `_log_handler`): NoneBot's format had no year nor UTC offset, so its lines could not be
+# put in time order beside ATRI's.
+PLAIN_LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ssZZ} {level: <8} nonebot | {message}"
+
+
 def quiet_message_events(sink: TextIO | None = None) -> None:
     """Swap NoneBot's log handler for one that drops the line it writes for every event
     (at SUCCESS level, with the whole message text): ATRI's logs hold no conversation
-    text below WARNING. NoneBot's other lines, and any warning, still go to `sink`
-    (stdout, as NoneBot's own handler does)."""
+    text below WARNING. NoneBot's other lines, and any warning, go to `sink`, by default
+    standard error, where ATRI logs (NoneBot's own handler wrote to standard output, so
+    `2>err.log` split its warnings, the OneBot token refused among them, from ATRI's);
+    in NoneBot's colours on a terminal, elsewhere dated as ATRI's lines are."""
     from nonebot import log as nonebot_log
 
+    target = sys.stderr if sink is None else sink
+    on_terminal = sink is None and sys.stderr.isatty()
     with contextlib.suppress(ValueError):  # already removed: ours replaces it anyway
         nonebot_log.logger.remove(nonebot_log.logger_id)
     nonebot_log.logger_id = nonebot_log.logger.add(
-        sys.stdout if sink is None else sink,
+        target,
         level=0,
         diagnose=False,
         filter=_without_message_events,
-        format=nonebot_log.default_format,
+        format=nonebot_log.default_format if on_terminal else PLAIN_LOG_FORMAT,
     )
 
 
@@ -157,10 +167,22 @@ async def run_qq(
     card: Persona | None = None,
     sock: socket.socket | None = None,
 ) -> None:
-    """Serve NoneBot until `atri serve` stops (Ctrl+C ends uvicorn gracefully). `sock`:
+    """Serve NoneBot until `atri serve` stops (Ctrl-C or SIGTERM cancels this: uvicorn
+    then shuts down gracefully, NoneBot's shutdown hooks too). `sock`:
     the `listen_socket` of `[qq] host` and `port` where `atri serve` made it before the
     model loaded (it is closed here); None: one is made now."""
+    from collections.abc import Iterator
+
     import uvicorn
+
+    class ServerWithoutSignals(uvicorn.Server):
+        """Leaves SIGINT and SIGTERM to `atri serve` (`run_async`), which cancels this:
+        uvicorn took them while it served and re-raised SIGTERM once it had shut down,
+        which killed the process before the service closed."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
     qq = settings.qq
     sock = listen_socket(qq.host, qq.port) if sock is None else sock
@@ -177,7 +199,7 @@ async def run_qq(
         log.info(
             "QQ: waiting for the OneBot implementation at ws://%s:%s%s", qq.host, qq.port, WS_PATH
         )
-        server = uvicorn.Server(
+        server = ServerWithoutSignals(
             uvicorn.Config(app, host=qq.host, port=qq.port, log_config=None, lifespan="on")
         )
         serving = asyncio.ensure_future(server.serve(sockets=[sock]))
@@ -187,8 +209,9 @@ async def run_qq(
             # `atri serve` stopping: uvicorn closes its listening server itself before
             # the socket is closed (a cancelled serve left the loop watching a closed
             # descriptor, which the next socket given that number then lost its
-            # connections to), and leaves open connections as they are (force_exit).
-            server.should_exit = server.force_exit = True
+            # connections to). Not force_exit: that skips NoneBot's shutdown, which ends
+            # the plugin's sends and waits for its handlers (a second signal ends it).
+            server.should_exit = True
             with contextlib.suppress(Exception):
                 await serving
             raise

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from atri.config import Settings
+from atri.out_of_memory import is_out_of_memory
 from model.engines.loading import (
     OFFLINE_GGUF,
     ModelNotFoundError,
@@ -82,6 +83,8 @@ def gguf_config_hash_or_none(path: Path) -> str | None:
     try:
         return gguf_config_hash(path)
     except Exception as exc:
+        if is_out_of_memory(exc):
+            raise  # not an unreadable GGUF: taken for one, versions were checked by name only
         log.info("%s: transformers cannot read its config (%s)", path.name, exc)
         return None
 

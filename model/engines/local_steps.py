@@ -38,8 +38,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from atri.config import GenerationSettings
+from atri.out_of_memory import is_out_of_memory
 from model.character.prompt import ChatMessages
 from model.engines.base import (
+    EngineRequestFailed,
     EngineStats,
     EngineThread,
     Generation,
@@ -98,6 +100,7 @@ class StepHost(Protocol):
     stop_ids: list[int]
     active_adapter: str
     last_only: dict[str, int]  # forward's keyword for the last position's logits alone
+    context_window: int
 
     @property
     def pad_id(self) -> int: ...
@@ -308,12 +311,15 @@ class StepLoop:
                 self._step()
 
     def _failed(self, rows: list[StepRow], exc: Exception) -> None:
-        """A forward pass failed. Before any step worked, the model takes no part (its
-        forward refuses these inputs): these rows and every later one go through
-        generate(). After, the rows are told (out of memory, say) and the loop goes on."""
-        import torch
-
-        if not self.steps_done and not isinstance(exc, torch.OutOfMemoryError):
+        """A forward pass failed. Out of memory (a GPU's, or RAM: a plain RuntimeError on
+        CPU) fails these rows alone: the next, shorter request may fit. Otherwise, before
+        any step worked, the model takes no part (its forward refuses these inputs): these
+        rows and every later one go through generate(). After, the rows are told and the
+        loop goes on."""
+        if is_out_of_memory(exc):
+            self._out_of_memory(rows, exc)
+            return
+        if not self.steps_done:
             with self._loop.lock:
                 rows += self._inbox
                 self._inbox = []
@@ -322,6 +328,20 @@ class StepLoop:
         log.error("generation failed for %d rows", len(rows), exc_info=exc)
         for row in rows:
             fail(row.done, exc)
+
+    def _out_of_memory(self, rows: list[StepRow], exc: Exception) -> None:
+        """Each row fails with one sentence (its caller logs it, no traceback): the
+        prompts' size and the setting that bounds it."""
+        longest = max((len(row.prompt) for row in rows), default=0)
+        failed = EngineRequestFailed(
+            f"Memory ran out generating {len(rows)} row(s) (the longest prompt "
+            f"{longest:,} tokens; {type(exc).__name__}: {str(exc).strip()[-200:]}): lower "
+            f"[model] context_window (now {self.host.context_window}), or use engine = "
+            '"llamacpp", to fit this machine.'
+        )
+        failed.__cause__ = exc
+        for row in rows:
+            fail(row.done, failed)
 
     def _drop_abandoned_readings(self) -> None:
         """Prompts nobody waits for any more (a /v1 client that left while its whole

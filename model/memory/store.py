@@ -19,7 +19,15 @@ import sqlite3
 import time
 from array import array
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,7 +42,9 @@ from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
     create_private,
+    database_error,
     error_code,
+    failure_kind,
     foreign_database_error,
     is_busy,
     is_empty_file,
@@ -200,6 +210,8 @@ class _ImportPlan:
     parts: list[_ImportPart] = field(default_factory=list)
     counts: ImportCounts = field(default_factory=ImportCounts)
     left_out: LeftOut = field(default_factory=LeftOut)
+    names_scopes: bool = False  # `name` counts the file's scopes (a backup's import)
+    written_scopes: set[str] = field(default_factory=set)  # in committed parts
 
     def add(
         self,
@@ -217,8 +229,10 @@ class _ImportPlan:
             last.scopes.append(part)
         last.lines.extend(lines)
 
-    def merge(self, counts: ImportCounts, left_out: LeftOut) -> None:
+    def merge(self, counts: ImportCounts, left_out: LeftOut, part: _ImportPart) -> None:
         """Count what a committed part did."""
+        self.written_scopes.update(scope.scope for scope, _ in part.scopes)
+        self.written_scopes.update(line.room for line in part.lines)
         for f in fields(ImportCounts):
             value = getattr(counts, f.name)
             if isinstance(value, int):
@@ -227,6 +241,13 @@ class _ImportPlan:
         self.left_out.summaries += left_out.summaries
         self.left_out.room_lines += left_out.room_lines
         self.left_out.keys |= left_out.keys
+
+    def stopped_result(self) -> ImportResult:
+        """What the committed parts of an import that stopped did: the scopes they wrote,
+        not every scope of the file."""
+        if self.names_scopes:
+            return dataclasses.replace(self, name=f"{len(self.written_scopes)} scope(s)").result()
+        return self.result()
 
     def result(self) -> ImportResult:
         """What the import did so far."""
@@ -527,7 +548,14 @@ class Memory:
             try:
                 await self._db.execute(f"PRAGMA user_version = {version}")
             except sqlite3.Error as exc:
-                if not is_busy(exc):
+                if failure_kind(exc)[0] == "full":
+                    # Writable once there is space: the worker or chat starts and answers
+                    # as one running when the disk filled does, remembering nothing yet.
+                    log.error(
+                        "%s Replies are given but not remembered meanwhile.",
+                        database_error(self.path, exc, "write", running=True),
+                    )
+                elif not is_busy(exc):
                     raise
             finally:
                 await self._db.execute(busy_timeout_pragma())
@@ -1465,6 +1493,7 @@ class Memory:
         else:  # as `atri memory list` counts them: a room without a conversation too
             keys = {part.scope for part in scopes} | {line.room for line in export.room_lines}
             plan.name = f"{len(keys)} scope(s)"
+            plan.names_scopes = True
         await self._write_plan(plan)
         return plan.result()
 
@@ -1549,9 +1578,9 @@ class Memory:
             except BaseException as exc:
                 if i == 0:
                     raise  # nothing was written: the database is as it was
-                raise ImportStopped(plan.result(), exc) from exc
+                raise ImportStopped(plan.stopped_result(), exc) from exc
             if stopped and i + 1 < len(parts):  # a Ctrl-C while it committed
-                raise ImportStopped(plan.result(), asyncio.CancelledError())
+                raise ImportStopped(plan.stopped_result(), asyncio.CancelledError())
 
     async def _write_part(self, part: _ImportPart, plan: _ImportPlan, first: bool) -> bool:
         """One part of an import in one transaction, its counts added to `plan` once it
@@ -1583,7 +1612,7 @@ class Memory:
                     counts.room_lines += added
                     counts.room_skipped += skipped
                 stopped = await _committed_though_cancelled(self._tx.commit())
-        plan.merge(counts, left_out)
+        plan.merge(counts, left_out, part)
         return stopped
 
     async def _restore_channel_modes(self, backup: MemoryBackup, counts: ImportCounts) -> None:
@@ -1913,16 +1942,26 @@ async def _write_json(
         write(here + "}" if value else "{}")
         return
     empty = True
-    async for item in value:
-        if isinstance(item, _Page):
-            if item:  # the page as a list of its own, less its brackets
-                write(("[" if empty else ",") + _encoded(item, depth)[1 : -len(here) - 1])
-                empty = False
-            continue
-        write(("[" if empty else ",") + inner)
-        empty = False
-        await _write_value(item, write, depth + 1)
+    # Closed here when `write` fails (a full disk): else asyncio's finalizer closed it
+    # later, on a closed connection, and logged a traceback under the error's sentence.
+    async with _closing(value):
+        async for item in value:
+            if isinstance(item, _Page):
+                if item:  # the page as a list of its own, less its brackets
+                    write(("[" if empty else ",") + _encoded(item, depth)[1 : -len(here) - 1])
+                    empty = False
+                continue
+            write(("[" if empty else ",") + inner)
+            empty = False
+            await _write_value(item, write, depth + 1)
     write("[]" if empty else here + "]")
+
+
+def _closing(value: AsyncIterator[Any]) -> contextlib.AbstractAsyncContextManager[Any]:
+    """`contextlib.aclosing` for an async generator; nothing for another iterator."""
+    if isinstance(value, AsyncGenerator):
+        return contextlib.aclosing(value)
+    return contextlib.nullcontext()
 
 
 async def _write_value(value: Any, write: Callable[[str], None], depth: int) -> None:
