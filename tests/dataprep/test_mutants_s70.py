@@ -9,17 +9,9 @@ from collections import Counter
 import pytest
 
 from dataprep.clean import FilterRules, filter_samples
-from dataprep.records import Role, Sample
+from dataprep.records import Role
 from dataprep.speakers import SpeakerMap
-
-
-def sample(prompt: str, reply: str, line: int) -> Sample:
-    return Sample(
-        turns=[(Role.LEAD, prompt), (Role.CHARACTER, reply)],
-        source="s.txt",
-        scene="1",
-        reply_lines=[("s.txt", line)],
-    )
+from tests.dataprep.test_clean import sample
 
 
 def test_an_alias_written_in_traditional_characters_still_names_her() -> None:
