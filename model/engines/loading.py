@@ -27,6 +27,7 @@ from typing import Any
 from atri.config import DEFAULT_CACHE_DIR, OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError, UserError
 from atri.files import owned, owned_prefix, remove_dead_leftovers
+from atri.write_failures import write_failure
 from model.engines.chat_template import check_configured_template
 
 log = logging.getLogger(__name__)
@@ -307,18 +308,10 @@ def convert_offline(source: Path, out: Path) -> None:
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
     except Exception as exc:
-        reason = _write_failure(exc, out)
+        reason = write_failure(exc, out)
         if reason is None:
             raise
         raise cache_dir_write_error(out.parent, reason) from None
-
-
-def _write_failure(exc: BaseException, out: Path) -> str | None:
-    """Why `out` could not be written, as training tells it (safetensors' Rust error
-    says only "… (os error 28)"); None for any other error."""
-    from model.training.runner import write_failure
-
-    return write_failure(exc, out)
 
 
 def cache_dir_write_error(cache_dir: Path, reason: str) -> UserError:

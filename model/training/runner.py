@@ -9,13 +9,9 @@ wrap the model in LoRA (`lora`), let Trainer train, publish the version (`publis
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import logging
 import math
-import os
-import re
-import shutil
 import tempfile
 import time
 import warnings
@@ -28,6 +24,7 @@ from typing import Any
 from atri.config import Settings, TrainSettings
 from atri.interrupt import sigterm_as_interrupt
 from atri.terminal import suggested_command
+from atri.write_failures import write_failure
 from model.adapters.versions import (
     MANIFEST,
     RUNS_DIR,
@@ -489,44 +486,3 @@ def write_errors_as_sentence(out: Path, resume: str = "atri train --resume") -> 
             f"and the earlier ones in {out} are untouched: free some space, then run "
             f"`{resume}`."
         ) from None
-
-
-# What torch.save's zip writer says when optimizer.pt could not be written in full.
-_TORCH_WRITE_FAILURES = (
-    "unexpected pos",
-    "PytorchStreamWriter failed writing",
-    "file write failed",
-)
-_RUST_IO_ERROR = re.compile(r"\(os error (\d+)\)")
-# What stops a file being written: a full disk or quota, a file too big, no permission,
-# a disk gone read-only or failing.
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EROFS, errno.EIO}
-# Less free space than this under `out` after a failed write: the disk is what is full.
-_NEARLY_FULL_BYTES = 16 << 20
-
-
-def write_failure(exc: BaseException, out: Path) -> str | None:
-    """Why a file could not be written, when `exc` says one could not be ("No space left
-    on device"); None for any other error, which stays itself."""
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    # Rust's savers (safetensors' SafetensorError, tokenizers' plain Exception) end with
-    # Rust's io::Error: "… No space left on device (os error 28)".
-    rust_io = _RUST_IO_ERROR.search(str(exc))
-    if rust_io is not None and int(rust_io[1]) in _WRITE_ERRNOS:
-        return os.strerror(int(rust_io[1]))
-    if isinstance(exc, RuntimeError) and any(s in str(exc) for s in _TORCH_WRITE_FAILURES):
-        return _torch_write_reason(out)
-    return None
-
-
-def _torch_write_reason(out: Path) -> str:
-    """torch says only that a file was cut short; the space left says whether it was a
-    full disk."""
-    try:
-        nearly_full = shutil.disk_usage(out).free < _NEARLY_FULL_BYTES
-    except OSError:
-        nearly_full = False
-    if nearly_full:
-        return os.strerror(errno.ENOSPC)
-    return "a file could not be written in full"
