@@ -156,7 +156,7 @@ def _log_handler() -> logging.Handler:
     return handler
 
 
-@app.command(ctrl_c_at_once=True)
+@app.command(ctrl_c_at_once=True, service=True)
 def chat() -> None:
     """Chat with the character in this terminal (remembers across restarts)."""
     settings = configured_settings()
@@ -182,7 +182,7 @@ async def _chat(settings: Settings) -> None:
         await console_chat(service, console, settings.config_file, settings.bot.command_name)
 
 
-@app.command(ctrl_c_at_once=True)
+@app.command(ctrl_c_at_once=True, service=True)
 def serve() -> None:
     """Run the character on Discord and QQ (console chat when no bot is configured)."""
     from bot.serve import serve as serve_all
@@ -213,7 +213,7 @@ def listening_line(url: str, her: str) -> str:
     )
 
 
-@app.command(ctrl_c_at_once=True)
+@app.command(ctrl_c_at_once=True, service=True)
 def worker(
     host: Annotated[
         str | None, typer.Option(help="listen address (default: \\[worker] host)")

@@ -30,7 +30,7 @@ from typer.core import TyperArgument, TyperCommand, TyperOption
 
 from atri.config import Settings, find_config_path, load_settings, misspelt_environment
 from atri.errors import ConfigError, UserError
-from atri.interrupt import STATUS, end_now, note_stop_signal, stop_line
+from atri.interrupt import STATUS, end_now, note_stop_signal, serving, stop_line
 from atri.out_of_memory import is_out_of_memory, out_of_memory_sentence
 from atri.terminal import suggested_command
 
@@ -46,14 +46,34 @@ class Commands(typer.Typer):
     Ctrl-C in a command is Python's KeyboardInterrupt (the command may undo what it did),
     then `Stopped (Ctrl-C).` and status 130. `ctrl_c_at_once=True`: the command opens and
     writes nothing before its event loop runs (`run_async`), so Ctrl-C until then ends
-    the process at once, as while `atri` imports (see atri/interrupt.py)."""
+    the process at once, as while `atri` imports (see atri/interrupt.py).
 
-    def command(self, *args: Any, ctrl_c_at_once: bool = False, **kwargs: Any) -> Any:
+    SIGTERM stopping a command ends it with status 143: its work was not done.
+    `service=True` (`atri serve`, `worker`, `chat`): stopping is all a service is asked
+    to do, so a SIGTERM that stops it ends it with status 0 (`interrupt.serving`)."""
+
+    def command(
+        self, *args: Any, ctrl_c_at_once: bool = False, service: bool = False, **kwargs: Any
+    ) -> Any:
         kwargs.setdefault("cls", Command)
         register = super().command(*args, **kwargs)
-        return lambda fn: register(
-            _with_config_option(_one_sentence_errors(_home_expanded(fn), ctrl_c_at_once))
-        )
+
+        def registered(fn: Callable[..., Any]) -> Any:
+            run = _one_sentence_errors(_home_expanded(fn), ctrl_c_at_once)
+            return register(_with_config_option(_as_service(run) if service else run))
+
+        return registered
+
+
+def _as_service(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The command says it is a service before it runs (see `Commands`)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        serving()
+        return fn(*args, **kwargs)
+
+    return run
 
 
 class Command(TyperCommand):
@@ -355,7 +375,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     (its cleanup runs), then `Stopped (Ctrl-C).` and 130 without waiting for the loop's
     threads (closing the loop waits for each: one loading the model cannot be stopped);
     a second Ctrl-C, or one once the task is done, ends at once. SIGTERM does the same,
-    said as `Stopped (SIGTERM).`, status 0.
+    said as `Stopped (SIGTERM).`, status 143 (0 for a service: `Commands`).
 
     Ctrl-C never raises KeyboardInterrupt here. A handler someone sets inside is theirs
     until they put this one back (the worker's while it serves)."""

@@ -21,8 +21,12 @@ even once it is caught, then ends `python -m atri` by SIGINT (status -2, not 130
 
 A polite kill (SIGTERM: `systemctl stop`, `docker stop`, `kill`), where a command handles
 it (`run_async`, `sigterm_as_interrupt`), stops it as the first Ctrl-C does, but is said
-as itself, `Stopped (SIGTERM).`, with status 0: the stop asked for was done, and systemd
-marks a unit that exits 143 on `systemctl stop` failed.
+as itself, `Stopped (SIGTERM).`. Its status is 143 (128 + 15, the shell's), as for any
+command that did not finish its work: `atri prep ... && atri train` must not go on to a
+dataset never written, nor a cron job count a stopped training as done. A service that
+marks itself so (`serving`: `atri serve`, `worker`, `chat`) exits 0 instead: stopping is
+all it is ever asked to do, and systemd marks a unit that exits 143 on `systemctl stop`
+failed.
 
 The entry point imports this before anything else, so it imports next to nothing: until
 its handler is in place a Ctrl-C is Python's traceback (`signal` alone would import enum,
@@ -45,9 +49,18 @@ INTERRUPTED = "Stopped (Ctrl-C)."
 # `exit_stopped`, whichever signal stopped it.
 STATUS = 130
 TERMINATED = "Stopped (SIGTERM)."
-TERMINATED_STATUS = 0
+TERMINATED_STATUS = 143  # 128 + SIGTERM: a command stopped before its work was done
+SERVICE_TERMINATED_STATUS = 0  # a service stopped: what was asked of it
 
 _stop_signals: list[int] = []  # the first is the one that stopped the command
+_service = False  # True once the running command said it is a service (`serving`)
+
+
+def serving() -> None:
+    """The running command is a service (`atri serve`, `worker`, `chat`): a SIGTERM that
+    stops it ends it with status 0, not 143."""
+    global _service
+    _service = True
 
 
 def note_stop_signal(signum: int) -> None:
@@ -66,7 +79,10 @@ def stop_line() -> str:
 
 
 def stop_status() -> int:
-    return TERMINATED_STATUS if _terminated() else STATUS
+    """130 for Ctrl-C; for SIGTERM 143, or 0 where a service (`serving`) was stopped."""
+    if not _terminated():
+        return STATUS
+    return SERVICE_TERMINATED_STATUS if _service else TERMINATED_STATUS
 
 
 def _flush_output() -> None:
@@ -80,8 +96,8 @@ def _flush_output() -> None:
 
 
 def end_now(signum: int | None = None, frame: FrameType | None = None) -> NoReturn:
-    """The line and status 130 (SIGTERM's where one stopped the command), now: no
-    `finally` runs and no thread is waited for."""
+    """The line and status 130 (SIGTERM's, `stop_status`, where one stopped the
+    command), now: no `finally` runs and no thread is waited for."""
     if signum is not None:
         note_stop_signal(signum)
     _flush_output()
@@ -98,8 +114,8 @@ def end_at_once() -> None:
 
 
 def exit_stopped() -> NoReturn:
-    """Status 130 (0 after SIGTERM) for a command that Ctrl-C (or SIGTERM) stopped, once
-    its cleanup ran and said so.
+    """Status 130 (after SIGTERM 143, or a service's 0: `stop_status`) for a command
+    that Ctrl-C (or SIGTERM) stopped, once its cleanup ran and said so.
     Not `sys.exit`: after a KeyboardInterrupt left code that `exec` ran, CPython would end
     `python -m atri` by SIGINT instead; nor wait for a thread still running."""
     _flush_output()
