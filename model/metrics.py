@@ -1,4 +1,5 @@
-"""Prometheus metrics of one worker: requests, latency, batches, tokens, OOC, reloads.
+"""Prometheus metrics of one worker: requests, latency, batches, tokens, OOC, reloads,
+and the background summarizer's counts.
 
 Each `WorkerMetrics` owns its CollectorRegistry, so two services in one process (tests,
 benchmarks) never share or clash on counters; `/metrics` renders that registry.
@@ -8,14 +9,17 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from model.protocol import ReloadResult, Reply
 
-__all__ = ["PROMETHEUS_CONTENT_TYPE", "WorkerMetrics"]
+__all__ = ["PROMETHEUS_CONTENT_TYPE", "SummaryCounts", "WorkerMetrics"]
 
 # The time `atri_tokens_per_second` looks back over.
 THROUGHPUT_WINDOW_SECONDS = 60.0
@@ -78,6 +82,11 @@ class WorkerMetrics:
         """Read the queue depth at scrape time instead of tracking every put and get."""
         self.queue_depth.set_function(lambda: float(depth()))
 
+    def watch_summaries(self, counts: Callable[[], SummaryCounts]) -> None:
+        """Export the summarizer's own counts, read at scrape time: they are kept (and
+        shown in /status) by the summarizer, so no second tally can drift from them."""
+        self.registry.register(SummaryCounters(counts))
+
     def observe_reply(self, reply: Reply, api: str = "chat") -> None:
         self.requests.labels(api=api, status=reply.status).inc()
         self.latency.labels(api=api).observe(reply.latency_ms / 1000)
@@ -99,6 +108,46 @@ class WorkerMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class SummaryCounts(NamedTuple):
+    """The background summarizer's counts since start (`model.summaries.Summarizer`)."""
+
+    written: int
+    overdue: int
+    compactions: int
+    not_summaries: int
+
+
+# Each count's metric name and help, in SummaryCounts' order.
+SUMMARY_METRICS = (
+    ("atri_summaries_written", "Conversation summaries stored."),
+    (
+        "atri_summaries_overdue",
+        "Summary generations put between two batches of replies after waiting"
+        " summary_max_wait_seconds for the replies to pause.",
+    ),
+    (
+        "atri_summary_compactions",
+        "Summaries grown past summary_max_tokens and rewritten as one.",
+    ),
+    (
+        "atri_summary_answers_not_taken",
+        "Model answers refused as summaries: the person's own statements were kept"
+        " instead, or, for a refused rewrite, the summary's newest lines (older facts lost).",
+    ),
+)
+
+
+class SummaryCounters(Collector):
+    """The summarizer's counts as Prometheus counters, read when /metrics is rendered."""
+
+    def __init__(self, counts: Callable[[], SummaryCounts]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        for (name, documentation), value in zip(SUMMARY_METRICS, self.counts(), strict=True):
+            yield CounterMetricFamily(name, documentation, value=value)
 
 
 class RecentThroughput:

@@ -80,7 +80,7 @@ from model.memory import (
     scope_key,
 )
 from model.memory.database import Doing
-from model.metrics import WorkerMetrics
+from model.metrics import SummaryCounts, WorkerMetrics
 from model.protocol import (
     PERSONAL_SCOPE,
     SHARED_SCOPE,
@@ -284,6 +284,17 @@ class ChatService:
         # English prompt, as her card's example lines write it, not "Aya：hi".
         self.speaker_colon = FRAMINGS.get(persona.main_language, FRAMINGS["en"]).colon
         self.summarizer = self._new_summarizer() if settings.memory.summaries else None
+        if (summarizer := self.summarizer) is not None:
+            # Exported only with summaries on, as /status shows them: absent, they tell
+            # Grafana "off"; zeros would pass for a summarizer that never failed.
+            self.metrics.watch_summaries(
+                lambda: SummaryCounts(
+                    summarizer.written,
+                    summarizer.overdue,
+                    summarizer.compactions,
+                    summarizer.not_summaries,
+                )
+            )
         self._room_sweeper: asyncio.Task[None] | None = None
         self._long_prompt_told_at = -LONG_PROMPT_TOLD_EVERY_S
 
