@@ -13,8 +13,13 @@ if TYPE_CHECKING:
 
 # Control characters other than newline and tab (C0, DEL, C1): in stored or generated
 # text they would be terminal commands (ESC c resets the terminal, OSC sets its title or
-# clipboard), and rich passes ESC and the C1 codes through even with markup off.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# clipboard), and rich passes ESC and the C1 codes through even with markup off. And the
+# bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): invisible, they
+# turn the rest of the line around on a bidi terminal ("rtl \u202eevil.exe txt"). Dropped,
+# not escaped: a reader has no use for a "\u202e" in a chat line, as for an ESC. Arabic and
+# Hebrew letters order themselves; the marks U+200E, U+200F and U+061C, which only place
+# the punctuation beside them, stay, as do the joiners emoji are drawn with.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def spinner_for(console: Console) -> str:
@@ -26,7 +31,8 @@ def spinner_for(console: Console) -> str:
 
 
 def printable(text: str) -> str:
-    """`text` without the control characters a terminal would act on."""
+    """`text` without the control characters a terminal would act on, nor the bidi
+    controls that would reverse the rest of its line."""
     return _CONTROLS.sub("", text)
 
 

@@ -6,9 +6,10 @@ inside is cut hard as a last resort, though not inside a custom emoji or an emoj
 several characters.
 
 Where the platform renders markdown (Discord, `markup=True`), a spoiler (||…||), bold,
-italic or inline code span is kept whole the same way: a part that ended inside one left
-its marker unpaired, shown as plain text, and a spoiler's words uncovered. One longer than
-a part is closed at the end of each part and reopened at the start of the next.
+italic, underline, strikethrough or inline code span is kept whole the same way: a part
+that ended inside one left its marker unpaired, shown as plain text, and a spoiler's words
+uncovered. One longer than a part is closed at the end of each part and reopened at the
+start of the next, also one that holds a code block.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import bisect
 import re
 from typing import NamedTuple
 
-import regex
+from model.protocol import GRAPHEME
 
 # A sentence ends after CJK or Latin end punctuation (with closing quotes) or a newline.
 # After a Latin mark, not where a word goes on ("example.com", "3.14", "?q=1"): a
@@ -35,15 +36,29 @@ _CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 # A markdown span as Discord pairs it, tried left to right at each position: the next
 # closer of its kind ends it, whatever lies between (Discord's rules are regexes too).
 # An escaped character is no marker; a marker nothing closes is text.
+# A fenced block is read whole and nothing inside it is a span. A `_` italic starts and
+# ends a word only: snake_case is no italics.
 _SPAN = re.compile(
     r"\\."
+    r"|```.*?(?:```|\Z)"
     r"|(?P<code>`{1,2})(?P<code_body>.*?[^`])(?P=code)(?!`)"
     r"|\|\|(?P<spoiler>.+?)\|\|"
     r"|\*\*(?P<bold>.+?)\*\*(?!\*)"
-    r"|\*(?=[^\s*])(?P<italic>(?:\\.|\*\*|[^*\\])+?)(?<=[^\s\\])\*(?!\*)",
+    r"|\*(?=[^\s*])(?P<italic>(?:\\.|\*\*|[^*\\])+?)(?<=[^\s\\])\*(?!\*)"
+    r"|~~(?P<strike>.+?)~~"
+    r"|__(?P<underline>.+?)__(?!_)"
+    r"|(?<![A-Za-z0-9_])_(?=[^\s_])(?P<underscore>(?:\\.|__|[^_\\])+?)"
+    r"(?<=[^\s\\])_(?![A-Za-z0-9_])",
     re.DOTALL,
 )
-_SPAN_MARKERS = {"spoiler": "||", "bold": "**", "italic": "*"}
+_SPAN_MARKERS = {
+    "spoiler": "||",
+    "bold": "**",
+    "italic": "*",
+    "strike": "~~",
+    "underline": "__",
+    "underscore": "_",
+}
 # Spans read inside spans, at most: "****…" nests bold in bold as deep as it is long.
 _MAX_NESTING = 3
 # Below this a part has no room for markers around its words: markup is left to chance.
@@ -82,15 +97,44 @@ def _span(match: re.Match[str], content: str, marker: str) -> _Span:
 
 def _pieces(text: str, markup: bool = False) -> list[str]:
     """Sentences and whole code blocks, in order, whitespace kept with them; with
-    `markup`, the sentences of one markdown span are one piece."""
+    `markup`, the sentences of one markdown span are one piece, and so is a span that
+    holds a code block (`_wrapping_span`)."""
+    pieces: list[str] = []
+    pos = 0
+    for span in _outermost(_spans(text)) if markup else []:
+        if _holds_code_block(text, span):
+            pieces += _block_pieces(text[pos : span.start], markup)
+            pieces.append(text[span.start : span.end])
+            pos = span.end
+    pieces += _block_pieces(text[pos:], markup)
+    return [p for p in pieces if p]
+
+
+def _block_pieces(text: str, markup: bool) -> list[str]:
     pieces: list[str] = []
     pos = 0
     for block in _CODE_BLOCK.finditer(text):
         pieces += _text_pieces(text[pos : block.start()], markup)
         pieces.append(block.group(0))
         pos = block.end()
-    pieces += _text_pieces(text[pos:], markup)
-    return [p for p in pieces if p]
+    return pieces + _text_pieces(text[pos:], markup)
+
+
+def _holds_code_block(text: str, span: _Span) -> bool:
+    """Whether a whole fenced block lies inside the span's markers."""
+    inside = text[span.start + len(span.marker) : span.end - len(span.marker)]
+    return "`" not in span.marker and any(
+        b.group().endswith(FENCE) for b in _CODE_BLOCK.finditer(inside)
+    )
+
+
+def _wrapping_span(piece: str) -> _Span | None:
+    """The span that is the whole piece when it holds a code block. Cut around blocks,
+    its markers were never closed and reopened: a spoiler's words went uncovered."""
+    spans = _spans(piece)
+    if spans and spans[0].start == 0 and spans[0].end == len(piece):
+        return spans[0] if _holds_code_block(piece, spans[0]) else None
+    return None
 
 
 def _text_pieces(text: str, markup: bool) -> list[str]:
@@ -134,6 +178,15 @@ def _sentences(text: str) -> list[str]:
 
 
 FENCE = "```"
+
+# A link (its scheme, ://, and the ASCII up to a blank or <>) or an email address: an
+# escape put inside one ("bob@<U+200B>hereford.ac.uk") breaks it for whoever copies or
+# opens it. Tried only where a run of their characters starts, never given back: tried at
+# each character of a long word, each try read it to its end (quadratic in its length).
+WEB_ADDRESS = re.compile(
+    r"(?<![A-Za-z0-9+.-])[0-9+.-]*+[A-Za-z][A-Za-z0-9+.-]*+://[!-;=?-~]++"
+    r"|(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]++@[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)++(?<=[A-Za-z])"
+)
 
 
 def _split_code_block(block: str, limit: int, lead: str = "") -> list[str]:
@@ -198,7 +251,6 @@ def _code_parts(lines: list[str], room: int) -> list[str]:
 # and a run of end marks ("……"). A cut moves back at most this far; past it (a run of
 # nothing else) it stays hard.
 _MARKUP_TOKEN = re.compile(r"<[^<>\s]{1,100}>")
-_GRAPHEME = regex.compile(r"\X")
 _MAX_CUT_BACK = 128
 
 
@@ -206,7 +258,7 @@ def _cluster_start(text: str, at: int) -> int:
     """Where the grapheme cluster holding text[at] begins (`at` itself at a boundary).
     A boundary depends only on what comes before it, so text past `at` is not read."""
     start = 0
-    for cluster in _GRAPHEME.finditer(text, 0, at + 1):
+    for cluster in GRAPHEME.finditer(text, 0, at + 1):
         start = cluster.start()
     return start
 
@@ -223,6 +275,9 @@ def hard_cut(piece: str, limit: int) -> int:
         cut = _cluster_start(piece, cut)
     while 0 < cut < len(piece) and piece[cut] in _END_MARKS and piece[cut - 1] in _END_MARKS:
         cut -= 1  # "……" is one mark
+    backslashes = len(piece[:cut]) - len(piece[:cut].rstrip("\\"))
+    if 0 < cut < len(piece) and backslashes % 2:
+        cut -= 1  # an escape and what it escapes are one: "*" alone would be markup
     return cut if limit - _MAX_CUT_BACK <= cut and cut > 0 else limit
 
 
@@ -254,6 +309,11 @@ def split_message(text: str, limit: int, markup: bool = False) -> list[str]:
         if len(current) + len(piece) <= limit:
             current += piece
             continue
+        span = _wrapping_span(piece) if markup else None
+        if span is not None:
+            *done, current = _wrapped_parts(current, piece, span.marker, limit)
+            parts += done
+            continue
         if piece.startswith(FENCE) and len(piece) > limit:
             # What follows may join the block's last part, as what came before its first.
             *done, current = _split_code_block(piece, limit, current) or [""]  # no code
@@ -265,6 +325,18 @@ def split_message(text: str, limit: int, markup: bool = False) -> list[str]:
     if current.strip():
         parts.append(current)
     return [p.strip() for p in parts if p.strip()]
+
+
+def _wrapped_parts(lead: str, piece: str, marker: str, limit: int) -> list[str]:
+    """A span holding a code block, longer than the room after `lead`: what it holds,
+    split with room for its markers, each part inside them; beside `lead` if that fits."""
+    inner = split_message(piece[len(marker) : -len(marker)], limit - 2 * len(marker), True)
+    parts = [marker + part + marker for part in inner] or [""]
+    if not lead.strip():
+        return parts
+    if len(lead) + len(parts[0]) <= limit:
+        return [lead + parts[0], *parts[1:]]
+    return [lead, *parts]
 
 
 def _plain_parts(lead: str, piece: str, limit: int) -> list[str]:

@@ -142,6 +142,12 @@ _SUBDIVISION_FLAGS = [
 # `regex` module's Unicode tables have it (newer than unicodedata's: 170 of them, 163).
 _FORMAT_RUNS = regex.compile(f"({'|'.join(_SUBDIVISION_FLAGS)})|\\p{{Cf}}+")
 
+# A character as a reader sees one, a grapheme cluster: 👨‍👩‍👧's joiners, a flag's two
+# letters, a skin tone, an accent, Thai "กำ", Hangul jamo. Text cut between two code
+# points of one shows broken halves, in a split message (bot/splitting.py) or a /v1
+# stream's deltas alike.
+GRAPHEME = regex.compile(r"\X")
+
 
 def visible_name(name: str) -> str:
     """A name without the invisible format characters that can change how the rest of

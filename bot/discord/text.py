@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.splitting import split_message
+from bot.splitting import WEB_ADDRESS, split_message
 from model.protocol import first_visible_name
 
 MESSAGE_LIMIT = 2000
@@ -26,7 +26,9 @@ ZERO_WIDTH_SPACE = "\u200b"
 
 # <@123> and <@!123> are users, <@&123> roles; <#123> channels never ping, so they stay.
 _MENTION = re.compile(r"<@([!&]?)(\d{1,20})>")
-# Discord pings for "@everyone"/"@here" wherever they appear, even inside a word.
+# "@everyone"/"@here" as Discord's markdown may read them: even inside a word ("x@here"),
+# but not inside code, a link or an email address, where nothing is read as a mention
+# (and `AllowedMentions.none()` stops a ping anyway).
 _MASS_MENTION = re.compile(r"@(?=everyone|here)", re.IGNORECASE)
 
 # [text](url), [text](<url>), [text](url "title"), [[text]](url), text over several lines,
@@ -130,9 +132,19 @@ def _utc_time(seconds: int, style: str | None) -> str | None:
     return when.strftime("%Y-%m-%d" if style in _DATE_STYLES else "%Y-%m-%d %H:%M UTC")
 
 
-def break_mass_mentions(text: str) -> str:
-    """`@everyone`/`@here` broken by a zero-width space, wherever they appear."""
-    return _MASS_MENTION.sub("@" + ZERO_WIDTH_SPACE, text)
+def break_mass_mentions(text: str, code: bool = True) -> str:
+    """`@everyone`/`@here` broken by a zero-width space where they could show as a
+    mention: not in a link or an email address, nor, with `code`, in code Discord surely
+    shows as code (`code_spans`)."""
+    kept = [m.span() for m in WEB_ADDRESS.finditer(text)]
+    if code:
+        kept += code_spans(text)
+
+    def broken(match: re.Match[str]) -> str:
+        inside = any(start < match.start() < end for start, end in kept)
+        return "@" if inside else "@" + ZERO_WIDTH_SPACE
+
+    return _MASS_MENTION.sub(broken, text)
 
 
 def _plain_links(text: str) -> str:
@@ -147,7 +159,12 @@ def _plain_lines(text: str) -> str:
 
 
 def code_blocks(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each code block Discord surely shows as code, in order.
+    """(start, end) of each code block Discord surely shows as code, in order."""
+    return [(start, end) for start, end in code_spans(text) if text.startswith(FENCE, start)]
+
+
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each code block and inline code span Discord surely shows as code.
 
     Discord reads a message left to right, trying its rules in turn at each position:
     an escape, emphasis, a code block (``` to the next ```), inline code (` or `` to the
@@ -199,8 +216,7 @@ def code_blocks(text: str) -> list[tuple[int, int]]:
             line = text[text.rfind("\n", 0, start) + 1 : start]
             if _TAKES_THE_LINE.search(line) or line[:1] in (" ", "\t"):
                 break  # a list item (or its indented next line), heading or quote cuts it
-        if ticks >= len(FENCE):
-            blocks.append((start, end))
+        blocks.append((start, end))
         read = end
     return blocks
 
@@ -225,14 +241,19 @@ def _defuse_all(text: str) -> str:
     return FENCE.join(_plain_lines(piece) for piece in pieces)
 
 
-def _parts(text: str) -> list[str]:
+def _parts(text: str, code: bool = True) -> list[str]:
     # Mass mentions are broken after the markup is defused: spelling out a masked link
     # joins what was around it ("@[everyone](https://…)" reads "@everyone (…)").
-    text = break_mass_mentions(text)
-    # A part may start where a line did not ("好的。# 标题" split after "。"): one
-    # character is kept free to defuse it.
-    parts = split_message(text, MESSAGE_LIMIT - len(ZERO_WIDTH_SPACE), markup=True)
-    return [ZERO_WIDTH_SPACE + part if _PART_START.match(part) else part for part in parts]
+    text = break_mass_mentions(text, code)
+    # A part may start where a line did not ("好的。# 标题" split after "。"): it is
+    # defused by a character in front, so where such a part fills a message, one
+    # character is kept free in each.
+    for limit in (MESSAGE_LIMIT, MESSAGE_LIMIT - len(ZERO_WIDTH_SPACE)):
+        parts = split_message(text, limit, markup=True)
+        parts = [ZERO_WIDTH_SPACE + part if _PART_START.match(part) else part for part in parts]
+        if all(len(part) <= MESSAGE_LIMIT for part in parts):
+            break
+    return parts
 
 
 def outgoing_parts(text: str, names: NameLookup = _no_names) -> list[str]:
@@ -243,6 +264,6 @@ def outgoing_parts(text: str, names: NameLookup = _no_names) -> list[str]:
     # Discord reads each part alone: one may pair backticks otherwise than the whole
     # reply did (a long block cut in two, a part starting with a list item's "- ").
     # Then nothing is left alone as code.
-    if any(defuse_markup(part) != part for part in parts):
-        parts = _parts(_defuse_all(text))
+    if any(defuse_markup(part) != part or break_mass_mentions(part) != part for part in parts):
+        parts = _parts(_defuse_all(text), code=False)
     return parts

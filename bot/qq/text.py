@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from nonebot.adapters.onebot.v11 import Message, MessageSegment
 
 from bot.lines import spoken_language
-from bot.splitting import hard_cut, split_message
+from bot.splitting import WEB_ADDRESS, hard_cut, split_message
 
 # What ends a reply cut off at `max_reply_parts`, in the language she speaks: "……" read
 # as her own ellipsis in an English reply.
@@ -45,8 +45,15 @@ _AT_ALL = re.compile(r"@(?=\s*(?:全体成员|全體成員|全員|all\b|everyone
 
 
 def defang(text: str) -> str:
-    """Model output as plain text: no CQ code, no @everyone, however it is read."""
-    return _AT_ALL.sub("＠", _CQ_CODE.sub("［", text))
+    """Model output as plain text: no CQ code, no @everyone, however it is read; but a
+    link or an email address ("x@all.example") stays as written, to be copied."""
+    text = _CQ_CODE.sub("［", text)
+    kept = [m.span() for m in WEB_ADDRESS.finditer(text)]
+
+    def defanged(match: re.Match[str]) -> str:
+        return "@" if any(start < match.start() < end for start, end in kept) else "＠"
+
+    return _AT_ALL.sub(defanged, text)
 
 
 def incoming_text(message: Message) -> str:

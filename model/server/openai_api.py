@@ -52,7 +52,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -71,6 +71,7 @@ from pydantic import (
 
 from atri.config import Secrets
 from model.protocol import (
+    GRAPHEME,
     MAX_STOP_STRINGS,
     ChatRequest,
     ChatTurn,
@@ -85,6 +86,8 @@ from model.service import ChatService
 
 PLATFORM = "openai"
 MODEL_ALIAS = "atri"
+# Characters per stream delta at most, unless one grapheme cluster (an emoji of seven code
+# points) is longer: a cluster is never cut, or a client drawing each delta shows its halves.
 STREAM_CHUNK_CHARS = 8
 # More messages than any real conversation sends: beyond it a request is refused (413)
 # before any work, since each message costs validation and fitting time.
@@ -689,6 +692,18 @@ def _completion(body: CompletionRequest, reply: Reply) -> dict[str, Any]:
     }
 
 
+def _deltas(text: str) -> Iterator[str]:
+    """`text` in pieces of at most `STREAM_CHUNK_CHARS`, each cut between two grapheme
+    clusters; one longer cluster is a piece of its own."""
+    start = 0
+    for cluster in GRAPHEME.finditer(text):
+        if cluster.end() - start > STREAM_CHUNK_CHARS and cluster.start() > start:
+            yield text[start : cluster.start()]
+            start = cluster.start()
+    if start < len(text):
+        yield text[start:]
+
+
 async def _stream(body: CompletionRequest, reply: Reply) -> AsyncIterator[str]:
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -708,8 +723,8 @@ async def _stream(body: CompletionRequest, reply: Reply) -> AsyncIterator[str]:
 
     fingerprint = _fingerprint(reply)
     yield chunk({"role": "assistant", "content": ""}, None, fingerprint)
-    for start in range(0, len(reply.text), STREAM_CHUNK_CHARS):
-        yield chunk({"content": reply.text[start : start + STREAM_CHUNK_CHARS]}, None, fingerprint)
+    for delta in _deltas(reply.text):
+        yield chunk({"content": delta}, None, fingerprint)
         # A turn for the loop between chunks: a client gone mid-stream is noticed there
         # (uvicorn stops writing) instead of asyncio warning at every write after.
         await asyncio.sleep(0)

@@ -83,7 +83,7 @@ def test_a_part_never_starts_with_markup_its_line_did_not() -> None:
     parts = outgoing_parts("好" * 1995 + "。# 标题呢。>>> 引用")
     assert len(parts) == 2 and all(len(p) <= MESSAGE_LIMIT for p in parts)
     assert parts[1] == f"{ZWSP}# 标题呢。>>> 引用"
-    assert outgoing_parts("a" * 2000) == ["a" * 1999, "a"]  # one character kept free
+    assert outgoing_parts("a" * 2000) == ["a" * 2000]  # no part needs the character
 
 
 def test_a_masked_link_with_brackets_in_its_text_is_spelt_out_too() -> None:
