@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -92,6 +93,17 @@ EDIT_ANSWERED_WITHIN_SECONDS = 300.0
 # How often the log says again, per channel, that she cannot post there (timed out, or
 # no Send Messages): each message for her there would otherwise log a line.
 CANNOT_POST_TOLD_EVERY_SECONDS = 600.0
+# A part Discord answered with a 5xx (discord.py does not retry a 503, and gives up on
+# a 502 after ~25 s) or whose connection dropped is tried again after these waits, with
+# the same nonce: a reply that took a CPU minute is not thrown away after one outage.
+POST_RETRY_DELAYS = (2.0, 5.0, 10.0, 20.0)
+# No try starts later than this after a part's first: the member waits no longer than
+# the generation took, and Discord's nonce check (`enforce_nonce`, a few minutes) still
+# returns the message an earlier try created instead of a second one.
+POST_RETRY_WITHIN_SECONDS = 60.0
+# A 429 from Discord's edge (Cloudflare: no `Via` header, an HTML page) is a ban of this
+# machine's IP for about an hour, which discord.py does not wait out: said once a while.
+EDGE_BAN_TOLD_EVERY_SECONDS = 300.0
 
 
 class DiscordLoginError(ConfigError):
@@ -104,6 +116,11 @@ class DiscordUnreachable(ConnectionError):
 
 class ChannelUnknown(Exception):
     """Discord did not say which channel a server message is in; str() is the log's line."""
+
+
+class ClientClosed(Exception):
+    """The client closed (a fatal gateway close, `atri serve` stopping) before a part of
+    her reply could go out."""
 
 
 def intents() -> discord.Intents:
@@ -469,18 +486,62 @@ def deleted_with(channel_id: int, messages: Sequence[discord.Message]) -> list[d
 
 
 async def _post(
-    channel: discord.abc.Messageable, part: str, reference: discord.MessageReference | None
+    channel: discord.abc.Messageable,
+    part: str,
+    reference: discord.MessageReference | None,
+    nonce: int,
 ) -> discord.Message:
     """One part, pinging nobody, unfurling no link (a member's link repeated by her
     would otherwise show the picture or GIF they chose, in her name); quoting
-    `reference` when given."""
+    `reference` when given. discord.py sends `nonce` with `enforce_nonce`: Discord
+    answers a second post with the same nonce with the message the first created."""
     return await channel.send(
         part,
         reference=reference,  # type: ignore[arg-type]  # discord.py takes None for none
         mention_author=False,
         allowed_mentions=discord.AllowedMentions.none(),
         suppress_embeds=True,
+        nonce=nonce,
     )
+
+
+async def _post_retrying(
+    message: discord.Message,
+    part: str,
+    reference: discord.MessageReference | None,
+    limits: Limits,
+    turn: asyncio.Lock,
+    nothing_sent: bool,
+) -> discord.Message:
+    """`_post`, tried again (`POST_RETRY_DELAYS`, within `POST_RETRY_WITHIN_SECONDS`)
+    after a 5xx or a dropped connection: each try carries the same nonce, so one that
+    Discord created before failing is returned, not posted twice. Raises the last
+    failure, or ClientClosed once the client closed. While nothing of this reply went
+    out, the channel's `turn` is let go during a wait: other replies there are tried."""
+    nonce = secrets.randbits(63)
+    started = time.monotonic()
+    for delay in (*POST_RETRY_DELAYS, None):
+        if limits.closed():
+            raise ClientClosed
+        try:
+            return await _post(message.channel, part, reference, nonce)
+        except (discord.DiscordServerError, *UNCONFIRMED_POST) as exc:
+            if delay is None or time.monotonic() - started + delay > POST_RETRY_WITHIN_SECONDS:
+                raise
+            log.info(
+                "posting to Discord %s failed (%s); trying again in %g s",
+                _where(message),
+                str(exc) or type(exc).__name__,
+                delay,
+            )
+        if nothing_sent:
+            turn.release()
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            if nothing_sent:
+                await turn.acquire()
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 # What a post fails with besides Discord's refusal (discord.HTTPException): the
@@ -521,11 +582,14 @@ async def send_reply(
     reference: discord.MessageReference | None = message.to_reference(fail_if_not_exists=False)
     parts = outgoing_parts(text, names_for(message)) or ["……"]
     sent: list[discord.Message] = []
-    async with limits.turns.turn(message.channel.id):
+    turn = limits.turns.turn(message.channel.id)
+    async with turn:
         for part in parts:
             try:
                 try:
-                    sent.append(await _post(message.channel, part, reference))
+                    sent.append(
+                        await _post_retrying(message, part, reference, limits, turn, not sent)
+                    )
                 except discord.HTTPException as exc:
                     if reference is None or exc.code != CANNOT_REPLY_WITHOUT_HISTORY:
                         raise
@@ -535,11 +599,24 @@ async def send_reply(
                         message.channel.id,
                     )
                     reference = None  # this part and the rest
-                    sent.append(await _post(message.channel, part, reference))
+                    sent.append(
+                        await _post_retrying(message, part, reference, limits, turn, not sent)
+                    )
             except discord.HTTPException as exc:
                 _log_refused(message, exc, limits)
                 break
-            except UNCONFIRMED_POST as exc:
+            except (ClientClosed, RuntimeError, *UNCONFIRMED_POST) as exc:
+                # A closed client's post fails as aiohttp's RuntimeError("Session is
+                # closed"): not sent, as any other. Otherwise such an error is a bug.
+                if limits.closed():
+                    log.warning(
+                        "Discord: ATRI's reply in %s was not posted, the Discord client "
+                        "closed meanwhile; her memory keeps only what went out",
+                        _where(message),
+                    )
+                    break
+                if not isinstance(exc, UNCONFIRMED_POST):
+                    raise
                 # The rest is not tried: one lost post reads as a gap mid-reply.
                 log.warning(
                     "posting to Discord %s failed: %s; not confirmed",
@@ -565,6 +642,16 @@ def _log_refused(message: discord.Message, exc: discord.HTTPException, limits: L
     Messages taken away or the thread locked while she wrote): that is the moderators'
     choice, said once, and the messages after it there are not answered (`answer`)
     without another line."""
+    if exc.status == 429:  # discord.py waits out Discord's own; this is its edge's
+        if limits.edge_ban.should_tell("edge"):
+            log.warning(
+                "Discord's edge (Cloudflare) has rate-limited this machine's IP address, "
+                "usually for about an hour, most often after too many invalid requests "
+                "(floods of 401, 403 or 429 answers): her replies are refused until it lifts"
+            )
+        else:
+            log.debug("reply in Discord %s refused by Discord's edge (429)", _where(message))
+        return
     refusal = isinstance(exc, discord.Forbidden) or exc.code in THREAD_CLOSED_CODES
     reason = cannot_post_reason(message) if refusal else None
     if reason is None:
@@ -622,9 +709,11 @@ SPOKEN_TO_KEPT = 2000
 
 class Limits:
     """What the handler remembers between messages: replies per channel, notices told,
-    typing shown, whose turn it is to post. One per client, never shared by two."""
+    typing shown, whose turn it is to post. One per client, never shared by two.
+    `closed`: whether that client closed (no post can go out any more)."""
 
-    def __init__(self, cfg: DiscordSettings) -> None:
+    def __init__(self, cfg: DiscordSettings, closed: Callable[[], bool] = lambda: False) -> None:
+        self.closed = closed
         self.replies = ReplyCap(cfg.max_replies_per_minute)
         self.notices = QuietNotices()
         # One ⏳ per person a minute: each is a request, and a burst of them turned away
@@ -633,6 +722,8 @@ class Limits:
         self.posted = PostedReplies()
         # Channels whose "she cannot post here" was logged lately (see `cannot_post_reason`).
         self.cannot_post = QuietNotices(CANNOT_POST_TOLD_EVERY_SECONDS)
+        # Whether Discord's edge ban (a Cloudflare 429) was logged lately.
+        self.edge_ban = QuietNotices(EDGE_BAN_TOLD_EVERY_SECONDS)
         # Where, for `/atri status` (the same channels, kept longer).
         self.silent = SilentChannels()
         self.typing = TypingShown()
@@ -865,7 +956,7 @@ class AtriClient(discord.Client):
         self.worker = worker
         self.cfg = cfg
         self.error_reply = error_reply
-        self.limits = Limits(cfg)
+        self.limits = Limits(cfg, closed=self.is_closed)
         self.modes = ChannelModes(worker, PLATFORM)
         self._dm_roles: dict[int, tuple[float, set[int]]] = {}
         self._dm_roles_sweeps = Sweeps(DM_ROLES_KEPT)
@@ -1197,6 +1288,9 @@ async def _run_client(
         command_name=settings.bot.command_name,
     )
     try:
+        # Closing does not wait for the replies still being generated: after 4004 the
+        # token posts nothing either, and a CPU generation would hold a stop or a
+        # reconnect for minutes. Each ends as a reply not sent (`send_reply`).
         async with client:
             await client.start(secrets.discord_token.get_secret_value())
     except discord.LoginFailure:

@@ -16,6 +16,7 @@ import pytest
 import yarl
 from aiohttp import web
 
+import bot.discord.adapter as adapter
 from atri.config import Settings
 from bot.discord.adapter import AtriClient
 from model.service import ChatService
@@ -81,8 +82,11 @@ async def test_a_post_cut_off_by_a_dropped_connection_ends_the_reply_as_sent(
     client: AtriClient,
     echo_service: ChatService,
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = dropping_discord
+    # No try again (session 71's retries): the connection stays down past them.
+    monkeypatch.setattr(adapter, "POST_RETRY_DELAYS", ())
     fake.posts_before_drop = 1  # the first part confirmed, the second cut off
     text = "亚托莉是高性能的机器人。" * 333  # three parts
     caplog.set_level(logging.WARNING)
