@@ -337,24 +337,36 @@ class Section(BaseModel):
 DEFAULT_CACHE_DIR = "~/.cache/atri"
 
 
-def _a_cache_folder(value: str) -> str:
-    """Empty, it was the config's own folder, which the model's files (500 MB) filled."""
-    if not value.strip():
-        raise ValueError(
-            "must name a folder, not be empty (the config's own folder): delete the line for "
-            f"the default, {DEFAULT_CACHE_DIR}"
-        )
-    return value
+def _a_folder_named(default: str) -> Callable[[str], str]:
+    """Refuses "": it was the config's own folder, which the offline model's files
+    (`cache_dir`, 500 MB) or the adapter versions (`adapters_dir`, ~38 MB each) filled."""
+
+    def check(value: str) -> str:
+        if not value.strip():
+            raise ValueError(
+                "must name a folder, not be empty (the config's own folder): delete the line "
+                f"for the default, {default}"
+            )
+        return value
+
+    return check
+
+
+DEFAULT_ADAPTERS_DIR = "adapters"
 
 
 class ModelSettings(Section):
     base: PathSetting = OFFLINE_DEFAULT_BASE
     adapter: PathSetting = ""
     engine: Literal["local", "llamacpp", "echo", "openai"] = "local"
-    cache_dir: Annotated[PathSetting, AfterValidator(_a_cache_folder)] = DEFAULT_CACHE_DIR
+    cache_dir: Annotated[PathSetting, AfterValidator(_a_folder_named(DEFAULT_CACHE_DIR))] = (
+        DEFAULT_CACHE_DIR
+    )
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    adapters_dir: PathSetting = "adapters"
+    adapters_dir: Annotated[PathSetting, AfterValidator(_a_folder_named(DEFAULT_ADAPTERS_DIR))] = (
+        DEFAULT_ADAPTERS_DIR
+    )
     context_window: int = Field(default=0, ge=0)
     prefix_cache: bool = True
     trust_remote_code: bool = False
@@ -386,7 +398,31 @@ class ModelSettings(Section):
             raise ValueError("give a base URL, or a list of one per replica")
         for url in urls:
             _no_credentials_in(url, "ATRI_OPENAI_API_KEY")
+            # Without its scheme ("localhost:8000") the URL failed only at the first
+            # request, read as the scheme "localhost" and told "start it".
+            try:
+                where = urlsplit(url.strip())
+            except ValueError:
+                where = None
+            if where is None or where.scheme not in ("http", "https") or not where.hostname:
+                which = "" if isinstance(value, str) else f"{url!r}: each "
+                raise ValueError(
+                    f"{which}must be the server's base URL with its scheme, like "
+                    '"http://127.0.0.1:8000/v1"'
+                )
         return value
+
+    @model_validator(mode="after")
+    def _kv_cache_holds_the_window(self) -> ModelSettings:
+        """Both given, a cache smaller than the window is refused here, not after the
+        model loads (minutes on a CPU); a window of 0 (the GGUF's own) is checked then."""
+        kv, window = self.llamacpp_kv_tokens, self.context_window
+        if self.engine == "llamacpp" and 0 < kv < window:
+            raise ValueError(
+                f"llamacpp_kv_tokens = {kv} is smaller than context_window = {window}; "
+                "set it to at least that, or 0"
+            )
+        return self
 
     @property
     def runs_offline_default(self) -> bool:
@@ -934,10 +970,21 @@ class DiscordSettings(Section):
     room_context: bool = False
 
 
+def _a_fixed_port(value: int) -> int:
+    """Unlike `[worker] port`, not 0 (any free port): the OneBot implementation is set up
+    once with this port, and a new one at every start would leave it knocking elsewhere."""
+    if value == 0:
+        raise ValueError(
+            "must be a port from 1 to 65535: the OneBot implementation connects to this "
+            "fixed one (0, any free port, works only for [worker] port)"
+        )
+    return value
+
+
 class QQSettings(Section):
     enabled: bool = False
     host: ListenHost = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: Annotated[int, Field(ge=0, le=65535), AfterValidator(_a_fixed_port)] = 8080
     nicknames: NameList = Field(default_factory=list)  # empty: the card's names
     reply_in_private: bool = True
     superusers: list[TextId] = Field(default_factory=list)

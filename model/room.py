@@ -580,7 +580,8 @@ class SpeakUp:
     """Whether ATRI replies to a message not addressed to her: only in `channels`, when
     one of `words` appears (her names among them) or with `probability`; never sooner
     than `cooldown_seconds` after she last spoke up in that channel, nor more than
-    `max_per_hour` times an hour there. `rng` and `clock` are swappable for tests."""
+    `max_per_hour` times an hour there (0: no cap, as the config's other rate caps).
+    `rng` and `clock` are swappable for tests."""
 
     def __init__(
         self,
@@ -615,7 +616,7 @@ class SpeakUp:
         spoken = self._spoken.setdefault(channel_id, deque())
         while spoken and now - spoken[0] >= HOUR_SECONDS:
             spoken.popleft()
-        if len(spoken) >= self.max_per_hour:
+        if self.max_per_hour and len(spoken) >= self.max_per_hour:
             return False
         if spoken and now - spoken[-1] < self.cooldown_seconds:
             return False
@@ -623,4 +624,8 @@ class SpeakUp:
         if not called and self.rng.random() >= self.probability:
             return False
         spoken.append(now)
+        if not self.max_per_hour:
+            # Uncapped, only the last time counts (for the cooldown).
+            while len(spoken) > 1:
+                spoken.popleft()
         return True
