@@ -138,6 +138,11 @@ PROMPT_SWITCH_ATTEMPTS = 2
 # An edit noted for a message not stored yet is kept this long past the request
 # deadline: the exchange of a message that arrived just after its edit is stored by then.
 EDIT_GRACE_SECONDS = 30.0
+# A platform delivers a message again within minutes (a OneBot implementation after a
+# reconnect, a Discord resume): a message whose id she answered longer ago than this is
+# a new one, since not every platform's ids stay unique for ever (a OneBot
+# implementation's 32-bit ids, its database wiped).
+COPY_WITHIN_SECONDS = 24 * 3600.0
 # A request whose deadline passed while the model still had its prompt, when that prompt
 # filled more than 1/LONG_PROMPT_SHARE of the context window, is logged with a hint: the
 # window the hint says to lower bounds the prompt, so it helps prompts that fill much of
@@ -261,6 +266,10 @@ class ChatService:
         # it finds no exchange to archive. Such a message is not answered; one recalled
         # once she is answering it is archived as soon as her exchange is stored.
         self._recalled = recently_forgotten()
+        # Platform messages being answered, as (scope, request id): a copy of one that
+        # arrives meanwhile (a OneBot implementation delivering its events again after a
+        # reconnect, a Discord resume replaying one) is not answered twice (`_first_copy`).
+        self._answering: set[tuple[str, str]] = set()
         # Edits of messages whose exchange or room line may not be stored yet: the
         # exchange stored later takes the new text (`_store_exchange`), so does the line.
         self._pending_edits = PendingEdits(w.request_timeout_seconds + EDIT_GRACE_SECONDS)
@@ -531,6 +540,17 @@ class ChatService:
             return await self._hear_or_speak_up(request, text, scope)
         if not text:
             return Reply(text=self.lines.empty, scope=scope)
+        async with self._first_copy(scope, request) as first:
+            # A copy costs no place and none of the sender's minute.
+            if not first:
+                return self._copy_not_answered(scope, request)
+            return await self._admit_and_answer(request, text, scope, client, notes)
+
+    async def _admit_and_answer(
+        self, request: ChatRequest, text: str, scope: str, client: str, notes: str
+    ) -> Reply:
+        """A message for her answered, unless its sender (or caller) is over the rate
+        limit or there is no place for it now."""
         user = f"{request.platform}:{request.user_id}" if request.user_id else ""
         if client and not self.client_limiter.allow(client):
             return Reply(text=self.lines.busy, scope=scope, status="rate_limited")
@@ -548,6 +568,43 @@ class ChatService:
             return Reply(text=self.lines.busy, scope=scope, status="busy")
         answering = self._answer_in_order(scope, request, request.text_for_reply(), notes)
         return await self._counted(answering, scope)
+
+    @contextlib.asynccontextmanager
+    async def _first_copy(self, scope: str, request: ChatRequest) -> AsyncIterator[bool]:
+        """Whether the request is the first copy of its platform message to be answered:
+        no copy is being answered (this one counts as being answered until the block
+        ends) and no exchange of it was stored within COPY_WITHIN_SECONDS, even one
+        archived since (a reset, a recall or a cut reply does not make it new). A request with no message id (the console,
+        a /v1 client) is always first. A copy told "busy" or "rate_limited" stored
+        nothing: sent again, it is answered."""
+        key = (scope, request.request_id)
+        if not (scope and request.request_id):
+            yield True
+            return
+        if key in self._answering:
+            yield False
+            return
+        self._answering.add(key)  # before any await: a copy arriving now finds it
+        try:
+            try:
+                since = time.time() - COPY_WITHIN_SECONDS
+                stored = await self.memory.holds_request(scope, request.request_id, since)
+            except sqlite3.Error:
+                stored = False  # answered: the answer's own read says the database failed
+            yield not stored
+        finally:
+            self._answering.discard(key)
+
+    def _copy_not_answered(self, scope: str, request: ChatRequest) -> Reply:
+        """The reply to a copy of a message she is answering or has answered: nothing
+        to post (status "recalled", which every adapter posts nothing for), nothing
+        stored."""
+        log.info(
+            "%s message %s came again (the platform delivered it twice); answered once",
+            request.platform,
+            request.request_id,
+        )
+        return Reply(text="", scope=scope, status="recalled")
 
     def _no_place_for(self, scope: str) -> bool:
         """Whether a message of `scope` ("" for none) must be told "busy" on arrival. A
@@ -591,7 +648,10 @@ class ChatService:
         read = request.text_for_reply()
         if not self.speak_up.wants_to(listed_channel(request, self.speak_up.channels), read):
             return await self._hear(request, text, scope)
-        reply = await self._counted(self._answer_in_order(scope, request, read), scope)
+        async with self._first_copy(scope, request) as first:
+            if not first:  # she spoke up to it already: no room line of it besides
+                return self._copy_not_answered(scope, request)
+            reply = await self._counted(self._answer_in_order(scope, request, read), scope)
         return reply if reply.status == "ok" else await self._hear(request, text, scope)
 
     async def _edited(self, request: ChatRequest, text: str, scope: str) -> Reply:
@@ -782,7 +842,7 @@ class ChatService:
             deadline.reschedule(None)
             try:
                 said = stored_text(request, fitted)
-                await self._remember_exchange(scope, request, said, generation, so_far)
+                recalled = await self._remember_exchange(scope, request, said, generation, so_far)
             except sqlite3.Error as exc:
                 # A full disk or a damaged file at the write: the reply was made in time,
                 # so it is given; not remembered, her next prompt lacks this exchange.
@@ -791,6 +851,12 @@ class ChatService:
                     exc, "write", "Replies are given but not remembered meanwhile."
                 )
             else:
+                if recalled:
+                    # Deleted or recalled while she answered it: her reply is not posted
+                    # either (Discord would post it standalone, its quote gone; it may
+                    # repeat what its author took back), as for one recalled before.
+                    log.info("a message recalled while it was answered is not answered")
+                    return Reply(text="", scope=scope, status="recalled")
                 self._ask_for_summary(scope, request, fitted, so_far)
         return Reply(
             text=generation.text,
@@ -921,16 +987,17 @@ class ChatService:
 
     async def _remember_exchange(
         self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
-    ) -> None:
-        """The message and her reply stored together, whatever happens to the caller."""
+    ) -> bool:
+        """The message and her reply stored together, whatever happens to the caller;
+        True when the message was recalled meanwhile (the exchange is archived then)."""
         # Shielded: the deadline no longer runs here (`_answer`), but a caller cancelled
         # otherwise (a bot shutting down) must not cut the write short: the exchange is
         # stored whole (in the next group commit) or not at all.
-        await asyncio.shield(self._store_exchange(scope, request, said, generation, so_far))
+        return await asyncio.shield(self._store_exchange(scope, request, said, generation, so_far))
 
     async def _store_exchange(
         self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
-    ) -> None:
+    ) -> bool:
         await self.memory.append_many(
             scope,
             [
@@ -955,9 +1022,11 @@ class ChatService:
                 await self._settle_deletions()
             if self._was_recalled(scope, request):
                 await self.memory.archive_request(scope, request.request_id)
+                return True
         except sqlite3.Error:
             await self.memory.rollback()  # append_many undoes its own
             raise
+        return False
 
     def _ask_for_summary(
         self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar

@@ -867,20 +867,25 @@ class Memory:
     ) -> int:
         """Her live reply to `request_id` only reached the platform as `sent`: it is
         stored as that. When nothing was sent, the exchange is archived whole, or with
-        `keep_message` her reply alone (the message stays, unanswered)."""
+        `keep_message` her reply alone (the message stays, unanswered). Only the newest
+        live exchange of the message is touched: one stored twice (a platform delivering
+        it again, answered twice by a release before the worker answered each message
+        once) keeps the reply that was read."""
         if not request_id:
             return 0
-        if not sent and not keep_message:
-            return await self.archive_request(scope, request_id)
-        # Nothing sent: her reply archived (kept, as a reset keeps it); else cut to `sent`.
+        # Nothing sent: the exchange, or her reply alone, archived (kept, as a reset
+        # keeps it); else her reply cut to `sent`.
         change = "archived = 1" if not sent else "content = ?"
+        only_reply = "" if not sent and not keep_message else " AND role = 'assistant'"
         self._take_back(scope)
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             await self._drop_summary_holding(scope, request_id)
             cur = await self._db.execute(
                 f"UPDATE messages SET {change} WHERE scope = ? AND request_id = ?"
-                " AND role = 'assistant' AND archived = 0",
-                ((sent,) if sent else ()) + (scope, request_id),
+                f" AND archived = 0{only_reply} AND id >= (SELECT COALESCE(MAX(id), 0)"
+                " FROM messages WHERE scope = ? AND request_id = ? AND role = 'user'"
+                " AND archived = 0)",
+                ((sent,) if sent else ()) + (scope, request_id, scope, request_id),
             )
             await self._tx.commit()
         return cur.rowcount
@@ -925,6 +930,21 @@ class Memory:
             (request_id, len(platform) + 1, f"{platform}:"),
         )
         return [str(row[0]) for row in rows]
+
+    async def holds_request(self, scope: str, request_id: str, since: float = 0.0) -> bool:
+        """Whether an exchange of the platform message `request_id` stored in `scope` at
+        `since` (seconds since 1970) or later is kept, live or archived (reset, recalled
+        or cut since): she answered it."""
+        if not request_id:
+            return False
+        rows = await self._read_whole(
+            [("scope", scope)],
+            # `request_id != ''` lets SQLite take the index of request ids.
+            "SELECT 1 FROM messages WHERE request_id = ? AND request_id != '' AND scope = ?"
+            " AND role = 'user' AND created_at >= ? LIMIT 1",
+            (request_id, scope, since),
+        )
+        return any(True for _ in rows)
 
     async def archive_request(self, scope: str, request_id: str) -> int:
         """Hide one exchange from the model (its message was deleted or recalled)."""

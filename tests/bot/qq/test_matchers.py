@@ -699,3 +699,17 @@ async def test_a_picture_beside_words_is_noted_for_her(app: App, plugin: ModuleT
         event = addressed(bot, group_event(at_me("看这个") + picture))
         ctx.receive_event(bot, event)
         expect_reply(ctx, event, "亚托莉听到了：看这个（发来了一张图片）")
+
+
+async def test_an_event_delivered_twice_is_answered_once(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    """A OneBot implementation re-sends its events after a reconnect: the copy was
+    answered and stored again (nonebug fails a test at a send it was not told of)."""
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = addressed(bot, group_event(at_me("hello dup test")))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, "亚托莉听到了：hello dup test")
+        ctx.receive_event(bot, event.model_copy())  # the same message_id
+    assert await remembered(echo_service, str(event.user_id)) == 2
