@@ -52,12 +52,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # tensors", is shown whatever we set, and said nothing of once or where), and that the
 # memory database an older ATRI wrote was upgraded and where its earlier file is kept,
 # and where QQ's OneBot implementation (NapCat) must connect, the address to check first
-# when it does not.
+# when it does not, and what became of a QQ reply its connection cut (the rest sent when
+# the account is back, or dropped past `resend_within_seconds`; hidden, the operator saw
+# only the cut).
 TOLD_LOGGERS = (
     "model.adapters.reload",
     "model.engines.loading",
     "model.memory.store",
     "bot.qq.runner",
+    "bot.qq.replies",
+    "bot.qq.resend",
 )
 # Loggers held to warnings even with --verbose: APScheduler's executors logged two lines
 # at each run of the reload job ("Running job …", "… executed successfully"), 2,880 a day;

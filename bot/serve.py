@@ -260,8 +260,8 @@ async def _saying_when_stopped(serving: asyncio.Future[list[None]]) -> None:
 
 
 async def supervise(name: str, start: Adapter, retry_first: float) -> UserError | None:
-    """Run one adapter; a user's error stops it and is returned, anything else is
-    retried with growing pauses."""
+    """Run one adapter; a user's error, or code that does not import, stops it and is
+    returned; anything else is retried with growing pauses."""
     delay = retry_first
     while True:
         try:
@@ -269,6 +269,13 @@ async def supervise(name: str, start: Adapter, retry_first: float) -> UserError 
             return None
         except UserError as exc:
             return exc
+        except ImportError as exc:
+            # Code that does not import (a broken install, a file mid-edit) stays broken
+            # for this process: NoneBot keeps a plugin that failed registered, and each
+            # retry only said "Plugin already exists", for ever.
+            return UserError(
+                f"{name} could not start: {exc}; fix the installation and start `atri serve` again."
+            )
         except Exception as exc:
             log.warning(
                 "%s failed (%s); starting it again in %.0f s",

@@ -7,6 +7,11 @@ memory corrected when not all of a reply is read.
   once the plugin is stopping, none waits any more.
 - A connection lost between parts keeps the rest for the account's return
   (`resend.py`); a refused send ends the reply, and memory keeps only what was sent.
+- A send not answered within `send_answer_seconds` gives the account's send queue back
+  to its other chats, and its answer is awaited a while more (`_late_answer`): a late
+  confirmation keeps the reply going (NapCat under load answers slowly, yet sends), a
+  connection lost meanwhile cuts it as above (a half-open socket, closed by the pings
+  only later), and no answer at all ends it as a refusal does.
 - Sends refused in a group, or a group muted whole, make it quiet for the account
   (`quiet_groups.py`); the first refused send of a run asks whether the whole group is
   muted (`mute_watch.py`).
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,6 +46,7 @@ from bot.qq.mute_watch import MuteWatch
 from bot.qq.quiet_groups import QUIET_SECONDS, QuietGroups
 from bot.qq.resend import CutReply, PostedParts, WaitingReplies
 from bot.qq.sending import (
+    SEND_ANSWER_SECONDS,
     SendQueue,
     Stopped,
     is_retryable,
@@ -172,7 +179,7 @@ class ReplySender:
                     # (whose rest waited, or whose next reply waited for it) goes on on
                     # the new one.
                     bot = now
-                await self._send_in_turn(bot, reply, index)
+                await self._send_confirmed(bot, reply, index)
             except Stopped:
                 # Shutting down: the rest is given up as a reply waiting for its account
                 # is then (`_given_up`: memory keeps what was sent, or the message as a
@@ -218,9 +225,26 @@ class ReplySender:
                 await self._refused_in(bot, group)
             await self._given_up(reply)
             return False
-        log.warning("QQ send to %s cut off: %s", _send_target(reply), exc)
+        rest = len(reply.unsent())
         if isinstance(now, Bot) and now is not bot:  # back already, on a new connection
+            log.warning(
+                "QQ send to %s cut off: account %s's connection dropped; it is back "
+                "already, so the rest (%d part(s)) goes out on the new one",
+                _send_target(reply),
+                reply.account,
+                rest,
+            )
             return await self.send_parts(now, reply)
+        # Said in words, not as the exception's repr (NetWorkError(message=…)), with how
+        # long the rest waits: the outcome's line (bot.qq.resend) follows, unverbose too.
+        log.warning(
+            "QQ send to %s cut off: account %s's connection dropped; the rest (%d "
+            "part(s)) waits up to %g s for it to come back",
+            _send_target(reply),
+            reply.account,
+            rest,
+            self.waiting_replies.within_seconds,
+        )
         self.waiting_replies.keep(reply)
         return True
 
@@ -294,6 +318,59 @@ class ReplySender:
             self.send_queues[account] = queue
         return queue
 
+    async def _send_confirmed(self, bot: Bot, reply: CutReply, index: int) -> None:
+        """Part `index` sent in the account's turn, and its answer come: one confirmed
+        late still counts as sent. Stopped, ActionFailed or NetworkError when it is not."""
+        try:
+            await self._send_in_turn(bot, reply, index)
+        except Unconfirmed as unconfirmed:
+            # Out of the send queue now: the account's other chats go on. This chat's next
+            # reply waits, as it must follow this part if the part did go out.
+            log.warning(
+                "QQ send to %s: not confirmed within %g s by the OneBot implementation; "
+                "its answer is awaited up to %g s more",
+                _send_target(reply),
+                unconfirmed.seconds,
+                unconfirmed.late_seconds,
+            )
+            sent = await self._late_answer(unconfirmed)
+            log.warning(
+                "QQ send to %s confirmed after %.0f s: it was sent, and her reply goes on "
+                "and is remembered",
+                _send_target(reply),
+                time.monotonic() - unconfirmed.began,
+            )
+            self._posted(reply, index, sent)
+
+    async def _late_answer(self, unconfirmed: Unconfirmed) -> Any:
+        """The answer of a send past `send_answer_seconds`, within `late_seconds` more:
+        NetworkError when the connection drops first (the reply is then cut, not
+        refused), NoAnswer when none comes, Stopped when the plugin stops meanwhile."""
+        answer = unconfirmed.answer
+        stopping = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait(
+                {answer, stopping},
+                timeout=unconfirmed.late_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopping.cancel()
+            if not answer.done():
+                answer.cancel()
+        if answer.done() and not answer.cancelled():
+            # The answer, or how it failed: refused (ActionFailed), the connection lost,
+            # or NoneBot's api_timeout on one still up (no answer).
+            try:
+                return answer.result()
+            except NetworkError:
+                if not self.connections.lost(unconfirmed.bot).is_set():
+                    raise NoAnswer(unconfirmed.seconds + unconfirmed.late_seconds) from None
+                raise
+        if self.stopping.is_set():
+            raise Stopped
+        raise NoAnswer(unconfirmed.seconds + unconfirmed.late_seconds)
+
     async def _send_in_turn(self, bot: Bot, reply: CutReply, index: int) -> None:
         """Part `index` of the reply, through the account's send queue; a risk-control
         refusal is tried once more."""
@@ -333,18 +410,70 @@ class ReplySender:
         # A part in flight when the connection drops is unconfirmed at once (not after
         # NoneBot's api_timeout): kept, it goes out again as soon as the account is back.
         sent = await self._answered(bot, lambda: bot.send(event, message, **options))
+        self._posted(reply, index, sent)
+
+    def _posted(self, reply: CutReply, index: int, sent: Any) -> None:
+        """Part `index` of a stored reply in a chat went out as the message `sent` names:
+        remembered, so that its recall leaves her memory too."""
         message_id = sent.get("message_id") if isinstance(sent, dict) else None
         if reply.stored is not None and isinstance(message_id, int | str):
             self.posted_parts.add(reply, index, str(message_id))
 
     async def _answered(self, bot: Bot, call: Callable[[], Awaitable[Any]]) -> Any:
         """A send's answer, waited for `send_answer_seconds` at most: the account's send
-        queue is held until it comes. NetworkError when none comes in time."""
-        seconds = send_answer_seconds(get_driver().config.api_timeout)
+        queue is held until it comes. Unconfirmed when none has come by then and NoneBot
+        still waits for it (its `api_timeout` is longer); else NoAnswer."""
+        api_timeout = get_driver().config.api_timeout
+        seconds = send_answer_seconds(api_timeout)
+        began = time.monotonic()
+        answer = asyncio.ensure_future(self.connections.call(bot, call))
         try:
-            return await asyncio.wait_for(self.connections.call(bot, call), seconds)
-        except TimeoutError:
-            raise NetworkError(f"no answer to a send within {seconds:g} s") from None
+            await asyncio.wait({answer}, timeout=seconds)
+        except BaseException:
+            answer.cancel()
+            raise
+        if answer.done():
+            return answer.result()
+        late_seconds = _late_answer_seconds(api_timeout)
+        if late_seconds <= 0:
+            answer.cancel()
+            raise NoAnswer(seconds)
+        raise Unconfirmed(bot, answer, began, seconds, late_seconds)
+
+
+class NoAnswer(NetworkError):
+    """A send the OneBot implementation never answered, on a connection that stayed up:
+    taken as refused, though it may have gone out."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer to a send within {seconds:g} s")
+        self.seconds = seconds
+
+
+class Unconfirmed(NetworkError):
+    """A send not answered within `seconds`, whose `answer` may still come within
+    `late_seconds` more (or fail, as its connection drops)."""
+
+    def __init__(
+        self, bot: Bot, answer: asyncio.Future[Any], began: float, seconds: float, late: float
+    ) -> None:
+        super().__init__(f"no answer to a send within {seconds:g} s yet")
+        self.bot = bot
+        self.answer = answer
+        self.began = began
+        self.seconds = seconds
+        self.late_seconds = late
+
+
+def _late_answer_seconds(api_timeout: float | None) -> float:
+    """How much longer than `send_answer_seconds` a send's answer is awaited, out of the
+    account's send queue: until NoneBot's `api_timeout` (past it NoneBot drops the
+    answer), at most SEND_ANSWER_SECONDS more (the chat's next reply waits meanwhile)."""
+    first = send_answer_seconds(api_timeout)
+    last = first + SEND_ANSWER_SECONDS
+    if api_timeout is not None and api_timeout > 0:
+        last = min(last, api_timeout)
+    return max(last - first, 0.0)
 
 
 def _send_target(reply: CutReply) -> str:
@@ -353,8 +482,9 @@ def _send_target(reply: CutReply) -> str:
     return f"group {group}" if group else f"private chat with {event.user_id}"
 
 
-def _refusal_hint(reply: CutReply) -> str:
-    """What a refused send may mean, and what became of the reply."""
+def _refusal_hint(reply: CutReply, confirmed: bool = True) -> str:
+    """What a refused send may mean, and what became of the reply; not `confirmed`: the
+    implementation never answered, so the reply may have gone out all the same."""
     if reply.privately or not chat_group(reply.event):
         why = "they may not be ATRI's friend (a temporary session refused), or the account "
     else:
@@ -363,23 +493,32 @@ def _refusal_hint(reply: CutReply) -> str:
     if reply.sent:
         kept = f"{reply.sent} of its {len(reply.parts)} parts were sent and only those remembered"
         return f"{why}; {kept}."
+    fate = "was not sent" if confirmed else "is taken as not sent"
     if reply.heard is not None:
         # `_given_up` keeps the message she answered as a room line.
         return (
-            f"{why}; the reply was not sent and is not remembered (the message it answered "
+            f"{why}; the reply {fate} and is not remembered (the message it answered "
             "is kept as a room line)."
         )
-    return f"{why}; the reply was not sent and is not remembered."
+    return f"{why}; the reply {fate} and is not remembered."
 
 
 def _log_refusal(reply: CutReply, exc: Exception) -> None:
     target = _send_target(reply)
     if isinstance(exc, ActionFailed):
-        said = f"QQ refused a send to {target} ({refusal_text(exc)})"
-    else:  # NetworkError on a connection still up: the implementation never answered
-        seconds = send_answer_seconds(get_driver().config.api_timeout)
-        said = (
-            f"QQ send to {target}: no answer from the OneBot implementation within "
-            f"{seconds:g} s; taken as refused"
+        log.warning(
+            "QQ refused a send to %s (%s): %s", target, refusal_text(exc), _refusal_hint(reply)
         )
-    log.warning("%s: %s", said, _refusal_hint(reply))
+        return
+    # NetworkError on a connection still up: the implementation never answered.
+    if isinstance(exc, NoAnswer):
+        seconds = exc.seconds
+    else:  # NoneBot's own api_timeout, no longer than ours
+        seconds = send_answer_seconds(get_driver().config.api_timeout)
+    log.warning(
+        "QQ send to %s: not confirmed by the OneBot implementation within %g s; taken as "
+        "refused: %s",
+        target,
+        seconds,
+        _refusal_hint(reply, confirmed=False),
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets as secrets_module
 import socket
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from atri.config import Secrets, Settings
-from atri.errors import ConfigError
+from atri.errors import ConfigError, UserError
 from atri.listening import bind_listening_socket, is_loopback
 from bot.qq import set_worker
 from bot.qq.config import Config
@@ -30,6 +31,17 @@ log = logging.getLogger(__name__)
 PLUGIN = "bot.qq.atri"
 DRIVER = "~fastapi+~websockets"
 WS_PATH = "/onebot/v11/ws"
+
+# uvicorn pings the OneBot implementation this often, and closes a connection whose pong
+# does not come within the timeout: a network blink without a close frame leaves a
+# stale connection, and NoneBot refuses the account's reconnect while it is open
+# (uvicorn's 20 + 20 s default kept the account deaf past `resend_within_seconds`).
+# 10 s is far above any pause of this event loop (generation runs on the engine's own
+# thread), so a slow but live link is not dropped; NapCat and Lagrange reconnect every
+# 5-30 s, so the account is back within about 20 s.
+WS_PING_INTERVAL_SECONDS = 10.0
+WS_PING_TIMEOUT_SECONDS = 10.0
+STALE_WITHIN_SECONDS = WS_PING_INTERVAL_SECONDS + WS_PING_TIMEOUT_SECONDS
 
 
 def her_names(settings: Settings, card: Persona | None = None) -> set[str]:
@@ -112,6 +124,9 @@ def _without_message_events(record: Any) -> bool:
     where = (record["name"].split(".")[0], record["module"], record["function"])
     if where == ("nonebot", "message", "handle_event") and record["level"].no < logging.WARNING:
         return False
+    # Said once, with its cause, by `guard_onebot_link` instead of at every retry.
+    if where[0] == "nonebot" and "There's already a bot " in record["message"]:
+        return False
     return bool(default_filter(record))
 
 
@@ -130,9 +145,93 @@ def start_nonebot(
     quiet_message_events()
     driver = nonebot.get_driver()
     driver.register_adapter(OneBotV11Adapter)
-    if nonebot.load_plugin(PLUGIN) is None:
-        raise RuntimeError(f"NoneBot could not load {PLUGIN}; its log above says why.")
-    return driver.server_app  # type: ignore[attr-defined]
+    try:
+        loaded = nonebot.load_plugin(PLUGIN)
+    except RuntimeError:  # "Plugin already exists": an earlier try in this process failed
+        loaded = None
+    if loaded is None:
+        # NoneBot keeps a plugin that failed to import registered: no retry in this
+        # process can load it, so QQ stops rather than failing every few seconds.
+        raise PluginNotLoaded(
+            f"NoneBot could not load ATRI's QQ plugin ({PLUGIN}; the log above says why): "
+            "fix that and start `atri serve` again."
+        )
+    app = driver.server_app  # type: ignore[attr-defined]
+    return guard_onebot_link(app, nonebot.get_adapter(OneBotV11Adapter))
+
+
+class PluginNotLoaded(UserError):
+    """The plugin failed to load; only a new process can load it again."""
+
+
+def guard_onebot_link(app: Any, adapter: Any) -> Any:
+    """NoneBot's ASGI `app`, its OneBot WebSockets guarded: a frame that is not JSON, or
+    an event NoneBot cannot read, is skipped with one warning (NoneBot logged two long
+    tracebacks, and a frame that is not JSON ended its receive loop: the connection
+    closed and the next event was lost); an account refused because its earlier
+    connection is still open is told once, with why."""
+    told: dict[str, object] = {}  # account: the open connection its refusal was told for
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await app(scope, receive, send)
+            return
+        account = dict(scope.get("headers", ())).get(b"x-self-id", b"").decode("latin-1")
+        open_before = adapter.connections.get(account) if account else None
+        if open_before is not None and told.get(account) is not open_before:
+            told[account] = open_before
+            log.warning(
+                "QQ: account %s connected again while its earlier connection is still open: "
+                "the new one is refused until that one closes (a stale one, left by a "
+                "network blink, is closed within %.0f s).",
+                account,
+                STALE_WITHIN_SECONDS,
+            )
+        await app(scope, _skipping_bad_frames(receive, account), send)
+
+    return guarded
+
+
+def _skipping_bad_frames(receive: Any, account: str) -> Any:
+    async def receiving() -> Any:
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive" or _readable(message, account):
+                return message
+
+    return receiving
+
+
+def _readable(message: dict[str, Any], account: str) -> bool:
+    """Whether NoneBot can read the frame: JSON, and an event it can parse."""
+    from nonebot.adapters.onebot.v11 import Event
+    from nonebot.compat import type_validate_python
+
+    frame = message.get("text")
+    if frame is None:
+        frame = message.get("bytes")
+    if frame is None:
+        return True
+    try:
+        data = json.loads(frame)
+    except ValueError:  # UnicodeDecodeError too
+        log.warning("QQ: OneBot %s sent a frame that is not JSON; ignored.", account)
+        return False
+    if isinstance(data, dict) and "post_type" in data:
+        try:
+            type_validate_python(Event, data)  # what NoneBot falls back to for any event
+        except ValueError as exc:  # pydantic's ValidationError
+            errors = getattr(exc, "errors", None)
+            first = errors()[0] if callable(errors) and errors() else {}
+            where = ".".join(str(part) for part in first.get("loc", ()))
+            log.warning(
+                "QQ: OneBot %s sent an event ATRI cannot read (%s: %s); ignored.",
+                account,
+                where or "event",
+                first.get("msg", "invalid"),
+            )
+            return False
+    return True
 
 
 def nonebot_settings_error(exc: ValueError) -> str:
@@ -200,7 +299,15 @@ async def run_qq(
             "QQ: waiting for the OneBot implementation at ws://%s:%s%s", qq.host, qq.port, WS_PATH
         )
         server = ServerWithoutSignals(
-            uvicorn.Config(app, host=qq.host, port=qq.port, log_config=None, lifespan="on")
+            uvicorn.Config(
+                app,
+                host=qq.host,
+                port=qq.port,
+                log_config=None,
+                lifespan="on",
+                ws_ping_interval=WS_PING_INTERVAL_SECONDS,
+                ws_ping_timeout=WS_PING_TIMEOUT_SECONDS,
+            )
         )
         serving = asyncio.ensure_future(server.serve(sockets=[sock]))
         try:

@@ -66,7 +66,7 @@ async def test_a_send_never_answered_ends_the_reply_and_the_group_goes_on(
     # Only the unanswered send's api_timeout, not the resend window after it.
     assert API_TIMEOUT - 0.5 < waited < API_TIMEOUT + 2, waited
     assert (
-        f"QQ send to group {GROUP_ID}: no answer from the OneBot implementation within "
+        f"QQ send to group {GROUP_ID}: not confirmed by the OneBot implementation within "
         f"{API_TIMEOUT} s; taken as refused: ATRI may be muted there" in log
     )
     assert "did not come back" not in log
