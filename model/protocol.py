@@ -344,8 +344,10 @@ class Reply(BaseModel):
     # "rate_limited": this user sent too much too fast; "refused": the request cannot be
     # answered as sent (`text` says why); "heard": a message not addressed to her, kept as
     # room context and not answered (`text` is empty: post nothing); "recalled": its
-    # message was deleted or recalled (`forget_message`) before she began answering it
-    # (`text` is empty: post nothing). Only "ok" exchanges are stored as conversation.
+    # message was deleted or recalled (`forget_message`) before she finished answering
+    # it, or is a copy of one she is answering or answered (the platform delivered it
+    # again): `text` is empty, post nothing. Only "ok" exchanges are stored as
+    # conversation.
     status: Literal["ok", "busy", "error", "rate_limited", "refused", "heard", "recalled"] = "ok"
     ooc_retries: int = 0
     latency_ms: float = 0.0
