@@ -33,6 +33,7 @@ from atri.cli_common import (
     err_console,
     fail,
     run_async,
+    stopped,
 )
 from atri.config import Secrets, Settings, setting_rule
 from atri.config_init import config_app
@@ -534,19 +535,19 @@ def _train(settings: Settings, resume: bool, one_run: list[str] | None = None) -
             notify=note,
             resume_flags=one_run or (),
         )
-    except TrainingInterrupted as stopped:
-        if stopped.version is not None:
+    except TrainingInterrupted as interrupted:
+        if interrupted.version is not None:
             removed = (
                 "deleting the run's checkpoints was stopped: the next `atri train` deletes "
                 "the rest."
-                if stopped.checkpoints_left
+                if interrupted.checkpoints_left
                 else "the run's checkpoints are removed."
             )
             message = (
-                f"Interrupted after the version was written: {stopped.version} is complete; "
+                f"Interrupted after the version was written: {interrupted.version} is complete; "
                 + removed
             )
-        elif stopped.step is None:
+        elif interrupted.step is None:
             message = (
                 "Interrupted before the first checkpoint (saved every [train] eval_steps = "
                 f"{settings.train.eval_steps} steps); no version was written and there is "
@@ -558,17 +559,17 @@ def _train(settings: Settings, resume: bool, one_run: list[str] | None = None) -
             resume_command = atri_command("train", "--resume", *(one_run or []))
             message = (
                 f"Interrupted; no version was written. `{resume_command}` continues from "
-                f"step {stopped.step}."
+                f"step {interrupted.step}."
             )
         err_console.print(message, markup=False, highlight=False)
-        raise typer.Exit(130) from None
+        stopped()  # the signal's line last, as every command's: "Stopped (SIGTERM)."
     except KeyboardInterrupt:
         # Before the run had its folder: loading the model or the data, taking its lock.
         err_console.print(
             "Interrupted before training began; no version was written and no checkpoint "
             "was touched."
         )
-        raise typer.Exit(130) from None
+        stopped()
     m = result.manifest
     # "ATRI adapter" would read as hers whoever it is: the same title as the loss plot's.
     table = summary_table(f"LoRA adapter {m['version']}", "", "value", show_header=False)

@@ -397,9 +397,11 @@ def test_resume_on_another_training_file_names_the_one_the_run_used(
     assert says(result.output, f" of {mine} in the checkpoint, ")
 
 
-def _interrupt(tmp_path: Path, config: Path, ready: str) -> subprocess.CompletedProcess[str]:
-    """`atri train` in a real process, sent SIGINT (Ctrl-C) once a file matching `ready`
-    (a glob under adapters/) is there; its exit."""
+def _interrupt(
+    tmp_path: Path, config: Path, ready: str, signum: int = signal.SIGINT
+) -> subprocess.CompletedProcess[str]:
+    """`atri train` in a real process, sent `signum` (SIGINT: Ctrl-C) once a file matching
+    `ready` (a glob under adapters/) is there; its exit."""
     command = [sys.executable, "-m", "atri", "--config", str(config), "train"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
@@ -412,7 +414,7 @@ def _interrupt(tmp_path: Path, config: Path, ready: str) -> subprocess.Completed
             assert time.monotonic() < deadline, "training did not get there"
             time.sleep(0.1)
         time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -440,6 +442,7 @@ def test_ctrl_c_says_whether_there_is_a_checkpoint_to_resume(
     )
     later = _interrupt(tmp_path, config, ".runs/*/checkpoint-*/trainer_state.json")
     assert later.returncode == 130, later.stderr
+    assert later.stderr.strip().splitlines()[-1] == "Stopped (Ctrl-C).", later.stderr
     steps = sorted(
         int(p.parent.name.split("-")[1])
         for p in (tmp_path / "adapters").glob(".runs/*/checkpoint-*/trainer_state.json")
@@ -511,3 +514,21 @@ def test_ctrl_c_once_the_version_is_in_place_leaves_nothing_to_publish_twice(
     again = runner.train(load_settings(config), resume=True, notify=said.append)
     assert again.resumed_from_step is None  # a new run, not the same one published again
     assert any("No interrupted run" in m for m in said), said
+
+
+def test_sigterm_stops_training_as_ctrl_c_does_said_as_itself_with_status_143(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """`systemctl stop` during `atri train`: the run says how to resume, its last line
+    names SIGTERM (it said only "Interrupted"), and the status is 143, so `atri train &&`
+    goes no further (0 would say the version was written)."""
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=400, eval_steps=2, gradient_accumulation=1
+    )
+    stopped = _interrupt(
+        tmp_path, config, ".runs/*/checkpoint-*/trainer_state.json", signal.SIGTERM
+    )
+    assert stopped.returncode == 143, stopped.stderr
+    assert stopped.stderr.strip().splitlines()[-1] == "Stopped (SIGTERM).", stopped.stderr
+    assert says(stopped.stderr, "`atri train --resume` continues from step ")
+    assert "Traceback" not in stopped.stderr
