@@ -51,8 +51,9 @@ def resolve_data_files(settings: Settings) -> DataFiles:
             f"{train_file} is a folder; pass the sharegpt file in it{_named_in(train_file)} "
             "(--dataset)."
         )
-    if not train_file.is_file():
-        _put_back_after_a_killed_prep(train_file.parent)
+    # Also when the training file is there: it may be the killed run's, moved in beside
+    # the earlier eval file still aside (a version trained on a dataset nothing keeps).
+    _put_back_after_a_killed_prep(train_file.parent)
     if not train_file.is_file():
         raise TrainError(
             f"{train_file}: dataset file not found; {_missing_dataset_advice(train_file)}"
@@ -151,7 +152,9 @@ def _filled_in_name(prompt: str, template: str) -> str | None:
 def _put_back_after_a_killed_prep(folder: Path) -> None:
     """The earlier dataset files an `atri prep` killed outright while moving its files in
     had moved aside, put back as the next `atri prep` would (it logs that it did): until
-    then training said "dataset file not found; run `atri prep` first"."""
+    then training said "dataset file not found; run `atri prep` first", or, with the new
+    training file moved in already, trained on it without its held-out file. Only dead
+    runs' leftovers are touched: a prep running now is left to finish."""
     from dataprep.output_folder import recover_interrupted
 
     with contextlib.suppress(OSError):  # a folder it cannot change: the sentence follows

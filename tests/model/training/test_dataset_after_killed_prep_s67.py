@@ -5,6 +5,7 @@ Training now puts them back, as the next `atri prep` would."""
 
 from __future__ import annotations
 
+import hashlib
 import signal
 from pathlib import Path
 
@@ -26,4 +27,24 @@ def test_training_puts_back_what_a_killed_prep_moved_aside(earlier: Path) -> Non
     settings.train.eval_dataset = ""
     files = resolve_data_files(settings)
     assert files.train == train_file
+    assert snapshot(earlier) == before and hidden_beside(earlier) == []
+
+
+def test_training_puts_back_the_earlier_dataset_also_once_the_new_file_was_moved_in(
+    earlier: Path,  # noqa: F811
+) -> None:
+    """Session 71: killed before its last move, the prep had put its new training file in
+    place beside the earlier files moved aside; training took that file (its held-out
+    file still aside: none) and published a version of a dataset the next prep undid."""
+    before = snapshot(earlier)
+    earlier_sha = hashlib.sha256((earlier / "atri_sharegpt.json").read_bytes()).hexdigest()
+    killed = stopped_run(earlier, "KILL", "last")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert snapshot(earlier) != before  # the new training file is in place
+
+    settings = Settings()
+    settings.train.dataset = str(earlier / "atri_sharegpt.json")
+    settings.train.eval_dataset = ""
+    files = resolve_data_files(settings)
+    assert files.train_sha256 == earlier_sha
     assert snapshot(earlier) == before and hidden_beside(earlier) == []
