@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from atri.config import ReloadSettings
 from atri.errors import ConfigError
 from atri.terminal import suggested_command
+from model.adapters.gguf_lora import ADAPTER_GGUF, GGUF_RECORD
 from model.adapters.reload_schedule import ReloadSchedule
 from model.adapters.validation import (
     AdapterManifest,
@@ -564,7 +565,10 @@ class Reloader:
             if isinstance(exc, AdapterError) and exc.retried:
                 self.retried.add(version)
             elif stamp is not None:
-                self.refused_files[version] = stamp
+                folder = self.adapters_dir / version
+                self.refused_files[version] = await asyncio.to_thread(
+                    with_own_conversion, stamp, folder
+                )
             return self._record(self._refused(version, reason, exc), kind, version)
         self.failed.discard(version)
         self.retried.discard(version)
@@ -1060,6 +1064,22 @@ def files_stamp(folder: Path) -> FilesStamp:
     except OSError:
         return ()
     return (("", own.st_mode, own.st_ino), *files)
+
+
+# What the worker itself writes into a version folder while trying it: the llamacpp
+# engine converts its peft files to GGUF there once (`gguf_lora.ensure_gguf_adapter`).
+OWN_CONVERSION_FILES = frozenset({ADAPTER_GGUF, GGUF_RECORD})
+
+
+def with_own_conversion(stamp: FilesStamp, folder: Path) -> FilesStamp:
+    """`stamp`, taken before a try, with the GGUF conversion the try wrote into `folder`
+    as it is now: else the version refused after converting differed from its stamp at
+    once, and the job tried it a second time, logging "still being copied?". A change to
+    any other file since the stamp is kept a change."""
+    now = {entry[0]: entry for entry in files_stamp(folder)[1:]}
+    before = [entry for entry in stamp if entry[0] not in OWN_CONVERSION_FILES]
+    written = [now[name] for name in sorted(OWN_CONVERSION_FILES) if name in now]
+    return (*before[:1], *sorted(before[1:] + written)) if stamp else stamp
 
 
 def folder_or_next_step(adapters_dir: Path, name: str) -> Path:
