@@ -501,6 +501,9 @@ class MemorySettings(Section):
     summary_fold_exchanges: PositiveInt = 8
     summary_max_tokens: PositiveInt = 256
     summary_max_wait_seconds: PositiveFloat = 60.0
+    # Messages and archived summaries older than this are deleted by the worker's
+    # periodic sweep (`ChatService._sweep`); 0 keeps them for ever.
+    delete_after_days: float = Field(default=0, ge=0)
 
 
 class RoomSettings(Section):

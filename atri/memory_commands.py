@@ -1,10 +1,11 @@
-"""`atri memory …`: list, show, reset, purge, import and export conversation memory."""
+"""`atri memory …`: list, show, reset, purge, prune, import and export conversation memory."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
@@ -379,6 +380,44 @@ def memory_purge(
     leftovers = purge_leftovers(_database()[0])
     if leftovers:
         console.print(printable(leftovers), markup=False)
+
+
+@memory_app.command("prune")
+def memory_prune(
+    older_than: Annotated[
+        float,
+        typer.Option(
+            "--older-than",
+            min=0.001,
+            help="delete messages stored more than this many days ago",
+        ),
+    ],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="delete without asking (needed without a terminal)")
+    ] = False,
+) -> None:
+    """Delete every scope's messages (archived ones included) and archived summaries
+    older than --older-than days for good, as [memory] delete_after_days does in a worker."""
+    if not yes:
+        ask_first(
+            f"Delete every message older than {older_than:g} days for good?",
+            "Nothing deleted: without --yes, prune asks before it deletes anything, and no "
+            "one can answer here (stdin is not a terminal); add --yes to delete them.",
+            "Nothing deleted.",
+        )
+
+    async def go(memory: Any) -> Any:
+        deleted = await memory.delete_older(time.time() - older_than * 86400)
+        await memory.settle_deletions()  # the text out of the file, not only hidden
+        return deleted
+
+    deleted = _with_memory(go)
+    counts = _counted((deleted.messages, "message"), (deleted.summaries, "summary"))
+    console.print(
+        f"Pruned: {counts or 'nothing'} older than {older_than:g} days deleted (summaries"
+        " a reset archived; each conversation's live summary is kept).",
+        markup=False,
+    )
 
 
 @memory_app.command("import")

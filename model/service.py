@@ -476,7 +476,7 @@ class ChatService:
         """Room lines past `[room] max_age_hours` (or past `max_lines_per_channel` in
         their room) are deleted every SWEEP_INTERVAL_SECONDS, also where no room is heard
         any more (a write sweeps only when some room is heard): a line is not kept much
-        longer than the bounds say."""
+        longer than the bounds say. So are messages past `[memory] delete_after_days`."""
         while True:
             await asyncio.sleep(room_module.SWEEP_INTERVAL_SECONDS)
             try:
@@ -484,6 +484,28 @@ class ChatService:
             except sqlite3.Error as exc:
                 await self.memory.rollback()
                 self.database_failures.report(exc, "write", "Old room lines are kept meanwhile.")
+            await self._delete_old_memory()
+
+    async def _delete_old_memory(self) -> None:
+        """The sweep's part for `[memory] delete_after_days` (0: nothing is deleted)."""
+        days = self.settings.memory.delete_after_days
+        if not days:
+            return
+        try:
+            deleted = await self.memory.delete_older(time.time() - days * 86400)
+        except sqlite3.Error as exc:
+            await self.memory.rollback()
+            self.database_failures.report(exc, "write", "Old messages are kept meanwhile.")
+            return
+        if deleted:
+            await self._settle_deletions()  # the text out of the file and its -wal
+            log.info(
+                "memory: deleted %d messages and %d archived summaries older than %g days"
+                " ([memory] delete_after_days)",
+                deleted.messages,
+                deleted.summaries,
+                days,
+            )
 
     async def _stop_sweeping_rooms(self) -> None:
         await stop_task(self._room_sweeper)

@@ -157,6 +157,18 @@ _EXPORT_JSON = json.JSONEncoder(ensure_ascii=False, indent=2)
 
 
 @dataclass
+class Deleted:
+    """What `Memory.delete_older` deleted: messages (live and archived) and archived
+    summaries."""
+
+    messages: int = 0
+    summaries: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.summaries)
+
+
+@dataclass
 class BackupCounts:
     """What `Memory.write_backup` wrote: the summary the CLI prints after it."""
 
@@ -175,6 +187,10 @@ class BackupCounts:
 IMPORT_PART_ROWS = 5000
 IMPORT_HOLD_SECONDS = 0.4
 IMPORT_PAUSE_SECONDS = 0.15
+
+# `delete_older`: rows deleted in one transaction at most, as an import writes them, with
+# the write lock let go between two (`IMPORT_PAUSE_SECONDS`): replies wait at most one.
+RETENTION_BATCH_ROWS = 5000
 
 
 class ImportStopped(Exception):
@@ -1273,6 +1289,69 @@ class Memory:
             lines = await self.room.delete_user(platform, user_id)
             await self.record_purge(f"{scope}:user:{user_id}")
             return await self.purge_user_in(scope, user_id), lines
+
+    async def delete_older(self, before: float) -> Deleted:
+        """Delete for good every message stored before `before` (epoch seconds), live or
+        archived, and every archived summary written before it (`[memory]
+        delete_after_days`), in transactions of at most RETENTION_BATCH_ROWS rows with
+        the write lock let go between them, so no reply waits on one long write.
+
+        A live summary stays: it is what she remembers of what is deleted. The message
+        it ends at (`covers_up_to`) stays as its mark, its text emptied: a reply made
+        from that summary alone checks that a message up to it is still live
+        (`append_many`'s `while_live`), the summarizer folds what comes after it, and an
+        export places the summary after it. Nothing is recorded in `resets`: no
+        conversation ends. The caller settles the deletions (`settle_deletions`)."""
+        deleted, after = Deleted(), 0
+        while True:
+            # Found outside the write lock, in id order from where the last batch ended,
+            # so a sweep reads the table once; the delete checks each row again.
+            ids = [
+                r[0]
+                for r in await self._db.execute_fetchall(
+                    "SELECT id FROM messages WHERE id > ? AND created_at < ? ORDER BY id LIMIT ?",
+                    (after, before, RETENTION_BATCH_ROWS),
+                )
+            ]
+            if not ids:
+                break
+            after = ids[-1]
+            deleted.messages += await self._delete_messages(ids, before)
+            await asyncio.sleep(IMPORT_PAUSE_SECONDS)  # a reply's turn at the write lock
+        async with self._tx.writing(Touch(everything=True)):
+            await self._tx.begin_immediate()
+            # A summary's mark older than the rest: its text goes, the row stays.
+            await self._db.execute(
+                "UPDATE messages SET content = '', display_name = '' WHERE created_at < ?"
+                " AND content != '' AND id IN (SELECT covers_up_to FROM summaries"
+                " WHERE archived = 0)",
+                (before,),
+            )
+            cur = await self._db.execute(
+                "DELETE FROM summaries WHERE archived = 1 AND created_at < ?", (before,)
+            )
+            deleted.summaries = cur.rowcount
+            await self._tx.commit()
+        return deleted
+
+    async def _delete_messages(self, ids: list[int], before: float) -> int:
+        """One transaction of `delete_older`: those of `ids` still older than `before`
+        that no live summary ends at (one written since they were found included)."""
+        total = 0
+        # A read of any conversation waits for it (`Touch.everything`), as for an import.
+        async with self._tx.writing(Touch(everything=True)):
+            await self._tx.begin_immediate()
+            for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                part = ids[start : start + _IDS_PER_STATEMENT]
+                cur = await self._db.execute(
+                    f"DELETE FROM messages WHERE id IN ({','.join('?' * len(part))})"
+                    " AND created_at < ? AND id NOT IN"
+                    " (SELECT covers_up_to FROM summaries WHERE archived = 0)",
+                    (*part, before),
+                )
+                total += cur.rowcount
+            await self._tx.commit()
+        return total
 
     async def record_purge(self, key: str) -> None:
         """Keep that `key` was purged now (no text), for good: an import of a file
