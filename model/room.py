@@ -11,11 +11,12 @@ late, as a bot catching up after a reconnect sends it, is as old as it is), and 
 the worker every SWEEP_INTERVAL_SECONDS while it runs, rooms heard or not (`sweep`).
 Reset archives lines (hidden from the model), purge deletes them. Each line keeps the
 platform's id of its message (`request_id`, as in the request): a message deleted or
-recalled archives its line as a reset would, and an edited one takes its newest text. A
-reset or purge of lines also leaves a record in the memory's `resets` table
-(`RESET_LINES`): a line said before it that reaches the worker after it (a bot catching
-up after a reconnect, a QQ line waiting for a member's name) is not kept, also when
-the reset came from another process (`atri memory`). Records go after
+recalled archives its line as a reset would, and an edited one takes its newest text;
+one the platform delivers again (a OneBot reconnect, a Discord resume) is no second
+line (`add`'s `copies_since`). A reset or purge of lines also leaves a record in the
+memory's `resets` table (`RESET_LINES`): a line said before it that reaches the worker
+after it (a bot catching up after a reconnect, a QQ line waiting for a member's name)
+is not kept, also when the reset came from another process (`atri memory`). Records go after
 RESET_RECORD_SECONDS, so a line said longer than that before it is heard is not kept
 at all. A record dated past the worker's clock (MAX_CLOCK_AHEAD_SECONDS: made while
 this machine's clock ran ahead) keeps no line out, and the sweep deletes it.
@@ -74,16 +75,21 @@ RESET_RECORD_SECONDS = 24 * 3600.0
 # person's lines in it) or `qq:user:42` (theirs in every room of the platform). A line
 # said before (its `said_at` older than the record's `at`) is not kept (`add`).
 RESET_LINES = 3
-# A line (?1 room, ?2 platform, ?3 user id, ?6 heard at, ?7 said_at), unless a reset or
-# purge that reached it was recorded after it was said, or it was said so long before it
-# was heard that the record of such a reset may be gone (RESET_RECORD_SECONDS). A record
-# dated past the worker's clock (MAX_CLOCK_AHEAD_SECONDS) does not count.
+# A line (?1 room, ?2 platform, ?3 user id, ?6 heard at, ?7 said_at, ?8 message id),
+# unless a reset or purge that reached it was recorded after it was said, or it was said
+# so long before it was heard that the record of such a reset may be gone
+# (RESET_RECORD_SECONDS), or a line of the same message by the same person is kept in
+# the room, heard at ?10 or later (archived too): the platform delivered it again. A
+# record dated past the worker's clock (MAX_CLOCK_AHEAD_SECONDS) does not count.
+# `request_id != ''` lets SQLite take the index of message ids (`room_lines_request`).
 _INSERT_LINE = (
     "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
     " said_at, request_id, edited_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
     f" WHERE ?7 > ?6 - {RESET_RECORD_SECONDS} AND NOT EXISTS (SELECT 1 FROM resets"
     f" WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
     f" ?2 || ':user:' || ?3) AND at > ?7 AND at <= ?6 + {MAX_CLOCK_AHEAD_SECONDS})"
+    " AND NOT EXISTS (SELECT 1 FROM room_lines WHERE room = ?1 AND request_id = ?8"
+    " AND request_id != '' AND user_id = ?3 AND created_at >= ?10)"
 )
 
 K = TypeVar("K", bound=Hashable)
@@ -260,11 +266,15 @@ class RoomLog:
         said_at: float = 0.0,
         request_id: str = "",
         edited_at: float = 0.0,
+        copies_since: float = 0.0,
     ) -> None:
         """Keep one line; returns once it is committed and the room is within bounds.
         `said_at`: when the platform says it was said (seconds since 1970; 0 = not told);
         `request_id`: the platform's id of the message ("" = not told); `edited_at`: when
-        `text` was written, if by an edit (`reword`). A line of a
+        `text` was written, if by an edit (`reword`). A message the platform delivers
+        twice is one line: a line of `request_id` by `user_id` in the room, heard at
+        `copies_since` (seconds since 1970) or later and still kept, keeps this one out;
+        ids older than that may name a new message (a platform reusing its ids). A line of a
         message already deleted or recalled is not kept, nor one said before a reset or
         purge that reached it (`RESET_LINES`): its platform time, as the line is ordered
         by (`platform_time`; a line without one was said when heard), is compared with
@@ -287,6 +297,7 @@ class RoomLog:
             platform_time(said_at, now),
             request_id,
             edited_at,
+            copies_since,
         )
         # Queued before any await: an archive of this message that starts later waits
         # for this write (`_change`), so the two never pass each other.
@@ -386,6 +397,20 @@ class RoomLog:
             (room, time.time() - max_age_seconds, limit),
         )
         return [RoomLine(r[0], r[1], r[2], r[3]) for r in reversed(list(rows))]
+
+    async def holds_line(self, room: str, user_id: str, request_id: str, since: float) -> bool:
+        """Whether a line of `user_id`'s message `request_id` heard at `since` (seconds
+        since 1970) or later is kept in `room`, live or archived; one being written is
+        waited for (`OneTransaction.read`)."""
+        if not (room and user_id and request_id):
+            return False
+        rows = await self._tx.read(
+            [("room", room)],
+            "SELECT 1 FROM room_lines WHERE room = ? AND request_id = ? AND request_id != ''"
+            " AND user_id = ? AND created_at >= ? LIMIT 1",
+            (room, request_id, user_id, since),
+        )
+        return any(True for _ in rows)
 
     async def all_lines(self, room: str) -> list[RoomLine]:
         rows = await self._db.execute_fetchall(

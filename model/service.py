@@ -661,20 +661,38 @@ class ChatService:
         answer it unasked (an ordinary reply), else it is kept as a room line. She
         stays silent rather than say she is busy or failed: nobody asked her. Where the
         bot cannot post (`may_speak_up` false) it is a room line, and the speak-up's
-        cooldown and hourly cap are left for when she can."""
+        cooldown and hourly cap are left for when she can. A message the platform
+        delivers twice is one or the other: a copy of one she spoke up to is no room
+        line besides her exchange (also in her cooldown, when no speak-up would come),
+        and one kept as a room line is not spoken up to when its copy comes."""
         room = self._room_of(request)
-        if not (room and text and request.user_id and request.may_speak_up):
-            return await self._hear(request, text, scope)
-        if self._no_place_for(scope):
-            return await self._hear(request, text, scope)
-        read = request.text_for_reply()
-        if not self.speak_up.wants_to(listed_channel(request, self.speak_up.channels), read):
+        channel = listed_channel(request, self.speak_up.channels)
+        if not (room and channel and text and request.user_id and request.may_speak_up):
             return await self._hear(request, text, scope)
         async with self._first_copy(scope, request) as first:
             if not first:  # she spoke up to it already: no room line of it besides
                 return self._copy_not_answered(scope, request)
+            read = request.text_for_reply()
+            if (
+                self._no_place_for(scope)
+                or await self._kept_as_line(room, request)
+                or not self.speak_up.wants_to(channel, read)
+            ):
+                return await self._hear(request, text, scope)
             reply = await self._counted(self._answer_in_order(scope, request, read), scope)
         return reply if reply.status == "ok" else await self._hear(request, text, scope)
+
+    async def _kept_as_line(self, room: str, request: ChatRequest) -> bool:
+        """Whether the message is kept as a room line of `room` already (heard within
+        COPY_WITHIN_SECONDS): its copy is heard again (one line), not spoken up to. A
+        failing database says no: the line's own write logs the failure."""
+        since = time.time() - COPY_WITHIN_SECONDS
+        try:
+            return await self.memory.room.holds_line(
+                room, request.user_id, request.request_id, since
+            )
+        except sqlite3.Error:
+            return False
 
     async def _edited(self, request: ChatRequest, text: str, scope: str) -> Reply:
         """A message edited after she heard or answered it: its room line and its copy
@@ -729,6 +747,8 @@ class ChatService:
                         request.sent_at,
                         request.request_id,
                         said.at,
+                        # A copy the platform delivers again is no second line.
+                        copies_since=time.time() - COPY_WITHIN_SECONDS,
                     )
                 )
         except sqlite3.Error as exc:  # nobody asked her anything: a log line, once a while
