@@ -89,7 +89,7 @@ _INSERT_LINE = (
     f" WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
     f" ?2 || ':user:' || ?3) AND at > ?7 AND at <= ?6 + {MAX_CLOCK_AHEAD_SECONDS})"
     " AND NOT EXISTS (SELECT 1 FROM room_lines WHERE room = ?1 AND request_id = ?8"
-    " AND request_id != '' AND user_id = ?3 AND created_at >= ?10)"
+    " AND request_id != '' AND user_id = ?3 AND content = ?5 AND created_at >= ?10)"
 )
 
 K = TypeVar("K", bound=Hashable)
@@ -272,9 +272,10 @@ class RoomLog:
         `said_at`: when the platform says it was said (seconds since 1970; 0 = not told);
         `request_id`: the platform's id of the message ("" = not told); `edited_at`: when
         `text` was written, if by an edit (`reword`). A message the platform delivers
-        twice is one line: a line of `request_id` by `user_id` in the room, heard at
-        `copies_since` (seconds since 1970) or later and still kept, keeps this one out;
-        ids older than that may name a new message (a platform reusing its ids). A line of a
+        twice is one line: a line of `request_id` by `user_id` in the room saying the same,
+        heard at `copies_since` (seconds since 1970) or later and still kept, keeps this
+        one out; ids older than that, or another text under the same id, name a new
+        message (a platform reusing its ids, a counter started again). A line of a
         message already deleted or recalled is not kept, nor one said before a reset or
         purge that reached it (`RESET_LINES`): its platform time, as the line is ordered
         by (`platform_time`; a line without one was said when heard), is compared with
@@ -398,17 +399,20 @@ class RoomLog:
         )
         return [RoomLine(r[0], r[1], r[2], r[3]) for r in reversed(list(rows))]
 
-    async def holds_line(self, room: str, user_id: str, request_id: str, since: float) -> bool:
-        """Whether a line of `user_id`'s message `request_id` heard at `since` (seconds
-        since 1970) or later is kept in `room`, live or archived; one being written is
-        waited for (`OneTransaction.read`)."""
+    async def holds_line(
+        self, room: str, user_id: str, request_id: str, text: str, since: float, max_chars: int
+    ) -> bool:
+        """Whether a line of `user_id`'s message `request_id` saying `text` (as a line
+        keeps it: its first `max_chars`) heard at `since` (seconds since 1970) or later
+        is kept in `room`, live or archived; one being written is waited for
+        (`OneTransaction.read`)."""
         if not (room and user_id and request_id):
             return False
         rows = await self._tx.read(
             [("room", room)],
             "SELECT 1 FROM room_lines WHERE room = ? AND request_id = ? AND request_id != ''"
-            " AND user_id = ? AND created_at >= ? LIMIT 1",
-            (room, request_id, user_id, since),
+            " AND user_id = ? AND content = ? AND created_at >= ? LIMIT 1",
+            (room, request_id, user_id, text[:max_chars], since),
         )
         return any(True for _ in rows)
 

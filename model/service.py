@@ -269,7 +269,7 @@ class ChatService:
         # Platform messages being answered, as (scope, request id): a copy of one that
         # arrives meanwhile (a OneBot implementation delivering its events again after a
         # reconnect, a Discord resume replaying one) is not answered twice (`_first_copy`).
-        self._answering: set[tuple[str, str]] = set()
+        self._answering: set[tuple[str, str, str, str]] = set()
         # Edits of messages whose exchange or room line may not be stored yet: the
         # exchange stored later takes the new text (`_store_exchange`), so does the line.
         self._pending_edits = PendingEdits(w.request_timeout_seconds + EDIT_GRACE_SECONDS)
@@ -596,10 +596,14 @@ class ChatService:
         """Whether the request is the first copy of its platform message to be answered:
         no copy is being answered (this one counts as being answered until the block
         ends) and no exchange of it was stored within COPY_WITHIN_SECONDS, even one
-        archived since (a reset, a recall or a cut reply does not make it new). A request with no message id (the console,
-        a /v1 client) is always first. A copy told "busy" or "rate_limited" stored
+        archived since (a reset, a recall or a cut reply does not make it new), by the
+        same person saying the same. A request with no message id (the console, a /v1
+        client) is always first. A copy told "busy" or "rate_limited" stored
         nothing: sent again, it is answered."""
-        key = (scope, request.request_id)
+        # Who said what under the id, too: a platform reusing its ids (a counter started
+        # again, ids per chat) names a new message by one said by another or otherwise.
+        text = visible_text(request.text)
+        key = (scope, request.request_id, request.user_id, text)
         if not (scope and request.request_id):
             yield True
             return
@@ -610,7 +614,9 @@ class ChatService:
         try:
             try:
                 since = time.time() - COPY_WITHIN_SECONDS
-                stored = await self.memory.holds_request(scope, request.request_id, since)
+                stored = await self.memory.holds_request(
+                    scope, request.request_id, request.user_id, text, since
+                )
             except sqlite3.Error:
                 stored = False  # answered: the answer's own read says the database failed
             yield not stored
@@ -675,21 +681,21 @@ class ChatService:
             read = request.text_for_reply()
             if (
                 self._no_place_for(scope)
-                or await self._kept_as_line(room, request)
+                or await self._kept_as_line(room, request, text)
                 or not self.speak_up.wants_to(channel, read)
             ):
                 return await self._hear(request, text, scope)
             reply = await self._counted(self._answer_in_order(scope, request, read), scope)
         return reply if reply.status == "ok" else await self._hear(request, text, scope)
 
-    async def _kept_as_line(self, room: str, request: ChatRequest) -> bool:
-        """Whether the message is kept as a room line of `room` already (heard within
+    async def _kept_as_line(self, room: str, request: ChatRequest, text: str) -> bool:
+        """Whether the message (`text`) is kept as a room line of `room` already (heard within
         COPY_WITHIN_SECONDS): its copy is heard again (one line), not spoken up to. A
         failing database says no: the line's own write logs the failure."""
         since = time.time() - COPY_WITHIN_SECONDS
         try:
             return await self.memory.room.holds_line(
-                room, request.user_id, request.request_id, since
+                room, request.user_id, request.request_id, text, since, self.room_bounds.max_chars
             )
         except sqlite3.Error:
             return False

@@ -947,18 +947,24 @@ class Memory:
         )
         return [str(row[0]) for row in rows]
 
-    async def holds_request(self, scope: str, request_id: str, since: float = 0.0) -> bool:
-        """Whether an exchange of the platform message `request_id` stored in `scope` at
-        `since` (seconds since 1970) or later is kept, live or archived (reset, recalled
-        or cut since): she answered it."""
+    async def holds_request(
+        self, scope: str, request_id: str, user_id: str, text: str, since: float = 0.0
+    ) -> bool:
+        """Whether an exchange of `user_id`'s platform message `request_id` saying `text`
+        stored in `scope` at `since` (seconds since 1970) or later is kept, live or
+        archived (reset, recalled or cut since): she answered it. The text stored may be
+        the end of `text` only (a message too long for her prompt). Another person, or
+        another text, under the same id is a new message: a OneBot implementation whose
+        counter started again, or whose ids are per chat, reuses its ids."""
         if not request_id:
             return False
         rows = await self._read_whole(
             [("scope", scope)],
             # `request_id != ''` lets SQLite take the index of request ids.
             "SELECT 1 FROM messages WHERE request_id = ? AND request_id != '' AND scope = ?"
-            " AND role = 'user' AND created_at >= ? LIMIT 1",
-            (request_id, scope, since),
+            " AND role = 'user' AND user_id = ? AND content != ''"
+            " AND substr(?, -length(content)) = content AND created_at >= ? LIMIT 1",
+            (request_id, scope, user_id, text, since),
         )
         return any(True for _ in rows)
 

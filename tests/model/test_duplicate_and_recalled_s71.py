@@ -151,3 +151,20 @@ async def test_a_message_deleted_while_she_answers_it_gets_no_reply(
         assert (reply.status, reply.text) == ("recalled", "")  # no adapter posts it
         assert await service.memory.history(reply.scope) == []  # archived, as before
         assert (await service.chat(said("hello", request_id="m2"))).status == "ok"
+
+
+async def test_an_id_reused_for_a_new_message_is_answered(echo_settings: Settings) -> None:
+    """A OneBot implementation whose message counter started again (its restart, its
+    database wiped) reuses ids within the day: a new message by them was silently not
+    answered. The same person's same words under the id are a copy; anything else is new."""
+    echo_settings.memory.scope = "channel"  # one conversation the channel's members share
+    async with await ChatService.open(echo_settings) as service:
+
+        def in_channel(text: str, user: str) -> ChatRequest:
+            return said(text, "qq-5000", user).model_copy(update={"channel_id": "g1"})
+
+        assert (await service.chat(in_channel("before the restart", "u1"))).status == "ok"
+        assert (await service.chat(in_channel("after the restart", "u1"))).status == "ok"
+        assert (await service.chat(in_channel("before the restart", "u2"))).status == "ok"
+        copy = await service.chat(in_channel("before the restart", "u1"))
+        assert (copy.status, copy.text) == ("recalled", "")

@@ -139,3 +139,20 @@ async def test_an_older_database_gets_the_index_of_line_ids_at_open(
     plan = con.execute(f"EXPLAIN QUERY PLAN {_INSERT_LINE}", [""] * 10).fetchall()
     con.close()
     assert any("room_lines_request" in str(step) for step in plan), plan
+
+
+async def test_an_id_reused_for_other_words_or_by_another_is_a_line_of_its_own(
+    echo_settings: Settings,
+) -> None:
+    """A OneBot implementation whose counter started again (or whose ids are per chat)
+    names new messages by ids it used before: only the same person's same words under
+    the id are a copy."""
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(heard("第一句", "qq-5000"))
+        await service.chat(heard("重启后的新消息", "qq-5000"))  # its counter started again
+        await service.chat(heard("第一句", "qq-5000", "2"))  # another member, same id
+        assert await lines(service) == [
+            ("1", "第一句"),
+            ("1", "重启后的新消息"),
+            ("2", "第一句"),
+        ]
