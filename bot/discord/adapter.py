@@ -537,11 +537,24 @@ async def _post_retrying(
         if nothing_sent:
             turn.release()
         try:
-            await asyncio.sleep(delay)
+            await _wait_unless_closed(delay, limits)
         finally:
             if nothing_sent:
                 await turn.acquire()
     raise AssertionError("unreachable: the last try returns or raises")
+
+
+# How often a retry's wait looks whether the client closed (`atri serve` stopping).
+CLOSED_LOOK_SECONDS = 0.25
+
+
+async def _wait_unless_closed(seconds: float, limits: Limits) -> None:
+    """`seconds`, cut short once the client closes: the part is then not posted, and her
+    memory is corrected while the service is still up (a 20 s wait outlasted a stop,
+    which left the unposted reply remembered as said)."""
+    until = time.monotonic() + seconds
+    while not limits.closed() and (left := until - time.monotonic()) > 0:
+        await asyncio.sleep(min(left, CLOSED_LOOK_SECONDS))
 
 
 # What a post fails with besides Discord's refusal (discord.HTTPException): the

@@ -226,3 +226,19 @@ async def test_a_cloudflare_ban_is_said_in_one_sentence_once_a_while(
         "403 or 429 answers): her replies are refused until it lifts"
     ]
     assert "<html>" not in caplog.text
+
+
+async def test_a_retry_waiting_when_the_client_closes_ends_the_reply_unsent(
+    faulty: FaultyDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`atri serve` stopped while a part waited 20 s for its retry: the wait outlasted the
+    stop and the unposted reply stayed remembered as said. The wait now ends when the
+    client closes, and memory is corrected at once."""
+    monkeypatch.setattr(adapter, "POST_RETRY_DELAYS", (20.0, 20.0), raising=False)
+    faulty.faults = [SERVICE_UNAVAILABLE] * 3
+    async with running_client(faulty, service, service.settings):
+        await faulty.send_message(MEMBER_ID, f"{MENTION} 晚安", mentions=(BOT_ID,))
+        await faulty.wait_for_calls(is_a_post)
+    expected = [("user", "晚安")]
+    assert await settled_history(service, MEMBER_ID, expected) == expected
+    assert len(posted(faulty)) == 1
