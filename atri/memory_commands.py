@@ -129,6 +129,7 @@ def memory_list(
     """List conversation scopes with their message counts."""
 
     async def go(memory: Any) -> list[dict[str, Any]]:
+        _say_unfinished_imports(memory.path)
         return await memory.scopes()  # type: ignore[no-any-return]
 
     prefix = typed(prefix)
@@ -458,15 +459,55 @@ def memory_import(
         fail(f"{file}: cannot be read as an ATRI memory export (it nests too deeply).")
 
     async def go(memory: Any) -> Any:
+        from model.memory.import_marker import marking_import
         from model.memory.store import ImportStopped
 
-        try:
-            return await memory.import_export(export, include_purged=include_purged)
-        except ImportStopped as stopped:
-            raise _stopped_import(stopped, memory.path) from None
+        _say_unfinished_imports(memory.path, file)
+        command = _import_command(file, include_purged)
+        with marking_import(memory.path, file, command) as started:
+            try:
+                return await memory.import_export(
+                    export, include_purged=include_purged, planned=started
+                )
+            except ImportStopped as stopped:
+                raise _stopped_import(stopped, memory.path) from None
 
     result = _with_memory(go, creates=True)
     console.print(import_summary(result), markup=False, highlight=False)
+
+
+def _import_command(file: Path, include_purged: bool) -> str:
+    """`atri memory import` of `file` as typed again: with the config and option given."""
+    import shlex
+
+    config = configured_settings().config_file
+    words = ["atri"]
+    if config:
+        words += ["--config", shlex.quote(str(Path(config).resolve()))]
+    words += ["memory", "import", shlex.quote(str(file.resolve()))]
+    if include_purged:
+        words.append("--include-purged")
+    return " ".join(words)
+
+
+def _say_unfinished_imports(database: Path, importing: Path | None = None) -> None:
+    """Name each import into `database` that a kill (SIGKILL, a power cut) cut short: its
+    parts were committed one at a time, so the database holds part of its file. One of
+    the file being imported now is completed by this import."""
+    from model.memory.import_marker import local_time, unfinished_imports
+
+    for marker in unfinished_imports(database):
+        if importing is not None and Path(marker.file) == importing.resolve():
+            changed = "" if marker.same_file(importing) else " (the file has changed since)"
+            err_console.print(
+                f"Completing the import of {marker.file} that started at "
+                f"{local_time(marker.started_at)} and did not finish (the process was "
+                f"killed){changed}; what it stored is skipped.",
+                markup=False,
+                highlight=False,
+            )
+        else:
+            err_console.print(marker.sentence(), markup=False, highlight=False)
 
 
 def _stopped_import(stopped: Any, path: Path) -> BaseException:

@@ -80,6 +80,7 @@ from model.memory import (
     scope_key,
 )
 from model.memory.database import Doing
+from model.memory.import_marker import unfinished_imports
 from model.metrics import SummaryCounts, WorkerMetrics
 from model.protocol import (
     PERSONAL_SCOPE,
@@ -418,6 +419,8 @@ class ChatService:
         persona = configured_persona(settings, card)
         load_name_tables()
         memory = await Memory.open(settings.path(settings.memory.path), expect_new=scratch_memory)
+        for killed in unfinished_imports(memory.path):  # it holds part of that file
+            log.warning("%s", killed.sentence())
         try:
             engine = engine or await create_engine(settings, persona)
         except BaseException:

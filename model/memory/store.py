@@ -1555,7 +1555,10 @@ class Memory:
         }
 
     async def import_export(
-        self, export: MemoryExport | MemoryBackup, include_purged: bool = False
+        self,
+        export: MemoryExport | MemoryBackup,
+        include_purged: bool = False,
+        planned: Callable[[int], object] | None = None,
     ) -> ImportResult:
         """Add a checked export (`parse_export`): messages, summaries and room lines already
         stored (same author, text and time) are skipped, so importing the same file twice
@@ -1574,7 +1577,11 @@ class Memory:
         unless `include_purged`: the purges stored before the import, and one made while
         it runs. A backup's own purges are kept here (for later imports) but do not filter
         the backup itself: its rows outlived them. Its channel modes are set as their
-        channels' here (`restore_modes`)."""
+        channels' here (`restore_modes`).
+
+        `planned` is called with the rows to write before the first part is (not when
+        the file adds nothing): `atri memory import` marks the import there, so one
+        killed outright is named later (`import_marker`)."""
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
         if isinstance(export, MemoryExport):
             scopes = [*scopes, *export.member_conversations]
@@ -1599,6 +1606,8 @@ class Memory:
             keys = {part.scope for part in scopes} | {line.room for line in export.room_lines}
             plan.name = f"{len(keys)} scope(s)"
             plan.names_scopes = True
+        if planned is not None and (plan.parts or plan.backup is not None):
+            planned(sum(part.rows for part in plan.parts))
         await self._write_plan(plan)
         return plan.result()
 
