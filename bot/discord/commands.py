@@ -137,12 +137,12 @@ async def respond(
         except discord.HTTPException as exc:
             # Expired (it reached her after Discord's 3 s), or answered already (the same
             # interaction delivered twice): the work still ends, and no answer can go out.
-            log.warning("could not defer Discord command %s: %s", interaction.id, exc)
+            log.warning("could not defer %s: %s%s", command_named(interaction), exc, _why(exc))
             answerable = False
     try:
         text = (await task).text
     except Exception:
-        log.exception("Discord command %s failed", interaction.command and interaction.command.name)
+        log.exception("%s failed", command_named(interaction))
         text = lines().failed
     if not answerable:
         return
@@ -153,7 +153,39 @@ async def respond(
         for part in parts:
             await interaction.followup.send(part, ephemeral=True)
     except discord.HTTPException as exc:  # e.g. the interaction expired meanwhile
-        log.warning("could not answer Discord command %s: %s", interaction.id, exc)
+        log.warning("could not answer %s: %s%s", command_named(interaction), exc, _why(exc))
+
+
+# Discord's codes for an interaction it no longer takes answers to, and why that happens.
+_EXPIRED = {
+    10062: (
+        " (it reached ATRI after Discord's 3 s to acknowledge a command: this machine or its"
+        " event loop was too busy, or its network slow; the command's"
+        " work was still done)"
+    ),
+    10015: " (15 minutes passed since the command: its follow-ups are no longer taken)",
+}
+
+
+_EXPIRED_NAMES = {10062: "Unknown interaction", 10015: "Unknown Webhook"}
+
+
+def _why(exc: discord.HTTPException) -> str:
+    """Why Discord refused an interaction's answer, where it expired. By its code, or by
+    its message where the body came without a JSON content type (a proxy's)."""
+    code = exc.code or next((c for c, name in _EXPIRED_NAMES.items() if name in exc.text), 0)
+    return _EXPIRED.get(code, "")
+
+
+def command_named(interaction: discord.Interaction[Any]) -> str:
+    """The command, who used it and where, for a log line (the interaction's id alone
+    told the operator nothing)."""
+    name = interaction.command.qualified_name if interaction.command else "?"
+    where = f" in channel {interaction.channel_id}" if interaction.channel_id else " in a DM"
+    return (
+        f"Discord command /{name} of user {interaction.user.id}{where} "
+        f"(interaction {interaction.id})"
+    )
 
 
 async def answer_command_error(
@@ -164,9 +196,9 @@ async def answer_command_error(
     instead of "The application did not respond" and a traceback in the log."""
     failed = isinstance(error, app_commands.CommandInvokeError)
     if failed:
-        log.error("Discord command %s failed", interaction.id, exc_info=error)
+        log.error("%s failed", command_named(interaction), exc_info=error)
     else:
-        log.info("Discord command %s not run: %s", interaction.id, error)
+        log.info("%s not run: %s", command_named(interaction), error)
     if isinstance(error, ServersOnly):
         text = lines().admin_in_servers_only
     elif isinstance(error, NotListed):
@@ -179,7 +211,7 @@ async def answer_command_error(
         else:
             await interaction.response.send_message(text, ephemeral=True)
     except discord.HTTPException as exc:
-        log.warning("could not answer Discord command %s: %s", interaction.id, exc)
+        log.warning("could not answer %s: %s%s", command_named(interaction), exc, _why(exc))
 
 
 async def _with_discord_details(

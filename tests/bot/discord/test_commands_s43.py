@@ -60,3 +60,7 @@ async def test_an_expired_slow_command_still_does_its_work_and_logs_no_failure(
     assert len(fake_discord.calls_matching(is_callback)) == 1  # and not answered again
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert "could not defer Discord command" in caplog.text
+    # Which command, whose, where, and why Discord no longer takes its answer (session
+    # 71: the line named the interaction's id alone).
+    assert f"Discord command /atri reset of user {MEMBER_ID} in channel " in caplog.text
+    assert "after Discord's 3 s to acknowledge a command" in caplog.text
