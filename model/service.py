@@ -81,7 +81,7 @@ from model.memory import (
 )
 from model.memory.database import Doing
 from model.memory.import_marker import unfinished_imports
-from model.metrics import SummaryCounts, WorkerMetrics
+from model.metrics import AdapterInfo, SummaryCounts, TokenTotals, WorkerMetrics
 from model.protocol import (
     PERSONAL_SCOPE,
     SHARED_SCOPE,
@@ -241,9 +241,13 @@ class ChatService:
         self.card_prompt = persona.system_prompt()
         for note in persona.unused:
             log.warning("Character card: %s.", note)
-        self.metrics = WorkerMetrics()
+        self.metrics = WorkerMetrics(settings.worker.request_timeout_seconds)
         self.batcher = self._new_batcher()
         self.metrics.watch_queue(lambda: self.batcher.depth)
+        self.metrics.watch_rows_in_flight(lambda: self.batcher.rows_in_flight)
+        self.metrics.watch_engine(
+            lambda: TokenTotals(engine.stats.generated_tokens, engine.stats.prompt_tokens)
+        )
         w = settings.worker
         self.rate_limiter = RateLimiter(w.rate_limit_per_minute)
         # Open-API callers by network address (see `chat`), apart from the user ids.
@@ -259,6 +263,9 @@ class ChatService:
         self.ooc_regenerations = 0
         self.last_reload: dict[str, object] = {}
         self.reloader = self._new_reloader()
+        self.metrics.watch_adapter(
+            lambda: AdapterInfo(self.reloader.shown, engine.name, engine.base_id)
+        )
         # Messages of one conversation are answered in order, so history stays coherent.
         self._scope_locks = ScopeLocks()
         # Platform messages deleted or recalled, as (scope, request id), the newest
@@ -303,6 +310,7 @@ class ChatService:
                     summarizer.overdue,
                     summarizer.compactions,
                     summarizer.not_summaries,
+                    summarizer.failed,
                 )
             )
         self._room_sweeper: asyncio.Task[None] | None = None
@@ -487,6 +495,7 @@ class ChatService:
             except sqlite3.Error as exc:
                 await self.memory.rollback()
                 self.database_failures.report(exc, "write", "Old room lines are kept meanwhile.")
+                self.metrics.observe_write_failure("retention")
             await self._delete_old_memory()
 
     async def _delete_old_memory(self) -> None:
@@ -499,6 +508,7 @@ class ChatService:
         except sqlite3.Error as exc:
             await self.memory.rollback()
             self.database_failures.report(exc, "write", "Old messages are kept meanwhile.")
+            self.metrics.observe_write_failure("retention")
             return
         if deleted:
             await self._settle_deletions()  # the text out of the file and its -wal
@@ -733,6 +743,7 @@ class ChatService:
         except sqlite3.Error as exc:  # a log line, once a while, as for a line she overheard
             await self.memory.rollback()
             self.database_failures.report(exc, "write", "An edited message keeps its old text.")
+            self.metrics.observe_write_failure("edit")
         if changed:  # an edit of a message never kept writes nothing to settle
             await asyncio.shield(self._settle_deletions())  # the old text out of the file
         return Reply(text="", scope=scope, status="heard")
@@ -762,6 +773,7 @@ class ChatService:
                 )
         except sqlite3.Error as exc:  # nobody asked her anything: a log line, once a while
             self.database_failures.report(exc, "write", "Lines she overheard are not kept.")
+            self.metrics.observe_write_failure("room_line")
         return Reply(text="", scope=scope, status="heard")
 
     def _newest_text(self, scope: str, request: ChatRequest, text: str, after: int = 0) -> Edit:
@@ -901,6 +913,7 @@ class ChatService:
                 self.database_failures.report(
                     exc, "write", "Replies are given but not remembered meanwhile."
                 )
+                self.metrics.observe_write_failure("reply")
             else:
                 if recalled:
                     # Deleted or recalled while she answered it: her reply is not posted
@@ -1208,6 +1221,8 @@ class ChatService:
         except sqlite3.Error as exc:
             await self.memory.rollback()
             self.database_failures.report(exc, doing, f"{what} was refused.")
+            if doing != "read":
+                self.metrics.observe_write_failure("command")
             raise MemoryUnavailable(
                 str(database_error(self.memory.path, exc, doing, running=True))
             ) from None
@@ -1467,6 +1482,8 @@ class ChatService:
             "summaries_written": self.summarizer.written,
             "summary_compactions": self.summarizer.compactions,
             "summary_answers_not_taken": self.summarizer.not_summaries,
+            "summaries_overdue": self.summarizer.overdue,
+            "summary_failures": self.summarizer.failed,
         }
 
     async def reload(self, version: str = "") -> ReloadResult:

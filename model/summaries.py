@@ -433,6 +433,7 @@ class Summarizer:
         self.written = 0
         self.compactions = 0
         self.not_summaries = 0  # model answers not taken as summaries (see is_summary_of)
+        self.failed = 0  # folds not written: the database or the model failed
         self._pending: dict[str, None] = {}  # scopes to fold, in the order asked
         self._wake = asyncio.Event()
         self._working = False
@@ -490,8 +491,10 @@ class Summarizer:
                 try:
                     await self._fold_then_catch_up(scope)
                 except sqlite3.Error as exc:
+                    self.failed += 1
                     self.failures.report(exc, None, "A memory summary was not written.")
                 except Exception as exc:
+                    self.failed += 1
                     self._report_failure(scope, exc)
                 finally:
                     self._working = False

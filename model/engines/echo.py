@@ -67,6 +67,7 @@ class EchoEngine:
             else:
                 out.append(Generation(text=text, new_tokens=len(text)))
         self.stats.generated_rows += len(batch)
+        self.stats.generated_tokens += sum(g.new_tokens for g in out)
         return out
 
     async def close(self) -> None:

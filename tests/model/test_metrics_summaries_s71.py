@@ -57,6 +57,7 @@ async def test_metrics_export_the_summarizers_counts(settings: Settings) -> None
         "atri_summaries_overdue": summarizer.overdue,
         "atri_summary_compactions": summarizer.compactions,
         "atri_summary_answers_not_taken": summarizer.not_summaries,
+        "atri_summary_failures": summarizer.failed,
     }
     # The same counts /status shows.
     assert details["summary_compactions"] == summarizer.compactions
