@@ -59,17 +59,26 @@ def publish_version(
     system_prompt: str,
     character: CharacterId,
     published: list[Path],
+    say: Callable[[str], None] | None = None,
 ) -> Path:
     """Write adapter, loss curve and manifest into a hidden folder, then rename it in and
     add it to `published`: a Ctrl-C comes after both or before both, never between (the
     run would say nothing was written while the version is in place, and `--resume`
-    would publish it a second time)."""
+    would publish it a second time). `say`: where a loss curve that could not be drawn
+    is told (the log's warning without it)."""
     out = settings.path(settings.model.adapters_dir)
     version, after = next_version(out)
 
     def build(tmp: Path) -> None:
         model.save_pretrained(str(tmp))
-        plot_loss(history, tmp / LOSS_PLOT, title=f"LoRA adapter {version}")
+        try:
+            plot_loss(history, tmp / LOSS_PLOT, title=f"LoRA adapter {version}")
+        except Exception as exc:  # a picture is no reason to throw the training away
+            (tmp / LOSS_PLOT).unlink(missing_ok=True)
+            (say or log.warning)(
+                f"{LOSS_PLOT} was not drawn ({type(exc).__name__}: {exc}); the adapter and "
+                "its manifest are written."
+            )
         manifest = {
             **manifest_head(version, settings.model.base, loaded.config_hash, after),
             "dataset_sha256": files.train_sha256,

@@ -307,6 +307,7 @@ def train(
                 system_prompt,
                 character,
                 published,
+                say,
             )
         trash.take(run_dir)
     del trainer
