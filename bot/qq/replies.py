@@ -103,7 +103,9 @@ class ReplySender:
         self.send_queues: dict[str, SendQueue] = {}
         # Dropped past its deadline or at shutdown, a waiting reply is given up as a
         # refused one is: what it answered is not lost with it.
-        self.waiting_replies = WaitingReplies(config.atri_resend_within_seconds, self._given_up)
+        self.waiting_replies = WaitingReplies(
+            config.atri_resend_within_seconds, self._given_up, _send_target
+        )
         # Her sent parts, so that one an admin recalls leaves her memory.
         self.posted_parts = PostedParts()
         # Only a reply's first part quotes the message it answers, so two replies' parts
@@ -299,7 +301,11 @@ class ReplySender:
         """The account is back: the rest of each reply cut while it was away."""
         replies = self.waiting_replies.take(str(bot.self_id))
         for index, reply in enumerate(replies):
-            log.info("QQ account %s is back: sending the rest of a cut reply", bot.self_id)
+            log.info(
+                "QQ account %s is back: sending the rest of a cut reply in %s",
+                bot.self_id,
+                _send_target(reply),
+            )
             try:
                 await self.send_parts(bot, reply)
             except asyncio.CancelledError:  # shutdown: dropped with the replies still waiting

@@ -102,10 +102,15 @@ class WaitingReplies:
     """Cut replies per account, each until its account reconnects or its time is up."""
 
     def __init__(
-        self, within_seconds: float, on_expired: Callable[[CutReply], Awaitable[object]]
+        self,
+        within_seconds: float,
+        on_expired: Callable[[CutReply], Awaitable[object]],
+        where: Callable[[CutReply], str] = lambda cut: "a chat",
     ) -> None:
+        """`where`: the chat a reply was cut in, as the log names it ("group 300")."""
         self.within_seconds = within_seconds
         self.on_expired = on_expired
+        self.where = where
         self._waiting: dict[str, list[CutReply]] = {}
 
     def __len__(self) -> int:
@@ -146,10 +151,11 @@ class WaitingReplies:
         if not replies:
             del self._waiting[cut.account]
         log.info(
-            "QQ account %s did not come back within %s s: %d part(s) of a reply dropped",
+            "QQ account %s did not come back within %g s: %d part(s) of a reply in %s dropped",
             cut.account,
             self.within_seconds,
             len(cut.unsent()),
+            self.where(cut),
         )
         await self._drop(cut)
 

@@ -111,7 +111,7 @@ async def test_the_outcome_of_a_cut_reply_is_shown_without_verbose(
             await connected(ws)
             assert "明天见" in await send_asked(ws)  # the rest, on the new connection
     log = log_of(root)
-    assert f"QQ account {SELF_ID} is back" in log, log
+    assert f"QQ account {SELF_ID} is back: sending the rest of a cut reply in group " in log, log
     # The cut said in words, with how long the rest waits, not as NetWorkError's repr.
     waits = f"account {SELF_ID}'s connection dropped; the rest (1 part(s)) waits up to 30 s"
     assert waits in log, log
