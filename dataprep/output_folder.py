@@ -231,9 +231,10 @@ def write_outputs(
     write_json(stats_json, stats.to_json())
     try:
         if plotter is None:
-            plot_stats(stats, stats_png)
+            note = plot_stats(stats, stats_png)
+            drawn_notes = [note] if note else []
         else:
-            plotter.wait()
+            drawn_notes = plotter.wait()
     except Exception as exc:  # the picture only: a font, matplotlib, a dead child process
         stats_png.unlink(missing_ok=True)  # never half a picture
         why = str(exc) if isinstance(exc, PlotFailed) else f"{type(exc).__name__}: {exc}"
@@ -243,6 +244,8 @@ def write_outputs(
                 f"{stats_json.name} are written."
             )
         return [*written, stats_json]
+    if notes is not None:
+        notes.extend(drawn_notes)  # her name not drawn for want of a CJK font
     return [*written, stats_json, stats_png]
 
 

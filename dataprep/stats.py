@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 
@@ -110,21 +111,40 @@ class Stats:
         }
 
 
-# Fonts that have Chinese and Japanese glyphs, tried in order before the default one.
+# Fonts that have Chinese and Japanese glyphs, tried in order before the default one:
+# the names the common packages and systems install them under (Linux distributions,
+# Google Fonts, Adobe, Windows, macOS).
 _CJK_FONTS = (
     "Noto Sans CJK SC",
     "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Noto Sans SC",
+    "Noto Sans JP",
+    "Noto Sans TC",
     "Source Han Sans SC",
+    "Source Han Sans CN",
+    "Source Han Sans JP",
     "Source Han Sans",
     "WenQuanYi Zen Hei",
     "WenQuanYi Micro Hei",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "AR PL UKai CN",
     "Microsoft YaHei",
     "SimHei",
     "PingFang SC",
+    "Hiragino Sans GB",
     "Hiragino Sans",
     "Yu Gothic",
     "Meiryo",
+    "IPAexGothic",
+    "IPAGothic",
+    "TakaoGothic",
+    "Arial Unicode MS",
 )
+
+# A line the drawing child writes to stderr for prep's output (not an error).
+_NOTE_PREFIX = "atri-note: "
 
 
 def _compact(value: float, _: object = None) -> str:
@@ -152,25 +172,59 @@ def display_name(name: str, aliases: list[str], can_draw_cjk: bool) -> str:
     return latin[0] if latin else "the character"
 
 
-def plot_stats(stats: Stats, path: Path, aliases: list[str] | None = None) -> None:
+def missing_font_note(name: str, aliases: list[str], can_draw_cjk: bool) -> str | None:
+    """One sentence for prep's output when the picture names "the character" because
+    no CJK font is installed to draw her name; None when her name is drawn."""
+    if display_name(name, aliases, can_draw_cjk) != "the character" or name == "the character":
+        return None
+    return (
+        f'The stats picture says "the character" instead of {name}: no CJK font was found; '
+        "install one (e.g. Noto Sans CJK SC: fonts-noto-cjk on Debian/Ubuntu) to draw the name."
+    )
+
+
+def plot_stats(stats: Stats, path: Path, aliases: list[str] | None = None) -> str | None:
     """Reply lengths, and what became of the character's lines (kept and each drop reason,
-    with counts on the bars), as a PNG that stays readable from ten lines to millions."""
+    with counts on the bars), as a PNG that stays readable from ten lines to millions.
+    Returns a note for prep's output when her name could not be drawn (no CJK font)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display here or on servers
     import matplotlib.pyplot as plt
 
-    families, _ = _fonts()
+    families, can_draw_cjk = _fonts()
     with plt.rc_context({"font.family": families, "font.size": 11}):
         fig = stats_figure(stats, aliases)
         fig.savefig(path, dpi=110)
         plt.close(fig)
+    return missing_font_note(stats.character, aliases or [], can_draw_cjk)
+
+
+def length_bins(lengths: list[int], most: int = 40) -> list[float]:
+    """Histogram edges at whole lengths (k - 0.5), each bin holding the same number of
+    whole lengths: edges between whole numbers would give bins of 2 and 3 lengths in
+    turn, a sawtooth that is not in the data."""
+    low, high = min(lengths), max(lengths)
+    width = -(-(high - low + 1) // most)  # ceil: at most `most` bins
+    count = -(-(high - low + 1) // width)
+    return [low - 0.5 + width * i for i in range(count + 1)]
+
+
+def _whole_lengths_axis(ax: Axes, low: float, high: float, least_span: int = 4) -> None:
+    """Whole-number ticks only on the x axis, over at least `least_span` lengths: with one
+    length in view a locator falls back to fractions (27.6 … 28.4), read "28 28 28 28"."""
+    from matplotlib.ticker import MaxNLocator
+
+    if high - low < least_span:
+        middle = (low + high) / 2
+        ax.set_xlim(middle - least_span / 2, middle + least_span / 2)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True, min_n_ticks=2))
 
 
 def stats_figure(stats: Stats, aliases: list[str] | None = None) -> Figure:
     """The figure `plot_stats` saves (drawn with the fonts and backend it sets)."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
     _, can_draw_cjk = _fonts()
     name = display_name(stats.character, aliases or [], can_draw_cjk)
@@ -191,17 +245,31 @@ def stats_figure(stats: Stats, aliases: list[str] | None = None) -> Figure:
         fontsize=13,
     )
     if stats.reply_lengths:
-        bins = min(40, max(5, len(set(stats.reply_lengths))))
         import numpy as np  # matplotlib's own dependency; a list of a million is slow
 
-        left.hist(np.asarray(stats.reply_lengths), bins=bins, color="tab:blue", edgecolor="white")
+        edges = length_bins(stats.reply_lengths)
+        counts, _, _ = left.hist(
+            np.asarray(stats.reply_lengths), bins=edges, color="tab:blue", edgecolor="white"
+        )
+        _whole_lengths_axis(left, edges[0], edges[-1])
+        filled = [c for c in counts if c > 0]
+        if max(filled) >= 100 * min(filled):
+            # Counts orders of magnitude apart: the tail of long replies (which
+            # max_seq_length cuts) would be bars of no height beside the bulk.
+            left.set_yscale("log")
+            left.set_ylim(bottom=0.5)  # a bin of 1 stays a visible bar
     # The script's replies only, as the lines beside them: a background answer comes once
     # per question asking it, and would stand out as a spike of its own.
     left.set_title(f"Length of {name}'s replies in the script")
     left.set_xlabel("characters")
-    left.set_ylabel("samples")
+    left.set_ylabel("samples (log scale)" if left.get_yscale() == "log" else "samples")
+    if not stats.reply_lengths:
+        left.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    if left.get_yscale() == "linear":
+        left.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    else:
+        left.yaxis.set_minor_formatter(NullFormatter())
     for axis in (left.xaxis, left.yaxis):
-        axis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         axis.set_major_formatter(FuncFormatter(_compact))
     colours = ["tab:red"] * len(reasons) + ["tab:green"]
     bars = right.barh(labels, values, color=colours)
@@ -209,7 +277,12 @@ def stats_figure(stats: Stats, aliases: list[str] | None = None) -> Figure:
     positive = [v for v in values if v > 0]
     if positive and max(positive) > 50 * min(positive):
         right.set_xscale("log")  # a reason of 3 lines stays visible beside 300 000
-    right.set_xlim(right=max(values or [1]) * (4 if right.get_xscale() == "log" else 1.18))
+        # A fixed left edge, not ~0.8x the smallest count: every bar then starts at the
+        # same place whatever the counts, and a reason of 2 lines is no stub.
+        right.set_xlim(0.5, max(values) * 4)
+        right.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        right.set_xlim(right=max(values or [1]) * 1.18)
     if right.get_xscale() == "linear":
         # Whole lines only: 4 lines would otherwise be ticked 0, 0.5, … and labelled 0 0 1 …
         right.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
@@ -277,8 +350,9 @@ class PlotProcess:
             with contextlib.suppress(OSError):
                 self._process.stdin.close()
 
-    def wait(self) -> None:
-        """Return once the picture is written; PlotFailed when the child failed."""
+    def wait(self) -> list[str]:
+        """Return once the picture is written, with its notes for prep's output (see
+        `plot_stats`); PlotFailed when the child failed."""
         assert self._process.stderr is not None
         if self._sender is not None:
             self._sender.join()
@@ -293,6 +367,8 @@ class PlotProcess:
                 f"the drawing process ended with status {status}"
             ]
             raise PlotFailed(last[0][-300:])
+        lines = error.splitlines()
+        return [line.removeprefix(_NOTE_PREFIX) for line in lines if line.startswith(_NOTE_PREFIX)]
 
     def cancel(self) -> None:
         """Stop the child if it is still running (nothing to draw, or the run failed)."""
@@ -323,4 +399,6 @@ def _plot_child_main() -> None:
         samples=data["samples"],
         reply_lengths=data["reply_lengths"],
     )
-    plot_stats(stats, Path(data["path"]), data["aliases"])
+    note = plot_stats(stats, Path(data["path"]), data["aliases"])
+    if note:
+        print(_NOTE_PREFIX + note, file=sys.stderr)

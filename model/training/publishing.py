@@ -33,17 +33,13 @@ from model.training.plots import loss_points, plot_loss
 log = logging.getLogger(__name__)
 
 
-# Train loss in the manifest: the mean of the last few logged values, not the whole
-# run's average (which the first, untrained steps would dominate).
-FINAL_LOSS_WINDOW = 3
-
-
 def final_train_loss(history: list[dict[str, Any]], fallback: float) -> float:
+    """Train loss in the manifest and the summary: the last logged value, the one the
+    loss curve ends at and the progress line last showed (itself the mean over that
+    logging interval, as Trainer logs it), not the whole run's average (which the first,
+    untrained steps would dominate)."""
     losses = [v for _, v in loss_points(history, "loss")]
-    if not losses:
-        return fallback
-    tail = losses[-FINAL_LOSS_WINDOW:]
-    return sum(tail) / len(tail)
+    return losses[-1] if losses else fallback
 
 
 def publish_version(
