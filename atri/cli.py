@@ -55,11 +55,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # and where QQ's OneBot implementation (NapCat) must connect, the address to check first
 # when it does not, and what became of a QQ reply its connection cut (the rest sent when
 # the account is back, or dropped past `resend_within_seconds`; hidden, the operator saw
-# only the cut).
+# only the cut), and that `[memory] delete_after_days` is on and what each sweep deleted
+# (hidden, an operator who set it saw nothing happen).
 TOLD_LOGGERS = (
     "model.adapters.reload",
     "model.engines.loading",
     "model.memory.store",
+    "model.service.retention",
     "bot.qq.runner",
     "bot.qq.replies",
     "bot.qq.resend",

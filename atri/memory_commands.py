@@ -397,8 +397,10 @@ def memory_prune(
         bool, typer.Option("--yes", "-y", help="delete without asking (needed without a terminal)")
     ] = False,
 ) -> None:
-    """Delete every scope's messages (archived ones included) and archived summaries
-    older than --older-than days for good, as [memory] delete_after_days does in a worker."""
+    """Delete every scope's messages and archived summaries older than --older-than days.
+
+    For good, archived messages included, as [memory] delete_after_days does in a worker;
+    each conversation's live summary stays."""
     if not yes:
         ask_first(
             f"Delete every message older than {older_than:g} days for good?",
@@ -419,6 +421,11 @@ def memory_prune(
         " a reset archived; each conversation's live summary is kept).",
         markup=False,
     )
+    from model.memory import purge_leftovers
+
+    leftovers = purge_leftovers(_database()[0])  # as purge says it
+    if leftovers:
+        console.print(printable(leftovers), markup=False)
 
 
 @memory_app.command("import")

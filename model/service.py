@@ -106,6 +106,9 @@ from model.summaries import Summarizer
 from model.tasks import stop_task
 
 log = logging.getLogger(__name__)
+# `[memory] delete_after_days`' lines, told without --verbose (`atri.cli.TOLD_LOGGERS`):
+# an operator who turns retention on sees that it runs and what it deleted.
+retention_log = logging.getLogger(f"{__name__}.retention")
 
 
 def _any_scope(platform: str) -> str:
@@ -153,6 +156,10 @@ LONG_PROMPT_SHARE = 4
 LONG_PROMPT_TOLD_EVERY_S = 600.0
 # Engines that say it themselves, from where the reading stopped and its rate (llamacpp).
 ENGINES_TELLING_UNREAD_PROMPTS = frozenset({"llamacpp"})
+# `[memory] delete_after_days`' first sweep, this long after the start (or at the room
+# sweep, if that comes sooner): an operator restarting to try the setting sees it work
+# within a minute, not after the sweeps' ten.
+FIRST_RETENTION_SWEEP_SECONDS = 30.0
 
 
 def check_adapter_setting(settings: Settings) -> None:
@@ -487,7 +494,19 @@ class ChatService:
         """Room lines past `[room] max_age_hours` (or past `max_lines_per_channel` in
         their room) are deleted every SWEEP_INTERVAL_SECONDS, also where no room is heard
         any more (a write sweeps only when some room is heard): a line is not kept much
-        longer than the bounds say. So are messages past `[memory] delete_after_days`."""
+        longer than the bounds say. So are messages past `[memory] delete_after_days`,
+        first soon after the start."""
+        if days := self.settings.memory.delete_after_days:
+            first = min(FIRST_RETENTION_SWEEP_SECONDS, room_module.SWEEP_INTERVAL_SECONDS)
+            retention_log.info(
+                "memory: retention is on: messages older than %g days are deleted every %g"
+                " minutes, the first time in %g seconds",
+                days,
+                room_module.SWEEP_INTERVAL_SECONDS / 60,
+                first,
+            )
+            await asyncio.sleep(first)
+            await self._delete_old_memory(first=True)
         while True:
             await asyncio.sleep(room_module.SWEEP_INTERVAL_SECONDS)
             try:
@@ -498,8 +517,9 @@ class ChatService:
                 self.metrics.observe_write_failure("retention")
             await self._delete_old_memory()
 
-    async def _delete_old_memory(self) -> None:
-        """The sweep's part for `[memory] delete_after_days` (0: nothing is deleted)."""
+    async def _delete_old_memory(self, first: bool = False) -> None:
+        """The sweep's part for `[memory] delete_after_days` (0: nothing is deleted): one
+        line when it deleted something, and after the `first` sweep in any case."""
         days = self.settings.memory.delete_after_days
         if not days:
             return
@@ -510,15 +530,20 @@ class ChatService:
             self.database_failures.report(exc, "write", "Old messages are kept meanwhile.")
             self.metrics.observe_write_failure("retention")
             return
-        if deleted:
-            await self._settle_deletions()  # the text out of the file and its -wal
-            log.info(
-                "memory: deleted %d messages and %d archived summaries older than %g days"
-                " ([memory] delete_after_days)",
-                deleted.messages,
-                deleted.summaries,
-                days,
-            )
+        if not deleted:
+            if first:
+                retention_log.info("memory: nothing older than %g days to delete", days)
+            return
+        await self._settle_deletions()  # the text out of the file and its -wal
+        leftovers = self.purge_leftovers()  # an upgrade's copy still holds them
+        retention_log.info(
+            "memory: deleted %d messages and %d archived summaries older than %g days"
+            " ([memory] delete_after_days)%s",
+            deleted.messages,
+            deleted.summaries,
+            days,
+            f". {leftovers}" if leftovers else "",
+        )
 
     async def _stop_sweeping_rooms(self) -> None:
         await stop_task(self._room_sweeper)

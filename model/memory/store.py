@@ -129,12 +129,16 @@ _RESETS_PART = (
 _RESET_SCOPE, _RESET_PREFIX, _RESET_PERSON, _RESET_OWN = 0, 1, 2, 4
 # One row of an exchange (`append_many`), unless what its reply was made from ended
 # meanwhile: ?9 `while_live`, ?10 `reset_mark`, ?11 and ?12 the `_person_keys` of whose
-# exchange it is (the scope is one of those: their own conversation).
+# exchange it is (the scope is one of those: their own conversation). With ?10, nothing
+# up to ?9 left at all (not even archived) ended nothing: a purge, which deletes, is in
+# `resets`, so it was deleted for its age (`delete_older`).
 _INSERT_UNLESS_RESET = (
     "INSERT INTO messages (scope, role, user_id, display_name, content, created_at,"
     " adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
     " WHERE (?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
-    " AND archived = 0 AND (id <= ?9 OR first_id <= ?9)))"
+    " AND archived = 0 AND (id <= ?9 OR first_id <= ?9))"
+    " OR (?10 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
+    " AND (id <= ?9 OR first_id <= ?9))))"
     " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10 AND ((scope = ?1"
     f" AND prefix = {_RESET_SCOPE})"
     f" OR (prefix = {_RESET_PREFIX} AND substr(?1, 1, length(scope)) = scope)"
@@ -601,9 +605,11 @@ class Memory:
         before its rows are on disk. With `while_live` (the newest message the reply was
         made from), nothing is stored once none of the messages up to it is live: a reset
         or purge (here or from `atri memory`) ended the context the reply came from (one
-        exchange recalled meanwhile leaves the others live). A message an import moved
-        to a new id (`said_order`) still counts by the id it had (`first_id`): the import
-        ended nothing. Messages an import adds get ids above every one used before, so
+        exchange recalled meanwhile leaves the others live). With `reset_mark` too, none
+        left at all (not even archived) is stored after: they were deleted for their age
+        (`delete_older`), which ends nothing, as a purge is recorded in `resets`. A
+        message an import moved to a new id (`said_order`) still counts by the id it had
+        (`first_id`): the import ended nothing. Messages an import adds get ids above every one used before, so
         after a reset they never count, however long before the reply they were said.
         With `reset_mark` (`Conversation.reset_mark` of the read the reply was made from),
         nothing is stored once the scope was reset or purged since (its record in `resets`
@@ -1303,11 +1309,11 @@ class Memory:
         the write lock let go between them, so no reply waits on one long write.
 
         A live summary stays: it is what she remembers of what is deleted. The message
-        it ends at (`covers_up_to`) stays as its mark, its text emptied: a reply made
-        from that summary alone checks that a message up to it is still live
-        (`append_many`'s `while_live`), the summarizer folds what comes after it, and an
-        export places the summary after it. Nothing is recorded in `resets`: no
-        conversation ends. The caller settles the deletions (`settle_deletions`)."""
+        it ends at (`covers_up_to`) stays as its mark, its text emptied: the summarizer
+        folds what comes after it, and an export places the summary after it. Nothing is
+        recorded in `resets`: no conversation ends, and a reply made from messages
+        deleted meanwhile is still stored (`append_many`'s `while_live`). The caller
+        settles the deletions (`settle_deletions`)."""
         deleted, after = Deleted(), 0
         while True:
             # Found outside the write lock, in id order from where the last batch ended,
