@@ -513,8 +513,7 @@ class ChatService:
                 await self.memory.room.sweep(self.room_bounds)
             except sqlite3.Error as exc:
                 await self.memory.rollback()
-                self.database_failures.report(exc, "write", "Old room lines are kept meanwhile.")
-                self.metrics.observe_write_failure("retention")
+                self._write_failed(exc, "retention", "Old room lines are kept meanwhile.")
             await self._delete_old_memory()
 
     async def _delete_old_memory(self, first: bool = False) -> None:
@@ -527,8 +526,7 @@ class ChatService:
             deleted = await self.memory.delete_older(time.time() - days * 86400)
         except sqlite3.Error as exc:
             await self.memory.rollback()
-            self.database_failures.report(exc, "write", "Old messages are kept meanwhile.")
-            self.metrics.observe_write_failure("retention")
+            self._write_failed(exc, "retention", "Old messages are kept meanwhile.")
             return
         if not deleted:
             if first:
@@ -767,8 +765,7 @@ class ChatService:
                 )
         except sqlite3.Error as exc:  # a log line, once a while, as for a line she overheard
             await self.memory.rollback()
-            self.database_failures.report(exc, "write", "An edited message keeps its old text.")
-            self.metrics.observe_write_failure("edit")
+            self._write_failed(exc, "edit", "An edited message keeps its old text.")
         if changed:  # an edit of a message never kept writes nothing to settle
             await asyncio.shield(self._settle_deletions())  # the old text out of the file
         return Reply(text="", scope=scope, status="heard")
@@ -797,8 +794,7 @@ class ChatService:
                     )
                 )
         except sqlite3.Error as exc:  # nobody asked her anything: a log line, once a while
-            self.database_failures.report(exc, "write", "Lines she overheard are not kept.")
-            self.metrics.observe_write_failure("room_line")
+            self._write_failed(exc, "room_line", "Lines she overheard are not kept.")
         return Reply(text="", scope=scope, status="heard")
 
     def _newest_text(self, scope: str, request: ChatRequest, text: str, after: int = 0) -> Edit:
@@ -935,10 +931,7 @@ class ChatService:
                 # A full disk or a damaged file at the write: the reply was made in time,
                 # so it is given; not remembered, her next prompt lacks this exchange.
                 # Logged once a while, as the chats' failures are.
-                self.database_failures.report(
-                    exc, "write", "Replies are given but not remembered meanwhile."
-                )
-                self.metrics.observe_write_failure("reply")
+                self._write_failed(exc, "reply", "Replies are given but not remembered meanwhile.")
             else:
                 if recalled:
                     # Deleted or recalled while she answered it: her reply is not posted
@@ -1233,6 +1226,12 @@ class ChatService:
         """The memory key a ScopeRef names: without a user id, the whole channel's (a
         conversation under `[memory] scope = "channel"`, none under the others)."""
         return self._scope_of(scope) if scope.user_id or scope.channel_id else ""
+
+    def _write_failed(self, exc: sqlite3.Error, what: str, outcome: str) -> None:
+        """A write the chat goes on without (`what`: the metric's label): logged once a
+        while as chats' failures are, and counted for /metrics."""
+        self.database_failures.report(exc, "write", outcome)
+        self.metrics.observe_write_failure(what)
 
     @contextlib.asynccontextmanager
     async def _refused_if_memory_fails(self, what: str, doing: Doing = None) -> AsyncIterator[None]:

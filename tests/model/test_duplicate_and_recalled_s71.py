@@ -11,35 +11,14 @@ where a copy or a delete must land mid-answer). Both bots post nothing for "reca
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 import pytest
 
-from atri.config import GenerationSettings, Settings
-from model.character.prompt import ChatMessages
-from model.engines.base import Generation, RowLimits
+from atri.config import Settings
 from model.engines.echo import EchoEngine
 from model.protocol import ChatRequest, MessageRef, ReplyCut, ScopeRef
 from model.service import ChatService
-
-
-class GatedEcho(EchoEngine):
-    """Echo that holds each batch until `gate` is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = asyncio.Event()
-        self.started = asyncio.Event()
-
-    async def generate(
-        self,
-        batch: list[ChatMessages],
-        gen: GenerationSettings,
-        limits: Sequence[RowLimits] | None = None,
-    ) -> list[Generation]:
-        self.started.set()
-        await self.gate.wait()
-        return await super().generate(batch, gen, limits)
+from tests.held_echo import HeldEcho
 
 
 def said(text: str, request_id: str = "m1", user: str = "u1") -> ChatRequest:
@@ -76,7 +55,7 @@ async def test_a_message_delivered_again_after_its_reply_is_not_answered_again(
 async def test_a_copy_arriving_while_she_answers_the_message_gets_no_reply(
     echo_settings: Settings,
 ) -> None:
-    engine = GatedEcho()
+    engine = HeldEcho()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         answering = asyncio.create_task(service.chat(said("same event twice")))
         await asyncio.wait_for(engine.started.wait(), 5)
@@ -91,7 +70,7 @@ async def test_a_copy_arriving_while_she_answers_the_message_gets_no_reply(
 
 async def test_a_copy_of_a_message_told_busy_is_answered(echo_settings: Settings) -> None:
     """A busy reply stored nothing: the same message sent again must be answered."""
-    engine = GatedEcho()
+    engine = HeldEcho()
     timeout = echo_settings.worker.request_timeout_seconds
     echo_settings.worker.request_timeout_seconds = 0.3
     async with await ChatService.open(echo_settings, engine=engine) as service:
@@ -140,7 +119,7 @@ async def test_a_cut_reply_touches_only_the_newest_exchange_of_its_message(
 async def test_a_message_deleted_while_she_answers_it_gets_no_reply(
     echo_settings: Settings,
 ) -> None:
-    engine = GatedEcho()
+    engine = HeldEcho()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         asking = asyncio.create_task(service.chat(said("my phone is 555-0100")))
         await asyncio.wait_for(engine.started.wait(), 5)

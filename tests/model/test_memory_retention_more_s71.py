@@ -16,28 +16,14 @@ import pytest
 from atri.cli import TOLD_LOGGERS
 from atri.config import Settings
 from model import service as service_module
-from model.engines.echo import EchoEngine
 from model.memory.store import Memory
 from model.protocol import ChatRequest
 from model.service import ChatService
 from tests.atri.memory_cli import atri, memory_config
+from tests.held_echo import HeldEcho
 from tests.model.test_memory_retention_s71 import DAY, age, exchange
 
 SCOPE = "qq:user:old"
-
-
-class HeldEcho(EchoEngine):
-    """Echo that holds each batch until `gate` is set: a reply in flight."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = asyncio.Event()
-        self.started = asyncio.Event()
-
-    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
-        self.started.set()
-        await self.gate.wait()
-        return await super().generate(batch, gen, limits)
 
 
 async def old_conversation(memory: Memory) -> None:

@@ -18,6 +18,7 @@ from model.engines.echo import EchoEngine
 from model.memory import Memory, parse_export
 from model.protocol import ChatRequest, ChatTurn, MessageRef, ScopeRef
 from model.service import ChatService
+from tests.held_echo import HeldEcho
 from tests.model.conftest import V1, MakeVersion
 
 
@@ -373,25 +374,11 @@ async def test_no_conversation_text_is_logged_at_info(
     assert "我是人工智能" in caplog.text  # the reason, quoted, only at DEBUG
 
 
-class GatedEcho(EchoEngine):
-    """Echo that holds each batch until `gate` is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = asyncio.Event()
-        self.started = asyncio.Event()
-
-    async def generate(self, batch, gen):  # type: ignore[no-untyped-def]
-        self.started.set()
-        await self.gate.wait()
-        return await super().generate(batch, gen)
-
-
 @pytest.mark.parametrize("ended_by", ["reset", "purge", "atri memory reset"])
 async def test_a_reply_being_written_when_its_context_ends_is_not_stored_in_the_next(
     echo_settings: Settings, ended_by: str
 ) -> None:
-    engine = GatedEcho()
+    engine = HeldEcho()
     engine.gate.set()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         await service.chat(req("my secret is 1234"))
@@ -425,7 +412,7 @@ async def test_a_first_reply_being_written_when_its_conversation_is_reset_is_not
     context had ended: a reset during the first reply of a conversation (from a bot, an
     admin's channel reset or `atri memory` in another process) was undone by it."""
     echo_settings.memory.scope = "user_in_channel"
-    engine = GatedEcho()
+    engine = HeldEcho()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         asking = asyncio.create_task(service.chat(req("my secret is 1234", channel="c1")))
         await asyncio.wait_for(engine.started.wait(), 5)
@@ -451,7 +438,7 @@ async def test_a_first_reply_being_written_when_its_conversation_is_reset_is_not
 async def test_a_reply_being_written_when_an_earlier_exchange_is_recalled_is_stored(
     echo_settings: Settings,
 ) -> None:
-    engine = GatedEcho()
+    engine = HeldEcho()
     engine.gate.set()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         await service.chat(req("one"))
@@ -474,7 +461,7 @@ async def test_a_message_recalled_while_it_is_answered_is_not_remembered(
 ) -> None:
     """Deleted on Discord or recalled on QQ before her reply to it was stored: the recall
     found no exchange to archive, and the message stayed in every later prompt."""
-    engine = GatedEcho()
+    engine = HeldEcho()
     engine.gate.set()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         await service.chat(req("one"))
@@ -515,7 +502,7 @@ async def test_a_message_recalled_before_she_answers_it_is_not_answered(
     message it takes back, or while that message waits for the same person's earlier
     one: it found no exchange to archive, and the message was then answered and stored.
     A delete that does not say whose message it was (Discord's, uncached) counts too."""
-    engine = GatedEcho()
+    engine = HeldEcho()
     engine.gate.set()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         await service.chat(req("one"))
@@ -588,7 +575,7 @@ async def import_older_exchange(settings: Settings, scope: str) -> None:
 async def test_a_reply_being_written_when_an_import_moves_its_context_is_stored(
     echo_settings: Settings,
 ) -> None:
-    engine = GatedEcho()
+    engine = HeldEcho()
     engine.gate.set()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         first = await service.chat(req("one"))
@@ -612,7 +599,7 @@ async def test_a_reply_being_written_when_its_context_ends_and_an_import_lands_i
     """A reset (or purge), then `atri memory import` restoring older exchanges, both while
     one reply is written: the import brings messages said before that reply's memory was
     read, but it does not bring back the context the reset ended."""
-    engine = GatedEcho()
+    engine = HeldEcho()
     engine.gate.set()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         first = await service.chat(req("my secret is 1234"))

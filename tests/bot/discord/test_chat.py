@@ -16,7 +16,6 @@ from bot.discord.text import MESSAGE_LIMIT
 from bot.limits import MAX_INPUT_CHARS
 from bot.lines import use_card
 from model.character.persona import load_persona
-from model.engines.echo import EchoEngine
 from model.protocol import ChannelRef, ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
 from model.service import ChatService
 from tests.bot.discord.conftest import running_client
@@ -36,6 +35,7 @@ from tests.bot.discord.fake_discord import (
     is_typing_in,
 )
 from tests.bot.test_lines import card_settings
+from tests.held_echo import HeldEcho
 
 # What the packaged card (Chinese on the echo engine) says to an empty message.
 EMPTY_MESSAGE_REPLY = load_persona().lines.empty
@@ -172,20 +172,6 @@ async def test_a_deleted_message_is_archived_with_her_reply(
     assert [m.content for m in history] == ["留着", ECHO + "留着"]
     archived = [m.content for m in await echo_service.memory.all_messages(scope) if m.archived]
     assert archived == ["删掉", ECHO + "删掉"]
-
-
-class HeldEcho(EchoEngine):
-    """Echo that holds each batch until `gate` is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = asyncio.Event()
-        self.started = asyncio.Event()
-
-    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
-        self.started.set()
-        await self.gate.wait()
-        return await super().generate(batch, gen, limits)
 
 
 async def test_a_message_deleted_before_she_answers_it_gets_no_reply(

@@ -28,7 +28,7 @@ from model.memory import database as memory_database
 from model.memory import store as memory_store
 from model.memory.database import BUSY_TIMEOUT_SECONDS
 from model.room import RoomBounds
-from tests.atri.memory_cli import atri
+from tests.atri.memory_cli import atri, big_backup
 
 DAY = 86_400.0
 
@@ -39,35 +39,6 @@ async def backup_of(memory: Memory) -> Any:
 
 def exchange(user_id: str, text: str) -> list[tuple[str, str, str, str, str]]:
     return [("user", user_id, "A", text, ""), ("assistant", "", "ATRI", f"re: {text}", "")]
-
-
-def big_backup(scopes: int, per_scope: int) -> dict[str, Any]:
-    """A backup of `scopes` conversations of `per_scope` messages each, said long ago."""
-    said = 1_700_000_000.0
-    return {
-        "format": "atri-memory",
-        "version": 9,
-        "scopes": [
-            {
-                "scope": f"qq:user:{s}",
-                "messages": [
-                    {
-                        "role": "user" if i % 2 == 0 else "assistant",
-                        "user_id": str(s) if i % 2 == 0 else "",
-                        "display_name": "A",
-                        "content": f"message {i} of {s}",
-                        "created_at": said + i,
-                    }
-                    for i in range(per_scope)
-                ],
-                "summaries": [],
-            }
-            for s in range(scopes)
-        ],
-        "room_lines": [],
-        "purges": [],
-        "channel_modes": [],
-    }
 
 
 async def test_a_backup_keeps_what_was_said_after_its_own_purge_made_with_the_clock_ahead(

@@ -32,39 +32,11 @@ from atri.config import Settings
 from model.memory import Memory
 from model.memory.import_marker import MARKER_INFIX
 from model.service import ChatService
-from tests.atri.memory_cli import atri
+from tests.atri.memory_cli import atri, big_backup
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
 SCOPES, PER_SCOPE = 4, 10  # written in parts of PER_SCOPE rows: one scope a part
-
-
-def backup() -> dict[str, Any]:
-    said = 1_700_000_000.0
-    return {
-        "format": "atri-memory",
-        "version": 9,
-        "scopes": [
-            {
-                "scope": f"qq:user:{s}",
-                "messages": [
-                    {
-                        "role": "user" if i % 2 == 0 else "assistant",
-                        "user_id": str(s) if i % 2 == 0 else "",
-                        "display_name": "A",
-                        "content": f"message {i} of {s}",
-                        "created_at": said + i,
-                    }
-                    for i in range(PER_SCOPE)
-                ],
-                "summaries": [],
-            }
-            for s in range(SCOPES)
-        ],
-        "room_lines": [],
-        "purges": [],
-        "channel_modes": [],
-    }
 
 
 def _stopped_after_first_part(config: Path, file: Path, ready: Path) -> None:
@@ -91,7 +63,7 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
     config = tmp_path / "config.toml"
     config.write_text('[memory]\npath = "mem.sqlite3"\n', encoding="utf-8")
     file = tmp_path / "big_backup.json"
-    file.write_text(json.dumps(backup()), encoding="utf-8")
+    file.write_text(json.dumps(big_backup(SCOPES, PER_SCOPE)), encoding="utf-8")
     return config, file
 
 
@@ -182,7 +154,7 @@ def test_a_killed_import_of_another_file_is_still_named_by_the_next_import(
     config, file = setup
     killed_import(config, file)
     other = config.parent / "other.json"
-    other.write_text(json.dumps({**backup(), "scopes": backup()["scopes"][:1]}), encoding="utf-8")
+    other.write_text(json.dumps(big_backup(1, PER_SCOPE)), encoding="utf-8")
 
     code, out = atri(config, "memory", "import", str(other))
     out = " ".join(out.split())
