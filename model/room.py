@@ -547,7 +547,8 @@ class RoomLog:
             return 0  # never every line without an id (those stored before schema 8)
         self._forgotten.note((room, request_id), user_id)
         sql = (
-            "UPDATE room_lines SET archived = 1 WHERE room = ? AND request_id = ? AND archived = 0"
+            "UPDATE room_lines SET archived = 1 WHERE room = ? AND request_id = ?"
+            " AND request_id != '' AND +archived = 0"
         )
         if user_id:
             return await self._change(
@@ -577,7 +578,8 @@ class RoomLog:
         return await self._change(
             _room(room),
             "UPDATE room_lines SET content = ?, edited_at = MAX(edited_at, ?) WHERE room = ?"
-            " AND request_id = ? AND user_id = ? AND (? OR edited_at <= ?)",
+            " AND request_id = ? AND request_id != '' AND +user_id = ?"
+            " AND (? OR edited_at <= ?)",
             (text[: bounds.max_chars], at, room, request_id, user_id, edited_at is None, at),
         )
 

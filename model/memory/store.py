@@ -93,6 +93,13 @@ _ATRI_TABLES = frozenset(
 # The size the -wal is cut back to after a checkpoint, when a transaction made it larger.
 WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 
+# The messages of one platform message, through its index (`messages_request`, partial:
+# only a query that says `request_id != ''` can use it), whatever the other columns are
+# compared with: those are written `+scope`, `+user_id`, so that SQLite, which keeps no
+# statistics here, never walks a whole conversation (`messages_scope`) or all a person
+# said (`messages_user`) instead. A platform message's id is on one or two rows.
+BY_REQUEST = "request_id = ? AND request_id != ''"
+
 _MESSAGE_COLUMNS = (
     "id, scope, role, user_id, display_name, content, created_at, archived,"
     " adapter_version, request_id"
@@ -903,10 +910,10 @@ class Memory:
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             await self._drop_summary_holding(scope, request_id)
             cur = await self._db.execute(
-                f"UPDATE messages SET {change} WHERE scope = ? AND request_id = ?"
-                f" AND archived = 0{only_reply} AND id >= (SELECT COALESCE(MAX(id), 0)"
-                " FROM messages WHERE scope = ? AND request_id = ? AND role = 'user'"
-                " AND archived = 0)",
+                f"UPDATE messages SET {change} WHERE +scope = ? AND {BY_REQUEST}"
+                f" AND +archived = 0{only_reply} AND id >= (SELECT COALESCE(MAX(id), 0)"
+                f" FROM messages WHERE +scope = ? AND {BY_REQUEST} AND role = 'user'"
+                " AND +archived = 0)",
                 ((sent,) if sent else ()) + (scope, request_id, scope, request_id),
             )
             await self._tx.commit()
@@ -929,8 +936,8 @@ class Memory:
         self._take_back(scope)
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             cur = await self._db.execute(
-                "UPDATE messages SET content = ?, edited_at = MAX(edited_at, ?) WHERE scope = ?"
-                " AND request_id = ? AND role = 'user' AND user_id = ?"
+                "UPDATE messages SET content = ?, edited_at = MAX(edited_at, ?) WHERE +scope = ?"
+                f" AND {BY_REQUEST} AND role = 'user' AND +user_id = ?"
                 " AND (? OR edited_at <= ?)",
                 (text, at, scope, request_id, user_id, edited_at is None, at),
             )
@@ -966,9 +973,8 @@ class Memory:
             return False
         rows = await self._read_whole(
             [("scope", scope)],
-            # `request_id != ''` lets SQLite take the index of request ids.
-            "SELECT 1 FROM messages WHERE request_id = ? AND request_id != '' AND scope = ?"
-            " AND role = 'user' AND user_id = ? AND content != ''"
+            f"SELECT 1 FROM messages WHERE {BY_REQUEST} AND +scope = ?"
+            " AND role = 'user' AND +user_id = ? AND content != ''"
             " AND substr(?, -length(content)) = content AND created_at >= ? LIMIT 1",
             (request_id, scope, user_id, text, since),
         )
@@ -982,7 +988,8 @@ class Memory:
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             await self._drop_summary_holding(scope, request_id)
             cur = await self._db.execute(
-                "UPDATE messages SET archived = 1 WHERE scope = ? AND request_id = ? AND archived = 0",
+                f"UPDATE messages SET archived = 1 WHERE +scope = ? AND {BY_REQUEST}"
+                " AND +archived = 0",
                 (scope, request_id),
             )
             await self._tx.commit()
@@ -1000,7 +1007,7 @@ class Memory:
         flag = int(archived)
         await self._db.execute(
             "DELETE FROM summaries WHERE scope = ? AND archived = ? AND covers_up_to >= ("
-            "SELECT MIN(id) FROM messages WHERE scope = ? AND request_id = ? AND archived = ?)",
+            f"SELECT MIN(id) FROM messages WHERE +scope = ? AND {BY_REQUEST} AND +archived = ?)",
             (scope, flag, scope, request_id, flag),
         )
 
