@@ -196,6 +196,35 @@ class OneReplyAtATime:
         return lock
 
 
+class HeldTurn:
+    """A reply's hold on its conversation's turn (`OneReplyAtATime.turn`), which it may
+    let go of for a while (a retry's wait, so other replies there go out) and take back.
+    It is let go at the end only if held: a reply cancelled while taking it back (a stop,
+    mid-retry) does not hold it, and releasing it then would free the turn another reply
+    holds, whose parts would interleave with the next, or raise "Lock is not acquired"
+    in place of the cancellation."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+        self._held = False
+
+    async def __aenter__(self) -> HeldTurn:
+        await self.take_back()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.let_go()
+
+    async def take_back(self) -> None:
+        await self._lock.acquire()
+        self._held = True
+
+    def let_go(self) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+
 # The longest a "your share is used up" notice waits for the answers it speaks of: on a
 # CPU a queue of them takes minutes; past this the notice goes anyway.
 NOTICE_WAITS_SECONDS = 300.0

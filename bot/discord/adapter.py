@@ -37,6 +37,7 @@ from bot.limits import (
     QUIET_STATUSES,
     AnswersUnderWay,
     Counted,
+    HeldTurn,
     OneReplyAtATime,
     QuietNotices,
     ReplyCap,
@@ -510,7 +511,7 @@ async def _post_retrying(
     part: str,
     reference: discord.MessageReference | None,
     limits: Limits,
-    turn: asyncio.Lock,
+    turn: HeldTurn,
     nothing_sent: bool,
 ) -> discord.Message:
     """`_post`, tried again (`POST_RETRY_DELAYS`, within `POST_RETRY_WITHIN_SECONDS`)
@@ -535,12 +536,12 @@ async def _post_retrying(
                 delay,
             )
         if nothing_sent:
-            turn.release()
+            turn.let_go()
         try:
             await _wait_unless_closed(delay, limits)
         finally:
             if nothing_sent:
-                await turn.acquire()
+                await turn.take_back()
     raise AssertionError("unreachable: the last try returns or raises")
 
 
@@ -595,8 +596,7 @@ async def send_reply(
     reference: discord.MessageReference | None = message.to_reference(fail_if_not_exists=False)
     parts = outgoing_parts(text, names_for(message)) or ["……"]
     sent: list[discord.Message] = []
-    turn = limits.turns.turn(message.channel.id)
-    async with turn:
+    async with HeldTurn(limits.turns.turn(message.channel.id)) as turn:
         for part in parts:
             try:
                 try:

@@ -194,7 +194,7 @@ async def test_a_lasting_5xx_ends_the_reply_unsent_after_a_bounded_time(
 async def test_others_in_the_channel_are_answered_while_a_reply_waits_to_retry(
     faulty: FaultyDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(adapter, "POST_RETRY_DELAYS", (1.0, 1.0, 1.0, 1.0), raising=False)
+    monkeypatch.setattr(adapter, "POST_RETRY_DELAYS", (1.0, 1.0, 1.0, 1.0))
     faulty.faulty_text = "第一"
     faulty.faults = [SERVICE_UNAVAILABLE]
     async with running_client(faulty, service, service.settings):
