@@ -281,9 +281,11 @@ class ChatService:
         # it finds no exchange to archive. Such a message is not answered; one recalled
         # once she is answering it is archived as soon as her exchange is stored.
         self._recalled = recently_forgotten()
-        # Platform messages being answered, as (scope, request id): a copy of one that
-        # arrives meanwhile (a OneBot implementation delivering its events again after a
-        # reconnect, a Discord resume replaying one) is not answered twice (`_first_copy`).
+        # Platform messages being answered, as (scope, request id, sender, words): a copy
+        # of one that arrives meanwhile (a OneBot implementation delivering its events
+        # again after a reconnect, a Discord resume replaying one) is not answered twice
+        # (`_first_copy`). Sender and words are part of it: ids are reused (a counter
+        # started again, ids per chat), and another message under an id is answered.
         self._answering: set[tuple[str, str, str, str]] = set()
         # Edits of messages whose exchange or room line may not be stored yet: the
         # exchange stored later takes the new text (`_store_exchange`), so does the line.

@@ -197,5 +197,5 @@ def _sync_folder(folder: Path) -> None:
 
 
 def local_time(seconds: float) -> str:
-    """A time as a local date with its UTC offset, as `atri memory list` shows one."""
+    """A time as this machine's local date and time, to the second, with its UTC offset."""
     return dt.datetime.fromtimestamp(seconds).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
