@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from model.memory import Memory
 from model.room import RoomBounds
@@ -49,5 +52,38 @@ async def test_each_lookup_by_message_id_takes_the_index_of_ids(tmp_path: Path) 
                 if (" messages " in f" {step} " or "room_lines" in step) and "_request" not in step
             ]
             assert not walks, (sql, plan)
+    finally:
+        con.close()
+
+
+async def test_a_room_at_its_line_bound_deletes_its_oldest_through_a_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A room at its bound deletes its oldest line at each heard line: by a range of the
+    (room, said_at) index, not a search of the room's every line. Planned with its
+    parameters (a trace's SQL holds the values, which let SQLite see a range the
+    statement itself does not give)."""
+    path = tmp_path / "mem.sqlite3"
+    run: list[tuple[str, Any]] = []
+    bounds = RoomBounds(max_lines=2)
+    async with await Memory.open(path) as memory:
+        execute = memory._db.execute
+
+        def recorded(sql: str, parameters: Any = None) -> Any:
+            run.append((sql, parameters))
+            return execute(sql, parameters)
+
+        monkeypatch.setattr(memory._db, "execute", recorded)
+        for n in range(4):
+            await memory.room.add(ROOM, "qq", "42", "A", f"第{n}句", bounds)
+        monkeypatch.undo()
+        assert [line.content for line in await memory.room.all_lines(ROOM)] == ["第2句", "第3句"]
+    deletes = [(sql, p) for sql, p in run if sql.startswith("DELETE FROM room_lines WHERE room")]
+    assert deletes, run
+    con = sqlite3.connect(path)
+    try:
+        for sql, parameters in deletes:
+            plan = [str(step[3]) for step in con.execute(f"EXPLAIN QUERY PLAN {sql}", parameters)]
+            assert any("said_at<" in step.replace(" ", "") for step in plan), (sql, plan)
     finally:
         con.close()
