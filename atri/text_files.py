@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import re
 from pathlib import Path
+from typing import Any
 
 # A CR not followed by LF: a line end of classic Mac OS (and of some editors' exports).
 _LONE_CR = re.compile(r"\r(?!\n)")
@@ -50,6 +51,51 @@ def _line_at(raw: bytes, offset: int) -> int:
     """The line `offset` is on, counting lone CRs as line ends too."""
     head = raw[:offset]
     return head.count(b"\n") + len(_LONE_CR_BYTES.findall(head)) + 1
+
+
+# A UTF-16 half (U+D800–U+DFFF) on its own. JSON may escape one ("\\ud83d": half of an
+# emoji, which JavaScript tools write when they cut a string inside one), and json.loads
+# keeps it; no UTF-8 file, terminal or database can hold it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# What a lone surrogate is, for a sentence that names where one was.
+BROKEN_CHARACTER = "a broken character (a lone surrogate: half of an emoji, cut off)"
+
+
+def without_lone_surrogates(value: Any, replacement: str = "\ufffd") -> tuple[Any, list[str]]:
+    """Parsed JSON with each lone surrogate in its strings (object keys too) replaced by
+    U+FFFD, as an invalid byte is, or by `replacement`; and where each string that held
+    one is, as a path (`data.character_book.entries[0].content`). Lists and objects are
+    mended in place."""
+    found: list[str] = []
+
+    def mended(text: str, path: str) -> str:
+        if not LONE_SURROGATE.search(text):
+            return text
+        found.append(path or "the value")
+        return LONE_SURROGATE.sub(replacement, text)
+
+    if isinstance(value, str):
+        return mended(value, ""), found
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, path = stack.pop()
+        children: list[tuple[Any, str]] = []
+        if isinstance(node, dict):
+            entries = list(node.items())
+            node.clear()  # put back in the same order, under mended names
+            for key, item in entries:
+                name = LONE_SURROGATE.sub(replacement, key) if isinstance(key, str) else key
+                where = f"{path}.{name}" if path else str(name)
+                if name != key:
+                    found.append(f"{where} (its name)")
+                node[name] = mended(item, where) if isinstance(item, str) else item
+                children.append((item, where))
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                node[i] = mended(item, f"{path}[{i}]") if isinstance(item, str) else item
+                children.append((item, f"{path}[{i}]"))
+        stack.extend(reversed(children))  # in the file's order
+    return value, found
 
 
 def read_hand_written(path: Path) -> str:

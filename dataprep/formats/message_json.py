@@ -32,17 +32,21 @@ starts, where an editor finds it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
 from typing import TypeVar
 
+from atri.text_files import BROKEN_CHARACTER, without_lone_surrogates
 from dataprep.errors import DataprepError, NoScript
 from dataprep.formats.common import ParseOptions, join_pieces, tidy_name, unreadable_json
 from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION, parse_pairs
 from dataprep.records import Utterance
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # The translation side of a cache entry, best first. post_zh_preview is GalTransl's
 # final line (CSentense.post_zh): proofread_zh where someone proofread it, else the
@@ -88,6 +92,9 @@ _QUOTES = frozenset('「『“"')
 # (`ファテシア＝セインテリア＝ヴァンチェスタ`).
 _NAME_MOST = 16
 _SENTENCE_MARKS = re.compile(r"[、，,.．!?！？…‥～~―—；;]")
+# The JSON escape of a UTF-16 half (`\ud83d`): only a file holding one can hold a lone
+# surrogate, so only such a file is searched for one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
@@ -129,7 +136,32 @@ def _list_values(text: str, source: str) -> list[tuple[int, object]]:
         raise unreadable_json(source, exc, _WHAT) from None
     if values is None:
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
-    return values
+    return _mended(values, text, source)
+
+
+def _mended(values: list[tuple[int, T]], text: str, source: str) -> list[tuple[int, T]]:
+    """The values without their lone surrogates (half an emoji, as JavaScript tools cut
+    one), said once with the lines that held one. Left in, the dataset files could not be
+    written (UTF-8 cannot encode one) after all the work of the run; as U+FFFD, the line
+    would be left out as unreadable, though only the half emoji is lost."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return values
+    mended: list[tuple[int, T]] = []
+    broken: dict[int, None] = {}  # the lines, once each (a file may be one line)
+    for line, value in values:
+        value, found = without_lone_surrogates(value, replacement="")
+        mended.append((line, value))
+        if found:
+            broken[line] = None
+    if broken:
+        lines = ", ".join(map(str, list(broken)[:5])) + (", …" if len(broken) > 5 else "")
+        log.warning(
+            "%s: line %s held %s, left out; mend it in the script.",
+            source,
+            lines,
+            BROKEN_CHARACTER,
+        )
+    return mended
 
 
 def _messages(values: list[tuple[int, object]]) -> list[tuple[int, dict[str, object]]]:
@@ -156,7 +188,8 @@ def _dictionary(text: str, source: str) -> list[tuple[int, str, str]]:
         raise unreadable_json(source, exc, _WHAT) from None
     if items is None or not all(isinstance(value, str) for _, _, value in items):
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
-    pairs = [(line, _text(key), _text(value)) for line, key, value in items]
+    entries = _mended([(line, [key, value]) for line, key, value in items], text, source)
+    pairs = [(line, _text(key), _text(value)) for line, (key, value) in entries]
     if not any(_is_line(original) for _, original, _ in pairs):
         # Names or settings alone (a tool's name dictionary, a config): no lines.
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")

@@ -28,7 +28,12 @@ from atri.config import (
     WorkerSettings,
 )
 from atri.errors import UserError
-from atri.text_files import NotUtf8Error, decode_hand_written
+from atri.text_files import (
+    BROKEN_CHARACTER,
+    NotUtf8Error,
+    decode_hand_written,
+    without_lone_surrogates,
+)
 from model.character.card_examples import ExampleTurn, parse_mes_example
 from model.character.card_fields import (
     AFTER_CHAR,
@@ -737,13 +742,13 @@ def load_persona(path: str | Path | None = None) -> Persona:
         ) from None
     try:
         if raw.startswith(PNG_SIGNATURE):
-            persona = _from_card(png_card(raw))
+            persona = _from_card(png_card(raw), card_path)
         elif raw.startswith(ZIP_SIGNATURE) or card_path.suffix.lower() == ".charx":
-            persona = _from_card(charx_card(raw))
+            persona = _from_card(charx_card(raw), card_path)
         elif card_path.suffix.lower() == ".png":
             raise PersonaError("character card is not a PNG image.")
         elif card_path.suffix.lower() == ".json":
-            persona = _from_card(json.loads(_card_text(raw, card_path)))
+            persona = _from_card(json.loads(_card_text(raw, card_path)), card_path)
         else:
             persona = Persona.model_validate(tomllib.loads(_card_text(raw, card_path)))
             persona.name = persona.name.strip()
@@ -789,9 +794,19 @@ def unfilled_macros_note(*texts: str) -> list[str]:
     ]
 
 
-def _from_card(card: Any) -> Persona:
-    """A V1, V2, V3 or Pygmalion card read (`from_card_v2`)."""
-    return Persona.from_card_v2(as_card_v2(card))
+def _from_card(card: Any, card_path: Path) -> Persona:
+    """A V1, V2, V3 or Pygmalion card read (`from_card_v2`). A lone surrogate in its JSON
+    (half an emoji) is U+FFFD, said in a note: left in, the first print of the card
+    (`atri persona show`, chat, the worker's start) failed to encode it."""
+    card, broken = without_lone_surrogates(card)
+    persona = Persona.from_card_v2(as_card_v2(card))
+    if broken:
+        more = f" and {len(broken) - 3} more" if len(broken) > 3 else ""
+        persona.unused.append(
+            f"{card_path}: {', '.join(broken[:3])}{more} held {BROKEN_CHARACTER}, read as "
+            "\ufffd; mend it in the card"
+        )
+    return persona
 
 
 def _card_text(raw: bytes, card_path: Path) -> str:

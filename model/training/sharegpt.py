@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from atri.text_files import BROKEN_CHARACTER, LONE_SURROGATE
 from model.training.dataset_index import DATASET_INFO, as_registered, is_index, registered_columns
 from model.training.errors import DatasetError
 
@@ -521,6 +522,10 @@ def _parse_json_lines(path: Path, text: str) -> tuple[list[Any], list[int]]:
     return records, numbers
 
 
+# What to do about a text of a record that cannot be trained on as it is.
+_MEND = "mend it (a JSON escape from \\ud800 to \\udfff with no partner) or remove the record."
+
+
 def _parse_record(where: str, index: int, record: Any) -> Conversation:
     turns_key = "messages" if isinstance(record, dict) and "messages" in record else "conversations"
     if isinstance(record, dict) and turns_key in record and not isinstance(record[turns_key], list):
@@ -537,6 +542,8 @@ def _parse_record(where: str, index: int, record: Any) -> Conversation:
     system = record.get("system", "")
     if not isinstance(system, str):
         raise DatasetError(f'{where}: "system" must be a string.')
+    if LONE_SURROGATE.search(system):
+        raise DatasetError(f'{where}: its "system" holds {BROKEN_CHARACTER}; {_MEND}')
     turns: list[tuple[str, str]] = []
     untrained: set[int] = set()
     for turn in record[turns_key]:
@@ -555,6 +562,11 @@ def _parse_record(where: str, index: int, record: Any) -> Conversation:
         if not isinstance(text, str):
             raise DatasetError(
                 f'{where}: a "{speaker}" turn\'s "{text_key}" is {json.dumps(text)[:40]}, not text.'
+            )
+        if LONE_SURROGATE.search(text):
+            # The tokenizer refuses one, after the model has loaded: told here, before.
+            raise DatasetError(
+                f'{where}: a "{speaker}" turn\'s "{text_key}" holds {BROKEN_CHARACTER}; {_MEND}'
             )
         # A file made on Windows holds "\r\n" inside its texts: the worker reads every
         # message with "\n" (protocol.clean_str), so she learns the line ends she is shown.
