@@ -55,6 +55,7 @@ from model.character.prompt import (
     clean_continuation,
     clean_reply,
     fit_prompt,
+    little_room,
     load_name_tables,
     one_line_name,
     said_lately,
@@ -152,6 +153,12 @@ COPY_WITHIN_SECONDS = 24 * 3600.0
 # window the hint says to lower bounds the prompt, so it helps prompts that fill much of
 # it (a fixed count would mean a second's reading on a GPU and minutes on a small CPU).
 LONG_PROMPT_SHARE = 4
+# A window this small is not the hint's to lower: every prompt fills a quarter of it.
+SMALL_WINDOW_TOKENS = 1024
+# The hint names [generation] max_new_tokens when the reply may take this share of the
+# prompt's tokens or more: a token generated costs several times one read, so such a
+# reply, not the prompt, is most of the wait.
+LONG_REPLY_SHARE = 0.25
 # At most this often (seconds): a client retrying such a conversation would flood the log.
 LONG_PROMPT_TOLD_EVERY_S = 600.0
 # Engines that say it themselves, from where the reading stopped and its rate (llamacpp).
@@ -456,6 +463,8 @@ class ChatService:
             raise
         if log_no_room and (problem := service.prompt_leaves_no_room()):
             log.error("%s Until then every chat gets her error line.", problem)
+        if tight := little_room(*service._live_prompt()):
+            log.warning("%s", tight)
         return service
 
     def prompt_leaves_no_room(self) -> str | None:
@@ -463,14 +472,20 @@ class ChatService:
         room in the context window, so that every chat will get her error line (and /v1
         a 500) until the setting is changed; None when it fits. Said at start, not
         first at someone's first chat."""
-        note = self._note_under(self.system_prompt)
-        prompt = self.system_prompt.replace("{{user}}", self.user_name)
-        window = Window(self.engine.context_window, self.settings.generation.max_new_tokens)
         try:
-            check_room(prompt, self.engine.count_tokens, window, note)
+            check_room(*self._live_prompt())
         except PromptTooLong as exc:
             return exc.of_the_character()
         return None
+
+    def _live_prompt(
+        self,
+    ) -> tuple[str, Callable[[str], int], Window, CharacterNote | None]:
+        """The live prompt, its counter, window and note, as the start-up checks take them:
+        counted as a chat's is, `{{user}}` and all (her reply fills it in, not her prompt)."""
+        note = self._note_under(self.system_prompt)
+        window = Window(self.engine.context_window, self.settings.generation.max_new_tokens)
+        return self.system_prompt, self.engine.count_tokens, window, note
 
     async def close(self) -> None:
         """Stop every part in order, each even when one before it failed: memory last,
@@ -867,8 +882,11 @@ class ChatService:
     def _hint_at_long_prompt(self, prompt_tokens: int) -> None:
         """Say (at most every LONG_PROMPT_TOLD_EVERY_S) which settings would let a request
         be answered whose deadline passed while the model had its long prompt: every
-        retry of such a conversation would cost the whole deadline again."""
+        retry of such a conversation would cost the whole deadline again. A window that
+        is small already is not named, and the reply's cap is where it is long beside
+        the prompt."""
         window = self.engine.context_window
+        max_new = self.settings.generation.max_new_tokens
         now = time.monotonic()
         if (
             prompt_tokens * LONG_PROMPT_SHARE <= window
@@ -877,13 +895,20 @@ class ChatService:
         ):
             return
         self._long_prompt_told_at = now
+        fixes = []
+        if window > SMALL_WINDOW_TOKENS:
+            fixes.append(f"lower [model] context_window (now {window}; prompts are fitted to it)")
+        if max_new >= prompt_tokens * LONG_REPLY_SHARE:
+            fixes.append(
+                f"lower [generation] max_new_tokens (now {max_new}; writing the reply is "
+                "slower than reading the prompt)"
+            )
         log.warning(
             "A %s-token prompt was not answered within [worker] request_timeout_seconds = %g "
-            "on this machine: lower [model] context_window (now %d; prompts are fitted to "
-            "it) or raise request_timeout_seconds.",
+            "on this machine: %s.",
             f"{prompt_tokens:,}",
             self.settings.worker.request_timeout_seconds,
-            window,
+            " or ".join(filter(None, [", ".join(fixes), "raise request_timeout_seconds"])),
         )
 
     async def _answer(

@@ -339,8 +339,8 @@ def plan_fold(
         take = take[:-1]
         names = names_in(take, char_name, others)
         body = transcript(take, char_name, labels, names)
-    if count(body) > room:  # one exchange alone is too long: its end is what was said last
-        body = keep_end(body, max(room, 0), count)
+    if count(body) > room:
+        body = _shortened_exchange(take[0], char_name, labels, names, max(room, 0), count)
     speakers = {char_name} | {speaker(m, char_name, names) for exchange in take for m in exchange}
     speakers |= {speaker(m, char_name) for exchange in take for m in exchange}  # bare names
     return FoldPlan(
@@ -355,6 +355,58 @@ def plan_fold(
         notes=notes(take, labels, char_name=char_name, names=names),
         asked=notes(take, labels, questions=True, char_name=char_name, names=names),
     )
+
+
+def _shortened_exchange(
+    exchange: Sequence[Message],
+    char_name: str,
+    labels: Labels,
+    names: Names,
+    room: int,
+    count: Callable[[str], int],
+) -> str:
+    """One exchange too long for `room` tokens, every speaker's label kept: her replies
+    are shortened first (each keeps its start, what answered the message), since what the
+    person told her is what the summary is for; only then the person's messages (each
+    keeps its end, as a new message too long for her prompt does)."""
+    hers = [i for i, m in enumerate(exchange) if m.role == "assistant"]
+    theirs = [i for i, m in enumerate(exchange) if m.role != "assistant"]
+    contents = [m.content for m in exchange]
+
+    def body() -> str:
+        return "\n".join(
+            said_line(speaker(m, char_name, names), text, labels.colon)
+            for m, text in zip(exchange, contents, strict=True)
+        )
+
+    for side, keep in ((hers, _keep_start), (theirs, keep_end)):
+        if count(body()) <= room:
+            break
+        for i in side:
+            contents[i] = ""
+        spare = room - count(body())  # what the labels and the other side leave
+        for n, i in enumerate(side):
+            # Shared out in turn: what one message does not use goes to the next.
+            share = max(spare // (len(side) - n), 0)
+            contents[i] = keep(exchange[i].content, share, count)
+            spare -= count(contents[i])
+    text = body()
+    # Counted apart, the pieces may tokenize a little longer together.
+    return text if count(text) <= room else keep_end(text, room, count)
+
+
+def _keep_start(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    """The longest start of `text` that counts at most `max_tokens`, with "…" where it was cut."""
+    if count(text) <= max_tokens:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if count(text[:mid] + "…") <= max_tokens:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low] + "…" if low else ""
 
 
 class RepeatedFailures:

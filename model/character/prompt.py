@@ -21,6 +21,11 @@ ChatMessages = list[dict[str, str]]
 TEMPLATE_OVERHEAD_TOKENS = 8
 # The least of a new message that must fit beside the system prompt and the reply.
 MIN_MESSAGE_TOKENS = 16
+# Room for the new message and all history under which the start warns: about 100
+# English words or Chinese characters, so a paragraph of a message is cut and no
+# earlier exchange fits beside an ordinary one. A share of the window would warn about
+# thousands of tokens on a long one, and never on a small one where it matters most.
+LITTLE_ROOM_TOKENS = 128
 # More characters than any tokenizer puts into one token on average: text beyond
 # `room * MAX_CHARS_PER_TOKEN` characters cannot fit, so it is cut (or left out) before
 # it is ever counted, and a 1 MB message costs no more to fit than one that barely fits.
@@ -714,6 +719,34 @@ def check_room(
     it) leaves no room for a message and the reply in `window`, as fitting any chat would."""
     note_tokens = note.tokens(count) if note else 0
     _room_for_message(count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS + note_tokens, window)
+
+
+def little_room(
+    system_prompt: str,
+    count: Callable[[str], int],
+    window: Window,
+    note: CharacterNote | None = None,
+) -> str | None:
+    """One sentence when `system_prompt` (and the character's `note`) and the reply leave
+    room in `window` for a message but under `LITTLE_ROOM_TOKENS` for it and all history;
+    None when there is more (or none at all: `check_room` says that)."""
+    system_tokens = (
+        count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS + (note.tokens(count) if note else 0)
+    )
+    try:
+        room = _room_for_message(system_tokens, window)
+    except PromptTooLong:
+        return None
+    if room >= LITTLE_ROOM_TOKENS:
+        return None
+    return (
+        f"The character prompt takes {system_tokens} tokens and the reply up to "
+        f"{window.max_new_tokens} ([generation] max_new_tokens) of the "
+        f"{window.context_window}-token context window, which leaves {room} tokens for a "
+        "message and all earlier ones: longer messages lose their start and she sees no "
+        "history; shorten the character card, lower max_new_tokens or raise [model] "
+        "context_window where the model takes more."
+    )
 
 
 def _room_for_message(system_tokens: int, window: Window) -> int:

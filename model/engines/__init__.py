@@ -22,7 +22,9 @@ async def create_engine(settings: Settings, persona: Persona | None = None) -> E
     if settings.model.engine == "echo":
         from model.engines.echo import EchoEngine
 
-        return EchoEngine.for_persona(persona or configured_persona(settings))
+        return EchoEngine.for_persona(
+            persona or configured_persona(settings), settings.model.context_window
+        )
     if settings.model.engine == "llamacpp":
         from model.engines.llamacpp import LlamaCppEngine
 
