@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 import socket
 import sqlite3
@@ -38,7 +39,7 @@ from pydantic import BaseModel, field_validator
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from atri.config import Secrets, Settings
+from atri.config import Secrets, Settings, WorkerSettings
 from atri.listening import LOOPBACK, bind_listening_socket, is_loopback
 from model.adapters.versions import is_version_name
 from model.memory import database_error
@@ -90,6 +91,11 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 2 * 1024 * 1024
 # Earlier messages a bot may send along on /chat (the OpenAI API has its own cap).
 MAX_CONTEXT_MESSAGES = 2000
+# A stop waits for the replies being written up to [worker] request_timeout_seconds and
+# this (a reply made at its deadline is still sent); then their connections are cut.
+STOP_MARGIN_SECONDS = 5.0
+# After that cut, how long uvicorn waits for what still runs before it cancels it.
+STOP_CANCEL_AFTER_SECONDS = 2.0
 
 # What FastAPI's "There was an error parsing the body" was, by its cause.
 UNREADABLE_BODY: dict[type[BaseException] | type[None], str] = {
@@ -374,8 +380,9 @@ def create_app(
     # the client's Host header) that OpenAI clients show as no error at all; such a path
     # gets a 404 that says to drop the slash (`unknown_path`).
     app = FastAPI(title="ATRI worker", docs_url=None, redoc_url=None, redirect_slashes=False)
-    # Read by `_server`: whose X-Forwarded-For names the client.
+    # Read by `_server`: whose X-Forwarded-For names the client; how long a stop waits.
     app.state.trusted_proxies = list(service.settings.worker.trusted_proxies)
+    app.state.request_timeout_seconds = service.settings.worker.request_timeout_seconds
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
     if is_loopback(service.settings.worker.host):
@@ -577,8 +584,11 @@ def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:
     WebSocket (no route uses one, and none may change protocol under that deadline)."""
     import uvicorn
 
-    # Set by `create_app`; a bare ASGI app (a test's) trusts none.
-    trusted = getattr(getattr(app, "state", None), "trusted_proxies", [])
+    # Set by `create_app`; a bare ASGI app (a test's) trusts none and has the default timeout.
+    state = getattr(app, "state", None)
+    trusted = getattr(state, "trusted_proxies", [])
+    default_timeout = WorkerSettings.model_fields["request_timeout_seconds"].default
+    stop_grace = getattr(state, "request_timeout_seconds", default_timeout) + STOP_MARGIN_SECONDS
     # A trusted proxy carries many clients, each limited by its X-Forwarded-For address:
     # counted as one address, 64 of them at once got 503.
     http = guarded_protocol(replace(limits, trusted_proxies=tuple(trusted)))
@@ -597,16 +607,45 @@ def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:
         # (frp, ssh -R) every client arrived from there and named its own address.
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
+        # Without it uvicorn waited for ever on a client reading none of its reply. Our own
+        # cut (`Server.shutdown`) comes first; this cancels what still runs after it.
+        timeout_graceful_shutdown=math.ceil(stop_grace + STOP_CANCEL_AFTER_SECONDS),
     )
-    return _saying_it_stops()(config)
+    return _saying_it_stops(stop_grace)(config)
 
 
-def _saying_it_stops() -> type[uvicorn.Server]:
+def _saying_it_stops(grace: float) -> type[uvicorn.Server]:
     """uvicorn's Server, saying at the first stop signal that it finishes the replies in
-    flight before it ends."""
+    flight before it ends, and ending those not taken within `grace` seconds."""
     import uvicorn
 
     class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            loop = asyncio.get_running_loop()
+            cut = loop.call_later(grace, self._cut_open_connections)
+            try:
+                await super().shutdown(sockets)
+            finally:
+                cut.cancel()
+
+        def _cut_open_connections(self) -> None:
+            """Abort the connections still open: each is a reply its client does not read
+            (`close()` would wait to send it). Their tasks see the client gone and end, so
+            uvicorn's own deadline seldom has anything left to cancel."""
+            open_now = list(self.server_state.connections)
+            if not open_now:
+                return
+            peers = (getattr(c, "client", None) for c in open_now)
+            clients = sorted({str(peer[0]) for peer in peers if peer})
+            log.warning(
+                "Stopping: %d connection(s) still open after %g s are closed (%s).",
+                len(open_now),
+                grace,
+                ", ".join(clients) or "?",
+            )
+            for connection in open_now:
+                connection.transport.abort()
+
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             # uvicorn waits for the replies in flight, saying so at INFO only: a worker
             # that seemed to ignore `kill` for a minute and a half.

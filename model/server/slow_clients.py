@@ -14,13 +14,17 @@ connections exhaust the worker's file descriptors. Here:
   this machine (which should limit per client itself) and the bots all come from there.
   Nor is a trusted proxy (`[worker] trusted_proxies`): it carries many clients, each
   rate-limited by the address its X-Forwarded-For names.
+- a response must move: while the client reads none of it (asyncio has paused writing, its
+  buffer over the high-water mark beyond what the kernel holds) for `write_timeout`, the
+  connection is cut. uvicorn has no write deadline, and clients that send a request and
+  never read its answer held their connections for ever, until they filled the cap.
 The body has its own deadline, in the app (`BodyLimit` in app.py), which answers 408.
 
 It is a small subclass of uvicorn's HTTP/1.1 protocol (httptools when installed, else
 h11, as uvicorn's "auto" picks), built on what both have had since uvicorn 0.1x:
-`connection_made`, `data_received`, `on_response_complete`, `connection_lost`, and the
-`cycle` that a complete head creates. The worker speaks no WebSocket (`ws="none"`), so no
-connection changes protocol under it.
+`connection_made`, `data_received`, `on_response_complete`, `connection_lost`,
+`pause_writing`, `resume_writing`, and the `cycle` that a complete head creates. The
+worker speaks no WebSocket (`ws="none"`), so no connection changes protocol under it.
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 HEAD_TIMEOUT_SECONDS = 20.0
 # A 2 MB body (the largest read) arrives in 60 s at 35 KB/s.
 BODY_TIMEOUT_SECONDS = 60.0
+# How long writing a response may stay paused (the client reading nothing of the last
+# ~48 KB: asyncio's 64 KB high-water mark down to its 16 KB low one): as long as a body may
+# take to arrive, which covers a mobile link's stall or handover. A reader of even 1 KB/s is
+# never cut, nor is a stream that keeps flowing, however long.
+WRITE_TIMEOUT_SECONDS = 60.0
 # Open connections at once: far more than the queue and a batch can use, far fewer than a
 # process may open (and never over half the descriptors it may open: macOS allows 256).
 MAX_CONNECTIONS = 512
@@ -114,6 +123,7 @@ def connection_cap(wanted: int = MAX_CONNECTIONS) -> int:
 @dataclass(frozen=True)
 class ConnectionLimits:
     head_timeout: float = HEAD_TIMEOUT_SECONDS
+    write_timeout: float = WRITE_TIMEOUT_SECONDS
     # None: MAX_CONNECTIONS, or fewer where the process may open fewer descriptors.
     max_connections: int | None = None
     per_address: int = MAX_PER_ADDRESS
@@ -126,9 +136,11 @@ class ConnectionLimits:
 
 
 class _Guarded(_Base):
-    """The head deadline and the connection cap, over either uvicorn HTTP/1.1 protocol."""
+    """The head and write deadlines and the connection cap, over either uvicorn HTTP/1.1
+    protocol."""
 
     head_timeout: ClassVar[float]
+    write_timeout: ClassVar[float]
     max_connections: ClassVar[int]
     per_address: ClassVar[int]
     count_loopback: ClassVar[bool]
@@ -139,6 +151,7 @@ class _Guarded(_Base):
     open_by_address: ClassVar[Counter[str]]
     last_full_log: ClassVar[float] = 0.0
     _head_timer: asyncio.TimerHandle | None = None
+    _write_timer: asyncio.TimerHandle | None = None  # armed while writing is paused
     _refused = False
     _address: str | None = None  # the counted address this connection holds a slot of
     _head_bytes = 0  # bytes read while the head of the next request is awaited
@@ -160,6 +173,7 @@ class _Guarded(_Base):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_arrived()
+        self._writing_resumed()
         if self._address is not None:
             self.open_by_address[self._address] -= 1
             if self.open_by_address[self._address] <= 0:
@@ -239,6 +253,33 @@ class _Guarded(_Base):
             self._head_timer.cancel()
             self._head_timer = None
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.write_timeout, self._write_overdue)
+
+    def resume_writing(self) -> None:
+        self._writing_resumed()
+        super().resume_writing()
+
+    def _writing_resumed(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _write_overdue(self) -> None:
+        """Cut a connection whose client has read (almost) nothing for `write_timeout`.
+        Aborted, not closed: `close()` waits for the buffer to be sent, which is what never
+        happens. The reply's task sees the client gone (a stream stops); its slot is free."""
+        self._write_timer = None
+        host = self.client[0] if self.client else "?"
+        log.warning(
+            "closing the connection of %s: it stopped reading its reply for %g s",
+            host,
+            self.write_timeout,
+        )
+        self.transport.abort()
+
     def _head_overdue(self) -> None:
         self._head_timer = None
         if self.cycle is not None and not self.cycle.response_complete:
@@ -254,6 +295,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
     cap = limits.max_connections or connection_cap()
     attributes = {
         "head_timeout": limits.head_timeout,
+        "write_timeout": limits.write_timeout,
         "max_connections": cap,
         "per_address": limits.per_address,
         "count_loopback": limits.count_loopback,
