@@ -50,8 +50,8 @@ MODES_REFRESH_SECONDS = 30.0
 MODES_RETRY_SECONDS = 5.0
 # What the worker shows only to callers holding its token (model/server/app.py, /status):
 # a reload's sentence, reason and folder, and the versions loaded, name folders on its
-# machine. `/atri status` shows them to the bot's owners alone, as a reload is theirs.
-OWNERS_ONLY_DETAILS = frozenset({"loaded_adapters"})
+# machine. `/atri status` shows them to the bot's owners alone, as a reload is theirs
+# (the versions loaded are among the worker's counters, an owner's in private).
 # A reload's answers worded from its version names and engine alone: no folder in them.
 RELOADS_NAMING_NO_FOLDER = frozenset(
     {"switched", "rolled_back", "already_serving", "nothing_older", "no_adapters"}
@@ -120,6 +120,9 @@ class CommandResult:
     refused: bool = False
     # Holds what she remembers of someone (`remembered`): for their eyes only.
     personal: bool = False
+    # It changed something (archived or deleted messages, set a mode, switched the
+    # version): its answer is the only word that it did.
+    changed: bool = False
 
 
 def _refuse(actor: Actor, action: str, line: str = "") -> CommandResult:
@@ -158,7 +161,8 @@ async def reset_self(worker: Worker, actor: Actor) -> CommandResult:
         # alone to show someone how it works, would wipe the group's conversation.
         how = channel_reset_command(actor.platform)
         return CommandResult(lines().shared_reset_by_admin.format(how=how), ok=False)
-    return CommandResult(lines().counted(lines().reset_done, count=count))
+    text = lines().counted(lines().reset_done, count=count)
+    return CommandResult(text, changed=count > 0)
 
 
 async def forget_self(worker: Worker, actor: Actor, confirmed: bool = False) -> CommandResult:
@@ -179,7 +183,9 @@ async def forget_self(worker: Worker, actor: Actor, confirmed: bool = False) -> 
     log.info(
         "%s user %s purged what is kept of them (%d rows)", actor.platform, actor.user_id, count
     )
-    return CommandResult(said.counted(said.forget_done, place=place, count=count))
+    return CommandResult(
+        said.counted(said.forget_done, place=place, count=count), changed=count > 0
+    )
 
 
 def _cut(text: str, limit: int) -> str:
@@ -266,12 +272,13 @@ async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> Comma
         )
         return CommandResult(lines().personal_reset(actor.platform), ok=False)
     log.info("%s admin %s reset user %s", actor.platform, actor.user_id, target_user_id)
-    return CommandResult(lines().counted(lines().user_reset_done, count=max(count, 0)))
+    text = lines().counted(lines().user_reset_done, count=max(count, 0))
+    return CommandResult(text, changed=count > 0)
 
 
 async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
     if not actor.channel_id:  # a DM: there is no channel to reset
-        return CommandResult(lines().not_a_channel, ok=False)
+        return CommandResult(lines().not_in_a_channel(actor.platform), ok=False)
     if not actor.is_admin:
         return _refuse(actor, f"reset of channel {actor.channel_id}")
     try:
@@ -279,7 +286,8 @@ async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
     except MemoryUnavailable:
         return _memory_unavailable(actor, f"reset of channel {actor.channel_id}")
     log.info("%s admin %s reset channel %s", actor.platform, actor.user_id, actor.channel_id)
-    return CommandResult(lines().counted(lines().channel_reset_done, count=max(count, 0)))
+    text = lines().counted(lines().channel_reset_done, count=max(count, 0))
+    return CommandResult(text, changed=count > 0)
 
 
 async def status(
@@ -289,8 +297,9 @@ async def status(
     cannot_post_elsewhere: Sequence[CannotPost] = (),
     cannot_post_managed: Sequence[CannotPost] = (),
 ) -> CommandResult:
-    """Version, queue and uptime for anyone; admins see the engine and the worker's
-    counters too, and the bot's owners what names the worker's folders besides.
+    """Version, queue and uptime for anyone; admins see the engine too, and the bot's
+    owners what names the worker's folders besides, and in a private chat the worker's
+    counters.
 
     Why she is silent: where she cannot post the place asked in (`cannot_post_here`,
     said to anyone there), and to admins the other places the platform knows of
@@ -320,9 +329,11 @@ async def status(
             actor.is_owner or s.last_reload.get("code") in RELOADS_NAMING_NO_FOLDER
         ):
             shown.append(said.status_reload.format(message=_last_reload(s.last_reload)))
-        for key, value in sorted(s.details.items()):
-            if actor.is_owner or key not in OWNERS_ONLY_DETAILS:
-                shown.append(f"{key}: {value}")
+    # The worker's raw counters (`generate_calls: 2`, English names, also in /metrics)
+    # for the bot's owner in a private chat only: in a group or channel they ran past
+    # one QQ message, in words its members do not read.
+    if actor.is_owner and not actor.channel_id:
+        shown += [f"{key}: {value}" for key, value in sorted(s.details.items())]
     return CommandResult("\n".join(shown))
 
 
@@ -360,7 +371,7 @@ async def reload(worker: Worker, actor: Actor, version: str = "") -> CommandResu
     if not actor.is_owner:
         return _refuse(actor, f"reload {version}".rstrip(), lines().owners_only)
     result = await worker.reload(version.strip())
-    return CommandResult(lines().reload_said(result), ok=result.ok)
+    return CommandResult(lines().reload_said(result), ok=result.ok, changed=_switched(result))
 
 
 async def rollback(worker: Worker, actor: Actor) -> CommandResult:
@@ -368,13 +379,18 @@ async def rollback(worker: Worker, actor: Actor) -> CommandResult:
     if not actor.is_owner:
         return _refuse(actor, "rollback", lines().owners_only)
     result = await worker.rollback()
-    return CommandResult(lines().reload_said(result), ok=result.ok)
+    return CommandResult(lines().reload_said(result), ok=result.ok, changed=_switched(result))
+
+
+def _switched(result: ReloadResult) -> bool:
+    """A reload or rollback that put another version live."""
+    return result.code in ("switched", "rolled_back")
 
 
 async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> CommandResult:
     """Turn ATRI off, on (answers when addressed) or to every message in this channel."""
     if not actor.channel_id:
-        return CommandResult(lines().not_a_channel, ok=False)
+        return CommandResult(lines().not_in_a_channel(actor.platform), ok=False)
     if not actor.is_admin:
         return _refuse(actor, f"channel mode {mode} in {actor.channel_id}")
     try:
@@ -386,7 +402,7 @@ async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> C
     log.info(
         "%s admin %s set channel %s to %s", actor.platform, actor.user_id, actor.channel_id, mode
     )
-    return CommandResult(lines().mode_done(mode, actor.platform))
+    return CommandResult(lines().mode_done(mode, actor.platform), changed=True)
 
 
 class ChannelModes:

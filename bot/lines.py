@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, fields, replace
 
 from atri.config import BotSettings, Settings
+from model.adapters.versions import is_version_name
 from model.character.persona import (
     Persona,
     configured_card_path,
@@ -107,6 +108,9 @@ class BotLines:
     reload_rolled_back: str  # {version} {previous}
     reload_already: str  # {version}
     reload_refused: str  # {version} {reason} {live}
+    # A reload naming something that is no version name at all ("最新的"): said as such,
+    # not as a version failing the worker's checks, with where the versions are listed.
+    reload_not_a_version: str  # {version} (as given) {live}
     # After a switch or "already": the newer version it passed over (`skipped`), and why.
     reload_passed_over: str  # {version} {reason}
     # {folder} {reason}: the reason names peft folders there without a manifest, or is "".
@@ -145,6 +149,8 @@ class BotLines:
     video_only: str
     # One person's share of a shared channel's replies is used up (`ReplyCap.share_notice`).
     share_used_up: str
+    # A message longer than `bot.limits.MAX_INPUT_CHARS`: only its start reaches her.
+    input_cut: str  # {count}: the characters read
     # Put into her prompt in the user's words' place: what the model cannot see.
     sticker_note: str  # {sticker}
     attachment_note: str  # {filename}
@@ -218,6 +224,10 @@ class BotLines:
             return self.discord_mode_mention
         return {"off": self.mode_off, "mention": self.mode_mention, "all": self.mode_all}[mode]
 
+    def not_in_a_channel(self, platform: str) -> str:
+        """A channel's command asked in a private chat: QQ has groups, not channels."""
+        return self.group_only if platform == "qq" else self.not_a_channel
+
     def personal_reset(self, platform: str) -> str:
         """`personal_user_reset` in the platform's words: QQ has groups, not servers."""
         return self.qq_personal_user_reset if platform == "qq" else self.personal_user_reset
@@ -244,6 +254,10 @@ class BotLines:
         }.get(result.code)
         if template is None:
             return result.message
+        if _not_a_version_name(result):
+            return self.reload_not_a_version.format(
+                version=result.version, live=self.named(result.adapter_version)
+            )
         reason, worker_words = self._reason(result)
         said = template.format(
             version=self.named(result.version),
@@ -308,6 +322,17 @@ class BotLines:
         return self.version_named.format(version=version) if version else self.base_model
 
 
+def _not_a_version_name(result: ReloadResult) -> bool:
+    """A reload refused because the name it was given is no version name: the worker's
+    check (`is_version_name`) said so only in English, as its files failing a check."""
+    return (
+        result.code == "refused"
+        and result.reason_code == "invalid"
+        and bool(result.version)
+        and not is_version_name(result.version)
+    )
+
+
 # "1 messages", "1 servers": a count of one before a plural the English lines use.
 _ONE_OF_MANY = re.compile(r"(?<![\d.,])(1 (?:message|server|version|folder))s\b")
 
@@ -337,7 +362,7 @@ ZH = BotLines(
     "要彻底删除你在那里说过的话，请用 /{command} forget。",
     place_group="群",
     place_channel="频道",
-    forget_ask="这会永久删除{name}在 {{place}} 上保存的关于你的一切：你在私聊、群和频道里的消息，"
+    forget_ask="这会永久删除{name}在 {{place}} 上保存的关于你的一切：你在那里的所有消息（私聊里的也一样），"
     "{name}对它们的回复，包含它们的摘要，以及{name}旁听到的你的发言（已存档的也一样）。"
     "删除后无法恢复。确定的话，请用 {{how}}。",
     forget_done="已永久删除{name}在 {{place}} 上保存的关于你的一切（{{count}} 条，"
@@ -381,6 +406,8 @@ ZH = BotLines(
     reload_already="现在用的已经是{{version}}了。",
     reload_passed_over="更新的{{version}}没有换上：{{reason}}",
     reload_refused="没有换上{{version}}：{{reason}}仍在使用{{live}}。",
+    reload_not_a_version="没有叫「{{version}}」的版本：版本以训练的时间命名，比如 20261207-102850。"
+    "在模型服务的机器上运行 atri adapters list 可以看到所有版本。仍在使用{{live}}。",
     reload_no_version="{{folder}} 里还没有完整的模型版本。{{reason}}",
     reason_other_character="这个版本是作为{{trained_as}}训练的，而这个模型服务扮演的是{{serves}}。"
     "请给每个角色设置各自的 [model] adapters_dir。",
@@ -418,6 +445,7 @@ ZH = BotLines(
     voice_only="{name}还听不了语音呢……用文字和我说吧！",
     video_only="{name}还看不了视频呢……用文字和我说吧！",
     share_used_up="{name}刚才已经回了你好多句啦，也让这里的大家说说话吧！过一会儿再来找我哦。",
+    input_cut="你的消息太长啦，{name}只读了前 {{count}} 个字哦。",
     sticker_note="（发来了贴纸：{{sticker}}）",
     attachment_note="（发来了附件：{{filename}}）",
     picture_note="（发来了一张图片）",
@@ -453,7 +481,8 @@ ZH = BotLines(
 /{command} status — {name}现在的状态
 /{command} mode off|on|all — 在本群关闭{name}、被叫到才回答、每条都回答（群管理员）
 /{command} reload [版本名] — 换上最新训练的版本，或指定的版本（超级用户）
-/{command} rollback — 退回上一个可用的版本（超级用户）""",
+/{command} rollback — 退回上一个可用的版本（超级用户）
+也可以用中文：/{command} 重置、帮助、状态、记忆、忘记，群 代替 group，关、开、全部 代替 off、on、all。""",
     qq_reset_keyword="重置记忆",
     qq_plugin="和{name}聊天（LoRA 角色模型），管理员可重置{name}的记忆",
     slash_atri="和{name}有关的命令",
@@ -506,8 +535,8 @@ EN = BotLines(
     "{{place}} shows it; /{command} forget deletes your words there for good.",
     place_group="group",
     place_channel="channel",
-    forget_ask="This deletes for good everything {name} keeps of you on {{place}}: your messages "
-    "in private, in groups and in channels, {name}'s replies to them, the summaries holding them, "
+    forget_ask="This deletes for good everything {name} keeps of you on {{place}}: all your "
+    "messages there (private ones too), {name}'s replies to them, the summaries holding them, "
     "and what {name} overheard you say, archived ones too. It cannot be undone. To go ahead, use "
     "{{how}}.",
     forget_done="Deleted for good: everything {name} kept of you on {{place}} ({{count}} "
@@ -552,6 +581,9 @@ EN = BotLines(
     reload_already="Already serving {{version}}.",
     reload_passed_over="The newer {{version}} was passed over: {{reason}}",
     reload_refused="Did not switch to {{version}}: {{reason}} Still serving {{live}}.",
+    reload_not_a_version='There is no version called "{{version}}": versions are named by the '
+    "time they were trained, like 20261207-102850. atri adapters list on the worker's machine "
+    "shows them all. Still serving {{live}}.",
     reload_no_version="No complete adapter version in {{folder}}. {{reason}}",
     reason_other_character="it was trained as {{trained_as}}, but this worker serves "
     "{{serves}}. Give each character its own [model] adapters_dir.",
@@ -595,6 +627,7 @@ EN = BotLines(
     video_only="{name} can't watch videos yet... Tell me in words!",
     share_used_up="{name} has answered you a lot just now, so the others here get a turn too! "
     "Talk to me again in a minute.",
+    input_cut="Your message is very long: {name} only read its first {{count}} characters.",
     sticker_note="(sent a sticker: {{sticker}})",
     attachment_note="(sent an attachment: {{filename}})",
     picture_note="(sent a picture)",
@@ -686,7 +719,7 @@ JA = BotLines(
     place_group="グループ",
     place_channel="チャンネル",
     forget_ask="これで{name}が {{place}} で保存しているあなたのすべてを完全に削除するよ。"
-    "個別チャット、グループ、チャンネルでのあなたのメッセージ、それへの{name}の返事、それを含む要約、"
+    "そこでのあなたのすべてのメッセージ（個別チャットのものも）、それへの{name}の返事、それを含む要約、"
     "{name}が耳にしたあなたの発言（保管済みのものも）。元には戻せないよ。よければ {{how}} を使ってね。",
     forget_done="{name}が {{place}} で保存していたあなたのすべてを完全に削除したよ（{{count}} 件、"
     "{name}の返事と耳にした発言を含む）。それを含む要約も消したよ。",
@@ -729,6 +762,9 @@ JA = BotLines(
     reload_already="すでに{{version}}を使っています。",
     reload_passed_over="より新しい{{version}}は使いませんでした：{{reason}}",
     reload_refused="{{version}}には切り替えませんでした：{{reason}}引き続き{{live}}を使っています。",
+    reload_not_a_version="「{{version}}」という名前のバージョンはありません。バージョンは学習した時刻で"
+    "名付けられます（たとえば 20261207-102850）。ワーカーのマシンで atri adapters list を実行すると"
+    "一覧が見られます。引き続き{{live}}を使っています。",
     reload_no_version="{{folder}} に完全なバージョンがありません。{{reason}}",
     reason_other_character="このバージョンは{{trained_as}}として学習されたもので、"
     "このワーカーが演じているのは{{serves}}です。キャラクターごとに [model] adapters_dir を分けてください。",
@@ -771,6 +807,7 @@ JA = BotLines(
     video_only="{name}はまだ動画が見られないの……言葉で話してね！",
     share_used_up="{name}、いまはあなたにたくさん答えたから、ここのみんなにも順番をあげるね！"
     "少ししたら、また話しかけて。",
+    input_cut="メッセージが長すぎるから、{name}は最初の {{count}} 文字だけ読んだよ。",
     sticker_note="（スタンプを送った：{{sticker}}）",
     attachment_note="（ファイルを送った：{{filename}}）",
     picture_note="（画像を送った）",
@@ -808,7 +845,8 @@ JA = BotLines(
 /{command} status — {name}のいまの様子
 /{command} mode off|on|all — このグループで止める、呼ばれたら答える、全部に答える（グループ管理者）
 /{command} reload [バージョン名] — 最新の学習済みバージョン、または指定したものに切り替える（スーパーユーザー）
-/{command} rollback — ひとつ前の使えるバージョンに戻す（スーパーユーザー）""",
+/{command} rollback — ひとつ前の使えるバージョンに戻す（スーパーユーザー）
+日本語でも使えるよ（/{command} リセット、ヘルプ、状態、記憶、忘れて）。""",
     qq_reset_keyword="記憶をリセット",
     qq_plugin="{name}と話そう（LoRA キャラクターモデル）、管理者は記憶をリセットできます",
     slash_atri="{name}に関するコマンド",

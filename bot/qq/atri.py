@@ -392,7 +392,7 @@ def chat_request(
     counted: the note is short, see `bot.qq.quotes`): its words for this reply only."""
     sender = event.sender
     words = incoming_text(event.message) if text is None else text
-    words = words[:MAX_INPUT_CHARS].strip()
+    words = words.strip()[:MAX_INPUT_CHARS].strip()
     stored, with_quote = quoted_notes(event).texts(words) if words else ("", "")
     return ChatRequest(
         platform=PLATFORM,
@@ -511,8 +511,13 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         line = lines().forward_unread if unread else media_only_line(event.message)
         await reply_sender.send_reply(bot, event, line)
         return
-    request = chat_request(event, text=await spoken_text(bot, event, connections))
-    await chat_and_reply(bot, event, request, counted)
+    text = await spoken_text(bot, event, connections)
+    if len(text.strip()) > MAX_INPUT_CHARS:
+        # As the console says it: else a long paste's end was dropped without a word,
+        # and her answer to its start read as one to all of it.
+        log.info("QQ: %s's message cut to its first %d characters", event.user_id, MAX_INPUT_CHARS)
+        await reply_sender.send_reply(bot, event, lines().input_cut.format(count=MAX_INPUT_CHARS))
+    await chat_and_reply(bot, event, chat_request(event, text=text), counted)
 
 
 async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counted: Counted) -> None:
@@ -614,14 +619,14 @@ async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
     )
 
 
-async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str]) -> str:
+async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str]) -> CommandResult:
     worker = current_worker()
     actor = await _actor(bot, event, ADMINS)
     ats = [str(seg.data.get("qq", "")) for seg in args if seg.type == "at"]
     targets = [t for t in ats if t.isdigit()]
     if len(ats) != len(targets) or len(targets) > 1:
         # "@全体成员", or several people: never the asker's own reset by mistake.
-        return lines().qq_usage
+        return _usage()
     result: CommandResult
     if targets:
         result = await commands.reset_user(worker, actor, targets[0])
@@ -629,23 +634,23 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
         result = await commands.reset_self(worker, actor)
     elif words[0].lower() in GROUP_WORDS:
         if not actor.channel_id:
-            return lines().group_only
+            return CommandResult(lines().group_only, ok=False)
         result = await commands.reset_channel(worker, actor)
     else:
-        return lines().qq_usage
-    return result.text
+        return _usage()
+    return result
 
 
 # What confirms `/atri forget` after it (`forget_confirm_command` shows the first).
 FORGET_CONFIRM_WORDS = frozenset({"confirm", "确认", "確認"})
 
 
-async def _forget(bot: Bot, event: MessageEvent, words: list[str]) -> str:
+async def _forget(bot: Bot, event: MessageEvent, words: list[str]) -> CommandResult:
     """`/atri forget` tells what it deletes; `/atri forget confirm` deletes it."""
     if len(words) > 1 or (words and words[0].lower() not in FORGET_CONFIRM_WORDS):
-        return lines().qq_usage
+        return _usage()
     actor = await _actor(bot, event, ADMINS)
-    return (await commands.forget_self(current_worker(), actor, confirmed=bool(words))).text
+    return await commands.forget_self(current_worker(), actor, confirmed=bool(words))
 
 
 async def _status(bot: Bot, event: MessageEvent) -> str:
@@ -697,14 +702,14 @@ MODE_WORDS: dict[str, ChannelMode] = {
 }
 
 
-async def _set_mode(bot: Bot, event: MessageEvent, words: list[str]) -> str:
+async def _set_mode(bot: Bot, event: MessageEvent, words: list[str]) -> CommandResult:
     mode = MODE_WORDS.get(words[0].lower()) if words else None
     if mode is None:
-        return lines().qq_usage
+        return _usage()
     actor = await _actor(bot, event, ADMINS)
     result = await commands.set_channel_mode(current_worker(), actor, mode)
     channel_modes().forget()
-    return result.text
+    return result
 
 
 async def _memory(bot: Bot, event: MessageEvent) -> str:
@@ -751,36 +756,65 @@ def error_line() -> str:
     return error_line_of(worker, config.atri_error_reply)
 
 
-async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
+# A command's first word in Chinese (simplified and traditional) or Japanese, as the
+# usage text names them: the English word it stands for.
+ACTION_WORDS = {
+    "重置": "reset",
+    "リセット": "reset",
+    "帮助": "help",
+    "幫助": "help",
+    "ヘルプ": "help",
+    "状态": "status",
+    "狀態": "status",
+    "状態": "status",
+    "记忆": "memory",
+    "記憶": "memory",
+    "忘记": "forget",
+    "忘記": "forget",
+    "忘れて": "forget",
+}
+
+
+def _action(words: list[str]) -> str:
+    """The command's action ("reset", …) from its first word, in any language known."""
+    word = words[0].lower() if words else ""
+    return ACTION_WORDS.get(word, word)
+
+
+async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> CommandResult:
     """The answer to `/atri …` (`config.atri_command_name`); failures become ATRI's error
     line."""
     words = command_words(args)
-    action = words[0].lower() if words else ""
+    action = _action(words)
     try:
         if action == "reset":
             return await _reset(bot, event, args, words[1:])
         if action == "memory":
-            return await _memory(bot, event)
+            return CommandResult(await _memory(bot, event))
         if action == "forget":
             return await _forget(bot, event, words[1:])
         if action == "status":
-            return await _status(bot, event)
+            return CommandResult(await _status(bot, event))
         if action == "mode":
             return await _set_mode(bot, event, words[1:])
         if action == "reload":
             named = words[1] if len(words) > 1 else ""
             actor = await _actor(bot, event, SUPERUSER)
-            return (await commands.reload(current_worker(), actor, named)).text
+            return await commands.reload(current_worker(), actor, named)
         if action == "rollback":
             actor = await _actor(bot, event, SUPERUSER)
-            return (await commands.rollback(current_worker(), actor)).text
+            return await commands.rollback(current_worker(), actor)
     except WorkerUnreachable as exc:  # its sentence says it all: no traceback per command
         log.warning("QQ command /%s %s failed: %s", config.atri_command_name, action, exc)
-        return error_line()
+        return CommandResult(error_line(), ok=False)
     except Exception:
         log.exception("QQ command /%s %s failed", config.atri_command_name, action)
-        return error_line()
-    return lines().qq_usage
+        return CommandResult(error_line(), ok=False)
+    return _usage()
+
+
+def _usage() -> CommandResult:
+    return CommandResult(lines().qq_usage, ok=False)
 
 
 person = Rule(_from_a_person)
@@ -818,7 +852,8 @@ room = on_message(rule=person & Rule(_overheard), priority=60, block=True)
 async def answer_command(bot: Bot, event: MessageEvent, args: Message) -> None:
     """The command runs whatever the cap says (an admin can still turn her off in a
     flood); its answer is a reply like any other, so a burst of commands is not answered
-    past `max_replies_per_minute` (each would hold the account's send queue). In a
+    past `max_replies_per_minute` (each would hold the account's send queue), except
+    the answer of one that changed something. In a
     group, one of her accounts runs it, as one answers a message: not a reset twice.
     A group turned off is silent to its members' commands too; its admins' still run,
     so they can turn her back on."""
@@ -835,20 +870,31 @@ async def answer_command(bot: Bot, event: MessageEvent, args: Message) -> None:
     counted = _answers_privately(event, args)
     if counted and not await _reply_allowed(bot, event):
         return
-    text = await command_reply(bot, event, args)
-    if not counted and not await _reply_allowed(bot, event):
+    result = await command_reply(bot, event, args)
+    if not counted and not await _reply_allowed(bot, event, result):
         return
-    await reply_sender.send_reply(bot, event, text)
+    await reply_sender.send_reply(bot, event, result.text)
 
 
 def _answers_privately(event: MessageEvent, args: Message) -> bool:
-    words = incoming_text(args).split()
-    return isinstance(event, GroupMessageEvent) and bool(words) and words[0].lower() == "memory"
+    action = _action(command_words(args))
+    return isinstance(event, GroupMessageEvent) and action == "memory"
 
 
-async def _reply_allowed(bot: Bot, event: MessageEvent) -> bool:
-    """Whether a command's answer may be sent; past their share, the member is told so."""
+async def _reply_allowed(
+    bot: Bot, event: MessageEvent, result: CommandResult | None = None
+) -> bool:
+    """Whether a command's answer may be sent; past their share, the member is told so.
+
+    The confirmation of a command that changed something (`result.changed`: a reset or
+    `forget confirm` that archived or deleted messages, a mode set, a version switched)
+    goes out past the cap: told only "come back later", the member took a permanent
+    deletion for one not done. It is one short line, and a repeat of it changes nothing
+    (0 messages), so a flood of them still meets the cap."""
     if count_reply(event, "command not answered") is not None:
+        return True
+    if result is not None and result.changed:
+        log.info("QQ: %s's command changed something; its answer goes out", event.user_id)
         return True
     await tell_share_used_up(bot, event)
     return False

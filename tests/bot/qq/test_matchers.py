@@ -400,6 +400,7 @@ async def test_a_5000_character_message_is_answered_in_a_few_parts(
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         event = addressed(bot, group_event(at_me(long)))
         ctx.receive_event(bot, event)
+        expect_reply(ctx, event, lines().input_cut.format(count=MAX_INPUT_CHARS))  # session 72
         expect_reply(ctx, event, parts[0])
         for part in parts[1:]:
             ctx.should_call_send(
@@ -416,6 +417,7 @@ async def test_a_50000_character_message_is_cut_before_it_is_stored(
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         event = addressed(bot, group_event(at_me("长" * 50_000)))
         ctx.receive_event(bot, event)
+        expect_reply(ctx, event, lines().input_cut.format(count=MAX_INPUT_CHARS))  # session 72
         expect_reply(ctx, event, parts[0])
         for part in parts[1:]:
             ctx.should_call_send(
