@@ -17,6 +17,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -139,7 +140,9 @@ def write_output_folder(
     that could not be drawn (see `write_outputs`)."""
 
     def write(staging: Path, notes: list[str]) -> None:
-        write_outputs(staging, stats, train, evaluation, settings, system_prompt, plotter, notes)
+        write_outputs(
+            staging, stats, train, evaluation, settings, system_prompt, plotter, notes, out
+        )
 
     stem = dataset_stem(settings.character_aliases)
     try:
@@ -208,12 +211,14 @@ def write_outputs(
     system_prompt: str,
     plotter: PlotProcess | None = None,
     notes: list[str] | None = None,
+    earlier: Path | None = None,
 ) -> list[Path]:
     """Write every file into `out` (which must exist); returns the paths written.
 
     With a `plotter`, stats.png is drawn by it while the datasets are written, and is
-    complete when this returns. A picture that fails to draw fails nothing else: it is
-    left out, and a sentence saying so goes to `notes`. dataset_info.json keeps the
+    complete when this returns. A picture that fails to draw fails nothing else: the
+    picture in `earlier` (the output folder `out` stages for) is kept in its place, or
+    it is left out, and a sentence saying so goes to `notes`. dataset_info.json keeps the
     other datasets' entries of `earlier_info` (the output folder's dataset_info.json)."""
     stem = dataset_stem(settings.character_aliases)
     names = OutputNames(stem)
@@ -237,16 +242,52 @@ def write_outputs(
             drawn_notes = plotter.wait()
     except Exception as exc:  # the picture only: a font, matplotlib, a dead child process
         stats_png.unlink(missing_ok=True)  # never half a picture
-        why = str(exc) if isinstance(exc, PlotFailed) else f"{type(exc).__name__}: {exc}"
+        # Moving the new files in removes the earlier picture: it stays, as the new one.
+        kept = earlier is not None and _kept_as(earlier / stats_png.name, stats_png)
         if notes is not None:
             notes.append(
-                f"{stats_png.name} was not drawn ({why}); the datasets and "
-                f"{stats_json.name} are written."
+                f"{stats_png.name} was not drawn ({_not_drawn_reason(exc)}); the datasets "
+                f"and {stats_json.name} are written"
+                + (
+                    f"; the earlier {stats_png.name}, of the earlier data, is kept."
+                    if kept
+                    else "."
+                )
             )
-        return [*written, stats_json]
+        return [*written, stats_json, stats_png] if kept else [*written, stats_json]
     if notes is not None:
         notes.extend(drawn_notes)  # her name not drawn for want of a CJK font
     return [*written, stats_json, stats_png]
+
+
+def _not_drawn_reason(exc: Exception) -> str:
+    """Why the picture was not drawn, as the user reads it: a full disk in words (the
+    child drawing it says so only in its error's last line, "OSError: [Errno 28] …")."""
+    why = str(exc) if isinstance(exc, PlotFailed) else f"{type(exc).__name__}: {exc}"
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None and (found := re.search(r"\[Errno (\d+)\]", why)):
+        code = int(found[1])
+    if code in _DISK_FULL:
+        return "the disk is full"
+    return why
+
+
+def _kept_as(picture: Path, staged: Path) -> bool:
+    """Put the earlier `picture` at `staged`: a hard link, which takes no space on a disk
+    that just ran out of it, else a copy; False when there is none or neither works."""
+    if not picture.is_file():
+        return False
+    try:
+        os.link(picture, staged)
+        return True
+    except OSError:
+        pass  # another disk, or one without hard links: a copy
+    try:
+        shutil.copyfile(picture, staged)
+        return True
+    except OSError:
+        staged.unlink(missing_ok=True)  # never half a picture
+        return False
 
 
 def replace_outputs(staging: Path, out: Path, stem: str) -> bool:

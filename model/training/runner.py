@@ -25,6 +25,7 @@ from atri.config import Settings, TrainSettings
 from atri.interrupt import sigterm_as_interrupt
 from atri.terminal import suggested_command
 from atri.write_failures import write_failure
+from model.adapters.inventory import folder_bytes, size_text
 from model.adapters.versions import (
     MANIFEST,
     RUNS_DIR,
@@ -68,6 +69,7 @@ from model.training.run_folder import (
     run_identity,
     run_lock,
     running_twin,
+    saved_checkpoints,
     trash_for,
     unfinished_runs,
     without_base_hash,
@@ -117,6 +119,7 @@ def train(
     t = settings.train
     out = adapters_folder(settings)
     resume_command = suggested_command(settings.config_file, "train", "--resume", *resume_flags)
+    again_command = suggested_command(settings.config_file, "train", *resume_flags)
     try:
         files = resolve_data_files(settings)
     except TrainError as exc:
@@ -274,7 +277,7 @@ def train(
         trainer.remove_callback(PrinterCallback)  # our progress bar and summary replace it
         with (
             sigterm_as_interrupt(),
-            write_errors_as_sentence(out, resume_command),
+            write_errors_as_sentence(out, run_dir, resume_command, again_command),
             warnings.catch_warnings(),
         ):
             # transformers 5 renames gradient checkpointing; the old name still works.
@@ -470,11 +473,20 @@ def training_arguments(
 
 
 @contextmanager
-def write_errors_as_sentence(out: Path, resume: str = "atri train --resume") -> Iterator[None]:
+def write_errors_as_sentence(
+    out: Path,
+    run_dir: Path,
+    resume: str = "atri train --resume",
+    again: str = "atri train",
+) -> Iterator[None]:
     """A full disk (or a folder that cannot be written) while saving a checkpoint or the
     adapter is one sentence: nothing was published, so the earlier versions stand. The
     savers say so in their own ways: OSError, safetensors' SafetensorError, tokenizers'
-    Exception, and torch's RuntimeError for optimizer.pt (see `write_failure`)."""
+    Exception, and torch's RuntimeError for optimizer.pt (see `write_failure`).
+
+    `--resume` is advised only when `run_dir` keeps a complete checkpoint (the folder
+    goes otherwise, see `removed_unless_checkpointed`), naming it and the space the run
+    holds; without one the run starts again with `again`."""
     try:
         yield
     except Exception as exc:
@@ -482,8 +494,20 @@ def write_errors_as_sentence(out: Path, resume: str = "atri train --resume") -> 
         if reason is None:
             raise
         where = exc.filename if isinstance(exc, OSError) and exc.filename else out
-        raise TrainError(
+        stopped = (
             f"Training stopped writing {where} ({reason}); no version was written "
-            f"and the earlier ones in {out} are untouched: free some space, then run "
+            f"and the earlier ones in {out} are untouched"
+        )
+        kept = saved_checkpoints(run_dir)
+        if not kept:
+            raise TrainError(
+                f"{stopped}. No checkpoint was kept, so the run must start again: free "
+                f"some space, then run `{again}`."
+            ) from None
+        # The kept checkpoints may be what filled the disk: say where they are and how big.
+        raise TrainError(
+            f"{stopped}. The checkpoint at step {checkpoint_step(kept[-1])} is kept for "
+            f"`--resume` in {kept[-1]} (the run's checkpoints take "
+            f"{size_text(folder_bytes(run_dir))} of that disk): free some space, then run "
             f"`{resume}`."
         ) from None

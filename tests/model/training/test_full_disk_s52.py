@@ -43,17 +43,20 @@ def test_what_safetensors_and_torch_raise_on_a_full_disk_is_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
     monkeypatch.setattr("shutil.disk_usage", ALMOST_NO_ROOM)
-    with pytest.raises(TrainError) as caught, write_errors_as_sentence(tmp_path):
+    with pytest.raises(TrainError) as caught, write_errors_as_sentence(tmp_path, tmp_path / "run"):
         raise error
     said = str(caught.value)
     assert f"Training stopped writing {tmp_path} (No space left on device)" in said
-    assert "free some space, then run `atri train --resume`" in said
+    assert (
+        "No checkpoint was kept, so the run must start again: free some space, then run `atri train`."
+        in said
+    )
 
 
 def test_a_cut_short_optimizer_file_on_a_disk_with_room_does_not_blame_the_disk(
     tmp_path: Path,
 ) -> None:
-    with pytest.raises(TrainError) as caught, write_errors_as_sentence(tmp_path):
+    with pytest.raises(TrainError) as caught, write_errors_as_sentence(tmp_path, tmp_path / "run"):
         raise RuntimeError(TORCH_FULL)
     assert "(a file could not be written in full)" in str(caught.value)
 
@@ -67,7 +70,7 @@ def test_a_cut_short_optimizer_file_on_a_disk_with_room_does_not_blame_the_disk(
     ],
 )
 def test_other_errors_stay_themselves(tmp_path: Path, error: Exception) -> None:
-    with pytest.raises(type(error)), write_errors_as_sentence(tmp_path):
+    with pytest.raises(type(error)), write_errors_as_sentence(tmp_path, tmp_path / "run"):
         raise error
 
 
