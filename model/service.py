@@ -442,7 +442,9 @@ class ChatService:
             check_adapters_folder(settings.path(settings.model.adapters_dir))
         persona = configured_persona(settings, card)
         load_name_tables()
-        memory = await Memory.open(settings.path(settings.memory.path), expect_new=scratch_memory)
+        memory = await Memory.open(
+            settings.path(settings.memory.path), expect_new=scratch_memory, answers_when_full=True
+        )
         for killed in unfinished_imports(memory.path):  # it holds part of that file
             log.warning("%s", killed.sentence())
         try:
@@ -451,6 +453,10 @@ class ChatService:
             await memory.close()
             raise
         service = cls(settings, engine, memory, persona)
+        if memory.full_at_open is not None:  # as a write failing later says it: once
+            service.database_failures.report(
+                memory.full_at_open, "write", "Replies are given but not remembered meanwhile."
+            )
         service.batcher.start()
         if service.summarizer is not None:
             service.summarizer.start()

@@ -101,12 +101,14 @@ def open_error(path: Path, exc: sqlite3.Error) -> UserError:
     said as such; only a file that is no database points at `[memory] path`. Sorted as
     `failure_kind` sorts a failing statement; at open the advice differs."""
     kind, _ = failure_kind(exc)
+    if kind == "busy" and held_alone(path):
+        return held_alone_error(path)
     # A file SQLite took for a database and found damaged (cut short, pages overwritten)
     # is moved aside for a backup, not pointed elsewhere ("a folder ATRI can write").
     if kind == "busy" or error_code(exc) == sqlite3.SQLITE_CORRUPT:
         return database_error(path, exc, "read")
-    if kind == "full" or getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_IOERR_SHMSIZE:
-        return full_disk_error(path, exc)  # SHMSIZE: no room for the WAL index (-shm)
+    if no_room(exc):
+        return full_disk_error(path, exc)
     if kind == "io":  # a write the file system refused (EFBIG, EIO)
         return UserError(
             f"[memory] path {path} could not be read or written ({exc}): its disk may be "
@@ -126,6 +128,29 @@ def open_error(path: Path, exc: sqlite3.Error) -> UserError:
             "an export."
         )
     return path_error(path, f"cannot be used as ATRI's database ({exc})")
+
+
+def no_room(exc: sqlite3.Error) -> bool:
+    """Whether `exc` says the disk is full: a write that found no room, or no room for
+    the WAL index (-shm) that a first read of a WAL file makes (SQLITE_IOERR_SHMSIZE)."""
+    code = getattr(exc, "sqlite_errorcode", 0)
+    return failure_kind(exc)[0] == "full" or code == sqlite3.SQLITE_IOERR_SHMSIZE
+
+
+def held_alone(path: Path) -> bool:
+    """Whether a worker or chat started on a full disk may hold the file: it keeps the
+    WAL index in its own memory, so its -wal has no -shm beside it (any other process
+    using the file in WAL mode made one)."""
+    wal, shm = (path.with_name(path.name + end) for end in ("-wal", "-shm"))
+    return wal.exists() and not shm.exists()
+
+
+def held_alone_error(path: Path) -> UserError:
+    return UserError(
+        f"[memory] path {path} is held by an ATRI worker or chat started while its disk "
+        "was full, which keeps the file to itself until there is space on the disk again; "
+        "free some space on it and run it again."
+    )
 
 
 def _holds_other_bytes(path: Path) -> bool:

@@ -42,13 +42,14 @@ from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
     create_private,
-    database_error,
     error_code,
     failure_kind,
     foreign_database_error,
+    full_disk_error,
     is_busy,
     is_empty_file,
     new_database_warning,
+    no_room,
     on_read_only_disk,
     open_error,
     path_error,
@@ -154,6 +155,10 @@ _INSERT_UNLESS_RESET = (
 )
 # A reset record older than `room.RESET_RECORD_SECONDS` is deleted at the next reset or
 # purge (`room.record_reset`).
+
+# `Memory._share_again`, in order: out of WAL, which alone ends the exclusive locking
+# mode a WAL file was opened in, then back in with the WAL index in a -shm file.
+_SHARED_AGAIN = (("journal_mode", "delete"), ("locking_mode", "normal"), ("journal_mode", "wal"))
 
 # Message ids looked up in one statement (`archive_channels`): SQLite before 3.32 takes
 # at most 999 parameters.
@@ -315,10 +320,20 @@ class Memory:
         # nothing taken back.
         self._taken_back: Counter[str] = Counter()
         self._folding: Counter[str] = Counter()  # how many folds of each scope run
+        # Why nothing could be written when it opened (its disk full), for a service to
+        # say once; None when it could. `alone`: opened so on a full disk, it keeps the
+        # file to itself (`_connect`) until a write finds space (`_share_again`).
+        self.full_at_open: sqlite3.Error | None = None
+        self.alone = False
 
     @classmethod
     async def open(
-        cls, path: str | Path, read_only: bool = False, *, expect_new: bool = False
+        cls,
+        path: str | Path,
+        read_only: bool = False,
+        *,
+        expect_new: bool = False,
+        answers_when_full: bool = False,
     ) -> Memory:
         """Open (or create) the database; a path that cannot hold one is a `ConfigError`
         naming `[memory] path`, raised before anything else loads. A new database made
@@ -333,7 +348,12 @@ class Memory:
         has an older schema, is opened as usual: created or migrated once.
 
         A file an older ATRI wrote is copied beside it (`_keep_before_migrating`) before
-        it is migrated, so that ATRI can still open the copy."""
+        it is migrated, so that ATRI can still open the copy.
+
+        A disk too full to write on refuses a command (`full_disk_error`). With
+        `answers_when_full` (a worker or chat) it opens all the same, `full_at_open`
+        saying why nothing can be remembered yet (the service logs it, once): it answers
+        from what is stored, and remembers again once there is space."""
         path = Path(path)
         if read_only and str(path) != ":memory:" and path.is_file():
             memory, version = await cls._connect(path, read_only=True)
@@ -349,7 +369,10 @@ class Memory:
         try:
             if not existed:
                 create_private(path)
-            memory, _ = await cls._connect(path, read_only=False)
+            memory, _ = await cls._connect(path, read_only=False, alone_if_full=answers_when_full)
+            if memory.full_at_open is not None and not answers_when_full:
+                await memory._close_connections()
+                raise full_disk_error(path, memory.full_at_open)
         except BaseException:
             # A file it began to make (a full disk): gone, so the next command does not
             # take an empty file for a database someone made.
@@ -366,7 +389,13 @@ class Memory:
 
     @classmethod
     async def _connect(
-        cls, path: Path, read_only: bool, immutable: bool = False
+        cls,
+        path: Path,
+        read_only: bool,
+        immutable: bool = False,
+        *,
+        alone_if_full: bool = False,
+        alone: bool = False,
     ) -> tuple[Memory, int]:
         """A connection ready for use and the schema version it found. `read_only`: one
         that never writes (SQLite's `mode=ro`), which neither migrates nor sets the
@@ -374,7 +403,11 @@ class Memory:
 
         A WAL database on a read-only (or full) disk cannot be read so: SQLite must
         make its index file (-shm) beside it. Nothing writes such a file, so it is read
-        as `immutable` then, unless changes wait in its -wal (which `immutable` ignores)."""
+        as `immutable` then, unless changes wait in its -wal (which `immutable` ignores).
+
+        A worker or chat (`alone_if_full`) opens it `alone` then: in SQLite's exclusive
+        locking mode, which keeps that index in its own memory, so it reads and, once
+        there is space, writes; other processes wait for it meanwhile (`held_alone_error`)."""
         target = str(path)
         if read_only:
             target = path.absolute().as_uri() + (
@@ -385,11 +418,20 @@ class Memory:
         except sqlite3.Error as exc:
             raise path_error(path, f"cannot be opened ({exc})") from None
         memory = cls(db, path)
+        memory.alone = alone
         try:
             db.row_factory = aiosqlite.Row
             await db.execute(busy_timeout_pragma())
+            if alone:  # before the first read, which would make the -shm
+                await db.execute("PRAGMA locking_mode = EXCLUSIVE")
             # Before the first write (the WAL mode): another program's file stays as it was.
             await memory._check_holds_memory()
+            if alone:
+                # Its first read locked out every other process, so the -shm that the
+                # failed first open left (3 bytes) is no one's: gone, as `held_alone`
+                # tells a file held so.
+                with contextlib.suppress(OSError):
+                    path.with_name(path.name + "-shm").unlink()
             if not read_only:
                 await db.execute("PRAGMA journal_mode=WAL")
                 # NORMAL keeps every committed turn across a process crash in WAL mode;
@@ -425,10 +467,13 @@ class Memory:
                         kept,
                     )
                 version = SCHEMA_VERSION
-                if target != ":memory:":  # no second connection can read that one
+                # No second connection can read `:memory:`, nor a file held `alone`.
+                if target != ":memory:" and not alone:
                     memory._tx.reader = await _open_reader(path)
         except sqlite3.Error as exc:
             await memory._close_connections()
+            if alone_if_full and not alone and no_room(exc):
+                return await cls._connect(path, read_only=False, alone=True)
             if read_only and not immutable and _unreadable_wal(path, exc):
                 wal = path.with_name(path.name + "-wal")
                 if wal.is_file() and wal.stat().st_size > 0:
@@ -445,6 +490,24 @@ class Memory:
             await memory._close_connections()
             raise
         return memory, version
+
+    async def _share_again(self) -> None:
+        """Opened `alone` on a full disk, the file is shared again once a write found
+        space: SQLite leaves the exclusive locking mode of a WAL file only out of WAL, so
+        it goes out and back in, which makes the -shm; then `atri memory` and the prompts'
+        reader use it again. Called holding the transaction lock, none open. Where the
+        disk is full again meanwhile it stays alone, and the next write tries again."""
+        try:
+            for pragma, mode in _SHARED_AGAIN:
+                rows = await self._db.execute_fetchall(f"PRAGMA {pragma} = {mode}")
+                if [str(row[0]).lower() for row in rows] != [mode]:
+                    return  # SQLite kept the mode it had: tried again at the next write
+            self._tx.reader = await _open_reader(self.path)
+        except sqlite3.Error as exc:
+            log.info("memory: %s is kept to this process for now (%s)", self.path, exc)
+            return
+        self.alone = False
+        log.info("memory: %s has space again and is shared with other processes", self.path)
 
     async def close(self) -> None:
         await self._writes.idle()  # what callers are waiting for gets written
@@ -576,12 +639,9 @@ class Memory:
                 await self._db.execute(f"PRAGMA user_version = {version}")
             except sqlite3.Error as exc:
                 if failure_kind(exc)[0] == "full":
-                    # Writable once there is space: the worker or chat starts and answers
-                    # as one running when the disk filled does, remembering nothing yet.
-                    log.error(
-                        "%s Replies are given but not remembered meanwhile.",
-                        database_error(self.path, exc, "write", running=True),
-                    )
+                    # Writable once there is space: `open` refuses a command, and a
+                    # worker or chat says it once (not for every caller) and answers.
+                    self.full_at_open = exc
                 elif not is_busy(exc):
                     raise
             finally:
@@ -645,6 +705,8 @@ class Memory:
             try:
                 await self._db.executemany(_INSERT_UNLESS_RESET, params)
                 await self._tx.commit()
+                if self.alone:  # a write found space: others may use the file again
+                    await self._share_again()
             except Exception as exc:  # disk full, a constraint: the caller hears it
                 with contextlib.suppress(Exception):
                     await self._db.rollback()
