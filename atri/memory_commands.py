@@ -540,22 +540,35 @@ def _stopped_import(stopped: Any, path: Path) -> BaseException:
 
 def _export_bytes(file: Path) -> bytes:
     """The bytes of the export in `file`, unpacked where it was gzipped (`atri memory
-    export | gzip`). A database file is refused in one sentence: read as text it was
-    "UTF-16 without its byte-order mark"."""
+    export | gzip`), at most `MAX_UNPACKED_EXPORT_BYTES` of either: a plain file was read
+    whole (a wrong multi-GB file, or /dev/zero, until memory ran out). A folder, a device
+    (one never ends) or a socket is refused; a FIFO is read as a file is. A database file is
+    refused in one sentence: read as text it was "UTF-16 without its byte-order mark"."""
     import gzip
 
     from model.memory.database import SQLITE_HEADER
 
-    raw = file.read_bytes()
+    kind = _not_a_regular_file(file.stat().st_mode)
+    if kind:
+        fail(f"{file}: is {kind}, not a file; `atri memory import` reads an export saved as one.")
+    limit = f"{MAX_UNPACKED_EXPORT_BYTES / 1e9:g} GB"
+    # Read, not seeked: a FIFO (`atri memory import <(zcat backup.json.gz)`) cannot seek.
+    with file.open("rb") as handle:
+        raw = handle.read(MAX_UNPACKED_EXPORT_BYTES + 1)
     gzipped = raw.startswith(GZIP_MAGIC)
-    if gzipped:
+    if gzipped and len(raw) <= MAX_UNPACKED_EXPORT_BYTES:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unpacking:
             raw = unpacking.read(MAX_UNPACKED_EXPORT_BYTES + 1)
-        if len(raw) > MAX_UNPACKED_EXPORT_BYTES:
+    if len(raw) > MAX_UNPACKED_EXPORT_BYTES:
+        if gzipped:
             fail(
-                f"{file}: unpacks to over {MAX_UNPACKED_EXPORT_BYTES / 1e9:g} GB; unpack "
-                "it with gunzip and import the file that makes."
+                f"{file}: unpacks to over {limit}; unpack it with gunzip and import the file "
+                "that makes."
             )
+        fail(
+            f"{file}: is over {limit}, the most `atri memory import` reads of one file; "
+            "export a backup that large scope by scope (`atri memory export SCOPE`)."
+        )
     if raw.startswith(SQLITE_HEADER):
         fail(
             f"{file}: is an SQLite database{' (gzipped)' if gzipped else ''}, not an export: "
@@ -564,6 +577,21 @@ def _export_bytes(file: Path) -> bytes:
             "database."
         )
     return raw
+
+
+def _not_a_regular_file(mode: int) -> str:
+    """What a file of `mode` is where it is no regular file ("a folder"), else ""."""
+    import stat
+
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISCHR: "a device",
+        stat.S_ISBLK: "a device",
+        stat.S_ISSOCK: "a socket",
+    }
+    if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):  # a FIFO: `<(zcat backup.json.gz)`
+        return ""
+    return next((kind for test, kind in kinds.items() if test(mode)), "something other than a file")
 
 
 def import_summary(result: Any) -> str:

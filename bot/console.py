@@ -28,6 +28,7 @@ from model.protocol import (
     ScopeRef,
     Worker,
     WorkerStatus,
+    clean_str,
     visible_text,
 )
 
@@ -181,6 +182,7 @@ class _Line(NamedTuple):
     text: str
     undecodable: bool  # it held bytes that were not text, now U+FFFD
     cut: bool  # the terminal dropped the rest of it
+    too_long: bool = False  # over `MAX_INPUT_CHARS`: its rest was read past, unsent
 
 
 def _cut_by_terminal(text: str) -> bool:
@@ -218,22 +220,36 @@ def _line_editing() -> bool:
     return True
 
 
-def _as_typed(text: str, cut: bool) -> _Line:
+def _as_typed(text: str, cut: bool, too_long: bool = False) -> _Line:
     """A line as the user meant it: bytes that were not text replaced by U+FFFD, no
-    key's escape code, and nothing invisible before its first character."""
+    key's escape code, no control character (`clean_str`: `/reset` and a NUL piped
+    after it is /reset), and nothing invisible before its first character."""
     replaced = _ESCAPED_BYTE.sub("\ufffd", text)
-    meant = _LEADING_ZERO_WIDTH.sub("", _KEY_ESCAPE.sub("", replaced))
-    return _Line(meant, replaced != text, cut)
+    meant = _LEADING_ZERO_WIDTH.sub("", clean_str(_KEY_ESCAPE.sub("", replaced)))
+    return _Line(meant, replaced != text, cut, too_long)
+
+
+# What the console reads of one line: what it sends, and one more character to tell a
+# longer line by. The rest is read past in pieces this long, never held whole (a line
+# without an end, `atri chat < /dev/zero`, took 4 GB).
+_LINE_READ_CHARS = MAX_INPUT_CHARS + 1
+_SKIP_CHARS = 65536
 
 
 def _read_line() -> _Line | None:
-    """The next line of stdin (None at its end), without line editing."""
+    """The next line of stdin (None at its end), without line editing; of a line over
+    `MAX_INPUT_CHARS`, what is sent of it, its rest read and dropped."""
     if sys.stdin is None:  # started with stdin closed (`atri chat <&-`): nothing to read
         return None
-    text = sys.stdin.readline()
+    text = sys.stdin.readline(_LINE_READ_CHARS)
     if not text:
         return None
-    return _as_typed(text, _cut_by_terminal(text))
+    too_long = len(text) == _LINE_READ_CHARS and not text.endswith("\n")
+    if too_long:
+        while (rest := sys.stdin.readline(_SKIP_CHARS)) and not rest.endswith("\n"):
+            pass
+        text = text[:MAX_INPUT_CHARS] + "\n"
+    return _as_typed(text, _cut_by_terminal(text), too_long)
 
 
 def _read_edited_line(prompt: str) -> _Line | None:
@@ -319,6 +335,7 @@ class _Input:
         # and whether the terminal cut a line of it (see `_cut_by_terminal`).
         self.undecodable = False
         self.cut = False
+        self.too_long = False  # and whether a line of it was over `MAX_INPUT_CHARS`
         loop = asyncio.get_running_loop()
         _lenient_stdin()
         self._edited = _line_editing()
@@ -360,7 +377,7 @@ class _Input:
         """The next line, after `prompt` (rich markup) where given, or with
         `pasted_together` the lines that arrive with it: a paragraph pasted into a
         terminal is one message, not one per line."""
-        self.undecodable = self.cut = False
+        self.undecodable = self.cut = self.too_long = False
         if self._ended:
             return None
         if self._edited:
@@ -388,6 +405,7 @@ class _Input:
             lines.append(more)
         self.undecodable = any(line.undecodable for line in lines)
         self.cut = any(line.cut for line in lines)
+        self.too_long = any(line.too_long for line in lines)
         return "".join(line.text for line in lines).rstrip("\n")
 
 
@@ -502,7 +520,7 @@ async def run_console(
             if entered.startswith("/"):
                 console.print(f"[dim]Unknown command {as_typed}. {help_said}[/dim]")
                 continue
-        if len(line) > MAX_INPUT_CHARS:
+        if len(line) > MAX_INPUT_CHARS or typed.too_long:
             # As the bots do: a paste of a whole book held the worker for minutes.
             line = line[:MAX_INPUT_CHARS]
             console.print(f"[dim]{CUT_NOTE}[/dim]")

@@ -74,6 +74,9 @@ def character_tag(name: str, language: str) -> str:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# The control characters (category Cc) but the newline and the tab, which text holds.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_ENDS = frozenset("\x0b\x0c\x85")
 
 
 def clean_str(text: str) -> str:
@@ -82,13 +85,18 @@ def clean_str(text: str) -> str:
     becomes U+FFFD, as an invalid byte would; a NUL character ends a C string (in a
     terminal, a log reader, a platform's client) and is dropped; a line ends in "\\n",
     not Windows' "\\r\\n" or a lone "\\r" (a carriage return in a terminal writes the rest
-    of the line over its start). Every platform's text meets this in one place: the
-    request's fields."""
+    of the line over its start). The other control characters (category Cc, a tab
+    aside) go too: invisible, they made a message of "\\x01\\x02" a blank turn in
+    memory, and `/reset\\x00` piped from a file an unknown command. The vertical tab,
+    form feed and NEL end a line, so they become "\\n", not nothing between two words.
+    Every platform's text meets this in one place: the request's fields."""
     if _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.replace("\x00", "") if "\x00" in text else text
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(lambda control: "\n" if control[0] in _LINE_ENDS else "", text)
+    return text
 
 
 # Letters drawn as blanks (the Hangul fillers, the blank Braille pattern): a message of
@@ -99,12 +107,18 @@ _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 def visible_text(text: str) -> str:
     """`text` without its outer whitespace, or "" when nothing in it shows: a message of
     zero-width characters (U+200B, U+200C, U+200D, U+2060, U+FEFF and the other format
-    characters) is as empty as a blank one, wherever it comes from."""
+    characters) or of control characters ("\\x01", DEL) is as empty as a blank one,
+    wherever it comes from."""
     text = text.strip()
     for char in text:
-        if not (char.isspace() or char in _BLANK_LETTERS or unicodedata.category(char) == "Cf"):
+        if not (char.isspace() or char in _BLANK_LETTERS or _is_invisible(char)):
             return text
     return ""
+
+
+def _is_invisible(char: str) -> bool:
+    """A format (Cf) or control (Cc) character: nothing shows for it."""
+    return unicodedata.category(char) in ("Cf", "Cc")
 
 
 # What a name must not carry into a line of the prompt, a log line or her reply: Unicode's

@@ -27,7 +27,8 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
   her unfinished reply after it (SillyTavern's Continue with "Continue prefill"): she goes
   on with it, and the answer is only its rest, which the client appends.
 - With a `user` field the exchange is also stored, in scope platform "openai", user id =
-  that field (and that user is rate-limited like a bot user); without it nothing is kept.
+  that field (and that user is rate-limited like a bot user); without it, or with one of
+  blanks or invisible characters only, nothing is kept.
   A Continue is never stored: her reply was, when she first made it.
 - Without `[worker] openai_api_requires_token`, each client address is rate-limited too,
   as one more user: a client cannot dodge the limit by varying or leaving out `user`.
@@ -66,6 +67,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -201,6 +203,14 @@ class CompletionRequest(BaseModel):
     logprobs: StrictBool | None = None
     top_logprobs: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
     modalities: list[str] | None = None
+
+    @field_validator("user")
+    @classmethod
+    def _blank_is_anonymous(cls, user: str | None) -> str | None:
+        """A `user` of blanks or invisible characters only (" ", "\\n", U+200B) is "":
+        anonymous, nothing stored. It made one conversation, `openai:user: `, that
+        every such client shared."""
+        return user if user is None or visible_text(user) else ""
 
     @model_validator(mode="before")
     @classmethod
