@@ -56,7 +56,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # when it does not, and what became of a QQ reply its connection cut (the rest sent when
 # the account is back, or dropped past `resend_within_seconds`; hidden, the operator saw
 # only the cut), and that `[memory] delete_after_days` is on and what each sweep deleted
-# (hidden, an operator who set it saw nothing happen).
+# (hidden, an operator who set it saw nothing happen), and that Discord connected (a
+# stuck Discord and a healthy one looked the same).
 TOLD_LOGGERS = (
     "model.adapters.reload",
     "model.engines.loading",
@@ -65,6 +66,7 @@ TOLD_LOGGERS = (
     "bot.qq.runner",
     "bot.qq.replies",
     "bot.qq.resend",
+    "bot.discord.adapter.ready",
 )
 # Loggers held to warnings even with --verbose: APScheduler's executors logged two lines
 # at each run of the reload job ("Running job …", "… executed successfully"), 2,880 a day;

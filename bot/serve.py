@@ -6,7 +6,6 @@ With no Discord token and QQ disabled, that is the console chat.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import logging
 import socket
@@ -45,11 +44,13 @@ RETRY_MAX_SECONDS = 300.0
 
 Adapter = Callable[[], Awaitable[None]]
 
-# Logged when Ctrl-C or SIGTERM (`systemctl stop`, `docker stop`) stops the bots: NoneBot
-# waits for the replies it is writing, silently, before the service can close.
+# Logged when Ctrl-C or SIGTERM (`systemctl stop`, `docker stop`) stops the bots. Their
+# connections close at once, so a reply still being written could not be delivered: it is
+# dropped (`bot.qq.runner.DroppedAtStop`; the Discord client does not wait for one), not
+# waited for up to [worker] request_timeout_seconds, past systemd's and docker's timeouts.
 STOPPING = (
-    "Stopping: the bots disconnect, and the service closes once the replies being written "
-    "end (up to [worker] request_timeout_seconds); Ctrl-C or SIGTERM again stops at once."
+    "Stopping: the bots disconnect, and the replies still being written are dropped, "
+    "nothing of them stored; Ctrl-C or SIGTERM again stops at once."
 )
 
 
@@ -240,23 +241,28 @@ async def serve_adapters(
             log.error("%s stopped: %s", name, error)
 
     await _saying_when_stopped(
-        asyncio.gather(*(serve_one(name, start) for name, start in adapters.items()))
+        [asyncio.ensure_future(serve_one(name, start)) for name, start in adapters.items()]
     )
     if failed and len(failed) == len(adapters):
         raise failed[-1]
 
 
-async def _saying_when_stopped(serving: asyncio.Future[list[None]]) -> None:
+async def _saying_when_stopped(bots: list[asyncio.Future[None]]) -> None:
     """Await the bots; when `atri serve` is stopped (`run_async` cancels it), log
-    STOPPING first, then stop them."""
+    STOPPING first, then stop them and wait for each to end. Each task is waited for
+    itself: a cancelled `asyncio.gather` ended with its first child (Discord, at once),
+    and the service then closed under QQ's graceful shutdown."""
     try:
-        await asyncio.shield(serving)
+        # Cancelling this wait leaves the bots running, for the stop below.
+        done, _ = await asyncio.wait(bots, return_when=asyncio.FIRST_EXCEPTION)
     except asyncio.CancelledError:
         log.warning(STOPPING)
-        serving.cancel()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await serving
+        for bot in bots:
+            bot.cancel()
+        await asyncio.wait(bots)
         raise
+    for bot in done:
+        bot.result()  # a bug's exception, raised as the gather did
 
 
 async def supervise(name: str, start: Adapter, retry_first: float) -> UserError | None:

@@ -62,6 +62,9 @@ from model.protocol import (
 )
 
 log = logging.getLogger(__name__)
+# Its own logger, shown without -v (`atri/cli.py` TOLD_LOGGERS): the one line that says
+# Discord connected, without the adapter's other INFO lines.
+ready_log = logging.getLogger(f"{__name__}.ready")
 
 PLATFORM = "discord"
 # Discord shows "is typing" for about 10 s after each call; refresh before it lapses.
@@ -1011,7 +1014,7 @@ class AtriClient(discord.Client):
     async def on_ready(self) -> None:
         # A new session: the thread events missed meanwhile are not replayed.
         self.limits.threads.clear()
-        log.info("ATRI is on Discord as %s in %d servers", self.user, len(self.guilds))
+        ready_log.info("ATRI is on Discord as %s in %d servers", self.user, len(self.guilds))
 
     async def on_raw_thread_update(self, payload: discord.RawThreadUpdateEvent) -> None:
         """Archived, locked, reopened: a thread fetched before is fetched again when a
@@ -1270,6 +1273,10 @@ async def run_discord(
     propagate for `atri serve` to retry. Asked for shards, she reconnects sharded."""
     if secrets.discord_token is None:
         raise DiscordLoginError("ATRI_DISCORD_TOKEN is not set: put the bot's token in it.")
+    for name in RECONNECTING_LOGGERS:
+        reconnect_logger = logging.getLogger(name)
+        if OUTAGE_LINES not in reconnect_logger.filters:
+            reconnect_logger.addFilter(OUTAGE_LINES)
     state = settings.path(settings.discord.commands_state)
     if state.is_dir():  # found only after the login and the commands' sync, at each start
         raise ConfigError(
@@ -1315,7 +1322,42 @@ async def _run_client(
             raise DiscordLoginError(FATAL_CLOSE_CODES[exc.code]) from None
         raise
     except (aiohttp.ClientConnectionError, OSError) as exc:
-        raise DiscordUnreachable(
-            f"Discord cannot be reached ({exc.__class__.__name__}): check this machine's "
-            "network connection to discord.com."
-        ) from None
+        raise DiscordUnreachable(unreachable(exc)) from None
+
+
+def unreachable(exc: BaseException) -> str:
+    """The sentence for a connection to Discord that failed."""
+    return (
+        f"Discord cannot be reached ({exc.__class__.__name__}): check this machine's "
+        "network connection to discord.com."
+    )
+
+
+# discord.py's loggers that say each reconnect try mid-session, with a traceback at ERROR.
+RECONNECTING_LOGGERS = ("discord.client", "discord.shard")
+
+
+class OutageLines(logging.Filter):
+    """discord.py's "Attempting a reconnect in 1.06s" records, said as ATRI's start-up
+    retries are: one WARNING line, the sentence `run_discord` gives for that error, no
+    traceback (an hour's outage wrote hundreds of lines of them). discord.py keeps doing
+    the reconnecting: its tries RESUME the session, so the events missed meanwhile come
+    after it, where a new client (ATRI's own retry) would start a new session without."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Attempting a reconnect") or not record.args:
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, aiohttp.ClientConnectionError | OSError):
+            why = unreachable(exc)
+        else:
+            why = (str(exc) or exc.__class__.__name__) if exc is not None else "disconnected"
+        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        record.msg = "Discord failed (%s); discord.py connects again in %.1f s"
+        record.args = (why, args[-1])  # the delay is the last argument, sharded or not
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
+OUTAGE_LINES = OutageLines()

@@ -16,7 +16,7 @@ import secrets as secrets_module
 import socket
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from atri.config import Secrets, Settings
 from atri.errors import ConfigError, UserError
@@ -24,7 +24,7 @@ from atri.listening import bind_listening_socket, is_loopback
 from bot.qq import set_worker
 from bot.qq.config import Config
 from model.character.persona import Persona, canned_lines, configured_persona
-from model.protocol import Worker
+from model.protocol import ChatRequest, Reply, Worker
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,56 @@ def _without_message_events(record: Any) -> bool:
     return bool(default_filter(record))
 
 
+class DroppedAtStop:
+    """The worker as the QQ plugin reaches it under `atri serve`: when QQ stops, the
+    chats still being answered end at once (`drop_all`), their generation with them.
+    uvicorn closes the OneBot connections first (1012), so none of those replies could
+    be sent, yet NoneBot waits for its handlers: the stop waited for each generation,
+    up to `[worker] request_timeout_seconds`, past systemd's 90 s and docker's 10 s. A
+    dropped chat stores nothing (its message neither); one already answered is sent as
+    far as the stop lets it, and memory keeps what went out."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._chats: set[asyncio.Task[Reply]] = set()
+        self._stopped = False
+
+    def __getattr__(self, name: str) -> Any:  # every other call goes to the worker
+        return getattr(self._worker, name)
+
+    async def chat(self, request: ChatRequest) -> Reply:
+        if self._stopped:
+            return dropped_reply()
+        task = asyncio.ensure_future(self._worker.chat(request))
+        self._chats.add(task)
+        task.add_done_callback(self._chats.discard)
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:  # its caller stopped: the chat goes with it
+            task.cancel()
+            raise
+        return dropped_reply() if task.cancelled() else task.result()
+
+    def drop_all(self) -> None:
+        """QQ is stopping: every chat still being answered ends now, and any later one at
+        once; said in one line when there were any."""
+        self._stopped = True
+        if self._chats:
+            log.info(
+                "QQ stopping: %d reply(ies) still being written are dropped (the OneBot "
+                "connection is closed); nothing of them is stored",
+                len(self._chats),
+            )
+        for task in self._chats:
+            task.cancel()
+
+
+def dropped_reply() -> Reply:
+    """What the plugin gets for a dropped chat: empty text, nothing to post ("recalled":
+    the status of a message whose reply is not wanted any more)."""
+    return Reply(text="", status="recalled")
+
+
 def start_nonebot(
     worker: Worker, settings: Settings, secrets: Secrets, card: Persona | None = None
 ) -> Any:
@@ -204,9 +254,6 @@ def _skipping_bad_frames(receive: Any, account: str) -> Any:
 
 def _readable(message: dict[str, Any], account: str) -> bool:
     """Whether NoneBot can read the frame: JSON, and an event it can parse."""
-    from nonebot.adapters.onebot.v11 import Event
-    from nonebot.compat import type_validate_python
-
     frame = message.get("text")
     if frame is None:
         frame = message.get("bytes")
@@ -218,9 +265,8 @@ def _readable(message: dict[str, Any], account: str) -> bool:
         log.warning("QQ: OneBot %s sent a frame that is not JSON; ignored.", account)
         return False
     if isinstance(data, dict) and "post_type" in data:
-        try:
-            type_validate_python(Event, data)  # what NoneBot falls back to for any event
-        except ValueError as exc:  # pydantic's ValidationError
+        exc = _unreadable(data)
+        if exc is not None:
             errors = getattr(exc, "errors", None)
             first = errors()[0] if callable(errors) and errors() else {}
             where = ".".join(str(part) for part in first.get("loc", ()))
@@ -228,10 +274,34 @@ def _readable(message: dict[str, Any], account: str) -> bool:
                 "QQ: OneBot %s sent an event ATRI cannot read (%s: %s); ignored.",
                 account,
                 where or "event",
-                first.get("msg", "invalid"),
+                first.get("msg", str(exc) or "invalid"),
             )
             return False
     return True
+
+
+def _unreadable(data: dict[str, Any]) -> ValueError | None:
+    """Why NoneBot cannot read the event `data` (the error of its most specific model);
+    None when it can. NoneBot tries its models from the most specific one down to the
+    base Event: a message whose `message` is null, or whose `user_id` is no number, fell
+    through to that base, and NoneBot's command parsing then raised on it, a ~50-line
+    traceback for each. The base is accepted only for kinds NoneBot has no model of."""
+    from nonebot.adapters.onebot.v11 import Adapter, Event
+    from nonebot.compat import type_validate_python
+
+    try:
+        models = list(Adapter.get_event_model(data))
+    except ValueError as exc:  # fields that name two kinds at once
+        return exc
+    first: ValueError | None = None
+    for model in models or [Event]:
+        try:
+            type_validate_python(model, data)
+        except ValueError as exc:  # pydantic's ValidationError
+            first = first or exc
+            continue
+        return first if model is Event and len(models) > 1 else None
+    return first
 
 
 def nonebot_settings_error(exc: ValueError) -> str:
@@ -287,7 +357,8 @@ async def run_qq(
     sock = listen_socket(qq.host, qq.port) if sock is None else sock
     # Closed however this ends: a retry after NoneBot failed to start listens anew.
     with sock:
-        app = start_nonebot(worker, settings, secrets, card)
+        chats = DroppedAtStop(worker)
+        app = start_nonebot(cast(Worker, chats), settings, secrets, card)
         if secrets.onebot_access_token is None and not is_loopback(qq.host):
             log.warning(
                 "QQ: no ATRI_ONEBOT_ACCESS_TOKEN, so anything that reaches %s:%s can act as "
@@ -319,6 +390,7 @@ async def run_qq(
             # connections to). Not force_exit: that skips NoneBot's shutdown, which ends
             # the plugin's sends and waits for its handlers (a second signal ends it).
             server.should_exit = True
+            chats.drop_all()
             with contextlib.suppress(Exception):
                 await serving
             raise
