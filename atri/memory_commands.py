@@ -303,8 +303,7 @@ def _indented(text: str, indent: int) -> str:
 
 def _remembered(scope: str) -> None:
     """Stop, in one sentence, where nothing is stored under `scope` (a typo, most
-    likely): the scopes spelled most like it are named."""
-    import difflib
+    likely): the scopes it most likely meant are named (`_suggested`)."""
 
     async def go(memory: Any) -> tuple[bool, list[str]]:
         if await memory.remembers(scope):
@@ -313,9 +312,60 @@ def _remembered(scope: str) -> None:
 
     known, scopes = _with_memory(go, read_only=True)
     if not known:
-        close = difflib.get_close_matches(scope, scopes, n=3, cutoff=0.6)
-        hint = f" Did you mean {' or '.join(shown(s) for s in close)}?" if close else ""
+        close, more = _suggested(scope, scopes)
+        named = [shown(s) for s in close] + ([f"one of {more} more"] if more else [])
+        said = " or ".join(named) if len(named) < 3 else f"{', '.join(named[:-1])} or {named[-1]}"
+        hint = f" Did you mean {said}?" if named else ""
         fail(f"No scope {shown(scope)} is remembered (see `atri memory list`).{hint}")
+
+
+# The most scopes an unknown scope's error names; past it, how many more there are.
+MAX_SUGGESTED = 5
+
+
+def _ids(key: str) -> tuple[str, str, str]:
+    """(platform, channel id, user id) of a scope key, "" where it names none; a bare id
+    (no platform: `atri memory show 920000000000000001`) may be either id. A Discord
+    channel's id is the part after its server's (`discord:chan:<guild>/<channel>`)."""
+    if ":" not in key:
+        return "", key, key
+    from model.memory import parse_scope
+
+    platform, user_id, room = parse_scope(key)
+    place = room.removeprefix(f"{platform}:chan:")
+    return platform, place.rpartition("/")[2], user_id
+
+
+def _suggested(scope: str, scopes: list[str]) -> tuple[list[str], int]:
+    """The stored scopes `scope` most likely meant, and how many more of them there are
+    past `MAX_SUGGESTED`: every scope holding its channel or user id, whatever the
+    platform (the same id is a QQ group and, spelled another way, a Discord channel),
+    and the scopes spelled most like it. Those of its own platform come first: one of
+    another platform, pasted, would reset or purge the wrong platform's memory."""
+    import difflib
+
+    platform, channel_id, user_id = _ids(scope)
+    ours = [s for s in scopes if platform and s.startswith(f"{platform}:")]
+    theirs = [s for s in scopes if not (platform and s.startswith(f"{platform}:"))]
+    holding: set[str] = set()
+    for key in scopes:
+        _, key_channel, key_user = _ids(key)
+        if (channel_id and key_channel == channel_id) or (user_id and key_user == user_id):
+            holding.add(key)
+    # Spelled alike, per side: a platform with many close keys leaves the other its own.
+    alike = [
+        *difflib.get_close_matches(scope, ours, n=3, cutoff=0.6),
+        *difflib.get_close_matches(scope, theirs, n=3, cutoff=0.6),
+    ]
+    candidates = list(dict.fromkeys([*sorted(holding), *alike]))
+
+    def rank(key: str) -> tuple[bool, bool, float]:
+        other_platform = bool(platform) and not key.startswith(f"{platform}:")
+        likeness = difflib.SequenceMatcher(None, scope, key).ratio()
+        return other_platform, key not in holding, -likeness
+
+    candidates.sort(key=rank)
+    return candidates[:MAX_SUGGESTED], max(len(candidates) - MAX_SUGGESTED, 0)
 
 
 @memory_app.command("reset")
