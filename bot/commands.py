@@ -369,7 +369,7 @@ async def reload(worker: Worker, actor: Actor, version: str = "") -> CommandResu
     one admin's to change for the others. `version` names one (as `/atri status` shows
     them: going forward again after a rollback); none, the newest the job would take."""
     if not actor.is_owner:
-        return _refuse(actor, f"reload {version}".rstrip(), lines().owners_only)
+        return _refuse(actor, f"reload {version}".rstrip(), lines().owners_only_in(actor.platform))
     result = await worker.reload(version.strip())
     return CommandResult(lines().reload_said(result), ok=result.ok, changed=_switched(result))
 
@@ -377,7 +377,7 @@ async def reload(worker: Worker, actor: Actor, version: str = "") -> CommandResu
 async def rollback(worker: Worker, actor: Actor) -> CommandResult:
     """The bot's owners only, as `reload`."""
     if not actor.is_owner:
-        return _refuse(actor, "rollback", lines().owners_only)
+        return _refuse(actor, "rollback", lines().owners_only_in(actor.platform))
     result = await worker.rollback()
     return CommandResult(lines().reload_said(result), ok=result.ok, changed=_switched(result))
 

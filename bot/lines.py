@@ -37,6 +37,7 @@ class BotLines:
     name: str  # hers, from the card
     refused: str
     owners_only: str  # reload and rollback, refused to a server's or group's own admin
+    qq_owners_only: str  # the same on QQ (`owners_only_in`): groups, no servers
     not_a_channel: str
     group_only: str
     shared_reset_refused: str
@@ -228,6 +229,10 @@ class BotLines:
         """A channel's command asked in a private chat: QQ has groups, not channels."""
         return self.group_only if platform == "qq" else self.not_a_channel
 
+    def owners_only_in(self, platform: str) -> str:
+        """`owners_only` in the platform's words: QQ has groups, not servers."""
+        return self.qq_owners_only if platform == "qq" else self.owners_only
+
     def personal_reset(self, platform: str) -> str:
         """`personal_user_reset` in the platform's words: QQ has groups, not servers."""
         return self.qq_personal_user_reset if platform == "qq" else self.personal_user_reset
@@ -340,6 +345,7 @@ ZH = BotLines(
     name="{name}",
     refused="只有管理员才能这样做哦。{name}会好好记住规矩的！",
     owners_only="只有机器人的主人才能换{name}的版本哦：所有服务器和群用的是同一个版本。",
+    qq_owners_only="只有机器人的主人才能换{name}的版本哦：所有群和私聊用的是同一个版本。",
     not_a_channel="这个要在群里或频道里用哦。",
     group_only="这个要在群里用哦。",
     shared_reset_refused="这里的对话是大家共享的，只有管理员可以重置哦。"
@@ -511,6 +517,8 @@ EN = BotLines(
     refused="Only admins can do that. {name} will keep to the rules!",
     owners_only="Only the bot's owners can switch {name}'s version: every server and group "
     "shares it.",
+    qq_owners_only="Only the bot's owners can switch {name}'s version: every group and private "
+    "chat shares it.",
     not_a_channel="That only works in a server channel or a group.",
     group_only="That works in a group.",
     shared_reset_refused="The conversation here is shared by everyone; only admins can reset it. "
@@ -694,6 +702,8 @@ JA = BotLines(
     refused="それは管理者だけができることだよ。{name}、ちゃんと決まりは守るからね！",
     owners_only="{name}のバージョンを切り替えられるのはボットの持ち主だけだよ。"
     "すべてのサーバーとグループで同じバージョンを使っているからね。",
+    qq_owners_only="{name}のバージョンを切り替えられるのはボットの持ち主だけだよ。"
+    "すべてのグループと個別チャットで同じバージョンを使っているからね。",
     not_a_channel="これはグループかチャンネルで使ってね。",
     group_only="これはグループで使ってね。",
     shared_reset_refused="ここの会話はみんなで共有しているから、リセットできるのは管理者だけだよ。"

@@ -266,7 +266,18 @@ def said_in(message: discord.Message, me_id: int) -> str:
     """The message's own words: ATRI's own mention dropped, other markup as the person
     sees it (`markup_as_text`), and a note for attachments and stickers the model cannot
     see (a forwarded message's too) and for a poll, in the card's language (a Chinese note
-    in an English chat pulls her replies into Chinese)."""
+    in an English chat pulls her replies into Chinese). At most `MAX_INPUT_CHARS`
+    (`is_cut`)."""
+    return visible_text(_all_said_in(message, me_id)[:MAX_INPUT_CHARS])
+
+
+def is_cut(message: discord.Message, me_id: int) -> bool:
+    """Longer than `MAX_INPUT_CHARS`: she reads only its start (`said_in`)."""
+    return len(_all_said_in(message, me_id)) > MAX_INPUT_CHARS
+
+
+def _all_said_in(message: discord.Message, me_id: int) -> str:
+    """`said_in`, not cut."""
     text = re.sub(rf"<@!?{me_id}>", "", message.content)
     own_role = message.guild.self_role if message.guild else None
     if own_role is not None:
@@ -275,7 +286,7 @@ def said_in(message: discord.Message, me_id: int) -> str:
     forwarded = [snapshot.content for snapshot in message.message_snapshots]
     text = markup_as_text(" ".join([text, *forwarded]), names_for(message))
     text = " ".join(part for part in [visible_text(text), *_notes(message)] if part)
-    return visible_text(clean_str(text)[:MAX_INPUT_CHARS])
+    return clean_str(text)
 
 
 def _notes(message: discord.Message) -> list[str]:
@@ -878,6 +889,7 @@ async def answer(
         if for_her is not None:
             for_her(message.id)
         request = to_request(message, me_id, cfg)
+        cut = is_cut(message, me_id)
         reason = cannot_post_reason(message)
     except Exception:
         log.exception("Discord message %s could not be read", message.id)
@@ -908,8 +920,27 @@ async def answer(
             return []
         await limits.under_way.finished(answer_key(message))
         return await send_reply(message, lines().share_used_up, limits)
-    with limits.under_way.answering(answer_key(message)):
-        return await _chat_and_reply(message, worker, request, error_reply, limits, counted)
+    told_cut: asyncio.Task[list[discord.Message]] | None = None
+    if cut:
+        # As on QQ and the console, one short line before her answer: else a long
+        # paste's end was dropped without a word, and her answer to its start read as
+        # one to all of it. A reply, pinging nobody (`send_reply`). Posted beside the
+        # generation, not before it: the member's next message reached the worker
+        # first. It takes the channel's turn first, so it still goes out first.
+        log.info(
+            "Discord: %s's message cut to its first %d characters",
+            message.author.id,
+            MAX_INPUT_CHARS,
+        )
+        told_cut = asyncio.create_task(
+            send_reply(message, lines().input_cut.format(count=MAX_INPUT_CHARS), limits)
+        )
+    try:
+        with limits.under_way.answering(answer_key(message)):
+            return await _chat_and_reply(message, worker, request, error_reply, limits, counted)
+    finally:
+        if told_cut is not None:
+            await told_cut
 
 
 def answer_key(message: discord.Message) -> str:

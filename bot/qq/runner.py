@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import itertools
 import json
 import logging
 import secrets as secrets_module
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -47,11 +50,43 @@ STALE_WITHIN_SECONDS = WS_PING_INTERVAL_SECONDS + WS_PING_TIMEOUT_SECONDS
 def her_names(settings: Settings, card: Persona | None = None) -> set[str]:
     """Names that address her at the start of a group message: `[qq] nicknames`, or
     when it is empty the character card's (`card` when already read) name and aliases
-    (in every language)."""
+    (in every language), each in Traditional characters too (`traditional_spellings`):
+    a member in Taiwan or Hong Kong writes 亞托莉."""
     if settings.qq.nicknames:
         return set(settings.qq.nicknames)
     persona = configured_persona(settings, card)
-    return {persona.name, *persona.aliases}
+    return {
+        spelling
+        for name in (persona.name, *persona.aliases)
+        for spelling in traditional_spellings(name)
+    }
+
+
+# A name with more Simplified characters than this gets only its whole-name spelling:
+# every mix of a long name's characters is too many names to match.
+MAX_MIXED_CHARACTERS = 4
+
+
+def traditional_spellings(name: str) -> set[str]:
+    """`name` and its spellings in Traditional characters, each character either way:
+    OpenCC writes 亚托莉 as 亞託莉, where Taiwan writes 亞托莉 (托 is both). Only `name`
+    where the `opencc` extra is not installed (`[all]` installs it)."""
+    convert = _to_traditional()
+    if convert is None or name.isascii():
+        return {name}
+    forms = [(char, convert(char)) for char in name]
+    if sum(char != traditional for char, traditional in forms) > MAX_MIXED_CHARACTERS:
+        return {name, convert(name)}
+    return {"".join(chars) for chars in itertools.product(*(dict.fromkeys(f) for f in forms))}
+
+
+@functools.cache
+def _to_traditional() -> Callable[[str], str] | None:
+    try:
+        from opencc import OpenCC
+    except ImportError:
+        return None
+    return OpenCC("s2t").convert  # type: ignore[no-any-return]
 
 
 def nonebot_options(

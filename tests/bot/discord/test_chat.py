@@ -364,7 +364,14 @@ async def test_allow_and_block_lists(
             {"sticker_items": [{"id": "2", "name": "wave", "format_type": 1}]},
             ECHO + "（发来了贴纸：wave）",
         ),
-        ("x" * 5000, {}, ECHO + "x" * MAX_INPUT_CHARS),
+        # Said to be cut first (session 72), as on QQ.
+        (
+            "x" * 5000,
+            {},
+            bot_lines.lines().input_cut.format(count=MAX_INPUT_CHARS)
+            + ECHO
+            + "x" * MAX_INPUT_CHARS,
+        ),
         ("z̷̢̛a̵l̸g̶o \u202e ‮ 🤖\x00 \ud800", {}, None),
     ],
     ids=["empty", "zero-width", "attachment", "sticker", "5000-chars", "strange-unicode"],

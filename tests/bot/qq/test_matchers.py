@@ -264,7 +264,11 @@ async def test_reload_is_for_superusers_only(
     app: App, plugin: ModuleType, echo_service: ChatService, user_id: int, role: str, allowed: bool
 ) -> None:
     owner = Actor("qq", str(user_id), is_admin=True, channel_id=str(GROUP_ID), is_owner=True)
-    expected = (await commands.reload(echo_service, owner)).text if allowed else lines().owners_only
+    expected = (
+        (await commands.reload(echo_service, owner)).text
+        if allowed
+        else lines().owners_only_in("qq")
+    )
     async with app.test_matcher(plugin.atri_command) as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         event = group_event("/atri reload", user_id, role)
@@ -283,7 +287,9 @@ async def test_rollback_is_for_superusers_only(
     """As on Discord (`/atri-admin rollback`): QQ's owners go back a version too."""
     owner = Actor("qq", str(user_id), is_admin=True, channel_id=str(GROUP_ID), is_owner=True)
     expected = (
-        (await commands.rollback(echo_service, owner)).text if allowed else lines().owners_only
+        (await commands.rollback(echo_service, owner)).text
+        if allowed
+        else lines().owners_only_in("qq")
     )
     assert expected != lines().qq_usage
     async with app.test_matcher(plugin.atri_command) as ctx:

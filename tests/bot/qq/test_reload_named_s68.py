@@ -45,7 +45,7 @@ async def test_a_superuser_names_the_version_to_switch_to(
         ctx.should_call_send(event, _anything(said), result={"message_id": 1}, bot=bot, **QUOTED)
     assert versions == asked
     if not asked:
-        assert str(said["message"]) == lines().owners_only
+        assert str(said["message"]) == lines().owners_only_in("qq")
 
 
 QUOTED = {"reply_message": True, "at_sender": True}

@@ -31,7 +31,9 @@ def test_nonebot_options_come_from_the_qq_section() -> None:
 
 
 def test_her_names_default_to_the_character_cards(tmp_path: Path) -> None:
-    assert her_names(Settings()) == {"亚托莉", "ATRI", "アトリ", "Atri"}
+    # Her Chinese name in Traditional characters too, as OpenCC and as Taiwan write it.
+    traditional = {"亞托莉", "亞託莉", "亚託莉"}
+    assert her_names(Settings()) == {"亚托莉", "ATRI", "アトリ", "Atri", *traditional}
     card = {"spec": "chara_card_v2", "data": {"name": "Yuki", "description": "A snow girl."}}
     (tmp_path / "card.json").write_text(json.dumps(card), encoding="utf-8")
     settings = Settings(root=tmp_path)
