@@ -68,7 +68,14 @@ from model.protocol import (
 )
 from model.server.accept_log import quiet_accept_failures
 from model.server.auth import Unauthorized, check_token
-from model.server.openai_api import OpenAIError, openai_router, under_v1, unknown_path
+from model.server.openai_api import (
+    CLIENT_GONE,
+    OpenAIError,
+    openai_router,
+    under_v1,
+    unknown_path,
+    unless_the_client_leaves,
+)
 from model.server.slow_clients import (
     BODY_TIMEOUT_SECONDS,
     ConnectionLimits,
@@ -505,14 +512,20 @@ def create_app(
         return Response(service.metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
 
     @app.post("/chat", dependencies=admin_only)
-    async def chat(request: ChatRequest) -> Reply:
+    async def chat(request: ChatRequest, http: Request) -> Reply:
         if request.context is not None and len(request.context) > MAX_CONTEXT_MESSAGES:
             message = (
                 f"The request has {len(request.context)} earlier messages; at most "
                 f"{MAX_CONTEXT_MESSAGES} are accepted."
             )
             return JSONResponse({"detail": message}, status_code=413)  # type: ignore[return-value]
-        return await service.chat(request)
+        # A bot that hung up no longer wants the reply (QQ dropping its chats at stop, its
+        # own deadline passed): Starlette would run this to its end and store an exchange
+        # nobody was shown, so the chat is cancelled and nothing of it stored.
+        reply = await unless_the_client_leaves(service.chat(request), http)
+        if reply is None:
+            return Response(status_code=CLIENT_GONE)  # type: ignore[return-value]
+        return reply
 
     @app.post("/history", dependencies=admin_only)
     async def history(scope: ScopeRef) -> list[HistoryEntry]:

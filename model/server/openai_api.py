@@ -658,7 +658,7 @@ async def unless_the_client_leaves(chat: Coroutine[Any, Any, Reply], http: Reque
         return answer.result()
     await asyncio.wait((answer,))  # its cancellation through, before the next request
     address = http.client.host if http.client is not None else "?"
-    log.info("/v1 client %s left before its reply: generating it stopped", address)
+    log.info("%s client %s left before its reply: generating it stopped", http.url.path, address)
     return None
 
 
