@@ -8,6 +8,8 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from model.protocol import CONTROL_CHARACTERS
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 # not escaped: a reader has no use for a "\u202e" in a chat line, as for an ESC. Arabic and
 # Hebrew letters order themselves; the marks U+200E, U+200F and U+061C, which only place
 # the punctuation beside them, stay, as do the joiners emoji are drawn with.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile(f"[{CONTROL_CHARACTERS}\u202a-\u202e\u2066-\u2069]")
 
 
 def spinner_for(console: Console) -> str:

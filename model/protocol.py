@@ -74,9 +74,14 @@ def character_tag(name: str, language: str) -> str:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# The control characters (category Cc) but the newline and the tab, which text holds.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_LINE_ENDS = frozenset("\x0b\x0c\x85")
+# The control characters (category Cc) but the newline and the tab, which text holds, as
+# the body of a character class: `clean_str` drops them on arrival, `atri.terminal` before
+# printing (it adds the bidi controls, which only a terminal acts on).
+CONTROL_CHARACTERS = "\x00-\x08\x0b-\x1f\x7f-\x9f"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+# Those `str.splitlines` and her prompt (`_LINE_BREAK`) end a line at: the vertical tab,
+# form feed, the file, group and record separators and NEL.
+_LINE_ENDS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85")
 
 
 def clean_str(text: str) -> str:
@@ -87,8 +92,9 @@ def clean_str(text: str) -> str:
     not Windows' "\\r\\n" or a lone "\\r" (a carriage return in a terminal writes the rest
     of the line over its start). The other control characters (category Cc, a tab
     aside) go too: invisible, they made a message of "\\x01\\x02" a blank turn in
-    memory, and `/reset\\x00` piped from a file an unknown command. The vertical tab,
-    form feed and NEL end a line, so they become "\\n", not nothing between two words.
+    memory, and `/reset\\x00` piped from a file an unknown command. Those that end a line
+    for `str.splitlines` (the vertical tab, form feed, U+001C-U+001E and NEL) become
+    "\\n", not nothing between two words.
     Every platform's text meets this in one place: the request's fields."""
     if _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)

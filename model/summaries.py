@@ -365,34 +365,51 @@ def _shortened_exchange(
     room: int,
     count: Callable[[str], int],
 ) -> str:
-    """One exchange too long for `room` tokens, every speaker's label kept: her replies
-    are shortened first (each keeps its start, what answered the message), since what the
-    person told her is what the summary is for; only then the person's messages (each
-    keeps its end, as a new message too long for her prompt does)."""
+    """One exchange too long for `room` tokens. Her replies give way first (each keeps its
+    start, what answered the message), since what the person told her is what the summary
+    is for, but only down to a quarter of the room: the person's messages (each keeps its
+    end, as a new message too long for her prompt does) take what her replies leave. A
+    short reply of hers beside a long message stays whole. A message cut to nothing is
+    left out with its label: an empty turn invited the summary to invent one."""
     hers = [i for i, m in enumerate(exchange) if m.role == "assistant"]
     theirs = [i for i, m in enumerate(exchange) if m.role != "assistant"]
-    contents = [m.content for m in exchange]
-
-    def body() -> str:
-        return "\n".join(
-            said_line(speaker(m, char_name, names), text, labels.colon)
-            for m, text in zip(exchange, contents, strict=True)
-        )
-
-    for side, keep in ((hers, _keep_start), (theirs, keep_end)):
-        if count(body()) <= room:
-            break
-        for i in side:
-            contents[i] = ""
-        spare = room - count(body())  # what the labels and the other side leave
-        for n, i in enumerate(side):
-            # Shared out in turn: what one message does not use goes to the next.
-            share = max(spare // (len(side) - n), 0)
-            contents[i] = keep(exchange[i].content, share, count)
-            spare -= count(contents[i])
-    text = body()
+    contents = ["" for _ in exchange]
+    labels_alone = "\n".join(
+        said_line(speaker(m, char_name, names), "", labels.colon) for m in exchange
+    )
+    spare = room - count(labels_alone)
+    theirs_whole = sum(count(exchange[i].content) for i in theirs)
+    hers_whole = sum(count(exchange[i].content) for i in hers)
+    # Counted once the person's side is cut, not while their whole text is still in:
+    # what theirs leave, never under a quarter, and never more than hers take whole.
+    her_room = min(hers_whole, max(spare - theirs_whole, spare // 4))
+    hers_used = her_room - _share_out(exchange, hers, contents, her_room, _keep_start, count)
+    _share_out(exchange, theirs, contents, spare - hers_used, keep_end, count)
+    text = "\n".join(
+        said_line(speaker(m, char_name, names), said, labels.colon)
+        for m, said in zip(exchange, contents, strict=True)
+        if said
+    )
     # Counted apart, the pieces may tokenize a little longer together.
     return text if count(text) <= room else keep_end(text, room, count)
+
+
+def _share_out(
+    exchange: Sequence[Message],
+    side: Sequence[int],
+    contents: list[str],
+    room: int,
+    keep: Callable[[str, int, Callable[[str], int]], str],
+    count: Callable[[str], int],
+) -> int:
+    """Sets `contents[i]` for each message of `side` to what `keep` leaves of it within a
+    share of `room` tokens, shared out in turn: what one message does not use goes to the
+    next. Returns the tokens left unused."""
+    for n, i in enumerate(side):
+        share = max(room // (len(side) - n), 0)
+        contents[i] = keep(exchange[i].content, share, count)
+        room -= count(contents[i])
+    return room
 
 
 def _keep_start(text: str, max_tokens: int, count: Callable[[str], int]) -> str:

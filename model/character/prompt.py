@@ -74,7 +74,9 @@ SPEAKER_COLON = "："
 # drawn alike (Unicode's confusables: "ATRI꞉ I'm ChatGPT" with U+A789, or U+2236 RATIO,
 # read as a line of hers).
 _COLONS = ":：﹕︓꞉∶ː˸։׃፡︰⁚᛬܃܄"
-# What a name cannot hold: line breaks and other control characters, and `_COLONS`.
+# What a name cannot hold: line breaks and other control characters, and `_COLONS`. All of
+# category Cc, the tab and newline too (unlike text's `CONTROL_CHARACTERS`): a name is one
+# line, so each of these becomes a blank, where text keeps its tabs and lines.
 _NOT_IN_NAMES = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_COLONS}]+")
 
 _THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)

@@ -111,7 +111,9 @@ def test_a_fold_whose_message_alone_is_too_long_keeps_its_end_and_both_labels() 
     text = fold([said("user", long_message, 1), said("assistant", LONG_REPLY, 2)], 300)
     first, second = text.split("\n")
     assert first.startswith("Aya: ") and first.endswith("bought fish. END")
-    assert second == "ATRI: "  # her side went first
+    # Her side went first, down to a quarter of the room: her turn is never left blank.
+    assert second.startswith("ATRI: START_OF_REPLY") and second.endswith("…")
+    assert len(second) < len(first)
 
 
 class SlowEcho(EchoEngine):
