@@ -84,6 +84,9 @@ class OneTransaction:
         self.inflight = WritesInFlight()
         self._together: asyncio.Task[Any] | None = None  # the task inside `together()`
         self._together_touches: contextlib.ExitStack | None = None
+        # Awaited after each commit (held, none open) while set: `Memory` sets it only
+        # while its file is held alone on a full disk (`Memory._share_again`).
+        self.after_commit: Callable[[], Awaitable[None]] | None = None
 
     @contextlib.asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
@@ -116,6 +119,8 @@ class OneTransaction:
                     await self._db.execute("BEGIN IMMEDIATE")
                     yield
                     await self._db.commit()
+                    if self.after_commit is not None:
+                        await self.after_commit()
                 finally:
                     self._together = self._together_touches = None
 
@@ -134,6 +139,8 @@ class OneTransaction:
         """The end of a write; inside `together()`, that of the last one only."""
         if not self.inside_together():
             await self._db.commit()
+            if self.after_commit is not None:
+                await self.after_commit()
 
     @contextlib.asynccontextmanager
     async def between(self) -> AsyncIterator[None]:

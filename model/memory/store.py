@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import sqlite3
 import time
 from array import array
@@ -159,10 +160,19 @@ _INSERT_UNLESS_RESET = (
 # `Memory._share_again`, in order: out of WAL, which alone ends the exclusive locking
 # mode a WAL file was opened in, then back in with the WAL index in a -shm file.
 _SHARED_AGAIN = (("journal_mode", "delete"), ("locking_mode", "normal"), ("journal_mode", "wal"))
+# `Memory._hold_alone_again`, in order: exclusive locking first, so the WAL is opened
+# again with its index in this process's memory (no -shm), as `_connect` opens it alone.
+_ALONE_AGAIN = (("locking_mode", "exclusive"), ("journal_mode", "delete"), ("journal_mode", "wal"))
+# Free space, beside the -wal's size, below which `_share_again` does not try: the switch
+# writes the -wal into the file, a rollback journal, a 32 KiB -shm and a new -wal.
+SHARE_AGAIN_MARGIN_BYTES = 64 * 1024
 
 # Message ids looked up in one statement (`archive_channels`): SQLite before 3.32 takes
 # at most 999 parameters.
 _IDS_PER_STATEMENT = 500
+
+# A read that needs the WAL index: whether the connection reads at all (`_share_again`).
+_READS_AT_ALL = "SELECT count(*) FROM sqlite_master"
 
 # `write_backup`: rows read from the database at a time, and the size of a part handed to
 # its writer (a part per message flushed standard output 100,000 times).
@@ -419,6 +429,8 @@ class Memory:
             raise path_error(path, f"cannot be opened ({exc})") from None
         memory = cls(db, path)
         memory.alone = alone
+        if alone:  # every commit that finds space tries to share the file again
+            memory._tx.after_commit = memory._share_again
         try:
             db.row_factory = aiosqlite.Row
             await db.execute(busy_timeout_pragma())
@@ -492,22 +504,61 @@ class Memory:
         return memory, version
 
     async def _share_again(self) -> None:
-        """Opened `alone` on a full disk, the file is shared again once a write found
-        space: SQLite leaves the exclusive locking mode of a WAL file only out of WAL, so
-        it goes out and back in, which makes the -shm; then `atri memory` and the prompts'
-        reader use it again. Called holding the transaction lock, none open. Where the
-        disk is full again meanwhile it stays alone, and the next write tries again."""
+        """Opened `alone` on a full disk, the file is shared again once a commit (any
+        write: `OneTransaction.after_commit`) found space: SQLite leaves the exclusive
+        locking mode of a WAL file only out of WAL, so it goes out and back in, which
+        makes the -shm; then `atri memory` and the prompts' reader use it again. Called
+        holding the transaction lock, none open. A switch that could not size the -shm
+        (too little space, or the disk filled meanwhile) still reports WAL, and every
+        read failed after it: so a read must work, and the reader open, or the file is
+        held alone again (`_hold_alone_again`) and the next commit tries again."""
+        if not self._room_to_share():
+            return
         try:
             for pragma, mode in _SHARED_AGAIN:
                 rows = await self._db.execute_fetchall(f"PRAGMA {pragma} = {mode}")
                 if [str(row[0]).lower() for row in rows] != [mode]:
-                    return  # SQLite kept the mode it had: tried again at the next write
-            self._tx.reader = await _open_reader(self.path)
+                    raise sqlite3.OperationalError(f"SQLite kept its {pragma}")
+            await self._db.execute_fetchall(_READS_AT_ALL)
+            reader = await _open_reader(self.path)
         except sqlite3.Error as exc:
             log.info("memory: %s is kept to this process for now (%s)", self.path, exc)
+            await self._hold_alone_again()
             return
+        self._tx.reader = reader
+        self._tx.after_commit = None
         self.alone = False
         log.info("memory: %s has space again and is shared with other processes", self.path)
+
+    def _room_to_share(self) -> bool:
+        """Whether the disk has room for `_share_again`'s switch: a cheap guard, which
+        spares the switch and its way back where it cannot work; its read decides."""
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return True
+        wal = 0
+        with contextlib.suppress(OSError):
+            wal = self.path.with_name(self.path.name + "-wal").stat().st_size
+        return free >= SHARE_AGAIN_MARGIN_BYTES + wal
+
+    async def _hold_alone_again(self) -> None:
+        """Back to exclusive locking after a failed `_share_again`, where reads need no
+        -shm. Leaving WAL then fails where the -shm could not be sized, but that closes
+        the WAL, and the next read opens it again in this mode, its index in memory (as
+        checked on a full tmpfs); where it can leave, it goes out and back in."""
+        for pragma, mode in _ALONE_AGAIN:
+            with contextlib.suppress(sqlite3.Error):
+                await self._db.execute_fetchall(f"PRAGMA {pragma} = {mode}")
+        try:
+            await self._db.execute_fetchall(_READS_AT_ALL)
+        except sqlite3.Error as exc:  # not seen; said, since each answer then fails
+            log.warning("memory: %s cannot be read until its disk has space (%s)", self.path, exc)
+            return
+        # That read locked out every other process: the -shm the switch made is no one's,
+        # and gone, `atri memory` says the file is held (`held_alone`), not busy.
+        with contextlib.suppress(OSError):
+            self.path.with_name(self.path.name + "-shm").unlink()
 
     async def close(self) -> None:
         await self._writes.idle()  # what callers are waiting for gets written
@@ -705,8 +756,6 @@ class Memory:
             try:
                 await self._db.executemany(_INSERT_UNLESS_RESET, params)
                 await self._tx.commit()
-                if self.alone:  # a write found space: others may use the file again
-                    await self._share_again()
             except Exception as exc:  # disk full, a constraint: the caller hears it
                 with contextlib.suppress(Exception):
                     await self._db.rollback()
