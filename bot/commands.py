@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from bot.limits import OneReplyAtATime
 from bot.lines import channel_reset_command, forget_confirm_command, lines, spoken_language
 from bot.relay import WorkerDown
 from model.protocol import (
@@ -48,11 +49,9 @@ SUMMARY_CUT_MARK = "…\n"
 MODES_REFRESH_SECONDS = 30.0
 # How soon a bot that has never reached its worker tries again.
 MODES_RETRY_SECONDS = 5.0
-# What the worker shows only to callers holding its token (model/server/app.py, /status):
-# a reload's sentence, reason and folder, and the versions loaded, name folders on its
-# machine. `/atri status` shows them to the bot's owners alone, as a reload is theirs
-# (the versions loaded are among the worker's counters, an owner's in private).
-# A reload's answers worded from its version names and engine alone: no folder in them.
+# A reload's answers worded from its version names and engine alone: no folder in them,
+# so `/atri status` shows them to any admin. The others (a load's reason or folder) name
+# folders on the worker's machine: its owners alone see them, as a reload is theirs.
 RELOADS_NAMING_NO_FOLDER = frozenset(
     {"switched", "rolled_back", "already_serving", "nothing_older", "no_adapters"}
 )
@@ -387,6 +386,12 @@ def _switched(result: ReloadResult) -> bool:
     return result.code in ("switched", "rolled_back")
 
 
+# One mode change at a time in each channel (a lock only while one is under way): ten
+# `/atri mode on` sent at once each read the mode before the first was set, and each
+# was a change.
+_mode_changes = OneReplyAtATime()
+
+
 async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> CommandResult:
     """Turn ATRI off, on (answers when addressed) or to every message in this channel."""
     if not actor.channel_id:
@@ -394,15 +399,29 @@ async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> C
     if not actor.is_admin:
         return _refuse(actor, f"channel mode {mode} in {actor.channel_id}")
     try:
-        await worker.set_channel_mode(
-            ChannelSetting(platform=actor.platform, channel_id=actor.channel_id, mode=mode)
-        )
+        async with _mode_changes.turn((actor.platform, actor.channel_id)):
+            before = await _stored_mode(worker, actor.platform, actor.channel_id)
+            await worker.set_channel_mode(
+                ChannelSetting(platform=actor.platform, channel_id=actor.channel_id, mode=mode)
+            )
     except MemoryUnavailable:
         return _memory_unavailable(actor, f"channel mode {mode} in {actor.channel_id}")
     log.info(
         "%s admin %s set channel %s to %s", actor.platform, actor.user_id, actor.channel_id, mode
     )
-    return CommandResult(lines().mode_done(mode, actor.platform), changed=True)
+    # Only a new mode is a change: a repeat's answer meets the reply cap (QQ's `changed`),
+    # else ten `/atri mode on` were ten answers past it.
+    return CommandResult(lines().mode_done(mode, actor.platform), changed=before != mode)
+
+
+async def _stored_mode(worker: Worker, platform: str, channel_id: str) -> ChannelMode | None:
+    """The mode the worker holds for the channel; None where none was set, or where it
+    could not be read (the change is then taken as one: the read must not stop it)."""
+    try:
+        return (await worker.channel_modes(platform)).get(channel_id)
+    except Exception as exc:
+        log.debug("%s: channel %s's mode not read before a change: %s", platform, channel_id, exc)
+        return None
 
 
 class ChannelModes:

@@ -512,12 +512,23 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         await reply_sender.send_reply(bot, event, line)
         return
     text = await spoken_text(bot, event, connections)
+    told_cut: asyncio.Task[None] | None = None
     if len(text.strip()) > MAX_INPUT_CHARS:
         # As the console says it: else a long paste's end was dropped without a word,
-        # and her answer to its start read as one to all of it.
+        # and her answer to its start read as one to all of it. Sent beside the
+        # generation, not before it: awaited first, the member's next message (QQ splits
+        # a long paste) reached the worker first and was answered and stored first. It
+        # takes the conversation's turn (`one_reply_at_a_time`) before the worker
+        # answers, so it still goes out first.
         log.info("QQ: %s's message cut to its first %d characters", event.user_id, MAX_INPUT_CHARS)
-        await reply_sender.send_reply(bot, event, lines().input_cut.format(count=MAX_INPUT_CHARS))
-    await chat_and_reply(bot, event, chat_request(event, text=text), counted)
+        told_cut = asyncio.create_task(
+            reply_sender.send_reply(bot, event, lines().input_cut.format(count=MAX_INPUT_CHARS))
+        )
+    try:
+        await chat_and_reply(bot, event, chat_request(event, text=text), counted)
+    finally:
+        if told_cut is not None:
+            await told_cut
 
 
 async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counted: Counted) -> None:
@@ -887,10 +898,10 @@ async def _reply_allowed(
     """Whether a command's answer may be sent; past their share, the member is told so.
 
     The confirmation of a command that changed something (`result.changed`: a reset or
-    `forget confirm` that archived or deleted messages, a mode set, a version switched)
+    `forget confirm` that archived or deleted messages, a new mode set, a version switched)
     goes out past the cap: told only "come back later", the member took a permanent
     deletion for one not done. It is one short line, and a repeat of it changes nothing
-    (0 messages), so a flood of them still meets the cap."""
+    (0 messages, the mode already set), so a flood of them still meets the cap."""
     if count_reply(event, "command not answered") is not None:
         return True
     if result is not None and result.changed:
