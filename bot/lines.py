@@ -882,6 +882,96 @@ JA = BotLines(
 
 _BY_LANGUAGE = {"zh": ZH, "en": EN, "ja": JA}
 
+# Discord's slash-command menu as each member's own client language shows it, whatever
+# language she is served in (`bot.discord.commands.MenuTranslator`). The names members
+# type, by the English name each subcommand and option is registered (and run) under;
+# Discord takes letters of any script, lowercase, no spaces, at most 32 characters.
+SLASH_NAMES: dict[str, dict[str, str]] = {
+    "zh": {
+        "reset": "重置",
+        "memory": "记忆",
+        "forget": "忘记",
+        "confirm": "确认",
+        "status": "状态",
+        "channel": "频道",
+        "mode": "模式",
+        "reset-user": "重置成员",
+        "user": "成员",
+        "reload": "重新加载",
+        "version": "版本",
+        "reset-channel": "重置频道",
+        "rollback": "回滚",
+    },
+    "zh-TW": {
+        "reset": "重置",
+        "memory": "記憶",
+        "forget": "忘記",
+        "confirm": "確認",
+        "status": "狀態",
+        "channel": "頻道",
+        "mode": "模式",
+        "reset-user": "重置成員",
+        "user": "成員",
+        "reload": "重新載入",
+        "version": "版本",
+        "reset-channel": "重置頻道",
+        "rollback": "回滾",
+    },
+    "ja": {
+        "reset": "リセット",
+        "memory": "記憶",
+        "forget": "忘れる",
+        "confirm": "確認",
+        "status": "ステータス",
+        "channel": "チャンネル",
+        "mode": "モード",
+        "reset-user": "メンバーリセット",
+        "user": "メンバー",
+        "reload": "再読み込み",
+        "version": "バージョン",
+        "reset-channel": "チャンネルリセット",
+        "rollback": "ロールバック",
+    },
+}
+
+# The menu's descriptions in Traditional Chinese (zh-TW clients), which has no lines of
+# its own: ZH's `slash_*` fields written in Traditional characters.
+SLASH_ZH_TW: dict[str, str] = {
+    "slash_atri": "和{name}有關的命令",
+    "slash_reset": "讓{name}忘掉和你的對話",
+    "slash_forget": "永久刪除{name}保存的關於你的一切",
+    "slash_forget_confirm": "確認刪除（無法恢復）",
+    "slash_memory": "{name}記得關於你的事：摘要和最近的對話",
+    "slash_status": "{name}現在的狀態：模型版本、排隊、執行時間",
+    "slash_admin": "管理{name}的記憶和模型（管理員）",
+    "slash_channel": "在這個頻道開啟或關閉{name}，或讓{name}每則都回答",
+    "slash_channel_mode": "{name}在這個頻道怎麼說話",
+    "slash_channel_target": "要設定的頻道（論壇、媒體頻道也可以）；不填則是這個頻道",
+    "slash_mode_off": "關閉：在這裡不說話",
+    "slash_mode_mention": "被叫到才回答（預設）",
+    "slash_mode_all": "每則訊息都回答",
+    "slash_reset_user": "重置某位成員和{name}的對話",
+    "slash_reset_user_member": "要重置對話的成員",
+    "slash_reset_channel": "重置這個頻道裡的對話",
+    "slash_reload": "立即檢查並載入新的模型版本",
+    "slash_reload_version": "要換上的版本名（狀態裡顯示的那樣）；不填則換上最新的",
+    "slash_rollback": "退回上一個模型版本",
+}
+
+
+def slash_name(name: str, language: str) -> str:
+    """A subcommand's or option's name (`name`, as registered) in `language` ("zh",
+    "zh-TW", "ja"; English and any other: `name` itself)."""
+    return SLASH_NAMES.get(language, {}).get(name, name)
+
+
+def slash_text(field: str, name: str, language: str) -> str:
+    """The menu's `field` (`slash_reset`, ...) in `language`, naming her `name`."""
+    if language == "zh-TW":
+        return SLASH_ZH_TW[field].format(name=name)
+    text: str = getattr(lines_for(name, language), field)
+    return text
+
 
 def lines_for(name: str, language: str, command: str = DEFAULT_COMMAND) -> BotLines:
     """The lines in `language` (Chinese when it is none of ours) with her name and the

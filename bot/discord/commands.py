@@ -10,6 +10,10 @@ Both are installed with her in a server only (never to a user's account, where t
 show in servers she is not in and in other people's DMs) and offered in servers and, for
 `/atri`, in her own DMs. An interaction from anywhere else is refused before it runs.
 
+The menu is localised for each member's own Discord client (`MenuTranslator`): a
+member on a Chinese client sees `/atri 重置`, whatever language she is served in. The
+names registered, and the names interactions arrive with, stay the English ones.
+
 Answers are ephemeral. Discord wants a first response within 3 seconds: a command
 that has not finished after `defer_after` seconds is deferred and answered by a follow-up.
 """
@@ -36,7 +40,7 @@ from bot.commands import Actor, CannotPost, ChannelModes, CommandResult
 from bot.discord.cannot_post import SilentChannels, cannot_post_in
 from bot.discord.lists import RoleLookup, interaction_permitted
 from bot.discord.text import outgoing_parts
-from bot.lines import DEFAULT_COMMAND, BotLines, lines
+from bot.lines import DEFAULT_COMMAND, BotLines, lines, slash_name, slash_text
 from model.protocol import ChannelMode, Worker
 
 log = logging.getLogger(__name__)
@@ -233,21 +237,72 @@ def fit(text: str) -> str:
     return text if len(text) <= DESCRIPTION_MAX else text[: DESCRIPTION_MAX - 1] + "…"
 
 
+# The client languages the menu is localised for, and the lines (`bot.lines`) each reads.
+MENU_LOCALES: dict[discord.Locale, str] = {
+    discord.Locale.chinese: "zh",
+    discord.Locale.taiwan_chinese: "zh-TW",
+    discord.Locale.japanese: "ja",
+    discord.Locale.american_english: "en",
+    discord.Locale.british_english: "en",
+}
+_NAMES = (
+    app_commands.TranslationContextLocation.command_name,
+    app_commands.TranslationContextLocation.parameter_name,
+)
+
+
+def menu_text(said: BotLines, field: str) -> app_commands.locale_str:
+    """`said`'s `field` (`slash_reset`, ...) as the menu's default text, carrying what
+    `MenuTranslator` needs to say it in each client language."""
+    return app_commands.locale_str(fit(getattr(said, field)), field=field, her=said.name)
+
+
+def menu_name(name: str) -> app_commands.locale_str:
+    """A subcommand's or option's name, localised by `MenuTranslator`."""
+    return app_commands.locale_str(name)
+
+
+class MenuTranslator(app_commands.Translator):
+    """Names and descriptions in each of `MENU_LOCALES` (Discord's `name_localizations`
+    and `description_localizations`); the groups keep `[bot] command_name`'s name."""
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        language = MENU_LOCALES.get(locale)
+        if language is None:
+            return None
+        if context.location in _NAMES:
+            return slash_name(string.message, language)
+        field = string.extras.get("field")
+        if field is None:
+            return None
+        return fit(slash_text(field, string.extras["her"], language))
+
+
 # A command that needs only who asks: `bot.commands.reset_self`, `reload`, ...
 Action = Callable[[Worker, Actor], Awaitable[CommandResult]]
 
 
 def _simple_commands(
-    group: app_commands.Group, worker: Worker, settings: DiscordSettings, defer_after: float
+    group: app_commands.Group,
+    worker: Worker,
+    settings: DiscordSettings,
+    defer_after: float,
+    said: BotLines,
 ) -> Callable[[str, str, Action], None]:
-    """Adds to `group` a command with no options that runs an action for its caller."""
+    """Adds to `group` a command with no options that runs an action for its caller,
+    described by `said`'s `field` (`slash_reset`, ...)."""
 
-    def add(name: str, description: str, action: Action) -> None:
+    def add(name: str, field: str, action: Action) -> None:
         async def run(interaction: discord.Interaction[Any]) -> None:
             actor = actor_for(interaction, settings)
             await respond(interaction, action(worker, actor), defer_after)
 
-        group.command(name=name, description=fit(description))(run)
+        group.command(name=menu_name(name), description=menu_text(said, field))(run)
 
     return add
 
@@ -318,19 +373,22 @@ def member_commands(
 ) -> app_commands.Group:
     """`/atri`: what every member may do (whom the lists let through). `silent`: the
     channels where a message for her came while she could not post (`/atri status`)."""
-    group = _ListedMembers(settings, dm_roles, name=command_name, description=fit(said.slash_atri))
-    simple = _simple_commands(group, worker, settings, defer_after)
-    simple("reset", said.slash_reset, commands.reset_self)
-    simple("memory", said.slash_memory, commands.remembered)
+    group = _ListedMembers(
+        settings, dm_roles, name=command_name, description=menu_text(said, "slash_atri")
+    )
+    simple = _simple_commands(group, worker, settings, defer_after, said)
+    simple("reset", "slash_reset", commands.reset_self)
+    simple("memory", "slash_memory", commands.remembered)
 
-    @group.command(name="forget", description=fit(said.slash_forget))
-    @app_commands.describe(confirm=fit(said.slash_forget_confirm))
+    @group.command(name=menu_name("forget"), description=menu_text(said, "slash_forget"))
+    @app_commands.rename(confirm=menu_name("confirm"))
+    @app_commands.describe(confirm=menu_text(said, "slash_forget_confirm"))
     async def forget(interaction: discord.Interaction[Any], confirm: bool = False) -> None:
         # Without `confirm`, it says what it would delete and how to go ahead.
         actor = actor_for(interaction, settings)
         await respond(interaction, commands.forget_self(worker, actor, confirm), defer_after)
 
-    @group.command(name="status", description=fit(said.slash_status))
+    @group.command(name=menu_name("status"), description=menu_text(said, "slash_status"))
     async def status(interaction: discord.Interaction[Any]) -> None:
         actor = actor_for(interaction, settings)
         here, elsewhere = _cannot_post(interaction, silent)
@@ -414,14 +472,14 @@ def admin_commands(
     group = _InstalledGroup(
         ADMIN_CONTEXTS,
         name=command_name + ADMIN_SUFFIX,
-        description=fit(said.slash_admin),
+        description=menu_text(said, "slash_admin"),
         default_permissions=discord.Permissions(manage_guild=True),
         guild_only=True,
     )
     mode_choices = [
-        app_commands.Choice(name=fit(said.slash_mode_off), value="off"),
-        app_commands.Choice(name=fit(said.slash_mode_mention), value="mention"),
-        app_commands.Choice(name=fit(said.slash_mode_all), value="all"),
+        app_commands.Choice(name=menu_text(said, "slash_mode_off"), value="off"),
+        app_commands.Choice(name=menu_text(said, "slash_mode_mention"), value="mention"),
+        app_commands.Choice(name=menu_text(said, "slash_mode_all"), value="all"),
     ]
 
     async def set_mode(actor: Actor, mode: ChannelMode, elsewhere: str = "") -> CommandResult:
@@ -435,9 +493,11 @@ def admin_commands(
             return dataclasses.replace(result, text=f"{result.text}\n{said_for}")
         return result
 
-    @group.command(name="channel", description=fit(said.slash_channel))
+    @group.command(name=menu_name("channel"), description=menu_text(said, "slash_channel"))
+    @app_commands.rename(mode=menu_name("mode"), channel=menu_name("channel"))
     @app_commands.describe(
-        mode=fit(said.slash_channel_mode), channel=fit(said.slash_channel_target)
+        mode=menu_text(said, "slash_channel_mode"),
+        channel=menu_text(said, "slash_channel_target"),
     )
     @app_commands.choices(mode=mode_choices)
     async def channel_mode(
@@ -454,21 +514,23 @@ def admin_commands(
         chosen = CHANNEL_MODES.get(mode.value, "mention")
         await respond(interaction, set_mode(actor, chosen, elsewhere), defer_after)
 
-    @group.command(name="reset-user", description=fit(said.slash_reset_user))
-    @app_commands.describe(user=fit(said.slash_reset_user_member))
+    @group.command(name=menu_name("reset-user"), description=menu_text(said, "slash_reset_user"))
+    @app_commands.rename(user=menu_name("user"))
+    @app_commands.describe(user=menu_text(said, "slash_reset_user_member"))
     async def reset_user(interaction: discord.Interaction[Any], user: discord.User) -> None:
         actor = actor_for(interaction, settings)
         await respond(interaction, commands.reset_user(worker, actor, str(user.id)), defer_after)
 
-    @group.command(name="reload", description=fit(said.slash_reload))
-    @app_commands.describe(version=fit(said.slash_reload_version))
+    @group.command(name=menu_name("reload"), description=menu_text(said, "slash_reload"))
+    @app_commands.rename(version=menu_name("version"))
+    @app_commands.describe(version=menu_text(said, "slash_reload_version"))
     async def reload(interaction: discord.Interaction[Any], version: str = "") -> None:
         actor = actor_for(interaction, settings)
         await respond(interaction, commands.reload(worker, actor, version), defer_after)
 
-    simple = _simple_commands(group, worker, settings, defer_after)
-    simple("reset-channel", said.slash_reset_channel, commands.reset_channel)
-    simple("rollback", said.slash_rollback, commands.rollback)
+    simple = _simple_commands(group, worker, settings, defer_after, said)
+    simple("reset-channel", "slash_reset_channel", commands.reset_channel)
+    simple("rollback", "slash_rollback", commands.rollback)
 
     return group
 
@@ -497,10 +559,18 @@ def add_commands(
         tree.copy_global_to(guild=discord.Object(guild_id))
 
 
-def tree_digest(tree: app_commands.CommandTree[Any], targets: list[int | None]) -> str:
+async def tree_digest(tree: app_commands.CommandTree[Any], targets: list[int | None]) -> str:
+    """What a sync would send, localisations included (`to_dict` leaves them out: an
+    upgrade that only localised the menu would never have reached Discord)."""
+    translator = tree.translator
     payload = {
         "targets": targets,
-        "commands": [command.to_dict(tree) for command in tree.get_commands()],
+        "commands": [
+            await command.get_translated_payload(tree, translator)
+            if translator is not None
+            else command.to_dict(tree)
+            for command in tree.get_commands()
+        ],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -532,7 +602,10 @@ async def sync_commands(
     """
     targets: list[int | None] = [*sorted(guild_ids)] if guild_ids else [None]
     application_id = client.application_id
-    digest = tree_digest(tree, targets)
+    if tree.translator is None:
+        # A coroutine, so not set where the tree is built (the client's __init__).
+        await tree.set_translator(MenuTranslator())
+    digest = await tree_digest(tree, targets)
     previous = _read_state(state_path)
     if previous.get("digest") == digest and previous.get("application_id") == application_id:
         log.info("Discord slash commands unchanged; not syncing")
