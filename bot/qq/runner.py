@@ -184,7 +184,11 @@ class DroppedAtStop:
 
     async def chat(self, request: ChatRequest) -> Reply:
         if self._stopped:
-            return dropped_reply()
+            if request.addressed:
+                return dropped_reply()
+            # A line heard in a group, or the message of a reply given up unsent
+            # (`ReplySender._given_up`): kept as a room line, never answered now.
+            return await self._worker.chat(request.model_copy(update={"may_speak_up": False}))
         task = asyncio.ensure_future(self._worker.chat(request))
         self._chats.add(task)
         task.add_done_callback(self._chats.discard)
