@@ -22,9 +22,7 @@ async def create_engine(settings: Settings, persona: Persona | None = None) -> E
     if settings.model.engine == "echo":
         from model.engines.echo import EchoEngine
 
-        return EchoEngine.for_persona(
-            persona or configured_persona(settings), settings.model.context_window
-        )
+        return EchoEngine.for_persona(persona or configured_persona(settings))
     if settings.model.engine == "llamacpp":
         from model.engines.llamacpp import LlamaCppEngine
 

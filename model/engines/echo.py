@@ -34,16 +34,10 @@ class EchoEngine:
         self.stats = EngineStats()
 
     @classmethod
-    def for_persona(cls, persona: Persona, context_window: int = 0) -> EchoEngine:
-        """Said in the card's language, with its name (as `reply_lines` are).
-        `context_window`: `[model] context_window` where set (0: the class's), so a card
-        too long for it is refused at start here as a real model's engine refuses it,
-        not first when one is configured."""
+    def for_persona(cls, persona: Persona) -> EchoEngine:
+        """Said in the card's language, with its name (as `reply_lines` are)."""
         template = PREFIXES.get(persona.main_language, PREFIXES["en"])
-        engine = cls(template.replace("{{char}}", persona.name))
-        if context_window:
-            engine.context_window = context_window
-        return engine
+        return cls(template.replace("{{char}}", persona.name))
 
     @property
     def adapter_version(self) -> str:

@@ -1,7 +1,6 @@
 """A small context window (session 72): a card that leaves little room for messages is
 said at start, the summary of a long exchange keeps the person's words, the timeout
-hint names the reply's cap rather than a window already small, and `engine = "echo"`
-fits prompts to `[model] context_window` as a real model's engine does."""
+hint names the reply's cap rather than a window already small."""
 
 from __future__ import annotations
 
@@ -45,30 +44,17 @@ async def test_a_card_leaving_little_room_is_said_once_at_start(
     with caplog.at_level(logging.WARNING, logger="model.service"):
         card = await card_tokens(echo_settings)  # the echo's own 32,768-token window
     assert not warnings(caplog, LITTLE_ROOM)  # a card with room says nothing
-    echo_settings.model.context_window = card + 2 * TEMPLATE_OVERHEAD_TOKENS + 200 + 31
+    small = EchoEngine()  # echo with a real model's small window
+    small.context_window = card + 2 * TEMPLATE_OVERHEAD_TOKENS + 200 + 31
     with caplog.at_level(logging.WARNING, logger="model.service"):
-        async with await ChatService.open(echo_settings) as service:
+        async with await ChatService.open(echo_settings, engine=small) as service:
             reply = await service.chat(ChatRequest(platform="console", user_id="u", text="hi"))
     assert reply.status == "ok"  # it fits: a warning, not a refusal
     (said,) = warnings(caplog, LITTLE_ROOM)
     assert f"leaves 31 {LITTLE_ROOM}" in said
-    assert f"{echo_settings.model.context_window}-token context window" in said
+    assert f"{small.context_window}-token context window" in said
     assert "up to 200 ([generation] max_new_tokens)" in said
     assert "shorten the character card" in said and "raise [model] context_window" in said
-
-
-async def test_the_echo_engine_refuses_a_card_too_long_for_the_configured_window(
-    echo_settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
-    """It kept its own 32,768-token window: a card that a real model's engine refuses at
-    start in a 512-token window answered "ATRI heard: hello" on echo."""
-    echo_settings.model.context_window = 512  # the card alone is over a thousand
-    with caplog.at_level(logging.ERROR, logger="model.service"):
-        async with await ChatService.open(echo_settings) as service:
-            assert service.engine.context_window == 512
-    (said,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert said.startswith("This worker's character prompt takes ")
-    assert "512-token context window" in said
 
 
 def said(role: str, content: str, id_: int) -> Message:
