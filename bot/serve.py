@@ -49,8 +49,8 @@ Adapter = Callable[[], Awaitable[None]]
 # dropped (`bot.qq.runner.DroppedAtStop`; the Discord client does not wait for one), not
 # waited for up to [worker] request_timeout_seconds, past systemd's and docker's timeouts.
 STOPPING = (
-    "Stopping: the bots disconnect, and the replies still being written are dropped, "
-    "nothing of them stored; Ctrl-C or SIGTERM again stops at once."
+    "Stopping: the bots disconnect, and the replies still being written are dropped (of "
+    "one being sent, memory keeps the parts sent); Ctrl-C or SIGTERM again stops at once."
 )
 
 

@@ -103,7 +103,8 @@ def test_prep_leaves_the_half_emoji_out_of_a_json_script_and_names_its_lines(
     warned = [r.getMessage() for r in caplog.records if "broken character" in r.getMessage()]
     assert warned == [
         f"{Path('scripts') / 'scene1.json'}: line 5 held a broken character (a lone "
-        "surrogate: half of an emoji, cut off), left out; mend it in the script."
+        "surrogate: half of an emoji, cut off), left out of its text (the rest is kept); "
+        "mend it in the script."
     ]
     written = (tmp_path / "out" / "atri_sharegpt.json").read_text(encoding="utf-8")
     replies = [c["conversations"][-1]["value"] for c in json.loads(written)]

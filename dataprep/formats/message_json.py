@@ -156,7 +156,7 @@ def _mended(values: list[tuple[int, T]], text: str, source: str) -> list[tuple[i
     if broken:
         lines = ", ".join(map(str, list(broken)[:5])) + (", …" if len(broken) > 5 else "")
         log.warning(
-            "%s: line %s held %s, left out; mend it in the script.",
+            "%s: line %s held %s, left out of its text (the rest is kept); mend it in the script.",
             source,
             lines,
             BROKEN_CHARACTER,

@@ -274,7 +274,8 @@ class _Guarded(_Base):
         self._write_timer = None
         host = self.client[0] if self.client else "?"
         log.warning(
-            "closing the connection of %s: it stopped reading its reply for %g s",
+            "closing the connection of %s: it took too little of its reply for %g s (a "
+            "client reading under about 1 KB/s, or not at all)",
             host,
             self.write_timeout,
         )
