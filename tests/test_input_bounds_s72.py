@@ -218,6 +218,29 @@ def test_memory_import_refuses_a_plain_file_over_the_limit(
     assert "Traceback" not in out
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB as Linux counts it")
+def test_memory_import_refuses_a_file_over_the_limit_before_reading_it(tmp_path: Path) -> None:
+    """Its size says so: a 1.2 GB file was read to 1 GB of memory before its refusal."""
+    config = memory_config(tmp_path, nothing)
+    file = tmp_path / "huge.json"
+    with open(file, "wb") as sparse:  # no disk used: a hole
+        sparse.truncate(memory_commands.MAX_UNPACKED_EXPORT_BYTES + 1)
+    command = [sys.executable, "-m", "atri", "--config", str(config), "memory", "import"]
+    importing = subprocess.Popen(
+        [*command, str(file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        env=ENV,
+    )
+    assert importing.stdout is not None
+    said = importing.stdout.read().decode("utf-8")
+    _, status, usage = os.wait4(importing.pid, 0)
+    assert os.waitstatus_to_exitcode(status) != 0
+    assert "the most `atri memory import` reads of one file" in " ".join(said.split())
+    assert usage.ru_maxrss < 400_000  # KiB: the interpreter and its imports, no 1 GB read
+
+
 def test_memory_import_refuses_a_device_in_one_sentence(tmp_path: Path) -> None:
     config = memory_config(tmp_path, nothing)
     code, out = atri(config, "memory", "import", "/dev/null")
