@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import tomllib
 from collections.abc import Sequence
@@ -67,6 +68,8 @@ from model.character.card_formats import (
 from model.character.ooc import detect_language
 from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
 from model.character.prompt import NOTE_HEADINGS, CharacterNote
+
+log = logging.getLogger(__name__)
 
 # `[persona] training_prompt`'s default, per language the card can speak.
 TRAINING_PROMPTS = {
@@ -390,7 +393,17 @@ class Persona(BaseModel):
             background=scanned,
             fill=lambda text: fill_names(text, self.name, user_name),
         )
-        return [entry._replace(content=self.fill(entry.content, "{{user}}")) for entry in entries]
+        told = [entry._replace(content=self.fill(entry.content, "{{user}}")) for entry in entries]
+        if told:
+            # With -v, which entries a message called up: seen nowhere else but in the
+            # prompt itself (an echo engine's reply).
+            log.info(
+                "Lorebook entries called up: %s",
+                " | ".join(
+                    t.content if len(t.content) <= 60 else t.content[:59] + "…" for t in told
+                ),
+            )
+        return told
 
     def note_in_chat(self) -> CharacterNote | None:
         """The character's note as told in the chat, `character_note_depth` messages up,
@@ -750,12 +763,22 @@ def load_persona(path: str | Path | None = None) -> Persona:
         elif card_path.suffix.lower() == ".json":
             persona = _from_card(json.loads(_card_text(raw, card_path)), card_path)
         else:
-            persona = Persona.model_validate(tomllib.loads(_card_text(raw, card_path)))
+            table = tomllib.loads(_card_text(raw, card_path))
+            persona = Persona.model_validate(table)
             persona.name = persona.name.strip()
-            for version in (persona, *persona.translations.values()):
+            # pydantic drops keys the model lacks: each is named, or a `background` or
+            # `[[character_book]]` the author wrote does nothing and nothing says so.
+            ignored = _unknown_keys_note(table, "")
+            tables = table.get("translations", {})
+            for language, version in (("", persona), *persona.translations.items()):
                 version.unused += depth_prompt_note(
                     version.character_note, version.character_note_role
                 )
+                if language:
+                    version.unused += _unknown_keys_note(
+                        tables[language], f"[translations.{language}] "
+                    )
+                version.unused += ignored + _toml_lore_note(version)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PersonaError(f"{card_path}: character card is not valid ({exc}).") from None
     except ValidationError as exc:
@@ -771,6 +794,61 @@ def load_persona(path: str | Path | None = None) -> Persona:
             version.system_prompt(), version.greeting, *version.alternate_greetings
         )
     return persona
+
+
+# Keys other card formats (SillyTavern's JSON) use for a TOML card's fields: said with
+# the field to write instead. None of them is read.
+_TOML_KEY_ALIASES = {
+    "background": "lore",
+    "facts": "lore",
+    "character_book": "keyword_lore",
+    "lorebook": "keyword_lore",
+    "world_info": "keyword_lore",
+    "first_mes": "greeting",
+    "mes_example": "example_dialogue",
+    "system_prompt": "card_system_prompt",
+    "scan_depth": "lore_scan_depth",
+}
+
+
+def _unknown_keys_note(table: dict[str, Any], where: str) -> list[str]:
+    """The note `unused` gets for a TOML card's keys (at the top of `table`) that are no
+    field of `Persona`, which therefore are ignored; none where every key is one."""
+    unknown = [key for key in table if key not in Persona.model_fields]
+    if not unknown:
+        return []
+    instead = [f"{key} as {_TOML_KEY_ALIASES[key]}" for key in unknown if key in _TOML_KEY_ALIASES]
+    return [
+        f"{where}{', '.join(unknown)}: not keys of a TOML card, so ignored (a TOML card's "
+        "lore is `lore`, facts always in the system prompt, and `[[keyword_lore]]`, "
+        "entries of `keys` and `content` told when a key is in the chat"
+        + (f"; write {', '.join(instead)}" if instead else "")
+        + ")"
+    ]
+
+
+def _toml_lore_note(persona: Persona) -> list[str]:
+    """How many of a TOML card's lore entries are where, said as a JSON card's
+    `character_book` note is (and, as that one, only for a card with keyword entries:
+    constant facts alone are all in the prompt `atri persona show` prints)."""
+    if not persona.keyword_lore:
+        return []
+    constant = len(persona.lore) + len(persona.lore_before_card)
+    parts = [f"{_entries(constant)} always in the system prompt"]
+    always = [e for e in persona.keyword_lore if e.constant]
+    keyed = [e for e in persona.keyword_lore if not e.constant]
+    if always:
+        parts.append(f"{_entries(len(always))} always told in the chat, at a depth")
+    if keyed:
+        parts.append(
+            f"{_entries(len(keyed))} with keys, told where one is in the last "
+            f"{persona.lore_scan_depth} messages"
+        )
+    return ["lore and keyword_lore: " + "; ".join(parts)]
+
+
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
 
 
 # A SillyTavern macro ATRI does not fill ({{time}}, {{date}}, {{weekday}},
