@@ -166,6 +166,9 @@ _ALONE_AGAIN = (("locking_mode", "exclusive"), ("journal_mode", "delete"), ("jou
 # Free space, beside the -wal's size, below which `_share_again` does not try: the switch
 # writes the -wal into the file, a rollback journal, a 32 KiB -shm and a new -wal.
 SHARE_AGAIN_MARGIN_BYTES = 64 * 1024
+# How often a file held alone tries `_share_again` with no write: on a quiet bot no commit
+# comes, and `atri memory` would stay refused after its disk had space again.
+SHARE_AGAIN_EVERY_SECONDS = 30.0
 
 # Message ids looked up in one statement (`archive_channels`): SQLite before 3.32 takes
 # at most 999 parameters.
@@ -332,9 +335,11 @@ class Memory:
         self._folding: Counter[str] = Counter()  # how many folds of each scope run
         # Why nothing could be written when it opened (its disk full), for a service to
         # say once; None when it could. `alone`: opened so on a full disk, it keeps the
-        # file to itself (`_connect`) until a write finds space (`_share_again`).
+        # file to itself (`_connect`) until a write or a timed try finds space
+        # (`_share_again`).
         self.full_at_open: sqlite3.Error | None = None
         self.alone = False
+        self._share_timer: asyncio.Task[None] | None = None  # while alone (`_share_on_time`)
 
     @classmethod
     async def open(
@@ -501,17 +506,22 @@ class Memory:
         except BaseException:
             await memory._close_connections()
             raise
+        if alone:  # and on a timer: a quiet bot commits nothing
+            memory._share_timer = asyncio.create_task(
+                memory._share_on_time(), name="atri-memory-share-again"
+            )
         return memory, version
 
     async def _share_again(self) -> None:
         """Opened `alone` on a full disk, the file is shared again once a commit (any
-        write: `OneTransaction.after_commit`) found space: SQLite leaves the exclusive
-        locking mode of a WAL file only out of WAL, so it goes out and back in, which
-        makes the -shm; then `atri memory` and the prompts' reader use it again. Called
-        holding the transaction lock, none open. A switch that could not size the -shm
-        (too little space, or the disk filled meanwhile) still reports WAL, and every
-        read failed after it: so a read must work, and the reader open, or the file is
-        held alone again (`_hold_alone_again`) and the next commit tries again."""
+        write: `OneTransaction.after_commit`) or a timed try (`_share_on_time`) found
+        space: SQLite leaves the exclusive locking mode of a WAL file only out of WAL,
+        so it goes out and back in, which makes the -shm; then `atri memory` and the
+        prompts' reader use it again. Called holding the transaction lock, none open. A
+        switch that could not size the -shm (too little space, or the disk filled
+        meanwhile) still reports WAL, and every read failed after it: so a read must
+        work, and the reader open, or the file is held alone again (`_hold_alone_again`)
+        and the next commit or timed try tries again."""
         if not self._room_to_share():
             return
         try:
@@ -529,6 +539,24 @@ class Memory:
         self._tx.after_commit = None
         self.alone = False
         log.info("memory: %s has space again and is shared with other processes", self.path)
+
+    async def _share_on_time(self) -> None:
+        """`_share_again` every `SHARE_AGAIN_EVERY_SECONDS` while the file is held alone,
+        so that freeing space is enough. Holding the transaction lock, as after a commit:
+        never inside another transaction."""
+        while self.alone:
+            await asyncio.sleep(SHARE_AGAIN_EVERY_SECONDS)
+            async with self._tx.held():
+                if self.alone:  # a commit may have shared it meanwhile
+                    await self._share_again()
+
+    async def _stop_share_timer(self) -> None:
+        task, self._share_timer = self._share_timer, None
+        if task is None:
+            return
+        async with self._tx.held():  # so it is not cancelled half-way through a switch
+            task.cancel()
+        await asyncio.wait([task])
 
     def _room_to_share(self) -> bool:
         """Whether the disk has room for `_share_again`'s switch: a cheap guard, which
@@ -563,6 +591,7 @@ class Memory:
     async def close(self) -> None:
         await self._writes.idle()  # what callers are waiting for gets written
         await self.room.idle()
+        await self._stop_share_timer()
         await self._close_connections()
 
     async def _close_connections(self) -> None:
