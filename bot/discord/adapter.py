@@ -278,15 +278,19 @@ def is_cut(message: discord.Message, me_id: int) -> bool:
 
 def _all_said_in(message: discord.Message, me_id: int) -> str:
     """`said_in`, not cut."""
+    text = " ".join(part for part in [_words_in(message, me_id), *_notes(message)] if part)
+    return clean_str(text)
+
+
+def _words_in(message: discord.Message, me_id: int) -> str:
+    """The message's words (a forwarded one's too) as a member sees them, without notes."""
     text = re.sub(rf"<@!?{me_id}>", "", message.content)
     own_role = message.guild.self_role if message.guild else None
     if own_role is not None:
         text = text.replace(f"<@&{own_role.id}>", "")
     # A forwarded message carries its text in snapshots, not in `content`.
     forwarded = [snapshot.content for snapshot in message.message_snapshots]
-    text = markup_as_text(" ".join([text, *forwarded]), names_for(message))
-    text = " ".join(part for part in [visible_text(text), *_notes(message)] if part)
-    return clean_str(text)
+    return visible_text(markup_as_text(" ".join([text, *forwarded]), names_for(message)))
 
 
 def _notes(message: discord.Message) -> list[str]:
@@ -299,13 +303,53 @@ def _notes(message: discord.Message) -> list[str]:
             said.sticker_note.format(sticker=first_visible_name(sticker.name, fallback="?"))
             for sticker in held.stickers
         ]
-        notes += [
-            said.attachment_note.format(filename=first_visible_name(a.filename, fallback="?"))
-            for a in held.attachments
-        ]
+        notes += [_attachment_note(a) for a in held.attachments]
     if message.poll is not None:
         notes.append(_poll_note(message.poll, names_for(message)))
     return notes
+
+
+def _media_kind(attachment: discord.Attachment) -> str | None:
+    """What Discord typed the attachment as: a picture, a voice message or a video; None
+    for any other file (an mp3 sent as a file too: its name may say what it is, as a QQ
+    file's does)."""
+    if attachment.is_voice_message():
+        return "voice"
+    kind = (attachment.content_type or "").partition("/")[0]
+    return {"image": "picture", "video": "video"}.get(kind)
+
+
+def _attachment_note(attachment: discord.Attachment) -> str:
+    """A picture, voice message or video is only said to have come, as on QQ: its file
+    name ("image.png", "voice-message.ogg") tells nothing, in English. Other files by name."""
+    said = lines()
+    kind = _media_kind(attachment)
+    if kind == "picture":
+        return said.picture_note
+    if kind == "voice":
+        return said.voice_note
+    if kind == "video":
+        return said.video_note
+    return said.attachment_note.format(
+        filename=first_visible_name(attachment.filename, fallback="?")
+    )
+
+
+def media_only_line(message: discord.Message, me_id: int) -> str | None:
+    """Her line for a message of pictures, voice messages or videos alone (no words, no
+    sticker, file or poll), a forwarded one's included: the model could only pretend to
+    have seen or heard them, so she says she cannot, as on QQ. None for any other message."""
+    held: list[discord.Message | discord.MessageSnapshot] = [message, *message.message_snapshots]
+    if message.poll is not None or any(h.stickers for h in held) or _words_in(message, me_id):
+        return None
+    kinds = {_media_kind(a) for h in held for a in h.attachments}
+    if not kinds or None in kinds:
+        return None
+    if kinds == {"voice"}:
+        return lines().voice_only
+    if kinds == {"video"}:
+        return lines().video_only
+    return lines().media_only
 
 
 def _poll_note(poll: discord.Poll, names: NameLookup) -> str:
@@ -890,6 +934,7 @@ async def answer(
             for_her(message.id)
         request = to_request(message, me_id, cfg)
         cut = is_cut(message, me_id)
+        media_line = media_only_line(message, me_id)
         reason = cannot_post_reason(message)
     except Exception:
         log.exception("Discord message %s could not be read", message.id)
@@ -904,6 +949,11 @@ async def answer(
         return await hear(message, worker, heard, limits)
     if not request.text and not request.addressed:
         return []  # nothing to answer in a listened-to channel (e.g. no Message Content)
+    if media_line is not None and not request.addressed:
+        # Not every picture in a channel she answers in full (as on QQ): heard, as a
+        # message not for her is, with no speak-up (a generation) about it.
+        heard = request.model_copy(update={"may_speak_up": False})
+        return await hear(message, worker, heard, limits)
     # Whatever passed should_answer is for her (a mention, or a channel she answers in
     # full); to the worker, an unaddressed message is one she only overhears.
     request = request.model_copy(update={"addressed": True})
@@ -920,6 +970,10 @@ async def answer(
             return []
         await limits.under_way.finished(answer_key(message))
         return await send_reply(message, lines().share_used_up, limits)
+    if media_line is not None:
+        # Her line, not a generation: after her answers to this member's earlier words.
+        await limits.under_way.finished(answer_key(message))
+        return await send_reply(message, media_line, limits)
     told_cut: asyncio.Task[list[discord.Message]] | None = None
     if cut:
         # As on QQ and the console, one short line before her answer: else a long

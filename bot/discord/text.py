@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bot.lines import spoken_language
 from bot.splitting import WEB_ADDRESS, split_message
 from model.protocol import first_visible_name
 
@@ -87,6 +88,20 @@ def _no_names(kind: str, ident: int) -> str | None:
     return None
 
 
+# What stands for a user, role or channel no lookup names, in the language she is served
+# in: English words in a Chinese prompt (and her replies) read as noise. Chinese for any
+# other language, as `bot.lines` does.
+_UNKNOWN = {
+    "zh": {"user": "某人", "role": "某个身份组", "channel": "某个频道"},
+    "en": {"user": "user", "role": "role", "channel": "channel"},
+    "ja": {"user": "誰か", "role": "あるロール", "channel": "あるチャンネル"},
+}
+
+
+def _unknown(kind: str) -> str:
+    return _UNKNOWN.get(spoken_language(), _UNKNOWN["zh"])[kind]
+
+
 def mentions_as_names(text: str, names: NameLookup = _no_names) -> str:
     """Turn user and role mentions (`<@id>`, `<@!id>`, `<@&id>`) into plain `@name` text."""
 
@@ -95,7 +110,7 @@ def mentions_as_names(text: str, names: NameLookup = _no_names) -> str:
         # Without invisible controls; one that shows nothing is as unknown.
         name = first_visible_name(names(kind, int(match.group(2))))
         if not name:
-            return f"@{ZERO_WIDTH_SPACE}{kind}"
+            return f"@{ZERO_WIDTH_SPACE}{_unknown(kind)}"
         # A nickname written as a mention ("<@&123>") stays the text it is. The
         # server's own role is named "@everyone": one "@" before it, not two.
         return "@" + name.removeprefix("@").replace("<@", f"<{ZERO_WIDTH_SPACE}@")
@@ -105,7 +120,7 @@ def mentions_as_names(text: str, names: NameLookup = _no_names) -> str:
 
 def markup_as_text(text: str, names: NameLookup = _no_names) -> str:
     """What a member said as they see it, for the model: mentions as `@name`, a custom
-    emoji as `:name:`, a channel as `#name` (`#channel` when unknown), a slash command as
+    emoji as `:name:`, a channel as `#name` ("#某个频道" when unknown), a slash command as
     `/name sub`, and a timestamp as an absolute UTC date and time. A person's client shows
     it in their own time zone, and style R as "in 3 days"; neither is known here, and a
     relative time stored in her memory would turn false, so the model is told when."""
@@ -115,7 +130,7 @@ def markup_as_text(text: str, names: NameLookup = _no_names) -> str:
             return f":{match['emoji']}:"
         if match["channel"]:
             channel = names("channel", int(match["channel"]))
-            return "#" + first_visible_name(channel, fallback="channel")
+            return "#" + first_visible_name(channel, fallback=_unknown("channel"))
         if match["command"]:
             return "/" + match["command"]
         return _utc_time(int(match["time"]), match["style"]) or match.group()

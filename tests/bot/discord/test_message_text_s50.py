@@ -51,7 +51,7 @@ async def test_emoji_channels_timestamps_and_commands_read_as_a_person_sees_them
         mentions=(BOT_ID,),
     )
     assert await heard(fake_discord, payload) == (
-        "哭了 :pepe_cry: :dance: 去 #atri-chat 和 #channel 看 2026-01-01 00:00 UTC 和 "
+        "哭了 :pepe_cry: :dance: 去 #atri-chat 和 #某个频道 看 2026-01-01 00:00 UTC 和 "
         "2026-01-01 的公告，用 /atri reset"
     )
 

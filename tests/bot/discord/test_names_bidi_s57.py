@@ -40,7 +40,7 @@ def test_channel_and_role_names_lose_their_controls() -> None:
             (kind, ident)
         ]
 
-    assert markup_as_text("<#1> <@&2> <@3>", names) == f"#公告 @{ZERO_WIDTH_SPACE}role @A"
+    assert markup_as_text("<#1> <@&2> <@3>", names) == f"#公告 @{ZERO_WIDTH_SPACE}某个身份组 @A"
 
 
 async def test_a_room_line_is_stored_under_the_name_that_shows(

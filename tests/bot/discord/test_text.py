@@ -27,7 +27,7 @@ def names(kind: str, ident: int) -> str | None:
 def test_user_and_role_mentions_become_plain_names() -> None:
     text = "<@1> 和 <@!1> 还有 <@&2>，<@99> 和 <@&98>，频道 <#5> 不变"
     assert sent_text(text, names) == (
-        f"@夏生 和 @夏生 还有 @mods，@{ZWSP}user 和 @{ZWSP}role，频道 <#5> 不变"
+        f"@夏生 和 @夏生 还有 @mods，@{ZWSP}某人 和 @{ZWSP}某个身份组，频道 <#5> 不变"
     )
 
 
