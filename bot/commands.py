@@ -21,7 +21,13 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from bot.limits import OneReplyAtATime
-from bot.lines import channel_reset_command, forget_confirm_command, lines, spoken_language
+from bot.lines import (
+    channel_reset_command,
+    forget_confirm_command,
+    lines,
+    mode_on_command,
+    spoken_language,
+)
 from bot.relay import WorkerDown
 from model.protocol import (
     PERSONAL_SCOPE,
@@ -49,6 +55,13 @@ SUMMARY_CUT_MARK = "…\n"
 MODES_REFRESH_SECONDS = 30.0
 # How soon a bot that has never reached its worker tries again.
 MODES_RETRY_SECONDS = 5.0
+# Every channel's mode while the worker has never been reached. Not "off": every server
+# channel and group was silent, only the log saying why, while a DM got her error line.
+# Not None either (Discord's `[discord] channels` default may be every message), nor
+# "all": only who calls her (@, a reply; her name on QQ) is answered, with her error
+# line (the worker is down, so no reply nor speak-up can come), in a channel an admin
+# turned off too; its mode is read, and holds, as soon as the worker answers.
+UNKNOWN_MODE: ChannelMode = "mention"
 # A reload's answers worded from its version names and engine alone: no folder in them,
 # so `/atri status` shows them to any admin. The others (a load's reason or folder) name
 # folders on the worker's machine: its owners alone see them, as a reload is theirs.
@@ -315,6 +328,8 @@ async def status(
         said.status_uptime.format(hours=minutes // 60, minutes=minutes % 60),
     ]
     # Why she is silent, before the engine's details: what an admin asking wants to know.
+    if await _turned_off_here(worker, actor):
+        shown.append(said.turned_off_here.format(how=mode_on_command(actor.platform)))
     if cannot_post_here is not None:
         shown.append(said.cannot_post_here.format(reason=_blocked(cannot_post_here)))
     if actor.is_admin and cannot_post_elsewhere:
@@ -334,6 +349,19 @@ async def status(
     if actor.is_owner and not actor.channel_id:
         shown += [f"{key}: {value}" for key, value in sorted(s.details.items())]
     return CommandResult("\n".join(shown))
+
+
+async def _turned_off_here(worker: Worker, actor: Actor) -> bool:
+    """Whether an admin turned her off in the channel or group asked in: members there get
+    silence, and only this says why. Not known (modes unreadable): not said."""
+    if not actor.channel_id:
+        return False
+    try:
+        modes = await worker.channel_modes(actor.platform)
+    except Exception as exc:
+        log.debug("%s: channel modes not read for status: %s", actor.platform, exc)
+        return False
+    return modes.get(actor.channel_id) == "off"
 
 
 def _places(heading: str, places: Sequence[CannotPost]) -> list[str]:
@@ -429,9 +457,8 @@ class ChannelModes:
     `MODES_REFRESH_SECONDS`; while the worker cannot be read, the last ones known hold.
 
     A bot that has never reached its worker (started first, or while a big model loads)
-    knows none: it keeps every channel off until it does, trying again every
-    `MODES_RETRY_SECONDS`. Taking them as "mention" posted the worker's failure line in
-    groups an admin had turned off, to every @ and member command."""
+    knows none: it takes every channel as "mention" until it does, trying again every
+    `MODES_RETRY_SECONDS` (`UNKNOWN_MODE`)."""
 
     def __init__(self, worker: Worker, platform: str) -> None:
         self.worker = worker
@@ -466,7 +493,7 @@ class ChannelModes:
                     if isinstance(exc, WorkerDown) and not self._known:
                         self._unreachable = True
         if self._unreachable:
-            return "off"
+            return UNKNOWN_MODE
         for channel_id in channel_ids:
             if channel_id in self._modes:
                 return self._modes[channel_id]

@@ -85,6 +85,9 @@ class BotLines:
     # in, why; the other places an admin is told of, one "place — why" a line, the rest
     # counted. Each `blocked_*` is one reason; {ends}: a time as the platform writes it.
     cannot_post_here: str  # {reason}
+    # `/atri status` where an admin turned her off (`mode_off`): the command that turns
+    # her back on ({how}, `mode_on_command`).
+    turned_off_here: str  # {how}
     cannot_post_elsewhere: str
     # The same, to someone asking where they are no admin, of the places they manage (a
     # QQ group's owner or admin asking in a private chat).
@@ -135,7 +138,9 @@ class BotLines:
     worker_said: str  # {text}: the worker's English sentence, set apart from hers
     reload_nothing_older: str
     reload_no_adapters: str  # {engine}
-    reload_unreachable: str  # {reason}
+    # Fixed, naming the setting: the bot's sentence for why (English, the worker's
+    # address in it) goes to the log only.
+    reload_unreachable: str
     discord_details: str  # {latency} {servers}
     failed: str
     # A command her memory database could not serve (damaged, a full disk, busy).
@@ -290,7 +295,7 @@ class BotLines:
         """A refusal's reason in these lines' words, and the worker's sentence to show
         after them ("" when they say it all)."""
         if result.code not in ("refused", "no_version"):
-            return result.reason, ""  # "unreachable": the bot's own, in no other words yet
+            return result.reason, ""  # "unreachable": its line names no reason
         return self._why(result, refusal=result.code == "refused")
 
     def _why(self, result: ReloadResult, refusal: bool) -> tuple[str, str]:
@@ -392,6 +397,7 @@ ZH = BotLines(
     status_engine="引擎：{{engine}}（{{base}}）",
     status_reload="上次加载：{{message}}",
     cannot_post_here="{name}现在不能在这里发言（{{reason}}），在这里叫{name}也不会回答。",
+    turned_off_here="管理员在这里关闭了{name}，在这里叫{name}也不会回答。管理员用 {{how}} 可以让{name}回来。",
     cannot_post_elsewhere="{name}现在不能发言的地方：",
     cannot_post_managed="你管理的群里，{name}现在不能发言的地方：",
     cannot_post_more="……还有 {{count}} 处",
@@ -440,7 +446,7 @@ ZH = BotLines(
     worker_said="模型服务的原话：{{text}}",
     reload_nothing_older="现在用的就是基础模型，没有可以退回的版本。",
     reload_no_adapters="{{engine}} 引擎不使用模型版本（LoRA 适配器），没有可以加载或退回的。",
-    reload_unreachable="联系不上模型服务：{{reason}}",
+    reload_unreachable="联系不上模型服务：请确认 [worker] url 指向的 atri worker 正在运行（详情见日志）。",
     discord_details="Discord：延迟 {{latency}}，{{servers}} 个服务器",
     failed="呜……{name}没能做到，请稍后再试一次吧。",
     memory_unavailable="{name}的记忆现在打不开……请稍后再试一次吧。",
@@ -569,6 +575,8 @@ EN = BotLines(
     status_reload="Last load: {{message}}",
     cannot_post_here="{name} cannot post here now ({{reason}}): messages for {name} here are "
     "not answered.",
+    turned_off_here="An admin turned {name} off here: messages for {name} here are not "
+    "answered. An admin can turn {name} back on with {{how}}.",
     cannot_post_elsewhere="Where {name} cannot post now:",
     cannot_post_managed="Where {name} cannot post now, of the groups you manage:",
     cannot_post_more="…and {{count}} more",
@@ -622,7 +630,8 @@ EN = BotLines(
     worker_said="The worker said: {{text}}",
     reload_nothing_older="Already serving the base model; nothing to roll back to.",
     reload_no_adapters="The {{engine}} engine takes no adapters: nothing to load or roll back.",
-    reload_unreachable="Could not reach the worker: {{reason}}",
+    reload_unreachable="Could not reach the worker: is `atri worker` running at [worker] url? "
+    "The log says more.",
     discord_details="Discord: latency {{latency}}, {{servers}} servers",
     failed="Uu... {name} couldn't do that. Please try again in a moment.",
     memory_unavailable="{name}'s memory is unavailable right now... Please try again later.",
@@ -752,6 +761,7 @@ JA = BotLines(
     status_engine="エンジン：{{engine}}（{{base}}）",
     status_reload="前回の読み込み：{{message}}",
     cannot_post_here="{name}はいまここで発言できないの（{{reason}}）。ここで呼ばれても答えられないよ。",
+    turned_off_here="管理者がここで{name}をオフにしたから、ここで呼ばれても答えないよ。管理者は {{how}} で戻せるよ。",
     cannot_post_elsewhere="{name}がいま発言できない場所：",
     cannot_post_managed="あなたが管理するグループで、{name}がいま発言できない場所：",
     cannot_post_more="……ほかに {{count}} か所",
@@ -804,7 +814,7 @@ JA = BotLines(
     worker_said="ワーカーの原文：{{text}}",
     reload_nothing_older="いまはベースモデルを使っているので、戻せるバージョンはありません。",
     reload_no_adapters="{{engine}} エンジンはアダプターを使わないので、読み込むものも戻すものもありません。",
-    reload_unreachable="ワーカーに接続できませんでした：{{reason}}",
+    reload_unreachable="ワーカーに接続できませんでした。[worker] url の atri worker が動いているか確認してね（詳しくはログに）。",
     discord_details="Discord：遅延 {{latency}}、{{servers}} サーバー",
     failed="うう……{name}、うまくできなかった。少ししてからもう一度試してね。",
     memory_unavailable="{name}、いまは記憶を開けないみたい……あとでもう一度試してね。",
@@ -1002,6 +1012,14 @@ def channel_reset_command(platform: str) -> str:
     if platform == "discord":
         return f"/{_command}-admin reset-channel"
     return f"/{_command} reset group"
+
+
+def mode_on_command(platform: str) -> str:
+    """The admin command that turns her back on in a channel or group (`turned_off_here`'s
+    {how}): Discord's menu offers the modes, QQ takes a word."""
+    if platform == "discord":
+        return f"/{_command}-admin channel"
+    return f"/{_command} mode on"
 
 
 def forget_confirm_command(platform: str) -> str:
