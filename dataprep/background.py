@@ -10,9 +10,11 @@ note, only when it holds `[[fact]]` tables). TOML:
     answer = "我叫亚托莉！是高性能的机器人哦。"
     questions = ["你叫什么名字？"]
 
-Markdown: each `## topic` section is a fact; `Q:`/`问：` lines are questions, the rest of
-the section is the answer. A `# title` and the text before the first `##` are no fact, and a
-`###` (or deeper) heading is a line of the current fact's answer, its text without the `#`s.
+Markdown: each `## topic` section is a fact; `Q:`/`Question:`/`问：`/`質問：` lines are
+questions, the rest of the section is the answer (an `A:`/`答：` label dropped). A `# title`
+and the text before the first `##` are no fact, and a `###` (or deeper) heading is a line of
+the current fact's answer, its text without the `#`s; as in CommonMark only `#`s and a space
+make a heading (`#summer` is text), and never inside a ``` code block.
 
 A fact with an empty answer, or that no question can ask, is refused; an answer longer than
 `[dataprep] max_reply_chars` is left out (as a dialogue reply is), a (question, answer) pair two
@@ -38,8 +40,19 @@ from dataprep.languages import LANGUAGE_CODES, sample_language
 from dataprep.records import Role, Sample
 
 BACKGROUND_SOURCE = "background"
+# A question or answer label, bold or not, with an ASCII or full-width colon: `Q: …`,
+# `**Q:** …`, `Question: …`, `问：…`, `質問：…`; `A:`, `答：`, `答え：` are stripped from the answer.
 # Possessive blanks: a long line of blanks was tried at every split of them (quadratic).
-_QUESTION_LINE = re.compile(r"^\s*+(?:[-*]\s*+)?(?:Q|问|問|质问)\s*[:：]\s*(.+)$", re.I)
+_LABEL = r"^[ \t]*+(?:(?:[-*+]|\d{1,9}[.)])[ \t]++)?(?:\*\*|__)?(?:LABELS)(?:\*\*|__)?[ \t]*+[:：](?:\*\*|__)?[ \t]*+"
+_QUESTION_LINE = re.compile(
+    _LABEL.replace("LABELS", "Question|Q|质问|問題|问题|質問|问|問") + "(.+)$", re.I
+)
+_ANSWER_LABEL = re.compile(_LABEL.replace("LABELS", "Answer|A|答え|回答|答案|答"), re.I)
+# CommonMark: 1 to 6 `#`s then a blank (or nothing) make a heading, closing `#`s no part of
+# its text; `#summer` or `#1 rule` is a line of text.
+_HEADING = re.compile(r"^ {0,3}+(#{1,6}+)(?:[ \t](.*))?$")
+_FENCE = re.compile(r"^ {0,3}+(`{3,}+|~{3,}+)")
+_LIST_ITEM = re.compile(r"^[ \t]*+(?:[-*+]|\d{1,9}[.)])[ \t]")
 _FIRST_PERSON = re.compile(r"我|私|わたし|あたし|\bI\b|\bmy\b|\bme\b", re.I)
 _FACT_KEYS = ("topic", "answer", "questions")
 # A file of another name that holds these is TOML (a lore.txt).
@@ -56,6 +69,8 @@ QUESTIONS_BY_LANGUAGE = {
 # A topic that names its own owner (喜欢的食物, 夏生的事; "the town", "Natsuki's cat") is
 # asked without a template's 你的 / "your ": "你的喜欢的食物" and "your the town" do not read.
 _OWNER_IN_TOPIC = re.compile(r"(?:the|a|an|my|your|her|his|our|their)\s|.*?(?:的|['’]s\s)", re.I)
+# Her own words in a topic ("my battery", 我的电池), which the user asks as "your battery".
+_HER_OWN = re.compile(r"^(?:my\b|我的|私の)", re.I)
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\uff66-\uff9d]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -106,8 +121,14 @@ class Asking:
 
 @dataclass
 class Pool:
-    samples: list[Sample]
+    """Each fact's samples (its label, and its questions asked with its answer), in file order."""
+
+    facts: list[tuple[str, list[Sample]]]
     notes: list[str]
+
+    @property
+    def samples(self) -> list[Sample]:
+        return [sample for _, asked in self.facts for sample in asked]
 
 
 def read_lore(path: Path) -> Lore:
@@ -205,28 +226,83 @@ def _unknown_keys(items: list[dict[str, object]], facts: list[Fact]) -> list[str
 def parse_markdown(raw: str) -> list[Fact]:
     facts: list[Fact] = []
     topic: str | None = None
-    body: list[str] = []
+    answer = _AnswerLines()
     questions: list[str] = []
+    fence = ""  # the ``` or ~~~ that opened the code block we are in
 
     def close() -> None:
         if topic is not None:
-            # No space where Chinese or Japanese wrapped (`机器人，` / `而且`).
-            answer = join_pieces(body)
-            facts.append(Fact(topic, answer, list(questions), len(facts) + 1))
+            facts.append(Fact(topic, answer.text(), list(questions), len(facts) + 1))
 
-    for line in raw.splitlines():
-        level = len(line) - len(line.lstrip("#"))
-        if level in (1, 2):  # a title ends the fact before it; only ## opens one
-            close()
-            topic, body, questions = (line[2:].strip() if level == 2 else None), [], []
-        elif level >= 3:
-            body.append(line.lstrip("#"))
+    for line in _without_comments(raw).splitlines():
+        mark = _FENCE.match(line)
+        if mark and (not fence or mark.group(1).startswith(fence)):
+            # A fence's marks are no part of her answer; the lines inside are, as written.
+            fence = "" if fence else mark.group(1)[:3]
+            answer.new_line()
+        elif fence:
+            answer.add(line, own_line=True)
+        elif heading := _HEADING.match(line):
+            level, text = len(heading.group(1)), _heading_text(heading.group(2) or "")
+            if level <= 2:  # a title ends the fact before it; only ## opens one
+                close()
+                topic, answer, questions = (text if level == 2 else None), _AnswerLines(), []
+            else:
+                answer.add(text)
         elif q := _QUESTION_LINE.match(line):
             questions.append(q.group(1).strip())
         else:
-            body.append(line)
+            answer.add(_ANSWER_LABEL.sub("", line, count=1))
     close()
     return facts
+
+
+def _without_comments(raw: str) -> str:
+    """`raw` without its HTML comments (`<!-- TODO -->` is no part of her answer); an
+    unclosed one is kept. One pass: a regex retried the rest of the file at each `<!--`."""
+    kept, start = [], 0
+    while (opened := raw.find("<!--", start)) != -1:
+        closed = raw.find("-->", opened + 4)
+        if closed == -1:
+            break
+        kept.append(raw[start:opened])
+        start = closed + 3
+    return "".join([*kept, raw[start:]])
+
+
+def _heading_text(text: str) -> str:
+    """A heading's text without its closing `#`s (`## Minamo ##`; `## C#` keeps its `#`)."""
+    text = text.strip()
+    bare = text.rstrip("#")
+    return bare.rstrip() if bare != text and (not bare or bare[-1] in " \t") else text
+
+
+class _AnswerLines:
+    """A Markdown answer: wrapped prose joined into one line (no space where Chinese or
+    Japanese wrapped: `机器人，` / `而且`), each list item and code line on a line of its own,
+    as a TOML answer keeps them."""
+
+    def __init__(self) -> None:
+        self.lines: list[list[str]] = [[]]
+        self.in_item = False
+
+    def add(self, line: str, *, own_line: bool = False) -> None:
+        item = _LIST_ITEM.match(line) is not None
+        if own_line or item or (self.in_item and line.strip() and not line[:1].isspace()):
+            self.new_line()
+        if line.strip():
+            self.lines[-1].append(line)
+            self.in_item = item or (self.in_item and not own_line)
+        elif self.in_item:  # a blank line ends a list
+            self.new_line()
+            self.in_item = False
+
+    def new_line(self) -> None:
+        if self.lines[-1]:
+            self.lines.append([])
+
+    def text(self) -> str:
+        return "\n".join(filter(None, (join_pieces(pieces) for pieces in self.lines)))
 
 
 def first_person(answer: str, character_aliases: list[str]) -> str | None:
@@ -304,7 +380,7 @@ def _letters_language(text: str) -> str:
 def background_pool(lore: Lore, asking: Asking) -> Pool:
     """The samples a run may choose from, and notes on the facts left out or as written:
     a fact no question asks is refused (DataprepError naming it)."""
-    samples: list[Sample] = []
+    facts: list[tuple[str, list[Sample]]] = []
     seen: set[tuple[str, str]] = set()
     as_written, too_long, repeating = [], [], Counter[str]()
     for written in lore.facts:
@@ -321,20 +397,23 @@ def background_pool(lore: Lore, asking: Asking) -> Pool:
         kept = _within_length(asked, asking.max_reply_chars)
         if not kept:
             too_long.append(fact.label)
+        own: list[Sample] = []
         for sample in kept:
             pair = (sample.prompt, sample.reply)
             if pair in seen:
                 repeating[fact.label] += 1
                 continue
             seen.add(pair)
-            samples.append(sample)
+            own.append(sample)
+        if own:
+            facts.append((fact.label, own))
     notes = [
         *lore.notes,
         *_as_written_note(as_written, asking.character),
         *_too_long_note(too_long, asking.max_reply_chars),
         *_repeats_note(repeating),
     ]
-    return Pool(samples, notes)
+    return Pool(facts, notes)
 
 
 def _converted(fact: Fact, to_simplified: Callable[[str], str] | None) -> Fact:
@@ -355,7 +434,7 @@ def _fact_samples(fact: Fact, answer: str, asking: Asking) -> list[Sample]:
     asked = list(fact.questions)
     if fact.topic:
         templates = templates_for(fact, asking.templates, asking.card_language)
-        asked += [_asked_about(fact.topic, t) for t in templates]
+        asked += [_asked_about(fact.topic, t, answer) for t in templates]
     reply = asking.replace(answer) if asking.replace is not None else answer
     return [
         Sample(
@@ -368,12 +447,30 @@ def _fact_samples(fact: Fact, answer: str, asking: Asking) -> list[Sample]:
     ]
 
 
-def _asked_about(topic: str, template: str) -> str:
-    """`template` with `topic` filled in, without its 你的 / "your " where the topic names
-    its own owner."""
-    if _OWNER_IN_TOPIC.match(topic) is not None:
+def _asked_about(topic: str, template: str, answer: str) -> str:
+    """`template` with `topic` filled in: without its 你的 / "your " where the topic names its
+    own owner or is not hers (`_is_hers`), and her "my battery" asked as "your battery"."""
+    if _OWNER_IN_TOPIC.match(topic) is not None or not _is_hers(topic, answer):
         template = template.replace("你的{topic}", "{topic}").replace("your {topic}", "{topic}")
-    return template.replace("{topic}", topic)
+    return template.replace("{topic}", _HER_OWN.sub(_yours, topic))
+
+
+def _is_hers(topic: str, answer: str) -> bool:
+    """Whether a topic is hers ("birthday": "The day Natsuki found me…") rather than of the
+    world ("Eden": "Eden is the city…", "我听说，伊甸是…"): her answer is in the first person
+    and does not say what the topic is, unless as hers ("My ship is…", "我的电池是…")."""
+    if _FIRST_PERSON.search(answer) is None:
+        return False
+    said = re.compile(
+        rf"(?<!my )(?<!我的)(?<!私の){re.escape(topic)}(?:\s+(?:is|are|was|were)\b|是|は|って)",
+        re.I,
+    )
+    return said.search(answer) is None
+
+
+def _yours(mine: re.Match[str]) -> str:
+    word = mine.group(0)
+    return {"我的": "你的", "私の": "あなたの"}.get(word) or ("Your" if word == "My" else "your")
 
 
 def _within_length(samples: list[Sample], max_reply_chars: int) -> list[Sample]:
@@ -439,7 +536,27 @@ def shortfall_note(asked: int, given: int, dialogue: int, ratio: float) -> list[
     ]
 
 
-def choose_background(samples: list[Sample], count: int, seed: int) -> list[Sample]:
-    if count >= len(samples):
-        return list(samples)
-    return random.Random(seed).sample(samples, count)
+def choose_background(pool: Pool, count: int, seed: int) -> list[Sample]:
+    """`count` samples, fact by fact: each fact's first question before any fact's second
+    (a random pick of pairs left most facts out), each fact's questions in a seeded order."""
+    rng = random.Random(seed)
+    queues = [rng.sample(asked, len(asked)) for _, asked in pool.facts]
+    chosen: list[Sample] = []
+    for turn in range(max(map(len, queues), default=0)):
+        chosen += [asked[turn] for asked in queues if turn < len(asked)]
+    return chosen[:count]
+
+
+def left_out_note(pool: Pool, chosen: list[Sample], ratio: float) -> list[str]:
+    """Where `ratio` gives fewer samples than there are facts: which facts none teaches."""
+    taught = {id(sample) for sample in chosen}
+    left = [label for label, asked in pool.facts if not any(id(s) in taught for s in asked)]
+    if not left:
+        return []
+    named = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    given = f"{len(chosen)} background sample{'s' if len(chosen) != 1 else ''}"
+    return [
+        f"{len(left)} of {len(pool.facts)} background facts are in no train sample, as"
+        f" [dataprep] background_ratio {ratio:g} gives only {given}: {named}; raise"
+        " background_ratio to teach every fact."
+    ]

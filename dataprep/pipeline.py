@@ -652,9 +652,10 @@ def _background(
         return [], []
     pool = bg.background_pool(bg.read_lore(path), asking)
     count = bg.mix_count(dialogue, settings.background_ratio)
-    chosen = bg.choose_background(pool.samples, count, settings.seed)
+    chosen = bg.choose_background(pool, count, settings.seed)
     short = bg.shortfall_note(count, len(chosen), dialogue, settings.background_ratio)
-    return chosen, [*pool.notes, *short]
+    left_out = bg.left_out_note(pool, chosen, settings.background_ratio)
+    return chosen, [*pool.notes, *short, *left_out]
 
 
 def prepare(

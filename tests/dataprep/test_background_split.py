@@ -73,9 +73,9 @@ def test_mix_ratio() -> None:
     assert mix_count(90, 0.1) == 10
     assert mix_count(90, 0.0) == 0
     assert mix_count(0, 0.5) == 0
-    pool = samples_of(EXAMPLE_BACKGROUND, ["{topic}?"], [])
+    pool = background_pool(read_lore(EXAMPLE_BACKGROUND), Asking(["{topic}?"], []))
     assert choose_background(pool, 3, seed=1) == choose_background(pool, 3, seed=1)
-    assert len(choose_background(pool, 10_000, seed=1)) == len(pool)
+    assert len(choose_background(pool, 10_000, seed=1)) == len(pool.samples)
 
 
 def scene_samples(counts: dict[str, int]) -> list[Sample]:

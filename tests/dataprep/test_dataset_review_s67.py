@@ -90,7 +90,7 @@ def test_a_ratio_the_facts_fill_says_nothing(tmp_path: Path) -> None:
     settings = DataprepSettings(background_ratio=0.1, eval_ratio=0)
     result = run_pipeline(settings, [_script(tmp_path)], background_path=EXAMPLE_BACKGROUND)
     assert any(s.from_background for s in result.train)
-    assert not any("background_ratio" in note for note in result.notes)
+    assert not any("asked for" in note for note in result.notes)
 
 
 # 3. Default questions read right for a topic with its own owner.
