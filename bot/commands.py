@@ -55,13 +55,6 @@ SUMMARY_CUT_MARK = "…\n"
 MODES_REFRESH_SECONDS = 30.0
 # How soon a bot that has never reached its worker tries again.
 MODES_RETRY_SECONDS = 5.0
-# Every channel's mode while the worker has never been reached. Not "off": every server
-# channel and group was silent, only the log saying why, while a DM got her error line.
-# Not None either (Discord's `[discord] channels` default may be every message), nor
-# "all": only who calls her (@, a reply; her name on QQ) is answered, with her error
-# line (the worker is down, so no reply nor speak-up can come), in a channel an admin
-# turned off too; its mode is read, and holds, as soon as the worker answers.
-UNKNOWN_MODE: ChannelMode = "mention"
 # A reload's answers worded from its version names and engine alone: no folder in them,
 # so `/atri status` shows them to any admin. The others (a load's reason or folder) name
 # folders on the worker's machine: its owners alone see them, as a reload is theirs.
@@ -457,8 +450,11 @@ class ChannelModes:
     `MODES_REFRESH_SECONDS`; while the worker cannot be read, the last ones known hold.
 
     A bot that has never reached its worker (started first, or while a big model loads)
-    knows none: it takes every channel as "mention" until it does, trying again every
-    `MODES_RETRY_SECONDS` (`UNKNOWN_MODE`)."""
+    knows none: it keeps every channel off until it does, trying again every
+    `MODES_RETRY_SECONDS`. Taking them as "mention" posted the worker's failure line in
+    groups an admin had turned off, to every @ and member command (session 72 tried it
+    again, for channels that are silent while the worker is down; an admin's "off" wins:
+    the log says the worker cannot be reached, and a DM still gets her error line)."""
 
     def __init__(self, worker: Worker, platform: str) -> None:
         self.worker = worker
@@ -493,7 +489,7 @@ class ChannelModes:
                     if isinstance(exc, WorkerDown) and not self._known:
                         self._unreachable = True
         if self._unreachable:
-            return UNKNOWN_MODE
+            return "off"
         for channel_id in channel_ids:
             if channel_id in self._modes:
                 return self._modes[channel_id]

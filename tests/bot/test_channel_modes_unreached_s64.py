@@ -1,9 +1,8 @@
-"""Session 64: a bot that has never reached its worker knows no channel modes. Session
-72: it takes them as "mention" until it does (`UNKNOWN_MODE`), not "off": started before
-its worker, every server channel and group was silent to an @, only the log saying why,
-while a DM got her error line. An @ now gets that line (no reply nor speak-up can come
-from a worker that is down); the mode is read, and holds, once the worker answers. Once
-read, the modes known last hold while the worker is away, as before."""
+"""Session 64: a bot that has never reached its worker knows no channel modes, and keeps
+every channel off until it does. It took them all as "mention": started before its
+worker (after a reboot, or while a big model loads), it posted the worker's failure line
+to every @ and member command in groups an admin had turned off. Once read, the modes
+known last hold while the worker is away, as before."""
 
 from __future__ import annotations
 
@@ -29,7 +28,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_modes_are_mention_until_the_worker_is_first_reached(
+async def test_modes_are_off_until_the_worker_is_first_reached(
     echo_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(commands, "MODES_RETRY_SECONDS", 0.0)
@@ -38,8 +37,8 @@ async def test_modes_are_mention_until_the_worker_is_first_reached(
     client = echo_settings.worker.model_copy(update={"url": url})
     async with HttpWorker(client, secrets) as remote:
         modes = ChannelModes(remote, "qq")
-        assert await modes.mode("100") == "mention"  # nothing listens there yet
-        assert await modes.mode("200") == "mention"
+        assert await modes.mode("100") == "off"  # nothing listens there yet
+        assert await modes.mode("200") == "off"
 
         async with await ChatService.open(echo_settings) as service:
             await service.set_channel_mode(

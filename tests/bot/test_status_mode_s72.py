@@ -1,8 +1,6 @@
 """Session 72 (a Chinese-speaking Discord server): why she is silent, said in her
 language. `/atri status` in a channel or group an admin turned off says so, and which
-admin command turns her back on (members there got silence and no word why). A bot
-whose worker was down when it started kept every server channel off (only the log said
-why), while a DM got her error line: an @ gets that line in a channel too. And
+admin command turns her back on (members there got silence and no word why). And
 `/atri-admin reload` with the worker down named it in English inside her Chinese line.
 Through the real discord.py client and the fake Discord, with a worker URL nothing
 listens at; QQ through the command layer on a real echo worker."""
@@ -11,7 +9,6 @@ from __future__ import annotations
 
 import socket
 
-import pytest
 from pydantic import SecretStr
 
 from atri.config import Secrets, Settings
@@ -24,13 +21,10 @@ from model.service import ChatService
 from tests.bot.discord.conftest import fake_discord, running_client  # noqa: F401
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
-    CHANNEL_ID,
     MEMBER_ID,
     OWNER_ID,
     FakeDiscord,
-    is_message_to,
 )
-from tests.bot.discord.test_chat import say
 from tests.bot.discord.test_commands import answer_to
 from tests.bot.discord.test_status_cannot_post_s54 import status_of
 
@@ -72,22 +66,6 @@ async def test_qq_status_in_a_group_turned_off_names_the_qq_command(
     assert told in (await commands.status(echo_service, admin)).text.splitlines()
     assert told not in (await commands.status(echo_service, elsewhere)).text
     assert told not in (await commands.status(echo_service, private)).text
-
-
-async def test_a_worker_down_at_start_answers_an_at_in_a_channel_with_her_error_line(
-    fake_discord: FakeDiscord,  # noqa: F811
-    echo_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(commands, "MODES_RETRY_SECONDS", 0.0)
-    away = echo_settings.worker.model_copy(update={"url": nothing_listens()})
-    async with (
-        HttpWorker(away, Secrets()) as remote,
-        running_client(fake_discord, remote, echo_settings),
-    ):
-        await say(fake_discord, MEMBER_ID, "在吗")
-        (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
-    assert reply.body["content"] == echo_settings.worker.error_reply
 
 
 async def test_reload_with_the_worker_down_is_one_sentence_in_her_language(
