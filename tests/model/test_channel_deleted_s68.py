@@ -18,7 +18,7 @@ from model.memory import Memory
 from model.protocol import ChannelRef, ChannelSetting, ChatRequest, MemoryUnavailable, Worker
 from model.server.app import bind_socket, create_app, serving
 from model.service import ChatService
-from tests.bot.discord.test_chat import HeldEcho
+from tests.held_echo import HeldEcho
 from tests.model.server.conftest import ADMIN_TOKEN
 from tests.model.server.test_app import client_settings
 from tests.model.test_dberrors_qa38 import damage, filled

@@ -12,7 +12,7 @@ from atri.config import Settings
 from model.memory.store import Memory
 from model.protocol import ChatRequest
 from model.service import ChatService
-from tests.bot.discord.test_chat import HeldEcho
+from tests.held_echo import HeldEcho
 
 ROOM = "discord:chan:6/5"
 SCOPE = "discord:user:7"

@@ -12,7 +12,8 @@ import asyncio
 from atri.config import Settings
 from model.admission import RateLimiter
 from model.service import ChatService
-from tests.model.test_service import GatedEcho, req
+from tests.held_echo import HeldEcho
+from tests.model.test_service import req
 
 
 async def settled() -> None:
@@ -25,7 +26,7 @@ async def test_members_flooding_take_one_place_each_not_everyones(
 ) -> None:
     echo_settings.worker.queue_size = 2
     echo_settings.worker.max_batch = 1  # three places
-    engine = GatedEcho()
+    engine = HeldEcho()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         flood = [
             asyncio.create_task(service.chat(req(f"m{i}", user=who)))
@@ -54,7 +55,7 @@ async def test_a_message_told_busy_does_not_count_against_the_sender(
     echo_settings.worker.queue_size = 1
     echo_settings.worker.max_batch = 1  # two places
     echo_settings.worker.rate_limit_per_minute = 2
-    engine = GatedEcho()
+    engine = HeldEcho()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         holding = [asyncio.create_task(service.chat(req("one", user="a")))]
         await asyncio.wait_for(engine.started.wait(), 5)  # generating: the queue is free

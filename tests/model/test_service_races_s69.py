@@ -22,7 +22,7 @@ from model.engines.echo import EchoEngine
 from model.memory.store import Memory
 from model.protocol import ChatRequest
 from model.service import ChatService
-from tests.bot.discord.test_chat import HeldEcho
+from tests.held_echo import HeldEcho
 
 
 class Versioned(EchoEngine):

@@ -22,8 +22,9 @@ from tests.bot.discord.fake_discord import (
     FakeDiscord,
     is_message_to,
 )
-from tests.bot.discord.test_chat import ECHO, MENTION, HeldEcho, edited, say
+from tests.bot.discord.test_chat import ECHO, MENTION, edited, say
 from tests.bot.discord.test_room import live_lines, room_lines
+from tests.held_echo import HeldEcho
 
 SCOPE = f"discord:user:{MEMBER_ID}"
 ROOM = f"discord:chan:{GUILD_ID}/{CHANNEL_ID}"
