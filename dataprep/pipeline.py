@@ -19,7 +19,7 @@ from functools import cached_property
 from itertools import chain
 from pathlib import Path
 
-from atri.config import DataprepSettings
+from atri.config import LANGUAGE_NAMES, DataprepSettings
 from atri.interrupt import sigterm_as_interrupt
 from dataprep import background as bg
 from dataprep.clean import (
@@ -655,7 +655,41 @@ def _background(
     chosen = bg.choose_background(pool, count, settings.seed)
     short = bg.shortfall_note(count, len(chosen), dialogue, settings.background_ratio)
     left_out = bg.left_out_note(pool, chosen, settings.background_ratio)
-    return chosen, [*pool.notes, *short, *left_out]
+    other = _background_language_note(path, pool, chosen, asking.card_language)
+    return chosen, [*pool.notes, *short, *left_out, *other]
+
+
+def _background_language_note(
+    path: Path, pool: bg.Pool, chosen: list[Sample], card: str
+) -> list[str]:
+    """A sentence when facts taught (`chosen`) are in another language than the card's
+    (`card`), as `card_language_note` says of the script's lines: those samples teach her
+    to answer in it under a system prompt in the card's."""
+    spoken = LANGUAGE_NAMES.get(card, "")
+    if not spoken:
+        return []  # no card language known: nothing to compare with
+    taught = {id(sample) for sample in chosen}
+    other: dict[str, int] = {}  # fact label → its samples taught
+    languages: set[str] = set()
+    for label, asked in pool.facts:
+        # Told as the fact's default questions are (`fact_language`), from the text it
+        # teaches: its topic, answer and the questions asked, in the run's conversions.
+        said = bg.Fact(asked[0].scene, asked[0].reply, [s.prompt for s in asked])
+        language = bg.fact_language(said, card)
+        if language != card and (n := sum(id(s) in taught for s in asked)):
+            other[label] = n
+            languages.add(LANGUAGE_NAMES[language])
+    if not other:
+        return []
+    named = ", ".join(list(other)[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+    written_in = " and ".join(sorted(languages))
+    return [
+        f"{len(other)} of {len(pool.facts)} background facts in {path} are in {written_in}"
+        f" ({named}; {sum(other.values())} of {len(chosen)} background samples), but the"
+        f' character card is used in {spoken} ([persona] language, "{card}"): the adapter'
+        f" learns to answer them in {written_in} under a system prompt in {spoken}. Write"
+        f" those facts in {spoken}, or use the card in their language."
+    ]
 
 
 def prepare(

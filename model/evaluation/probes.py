@@ -17,7 +17,8 @@ class ProbeError(UserError):
     """A probe file that cannot be used; str() names the file and the problem."""
 
 
-# What a probe file may hold a question in, and the words a run says it in.
+# The keys a [[probe]] table may have: its category and its question in each language.
+PROBE_KEYS = ("category", "zh", "en", "ja")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,14 @@ def load_probes(path: Path | None = None) -> list[Probe]:
     for i, entry in enumerate(data.get("probe", [])):
         if not isinstance(entry, dict):
             raise ProbeError(f"{path}: probe {i} must be a [[probe]] table.")
+        # A key the run does not read ("answer", "expected") would be checked by nothing
+        # while the author believes it is: refused, as the file's other mistakes are.
+        if unknown := [key for key in entry if key not in PROBE_KEYS]:
+            raise ProbeError(
+                f"{path}: probe {i} has {'keys' if len(unknown) > 1 else 'a key'} a probe does"
+                f" not have: {', '.join(unknown)}; a probe has {', '.join(PROBE_KEYS[:-1])}"
+                f" and {PROBE_KEYS[-1]} only (replies are not compared with an expected answer)."
+            )
         zh, en, ja = entry.get("zh", ""), entry.get("en", ""), entry.get("ja", "")
         if not all(isinstance(q, str) for q in (zh, en, ja)):
             raise ProbeError(f'{path}: probe {i} needs a "zh", "ja" or "en" question (a string).')
