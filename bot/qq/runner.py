@@ -19,7 +19,7 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
 from atri.config import Secrets, Settings
 from atri.errors import ConfigError, UserError
@@ -27,7 +27,22 @@ from atri.listening import bind_listening_socket, is_loopback
 from bot.qq import set_worker
 from bot.qq.config import Config
 from model.character.persona import Persona, canned_lines, configured_persona
-from model.protocol import ChatRequest, Reply, Worker
+from model.protocol import (
+    ChannelMode,
+    ChannelRef,
+    ChannelSetting,
+    Character,
+    ChatRequest,
+    HistoryEntry,
+    MessageRef,
+    ReloadResult,
+    Remembered,
+    Reply,
+    ReplyCut,
+    ScopeRef,
+    Worker,
+    WorkerStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +194,6 @@ class DroppedAtStop:
         self._chats: set[asyncio.Task[Reply]] = set()
         self._stopped = False
 
-    def __getattr__(self, name: str) -> Any:  # every other call goes to the worker
-        return getattr(self._worker, name)
-
     async def chat(self, request: ChatRequest) -> Reply:
         if self._stopped:
             if request.addressed:
@@ -211,6 +223,47 @@ class DroppedAtStop:
             )
         for task in self._chats:
             task.cancel()
+
+    # Every other call goes to the worker as it is (spelled out, so that mypy checks this
+    # against the Worker protocol and a new method cannot be missed).
+    async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
+        return await self._worker.history(scope)
+
+    async def remembered(self, scope: ScopeRef) -> Remembered:
+        return await self._worker.remembered(scope)
+
+    async def character(self) -> Character:
+        return await self._worker.character()
+
+    async def reset(self, scope: ScopeRef) -> int:
+        return await self._worker.reset(scope)
+
+    async def purge(self, scope: ScopeRef) -> int:
+        return await self._worker.purge(scope)
+
+    async def cut_reply(self, cut: ReplyCut) -> int:
+        return await self._worker.cut_reply(cut)
+
+    async def forget_message(self, ref: MessageRef) -> int:
+        return await self._worker.forget_message(ref)
+
+    async def forget_channel(self, ref: ChannelRef) -> int:
+        return await self._worker.forget_channel(ref)
+
+    async def status(self) -> WorkerStatus:
+        return await self._worker.status()
+
+    async def reload(self, version: str = "") -> ReloadResult:
+        return await self._worker.reload(version)
+
+    async def rollback(self) -> ReloadResult:
+        return await self._worker.rollback()
+
+    async def channel_modes(self, platform: str) -> dict[str, ChannelMode]:
+        return await self._worker.channel_modes(platform)
+
+    async def set_channel_mode(self, setting: ChannelSetting) -> None:
+        await self._worker.set_channel_mode(setting)
 
 
 def dropped_reply() -> Reply:
@@ -397,7 +450,7 @@ async def run_qq(
     # Closed however this ends: a retry after NoneBot failed to start listens anew.
     with sock:
         chats = DroppedAtStop(worker)
-        app = start_nonebot(cast(Worker, chats), settings, secrets, card)
+        app = start_nonebot(chats, settings, secrets, card)
         if secrets.onebot_access_token is None and not is_loopback(qq.host):
             log.warning(
                 "QQ: no ATRI_ONEBOT_ACCESS_TOKEN, so anything that reaches %s:%s can act as "
