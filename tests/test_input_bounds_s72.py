@@ -150,34 +150,51 @@ def test_the_console_sends_no_line_of_control_characters_and_reads_commands_with
     assert stored_texts(tmp_path / "chat.sqlite3") == ["hello", EchoEngine.prefix + "hello"]
 
 
+# Run in the child: `atri ARGS`, then its own peak memory (VmHWM, KiB), which starts
+# again at exec. ru_maxrss from wait4 does not: a child starts with its parent's peak,
+# pytest's 3 GB after thousands of tests, which hid a 1 GB read.
+_ATRI_THEN_PEAK = (
+    "import atexit, sys\n"
+    "def peak():\n"
+    "    status = open('/proc/self/status').read()\n"
+    "    print('VmHWM', status.split('VmHWM:')[1].split()[0], file=sys.stderr, flush=True)\n"
+    "atexit.register(peak)\n"
+    "from atri.__main__ import main\n"
+    "main()\n"
+)
+
+
+def _peak_in(said: str) -> int:
+    """The child's peak memory (KiB) that `_ATRI_THEN_PEAK` printed last."""
+    (peak,) = [int(line.split()[1]) for line in said.splitlines() if line.startswith("VmHWM")]
+    return peak
+
+
 def _chat_reading(tmp_path: Path, first: bytes, times: int) -> tuple[str, int]:
     """`atri chat` reading `first` `times` over on one line, then "after": what it
-    printed, and its peak memory in KiB. The file is written piece by piece: a child
-    starts with its parent's peak, so this process must not hold the whole line."""
+    printed, and its own peak memory in KiB."""
     tmp_path.mkdir()
     config = chat_config(tmp_path)
-    typed, printed = tmp_path / "stdin.txt", tmp_path / "stdout.txt"
+    typed = tmp_path / "stdin.txt"
     with typed.open("wb") as stdin:
         for _ in range(times):
             stdin.write(first)
         stdin.write(b"\nafter\n/quit\n")
-    with typed.open("rb") as given, printed.open("wb") as out:
-        chat = subprocess.Popen(
-            [sys.executable, "-m", "atri", "--config", str(config), "chat"],
+    with typed.open("rb") as given:
+        chat = subprocess.run(
+            [sys.executable, "-c", _ATRI_THEN_PEAK, "--config", str(config), "chat"],
             stdin=given,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            capture_output=True,
             cwd=tmp_path,
             env=ENV,
+            timeout=120,
         )
-        _, status, usage = os.wait4(chat.pid, 0)
-        chat.returncode = os.waitstatus_to_exitcode(status)
-    output = printed.read_text(encoding="utf-8")
-    assert chat.returncode == 0, output
-    return output, usage.ru_maxrss
+    output = chat.stdout.decode("utf-8")
+    assert chat.returncode == 0, output + chat.stderr.decode("utf-8")
+    return output, _peak_in(chat.stderr.decode("utf-8"))
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB as Linux counts it")
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc/self/status is Linux's")
 def test_the_console_reads_no_more_of_a_long_line_than_it_sends(tmp_path: Path) -> None:
     # The same message sent, from a line no longer than it.
     sent = b"a" * MAX_INPUT_CHARS
@@ -218,20 +235,6 @@ def test_memory_import_refuses_a_plain_file_over_the_limit(
     assert "Traceback" not in out
 
 
-# Run in the child: `atri memory import`, then its own peak memory (VmHWM, KiB), which
-# starts again at exec. ru_maxrss from wait4 does not: a child starts with its parent's
-# peak, pytest's 3 GB after thousands of tests, which hid a 1 GB read.
-_IMPORT_THEN_PEAK = (
-    "import atexit, sys\n"
-    "def peak():\n"
-    "    status = open('/proc/self/status').read()\n"
-    "    print('VmHWM', status.split('VmHWM:')[1].split()[0], file=sys.stderr)\n"
-    "atexit.register(peak)\n"
-    "from atri.cli import app\n"
-    "app(args=sys.argv[1:])\n"
-)
-
-
 def _import_peak(tmp_path: Path, config: Path, file: str) -> tuple[int, str, int]:
     """`atri memory import FILE` in a child process: its exit code, output and own peak
     memory (KiB)."""
@@ -239,7 +242,7 @@ def _import_peak(tmp_path: Path, config: Path, file: str) -> tuple[int, str, int
         [
             sys.executable,
             "-c",
-            _IMPORT_THEN_PEAK,
+            _ATRI_THEN_PEAK,
             "--config",
             str(config),
             "memory",
@@ -252,10 +255,7 @@ def _import_peak(tmp_path: Path, config: Path, file: str) -> tuple[int, str, int
         env=ENV,
         timeout=120,
     )
-    (peak,) = [
-        int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("VmHWM")
-    ]
-    return done.returncode, " ".join((done.stdout + done.stderr).split()), peak
+    return done.returncode, " ".join((done.stdout + done.stderr).split()), _peak_in(done.stderr)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="/proc/self/status is Linux's")
