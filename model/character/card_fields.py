@@ -630,22 +630,7 @@ def _book_note(
     """What became of the lorebook's entries, said at start and by `atri persona show`."""
     if not (book.keyword or disabled or left_out or unreadable or never or by_chance):
         return []
-    parts = [f"{_entries(len(book.constant) + len(book.before_card))} always in the system prompt"]
-    always = [e for e in book.keyword if e.constant]
-    keyed = [e for e in book.keyword if not e.constant]
-    if always:
-        parts.append(f"{_entries(len(always))} always told in the chat, at a depth")
-    if keyed:
-        deep = sum(1 for e in keyed if e.depth is not None)
-        parts.append(
-            f"{_entries(len(keyed))} with keys, told where one is in the last "
-            f"{book.scan_depth} messages"
-            + (
-                f" ({deep} of them at a depth in the chat, the others before the new message)"
-                if deep
-                else ""
-            )
-        )
+    parts = lore_places(len(book.constant) + len(book.before_card), book.keyword, book.scan_depth)
     if disabled:
         at_zero = f" ({parked} of them by a probability of 0 %)" if parked else ""
         parts.append(f"{_entries(disabled)} disabled{at_zero}")
@@ -707,6 +692,29 @@ def _position_note(entries: list[dict[str, Any]]) -> list[str]:
             "note in a user's turn, not as her words"
         )
     return ["character_book position: " + "; ".join(parts)] if parts else []
+
+
+def lore_places(constant: int, keyword: Sequence[KeywordEntry], scan_depth: int) -> list[str]:
+    """Where a card's lore entries are told (a JSON card's `character_book` and a TOML
+    card's `lore`/`keyword_lore` alike): `constant` of them in the system prompt, the
+    keyword entries at a depth or where a key is in the last `scan_depth` messages."""
+    parts = [f"{_entries(constant)} always in the system prompt"]
+    always = [e for e in keyword if e.constant]
+    keyed = [e for e in keyword if not e.constant]
+    if always:
+        parts.append(f"{_entries(len(always))} always told in the chat, at a depth")
+    if keyed:
+        deep = sum(1 for e in keyed if e.depth is not None)
+        parts.append(
+            f"{_entries(len(keyed))} with keys, told where one is in the last "
+            f"{scan_depth} messages"
+            + (
+                f" ({deep} of them at a depth in the chat, the others before the new message)"
+                if deep
+                else ""
+            )
+        )
+    return parts
 
 
 def _entries(count: int) -> str:

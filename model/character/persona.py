@@ -50,6 +50,7 @@ from model.character.card_fields import (
     called_up,
     depth_prompt_depth_note,
     depth_prompt_note,
+    lore_places,
     read_depth_prompt,
     read_lorebook,
     slashed_regex,
@@ -834,21 +835,8 @@ def _toml_lore_note(persona: Persona) -> list[str]:
     if not persona.keyword_lore:
         return []
     constant = len(persona.lore) + len(persona.lore_before_card)
-    parts = [f"{_entries(constant)} always in the system prompt"]
-    always = [e for e in persona.keyword_lore if e.constant]
-    keyed = [e for e in persona.keyword_lore if not e.constant]
-    if always:
-        parts.append(f"{_entries(len(always))} always told in the chat, at a depth")
-    if keyed:
-        parts.append(
-            f"{_entries(len(keyed))} with keys, told where one is in the last "
-            f"{persona.lore_scan_depth} messages"
-        )
+    parts = lore_places(constant, persona.keyword_lore, persona.lore_scan_depth)
     return ["lore and keyword_lore: " + "; ".join(parts)]
-
-
-def _entries(count: int) -> str:
-    return f"{count} {'entry' if count == 1 else 'entries'}"
 
 
 # A SillyTavern macro ATRI does not fill ({{time}}, {{date}}, {{weekday}},
