@@ -264,22 +264,18 @@ def message_texts(message: discord.Message, me_id: int) -> tuple[str, str]:
 
 def said_in(message: discord.Message, me_id: int) -> str:
     """The message's own words: ATRI's own mention dropped, other markup as the person
-    sees it (`markup_as_text`), and a note for attachments and stickers the model cannot
-    see (a forwarded message's too) and for a poll, in the card's language (a Chinese note
-    in an English chat pulls her replies into Chinese). At most `MAX_INPUT_CHARS`
-    (`is_cut`)."""
-    return visible_text(_all_said_in(message, me_id)[:MAX_INPUT_CHARS])
+    sees it (`markup_as_text`), at most `MAX_INPUT_CHARS` of them (`is_cut`); then a note
+    for attachments and stickers the model cannot see (a forwarded message's too) and for
+    a poll, in the card's language (a Chinese note in an English chat pulls her replies
+    into Chinese). The notes come on top of the words' limit: a file's name is never
+    what is cut, nor is a message said cut for its notes."""
+    words = clean_str(_words_in(message, me_id))[:MAX_INPUT_CHARS]
+    return visible_text(clean_str(" ".join(part for part in [words, *_notes(message)] if part)))
 
 
-def is_cut(message: discord.Message, me_id: int) -> bool:
-    """Longer than `MAX_INPUT_CHARS`: she reads only its start (`said_in`)."""
-    return len(_all_said_in(message, me_id)) > MAX_INPUT_CHARS
-
-
-def _all_said_in(message: discord.Message, me_id: int) -> str:
-    """`said_in`, not cut."""
-    text = " ".join(part for part in [_words_in(message, me_id), *_notes(message)] if part)
-    return clean_str(text)
+def is_cut(words: str) -> bool:
+    """Words (`_words_in`) longer than `MAX_INPUT_CHARS`: she reads only their start."""
+    return len(clean_str(words)) > MAX_INPUT_CHARS
 
 
 def _words_in(message: discord.Message, me_id: int) -> str:
@@ -335,12 +331,13 @@ def _attachment_note(attachment: discord.Attachment) -> str:
     )
 
 
-def media_only_line(message: discord.Message, me_id: int) -> str | None:
-    """Her line for a message of pictures, voice messages or videos alone (no words, no
-    sticker, file or poll), a forwarded one's included: the model could only pretend to
-    have seen or heard them, so she says she cannot, as on QQ. None for any other message."""
+def media_only_line(message: discord.Message, words: str) -> str | None:
+    """Her line for a message of pictures, voice messages or videos alone (no `words`
+    (`_words_in`), no sticker, file or poll), a forwarded one's included: the model could
+    only pretend to have seen or heard them, so she says she cannot, as on QQ. None for
+    any other message."""
     held: list[discord.Message | discord.MessageSnapshot] = [message, *message.message_snapshots]
-    if message.poll is not None or any(h.stickers for h in held) or _words_in(message, me_id):
+    if message.poll is not None or any(h.stickers for h in held) or words:
         return None
     kinds = {_media_kind(a) for h in held for a in h.attachments}
     if not kinds or None in kinds:
@@ -933,8 +930,9 @@ async def answer(
         if for_her is not None:
             for_her(message.id)
         request = to_request(message, me_id, cfg)
-        cut = is_cut(message, me_id)
-        media_line = media_only_line(message, me_id)
+        words = _words_in(message, me_id)
+        cut = is_cut(words)
+        media_line = media_only_line(message, words)
         reason = cannot_post_reason(message)
     except Exception:
         log.exception("Discord message %s could not be read", message.id)
