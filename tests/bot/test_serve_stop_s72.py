@@ -13,14 +13,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +34,16 @@ from bot.serve import serve_adapters
 from model.service import ChatService
 from tests.bot.discord.conftest import TOKEN as DISCORD_TOKEN
 from tests.bot.discord.conftest import fake_discord_gateway
+from tests.bot.discord.fake_discord import FakeDiscord
 from tests.bot.qq.events import GROUP_ID, SELF_ID
 from tests.bot.qq.test_quiet_heard_s54 import HER, connected
 from tests.bot.qq.test_serve_e2e import (
     HEADERS,
-    REPO_ROOT,
-    TOKEN,
-    _free_port,
-    _wait_for_port,
     group_message,
     next_action,
     private_message,
+    serve_config,
+    serve_process,
     serving,
 )
 
@@ -82,28 +80,20 @@ async def test_a_discord_outage_mid_session_is_one_warning_per_try(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    secrets = Secrets(discord_token=SecretStr(DISCORD_TOKEN))
-    async with fake_discord_gateway(monkeypatch) as fake:
-        task = asyncio.create_task(run_discord(echo_service, echo_settings, secrets))
-        try:
-            await fake.wait_connected()
-            # Discord gone: it stops listening and drops the gateway connection (aiohttp
-            # waits for the open one), then discord.py tries to connect again, and fails.
-            gone = asyncio.create_task(fake.close())
-            await asyncio.sleep(0.1)
-            assert fake._connection is not None
-            await fake._connection.ws.close(code=1001)
-            await gone
-            for _ in range(1000):
-                if any("reconnect" in r.getMessage() for r in caplog.records) or any(
-                    "connects again" in r.getMessage() for r in caplog.records
-                ):
-                    break
-                await asyncio.sleep(0.01)
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+    async with _on_fake_discord(monkeypatch, echo_service, echo_settings) as fake:
+        # Discord gone: it stops listening and drops the gateway connection (aiohttp
+        # waits for the open one), then discord.py tries to connect again, and fails.
+        gone = asyncio.create_task(fake.close())
+        await asyncio.sleep(0.1)
+        assert fake._connection is not None
+        await fake._connection.ws.close(code=1001)
+        await gone
+        for _ in range(1000):
+            if any("reconnect" in r.getMessage() for r in caplog.records) or any(
+                "connects again" in r.getMessage() for r in caplog.records
+            ):
+                break
+            await asyncio.sleep(0.01)
     tries = [r for r in caplog.records if r.name == "discord.client"]
     said = [r for r in tries if "connects again" in r.getMessage()]
     assert said, [r.getMessage() for r in tries]
@@ -146,15 +136,24 @@ async def _connect_to_discord(
     settings: Settings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    async with _on_fake_discord(monkeypatch, service, settings):
+        for _ in range(500):
+            if "ATRI is on Discord as" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def _on_fake_discord(
+    monkeypatch: pytest.MonkeyPatch, service: ChatService, settings: Settings
+) -> AsyncIterator[FakeDiscord]:
+    """`run_discord` connected to the fake Discord; stopped at the end."""
     secrets = Secrets(discord_token=SecretStr(DISCORD_TOKEN))
     async with fake_discord_gateway(monkeypatch) as fake:
         task = asyncio.create_task(run_discord(service, settings, secrets))
         try:
             await fake.wait_connected()
-            for _ in range(500):
-                if "ATRI is on Discord as" in caplog.text:
-                    break
-                await asyncio.sleep(0.01)
+            yield fake
         finally:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -179,44 +178,12 @@ REQUEST_TIMEOUT_SECONDS = 60
 
 
 async def test_a_stop_during_a_qq_generation_does_not_wait_for_it(tmp_path: Path) -> None:
-    port = _free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[model]
-engine = "echo"
-[memory]
-path = "memory.sqlite3"
-[reload]
-enabled = false
-[worker]
-request_timeout_seconds = {REQUEST_TIMEOUT_SECONDS}
-[qq]
-enabled = true
-port = {port}
-split_pause_seconds = 0
-send_gap_seconds = 0
-sends_per_minute = 0
-""",
-        encoding="utf-8",
-    )
+    worker = f"[worker]\nrequest_timeout_seconds = {REQUEST_TIMEOUT_SECONDS}"
+    config, port = serve_config(tmp_path, extra=worker)
     launcher = tmp_path / "held_serve.py"
     launcher.write_text(HELD_SERVE, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
-    env["ATRI_ONEBOT_ACCESS_TOKEN"] = TOKEN
-    env["PYTHONPATH"] = str(REPO_ROOT)
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(launcher), "--config", str(config), "serve"],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_port(port, proc, log)
+    with serve_process(tmp_path, config, port, launcher) as proc:
         url = f"ws://127.0.0.1:{port}/onebot/v11/ws"
         async with connect(url, additional_headers=HEADERS) as ws:
             answering = asyncio.create_task(_answer_questions(ws))
@@ -235,10 +202,6 @@ sends_per_minute = 0
             await asyncio.to_thread(proc.wait, REQUEST_TIMEOUT_SECONDS / 3)
             answering.cancel()
         assert time.monotonic() - stopped_at < REQUEST_TIMEOUT_SECONDS / 3
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     said = log.read_text(encoding="utf-8", errors="replace")
     assert proc.returncode == 0, said
     assert "Traceback" not in said and "busy reply" not in said, said

@@ -75,6 +75,19 @@ def serving(
     """`atri serve` (on the echo engine unless `model` says; `replies_per_minute` is
     `[qq] max_replies_per_minute`, no cap by default) in a subprocess; its OneBot
     WebSocket URL."""
+    config, port = serve_config(root, extra_qq, extra, model, replies_per_minute)
+    with serve_process(root, config, port):
+        yield f"ws://127.0.0.1:{port}/onebot/v11/ws"
+
+
+def serve_config(
+    root: Path,
+    extra_qq: str = "",
+    extra: str = "",
+    model: str = 'engine = "echo"',
+    replies_per_minute: int = 0,
+) -> tuple[Path, int]:
+    """`serving`'s config in `root`, and the free port it names."""
     port = _free_port()
     config = root / "config.toml"
     config.write_text(
@@ -101,23 +114,25 @@ sends_per_minute = 0
 """,
         encoding="utf-8",
     )
-    with serve_process(root, config, port):
-        yield f"ws://127.0.0.1:{port}/onebot/v11/ws"
+    return config, port
 
 
 @contextlib.contextmanager
-def serve_process(root: Path, config: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """`atri serve --config config` in a subprocess, until it listens on `port`; stopped
-    with Ctrl+C at the end (unless the test stopped it), and its log never shows the
-    OneBot token."""
+def serve_process(
+    root: Path, config: Path, port: int, launcher: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`atri serve --config config` in a subprocess (through `launcher`, a script that
+    runs atri, where given), until it listens on `port`; stopped with Ctrl+C at the end
+    (unless the test stopped it), and its log never shows the OneBot token."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
     env["ATRI_ONEBOT_ACCESS_TOKEN"] = TOKEN
     # This checkout's code, whichever one the virtual environment was installed from.
     env["PYTHONPATH"] = str(REPO_ROOT)
     log = root / "serve.log"
+    atri = ["-m", "atri"] if launcher is None else [str(launcher)]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "atri", "--config", str(config), "serve"],
+            [sys.executable, *atri, "--config", str(config), "serve"],
             cwd=root,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 from types import ModuleType
+from typing import Any
 
-from nonebot.adapters.onebot.v11 import Bot
+from nonebot.adapters.onebot.v11 import Bot, MessageEvent
 from nonebug import App
 
 from atri.config import Settings
@@ -42,6 +43,13 @@ class _Kept:
     def __eq__(self, other: object) -> bool:
         self.text = str(other)
         return True
+
+
+def _expect_parts(ctx: Any, event: MessageEvent, parts: list[str]) -> None:
+    """A reply in parts: the first quotes the message, the others follow it plainly."""
+    expect_reply(ctx, event, parts[0])
+    for part in parts[1:]:
+        ctx.should_call_send(event, text_message(part), SENT, reply_message=False, at_sender=False)
 
 
 def _rows_of(service: ChatService, user: str) -> int:
@@ -115,20 +123,11 @@ async def test_a_message_cut_to_its_first_characters_is_said_to_be(
         event = addressed(bot, group_event(at_me("啊" * 5000), user_id=4003))
         ctx.receive_event(bot, event)
         expect_reply(ctx, event, "你的消息太长啦，亚托莉只读了前 4000 个字哦。")
-        expect_reply(ctx, event, parts[0])
-        for part in parts[1:]:
-            ctx.should_call_send(
-                event, text_message(part), SENT, reply_message=False, at_sender=False
-            )
+        _expect_parts(ctx, event, parts)
         # Exactly the limit: nothing was cut, nothing is said.
         event = addressed(bot, group_event(at_me("嗯" * MAX_INPUT_CHARS), user_id=4004))
         ctx.receive_event(bot, event)
-        whole = reply_parts("亚托莉听到了：" + "嗯" * MAX_INPUT_CHARS, 500, 4)
-        expect_reply(ctx, event, whole[0])
-        for part in whole[1:]:
-            ctx.should_call_send(
-                event, text_message(part), SENT, reply_message=False, at_sender=False
-            )
+        _expect_parts(ctx, event, reply_parts("亚托莉听到了：" + "嗯" * MAX_INPUT_CHARS, 500, 4))
     scope = echo_service.scope_for("qq", "4003", str(GROUP_ID))
     said = [m.content for m in await echo_service.memory.history(scope) if m.role == "user"]
     assert said == [heard]

@@ -8,32 +8,19 @@ with space. Real SQLite files on a real small tmpfs in a mount namespace of its 
 
 from __future__ import annotations
 
-import json
-import os
-import shlex
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.cli_output import says
-from tests.model.memory.test_full_disk_start_s72 import REPO, full_disk_after_a_clean_stop
-from tests.mount_namespace import run_in_mount_namespace
+from tests.model.memory.full_disk import HELD, run_driver
 
-HELD = "is held by an ATRI worker or chat started while its disk"
-
-# Run inside the namespace: memory opened alone on the full disk, then 24 KiB freed (the
-# rest filled again) and a reply written. `margin`: `SHARE_AGAIN_MARGIN_BYTES`, 0 for
-# a switch tried whatever the space (its read check alone keeps reads working).
+# Memory opened alone on the full disk, then 24 KiB freed (the rest filled again) and a
+# reply written. `arg`: `SHARE_AGAIN_MARGIN_BYTES`, 0 for a switch tried whatever the
+# space (its read check alone keeps reads working).
 LITTLE_SPACE = """
-import asyncio, json, os, subprocess, sys
-from pathlib import Path
-import model.memory.store as store
-from model.memory import Memory
-
-path, config, filler, margin = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4]
-if margin != "default":
-    store.SHARE_AGAIN_MARGIN_BYTES = int(margin)
+if arg != "default":
+    store.SHARE_AGAIN_MARGIN_BYTES = int(arg)
 
 def fill(file):
     try:
@@ -44,13 +31,7 @@ def fill(file):
     except OSError:
         pass
 
-def memory_list():
-    run = subprocess.run([sys.executable, "-m", "atri", "--config", config, "memory", "list"],
-                         capture_output=True, text=True)
-    return run.returncode, run.stdout + run.stderr
-
-async def main():
-    said = {}
+async def main(said):
     memory = await Memory.open(path, answers_when_full=True)
     said["alone_at_open"] = memory.alone
     filler.unlink()
@@ -70,23 +51,12 @@ async def main():
     said["alone_after"] = memory.alone
     said["list_after"] = memory_list()
     await memory.close()
-    print(json.dumps(said))
-
-asyncio.run(main())
 """
 
 
 @pytest.mark.parametrize("margin", ["default", "0"])
 def test_a_little_space_back_keeps_her_answering_from_memory(tmp_path: Path, margin: str) -> None:
-    disk, config, mount = full_disk_after_a_clean_stop(tmp_path)
-    driver = tmp_path / "driver.py"
-    driver.write_text(LITTLE_SPACE, encoding="utf-8")
-    line = shlex.join(
-        [sys.executable, str(driver), f"{disk}/mem.sqlite3", str(config), f"{disk}/filler", margin]
-    )
-    run = run_in_mount_namespace(mount, [line], cwd=REPO, env={**os.environ, "COLUMNS": "400"})
-    assert run.returncode == 0, run.stderr
-    said = json.loads(run.stdout.strip().splitlines()[-1])
+    said = run_driver(tmp_path, LITTLE_SPACE, margin)
     assert said["alone_at_open"]
     # The reply was stored, and her memory still reads: held alone until more space.
     assert said["history"] == ["stored before", "said with a little space"], said
@@ -98,43 +68,28 @@ def test_a_little_space_back_keeps_her_answering_from_memory(tmp_path: Path, mar
     assert not said["alone_after"] and code == 0 and "qq:user:6" in listed, listed
 
 
-# Run inside the namespace: memory opened alone on the full disk, then space, and one
-# write that is not a reply.
+# Memory opened alone on the full disk, then space, and one write (`arg`) that is not a
+# reply.
 OTHER_WRITE = """
-import asyncio, json, subprocess, sys
-from pathlib import Path
-from model.memory import Memory
 from model.room import RoomBounds
 
-path, config, filler, write = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4]
-
-async def main():
+async def main(said):
     memory = await Memory.open(path, answers_when_full=True)
-    alone_at_open = memory.alone
+    said["alone_at_open"] = memory.alone
     filler.unlink()
-    if write == "reset":
+    if arg == "reset":
         await memory.reset("qq:user:6")
     else:
         await memory.room.add("qq:chan:7", "qq", "8", "Mika", "a line overheard", RoomBounds())
-    run = subprocess.run([sys.executable, "-m", "atri", "--config", config, "memory", "list"],
-                         capture_output=True, text=True)
-    print(json.dumps([alone_at_open, memory.alone, run.returncode, run.stdout + run.stderr]))
+    said["alone"] = memory.alone
+    said["list"] = memory_list()
     await memory.close()
-
-asyncio.run(main())
 """
 
 
 @pytest.mark.parametrize("write", ["reset", "room line"])
 def test_any_commit_with_space_shares_the_file_again(tmp_path: Path, write: str) -> None:
-    disk, config, mount = full_disk_after_a_clean_stop(tmp_path)
-    driver = tmp_path / "driver.py"
-    driver.write_text(OTHER_WRITE, encoding="utf-8")
-    line = shlex.join(
-        [sys.executable, str(driver), f"{disk}/mem.sqlite3", str(config), f"{disk}/filler", write]
-    )
-    run = run_in_mount_namespace(mount, [line], cwd=REPO, env={**os.environ, "COLUMNS": "400"})
-    assert run.returncode == 0, run.stderr
-    alone_at_open, alone, code, listed = json.loads(run.stdout.strip().splitlines()[-1])
-    assert alone_at_open
-    assert not alone and code == 0 and not says(listed, HELD), listed
+    said = run_driver(tmp_path, OTHER_WRITE, write)
+    assert said["alone_at_open"]
+    code, listed = said["list"]
+    assert not said["alone"] and code == 0 and not says(listed, HELD), listed

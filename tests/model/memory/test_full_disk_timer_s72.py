@@ -6,40 +6,22 @@ namespace of its own (`run_in_mount_namespace` skips where mounting is not allow
 
 from __future__ import annotations
 
-import json
-import os
-import shlex
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.cli_output import says
-from tests.model.memory.test_full_disk_share_s72 import HELD
-from tests.model.memory.test_full_disk_start_s72 import REPO, full_disk_after_a_clean_stop
-from tests.mount_namespace import run_in_mount_namespace
+from tests.model.memory.full_disk import HELD, run_driver
 
-# Run inside the namespace: memory opened alone on the full disk, the timer (patched
-# short) ticking while it is still full, then space freed and nothing written. `margin`:
-# `SHARE_AGAIN_MARGIN_BYTES`, 0 for a switch tried on the full disk at each tick.
+# Memory opened alone on the full disk, the timer (patched short) ticking while it is
+# still full, then space freed and nothing written. `arg`: `SHARE_AGAIN_MARGIN_BYTES`, 0
+# for a switch tried on the full disk at each tick.
 QUIET_BOT = """
-import asyncio, json, subprocess, sys
-from pathlib import Path
-import model.memory.store as store
-from model.memory import Memory
-
-path, config, filler, margin = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4]
 store.SHARE_AGAIN_EVERY_SECONDS = 0.05
-if margin != "default":
-    store.SHARE_AGAIN_MARGIN_BYTES = int(margin)
+if arg != "default":
+    store.SHARE_AGAIN_MARGIN_BYTES = int(arg)
 
-def memory_list():
-    run = subprocess.run([sys.executable, "-m", "atri", "--config", config, "memory", "list"],
-                         capture_output=True, text=True)
-    return run.returncode, run.stdout + run.stderr
-
-async def main():
-    said = {}
+async def main(said):
     memory = await Memory.open(path, answers_when_full=True)
     said["alone_at_open"] = memory.alone
     await asyncio.sleep(0.5)  # ticks on the full disk
@@ -51,23 +33,12 @@ async def main():
     said["alone_after"] = memory.alone
     said["list_after"] = memory_list()
     await memory.close()
-    print(json.dumps(said))
-
-asyncio.run(main())
 """
 
 
 @pytest.mark.parametrize("margin", ["default", "0"])
 def test_freed_space_is_enough_on_a_quiet_bot(tmp_path: Path, margin: str) -> None:
-    disk, config, mount = full_disk_after_a_clean_stop(tmp_path)
-    driver = tmp_path / "driver.py"
-    driver.write_text(QUIET_BOT, encoding="utf-8")
-    line = shlex.join(
-        [sys.executable, str(driver), f"{disk}/mem.sqlite3", str(config), f"{disk}/filler", margin]
-    )
-    run = run_in_mount_namespace(mount, [line], cwd=REPO, env={**os.environ, "COLUMNS": "400"})
-    assert run.returncode == 0, run.stderr
-    said = json.loads(run.stdout.strip().splitlines()[-1])
+    said = run_driver(tmp_path, QUIET_BOT, margin)
     assert said["alone_at_open"]
     # While full, the timer's tries change nothing: held alone, her memory still reads.
     assert said["alone_while_full"]
