@@ -1553,7 +1553,12 @@ class ChatService:
 
     async def _channels(self) -> ChannelModes:
         async with self._channel_modes_lock:
-            if self._channel_modes is None:
+            if self._channel_modes is None and self.memory.alone:
+                # Held alone (a full disk at start), the file lets no second connection
+                # in: one would wait out the busy timeout and fail, and the bots would
+                # answer the groups an admin turned off.
+                self._channel_modes = ChannelModes.through(self.memory)
+            elif self._channel_modes is None:
                 path = self.settings.path(self.settings.memory.path)
                 self._channel_modes = await ChannelModes.open(path)
             return self._channel_modes
@@ -1563,7 +1568,8 @@ class ChatService:
         to the first read of a mode, it failed when a burst of connections had taken every
         descriptor (a low `ulimit -n`), and the bots took every channel for "mention" till
         their next refresh. A file that cannot be used now (damaged, locked, a full disk)
-        does not stop the start: the first use tries again and says why, as before."""
+        does not stop the start: the first use tries again and says why, as before. One
+        the memory holds alone is used through the memory's connection (`_channels`)."""
         with contextlib.suppress(sqlite3.Error):
             await self._channels()
 

@@ -38,7 +38,7 @@ import aiosqlite
 from atri.errors import ConfigError, UserError
 from model.grouping import Grouped, OneTransaction, ReadKey, Touch
 from model.memory.channel_table import SCHEMA as CHANNEL_MODES_SCHEMA
-from model.memory.channel_table import backed_up_modes, restore_modes
+from model.memory.channel_table import backed_up_modes, restore_modes, store_mode
 from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
@@ -81,6 +81,7 @@ from model.memory.records import (
 from model.memory.schema import MIGRATIONS, SCHEMA_VERSION
 from model.memory.scopes import channel_prefix, parse_scope
 from model.memory.upgrade_copies import keep_copy
+from model.protocol import ChannelMode
 from model.room import RoomLog, record_reset
 
 T = TypeVar("T")
@@ -1219,6 +1220,31 @@ class Memory:
                 "DELETE FROM channel_modes WHERE platform = ? AND channel_id = ?",
                 [(platform, channel) for channel in channel_ids],
             )
+
+    async def channel_modes(self, platform: str) -> dict[str, ChannelMode]:
+        """`ChannelModes.modes` on this connection, for a file held `alone`, which no
+        other connection can open: the last commit, never a mode change half done. Empty
+        where no table was made yet (it is made at the first mode set)."""
+        made = await self._tx.fetch(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'channel_modes'"
+        )
+        if not made:
+            return {}
+        rows = await self._tx.fetch(
+            "SELECT channel_id, mode FROM channel_modes WHERE platform = ?", (platform,)
+        )
+        return {str(channel): mode for channel, mode in rows}
+
+    async def set_channel_mode(
+        self, platform: str, channel_id: str, mode: ChannelMode, at: float
+    ) -> None:
+        """`ChannelModes.set` on this connection, as one of its own writes: its own
+        transaction (a full disk rolls back this alone), whose commit may share the file
+        again (`after_commit`)."""
+        async with self._tx.held():
+            await self._db.execute(CHANNEL_MODES_SCHEMA)
+            await store_mode(self._db, platform, channel_id, mode, at)
+            await self._tx.commit()
 
     async def reset_prefix(self, prefix: str) -> int:
         """Reset every scope whose key starts with `prefix` (all users of one channel)."""
