@@ -170,6 +170,9 @@ SHARE_AGAIN_MARGIN_BYTES = 64 * 1024
 # How often a file held alone tries `_share_again` with no write: on a quiet bot no commit
 # comes, and `atri memory` would stay refused after its disk had space again.
 SHARE_AGAIN_EVERY_SECONDS = 30.0
+# A purge is kept as just after the newest time stored, when that is later than now
+# (`_purge_time`): a line stored at exactly that time is still one the purge reached.
+PURGE_AFTER_NEWEST_SECONDS = 0.001
 
 # Message ids looked up in one statement (`archive_channels`): SQLite before 3.32 takes
 # at most 999 parameters.
@@ -1284,6 +1287,7 @@ class Memory:
     async def purge_prefix(self, prefix: str) -> int:
         """Delete every scope whose key starts with `prefix` (all users of one channel), as
         `purge` deletes one; room lines are the caller's."""
+        at = await self._purge_time()
         async with self._tx.writing(Touch(scope_prefixes=(prefix,))):
             cur = await self._db.execute(
                 "DELETE FROM messages WHERE scope >= ? AND scope < ?", key_range(prefix)
@@ -1293,7 +1297,7 @@ class Memory:
             )
             await self._record_reset(prefix, _RESET_PREFIX)
             await self._tx.commit()
-        await self.record_purge(prefix.removesuffix(":"))
+        await self.record_purge(prefix.removesuffix(":"), at)
         return cur.rowcount
 
     async def remembers(self, scope: str) -> bool:
@@ -1367,17 +1371,18 @@ class Memory:
             _lines_touch(platform, user_id, room),
         )
         async with self.changing(*touches):
+            at = await self._purge_time()  # before what it reads is deleted
             if user_id:
                 lines = await self.room.delete_user(platform, user_id, room)
             else:
                 lines = await self.room.delete_room(room) if room else 0
-            return await self._purge_conversations(scope), lines
+            return await self._purge_conversations(scope, at), lines
 
-    async def _purge_conversations(self, scope: str) -> int:
+    async def _purge_conversations(self, scope: str, at: float) -> int:
         """`purge`'s messages and summaries, inside its one transaction (`changing`,
         which took SQLite's write lock first); messages deleted."""
         platform, user_id, room = parse_scope(scope)
-        await self.record_purge(scope)
+        await self.record_purge(scope, at)
         messages = 0
         for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
             cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
@@ -1471,8 +1476,9 @@ class Memory:
         async with self.changing(
             Touch(scopes=frozenset([scope])), _lines_touch(platform, user_id, "")
         ):
+            at = await self._purge_time()  # before what it reads is deleted
             lines = await self.room.delete_user(platform, user_id)
-            await self.record_purge(f"{scope}:user:{user_id}")
+            await self.record_purge(f"{scope}:user:{user_id}", at)
             return await self.purge_user_in(scope, user_id), lines
 
     async def delete_older(self, before: float) -> Deleted:
@@ -1538,15 +1544,34 @@ class Memory:
             await self._tx.commit()
         return total
 
-    async def record_purge(self, key: str) -> None:
-        """Keep that `key` was purged now (no text), for good: an import of a file
-        written before leaves out what the purge deleted (`purged`). Part of the
-        caller's change (`changing`), else one of its own."""
+    async def record_purge(self, key: str, at: float | None = None) -> None:
+        """Keep that `key` was purged at `at` (`_purge_time` when None; no text), for
+        good: an import of a file written before leaves out what the purge deleted
+        (`purged`). Part of the caller's change (`changing`), else one of its own."""
+        if at is None:
+            at = await self._purge_time()
         async with self._tx.writing(Touch(scopes=frozenset([key]))):
             await self._db.execute(
-                "INSERT OR REPLACE INTO purges (scope, at) VALUES (?, ?)", (key, time.time())
+                "INSERT OR REPLACE INTO purges (scope, at) VALUES (?, ?)", (key, at)
             )
             await self._tx.commit()
+
+    async def _purge_time(self) -> float:
+        """The time a purge is kept at: now, or just after the newest time stored, if
+        that is later. An import compares what a file holds with it (`purged`), and both
+        times come from this machine's clock: a purge made while the clock was behind,
+        or of words stored while it ran ahead (a dual-boot PC's local-time hardware
+        clock, before NTP), left nothing out, and a restore brought the purged words
+        back. Read before the purge deletes them. A scan of the messages: purges are
+        rare, and no index of their times is kept."""
+        newest = 0.0
+        for table in ("messages", "room_lines"):
+            (row,) = await self._db.execute_fetchall(
+                f"SELECT MAX(created_at) FROM {table}"
+                " WHERE typeof(created_at) IN ('integer', 'real')"
+            )
+            newest = max(newest, row[0] or 0.0)
+        return max(time.time(), newest + PURGE_AFTER_NEWEST_SECONDS)
 
     async def _keep_purges(self, purges: dict[str, float]) -> None:
         """Keep a backup's purges as this database's own (the later time of a key purged
