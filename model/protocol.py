@@ -16,6 +16,7 @@ import regex
 from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, StrictBool, StringConstraints
 
 from atri.errors import UserError
+from atri.text_files import LONE_SURROGATE
 
 # The version of this interface's HTTP form (model/server/app.py, bot/relay.py), sent
 # both ways in the `ATRI-Protocol` header. Raised whenever one side adds a field or a
@@ -73,7 +74,6 @@ def character_tag(name: str, language: str) -> str:
     return hashlib.sha256(f"{language}\n{name}".encode()).hexdigest()[:16]
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # The control characters (category Cc) but the newline and the tab, which text holds, as
 # the body of a character class: `clean_str` drops them on arrival, `atri.terminal` before
 # printing (it adds the bidi controls, which only a terminal acts on).
@@ -96,8 +96,8 @@ def clean_str(text: str) -> str:
     for `str.splitlines` (the vertical tab, form feed, U+001C-U+001E and NEL) become
     "\\n", not nothing between two words.
     Every platform's text meets this in one place: the request's fields."""
-    if _SURROGATE.search(text):
-        text = _SURROGATE.sub("\ufffd", text)
+    if LONE_SURROGATE.search(text):
+        text = LONE_SURROGATE.sub("\ufffd", text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _CONTROL.search(text):

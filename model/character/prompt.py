@@ -719,8 +719,15 @@ def check_room(
 ) -> None:
     """Raise `PromptTooLong` where `system_prompt` (and the character's `note` told with
     it) leaves no room for a message and the reply in `window`, as fitting any chat would."""
-    note_tokens = note.tokens(count) if note else 0
-    _room_for_message(count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS + note_tokens, window)
+    _room_for_message(_system_tokens(system_prompt, count, note), window)
+
+
+def _system_tokens(
+    system_prompt: str, count: Callable[[str], int], note: CharacterNote | None
+) -> int:
+    """What the system turn takes of the window: its prompt, the template's marks, and
+    the character's note told with it."""
+    return count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS + (note.tokens(count) if note else 0)
 
 
 def little_room(
@@ -732,9 +739,7 @@ def little_room(
     """One sentence when `system_prompt` (and the character's `note`) and the reply leave
     room in `window` for a message but under `LITTLE_ROOM_TOKENS` for it and all history;
     None when there is more (or none at all: `check_room` says that)."""
-    system_tokens = (
-        count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS + (note.tokens(count) if note else 0)
-    )
+    system_tokens = _system_tokens(system_prompt, count, note)
     try:
         room = _room_for_message(system_tokens, window)
     except PromptTooLong:
