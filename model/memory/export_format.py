@@ -286,6 +286,8 @@ def parse_export(data: Any, source: str) -> MemoryExport | MemoryBackup:
             expected = f"must be {ctx.get('expected', '')}"
         elif first["type"] == "value_error":
             expected = str(ctx.get("error", expected))
+        elif first["type"] == "less_than_equal" and _in_milliseconds(first["input"]):
+            expected += ": it looks like milliseconds; divide the times by 1000"
         got = "" if first["type"] == "missing" else f" (it is {_preview(first['input'])})"
         if first["type"] == "value_error" and isinstance(first["input"], dict):
             got = ""  # a check of a whole object: its sentence says what is wrong
@@ -294,6 +296,12 @@ def parse_export(data: Any, source: str) -> MemoryExport | MemoryBackup:
             f"{source}: {(where.lstrip('.') + ' ') if where else ''}{expected}{got}{more}; "
             "nothing was imported."
         ) from None
+
+
+def _in_milliseconds(value: Any) -> bool:
+    """A time past the year 10000 in seconds that is a time of 2001-2286 in milliseconds,
+    as JavaScript's Date.now() and many platforms give it."""
+    return isinstance(value, int | float) and 1e12 <= value < 1e13
 
 
 def _preview(value: Any) -> str:
