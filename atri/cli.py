@@ -237,6 +237,7 @@ def worker(
     """Run the model worker alone behind HTTP (and the OpenAI-compatible API)."""
     from pydantic import ValidationError
 
+    from atri.interrupt import stop_signal_noted
     from model.server.app import run_worker
 
     settings = configured_settings()
@@ -263,6 +264,8 @@ def worker(
 
     console.print(waking_line(her, settings.model.engine), highlight=False, markup=False)
     run_async(run_worker(settings, secrets, on_ready=ready, card=card))
+    if stop_signal_noted():  # uvicorn took the signal and shut down: said as serve says it
+        stopped()
 
 
 def worker_access_notices(settings: Settings, secrets: Secrets) -> list[str]:

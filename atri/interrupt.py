@@ -69,6 +69,12 @@ def note_stop_signal(signum: int) -> None:
         _stop_signals.append(signum)
 
 
+def stop_signal_noted() -> bool:
+    """Whether a stop signal was noted: a command that ends normally after one (the
+    worker: uvicorn takes the signals while it serves) still says how it stopped."""
+    return bool(_stop_signals)
+
+
 def _terminated() -> bool:
     return _stop_signals[:1] == [_signal.SIGTERM]
 

@@ -40,6 +40,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atri.config import Secrets, Settings, WorkerSettings
+from atri.interrupt import note_stop_signal
 from atri.listening import LOOPBACK, bind_listening_socket, is_loopback
 from model.adapters.versions import is_version_name
 from model.memory import database_error
@@ -663,9 +664,11 @@ def _saying_it_stops(grace: float) -> type[uvicorn.Server]:
             # uvicorn waits for the replies in flight, saying so at INFO only: a worker
             # that seemed to ignore `kill` for a minute and a half.
             if not self.should_exit:
+                note_stop_signal(sig)  # `atri worker` says which stopped it, once stopped
                 log.warning(
                     "Stopping: the replies being written are finished first (up to "
-                    "[worker] request_timeout_seconds); Ctrl-C again stops at once."
+                    "[worker] request_timeout_seconds); Ctrl-C or SIGTERM again stops at "
+                    "once."
                 )
             super().handle_exit(sig, frame)
 
