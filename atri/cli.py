@@ -237,7 +237,7 @@ def worker(
     """Run the model worker alone behind HTTP (and the OpenAI-compatible API)."""
     from pydantic import ValidationError
 
-    from atri.interrupt import stop_signal_noted
+    from atri.interrupt import STATUS, stop_line, stop_signal_noted, stop_status
     from model.server.app import run_worker
 
     settings = configured_settings()
@@ -265,7 +265,9 @@ def worker(
     console.print(waking_line(her, settings.model.engine), highlight=False, markup=False)
     run_async(run_worker(settings, secrets, on_ready=ready, card=card))
     if stop_signal_noted():  # uvicorn took the signal and shut down: said as serve says it
-        stopped()
+        err_console.print(stop_line(), highlight=False, markup=False)
+        if stop_status():  # Ctrl-C's 130; a service stopped by SIGTERM ends with 0 here
+            raise typer.Exit(STATUS)
 
 
 def worker_access_notices(settings: Settings, secrets: Secrets) -> list[str]:
