@@ -57,7 +57,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # the account is back, or dropped past `resend_within_seconds`; hidden, the operator saw
 # only the cut), and that `[memory] delete_after_days` is on and what each sweep deleted
 # (hidden, an operator who set it saw nothing happen), and that Discord connected (a
-# stuck Discord and a healthy one looked the same).
+# stuck Discord and a healthy one looked the same), and, once per /v1 client address,
+# whether its system messages replaced her persona (hidden, an operator whose NextChat or
+# SillyTavern made her someone else had no hint why).
 TOLD_LOGGERS = (
     "model.adapters.reload",
     "model.engines.loading",
@@ -67,6 +69,7 @@ TOLD_LOGGERS = (
     "bot.qq.replies",
     "bot.qq.resend",
     "bot.discord.adapter.ready",
+    "model.server.openai_api.system_text",
 )
 # Loggers held to warnings even with --verbose: APScheduler's executors logged two lines
 # at each run of the reload job ("Running job …", "… executed successfully"), 2,880 a day;

@@ -407,7 +407,10 @@ def create_app(
             allow_methods=["GET", "POST", "OPTIONS"],
             # The openai SDK adds x-stainless-* headers; any a client sends is fine.
             allow_headers=["*"],
-            expose_headers=["X-ATRI-Status"],
+            # Chromium asks before a public (https) page calls a private address: a hosted
+            # NextChat or Chatbox pointed at a worker on this machine or the LAN.
+            allow_private_network=True,
+            expose_headers=["X-ATRI-Status", "Retry-After"],
         )
 
     def admin(request: Request) -> None:

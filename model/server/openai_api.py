@@ -39,10 +39,12 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
   A client that leaves before the reply is ready does not cancel it when it named a
   `user` (its exchange is stored, streamed or not); without one nothing would be kept,
   so its chat is cancelled (`unless_the_client_leaves`).
-- A worker that cannot answer anyone as configured (its character prompt leaves no room
-  in the context window) answers 500 in OpenAI's error format with the sentence saying
-  so, streamed or not, and `x-should-retry: false`, which OpenAI's SDKs obey (no retry
-  cures it); bots get her error line for it, as for any failure.
+- The worker's own lines are no reply of hers, so they are HTTP errors in OpenAI's format,
+  streamed or not, each with its `X-ATRI-Status`: rate_limited is 429 and busy 503, both
+  with `Retry-After`, and error 500. A worker that cannot answer anyone as configured (its
+  character prompt leaves no room in the context window) answers its 500 with the
+  sentence saying so and `x-should-retry: false`, which OpenAI's SDKs obey (no retry
+  cures it). Bots get her lines for all of these, as before.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ from pydantic import (
 )
 
 from atri.config import Secrets
+from model.admission import RATE_WINDOW_SECONDS
 from model.protocol import (
     GRAPHEME,
     MAX_STOP_STRINGS,
@@ -99,6 +102,12 @@ MAX_MESSAGES = 2000
 MAX_CONTENT_PARTS = 4000
 # Client addresses whose use of system messages was logged; past this many, forgotten.
 MAX_CLIENTS_TOLD = 10_000
+# Retry-After of a 429: the limit's whole window, after which a place is free for certain
+# (the limiter does not say when its oldest request leaves the window).
+RATE_LIMITED_RETRY_SECONDS = int(RATE_WINDOW_SECONDS)
+# Retry-After of a 503: a place in the queue frees as a batch ends, which takes seconds; a
+# retry at once mostly finds it full again.
+BUSY_RETRY_SECONDS = 10
 # The status of an answer to a client that left before it (nginx's "client closed
 # request"): never sent, but what the endpoint returns.
 CLIENT_GONE = 499
@@ -108,6 +117,10 @@ STREAM_OPTIONS_WITHOUT_STREAM = (
 )
 
 log = logging.getLogger(__name__)
+# Its own logger, which `atri` shows without -v (TOLD_LOGGERS): whether a client's system
+# messages replaced her persona is what an operator needs to know when she stops being
+# herself in SillyTavern or NextChat, while this module's other INFO lines wait for -v.
+system_text_log = logging.getLogger(f"{__name__}.system_text")
 
 
 # `model` and `user`: names, not text. `model` is repeated in every chunk of a stream, so
@@ -310,6 +323,15 @@ CLIENT_NOTES_HEADINGS = {
 }
 
 
+# A line stating which model the client calls ("Current model: atri" in NextChat's injected
+# prompt, "Model: …", "model name: …"): with the model named after her, as the README has
+# users do, it named her, and NextChat's "You are ChatGPT…" replaced her persona.
+MODEL_NAME_LINE = re.compile(
+    r"^[^:：\n]*?(?<![A-Za-z])(?:model|模型|モデル)(?:[ _-]?(?:name|id))?[^\S\n]*[:：].*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
 @dataclass(frozen=True)
 class Speakers:
     """Who the conversation is between, as the worker knows it: her name and aliases
@@ -322,7 +344,9 @@ class Speakers:
 
     def names_her(self, text: str) -> bool:
         """Whether `text` names her: a whole word in Latin script ("Patricia" is not
-        "Atri"), anywhere in scripts written without spaces (亚托莉, アトリ)."""
+        "Atri"), anywhere in scripts written without spaces (亚托莉, アトリ). A line that
+        only states the model's name (`MODEL_NAME_LINE`) does not count."""
+        text = MODEL_NAME_LINE.sub("", text)
         for name in (self.her, *self.aliases):
             if name.strip() and re.search(
                 rf"(?<![A-Za-z0-9]){re.escape(name.strip())}(?![A-Za-z0-9])", text, re.IGNORECASE
@@ -532,13 +556,13 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
             told.clear()
         told.add((address, replaced))
         if replaced:
-            log.info(
+            system_text_log.info(
                 "/v1 client %s: its system messages name %s, so they replace her persona",
                 address,
                 persona.name,
             )
         else:
-            log.info(
+            system_text_log.info(
                 "/v1 client %s: its system messages do not name %s, so they follow her "
                 "persona as notes",
                 address,
@@ -599,9 +623,9 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         request = to_chat_request(body, speakers)
         say_what_became_of_the_system_text(http, request)
         # The reply is made before any header is sent, streamed or not. Batches make whole
-        # replies, so a stream has nothing to send sooner; its headers can then say what
-        # the answer is (X-ATRI-Status: a busy line, decided as late as the deadline, is
-        # no model reply), and a refused request gets OpenAI's 400, as a plain one does.
+        # replies, so a stream has nothing to send sooner; its status can then say what the
+        # answer is (a busy line, decided as late as the deadline, is a 503, no model
+        # reply), and a refused request gets OpenAI's 400, as a plain one does.
         chat = service.chat(request.chat, client=open_client(http), notes=request.notes)
         if body.user and not request.chat.reply_so_far:
             # Stored: a client that leaves meanwhile does not cancel it (Starlette runs an
@@ -616,19 +640,9 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         if reply.status == "refused":
             # The client's own messages cannot be answered as sent (too long to fit).
             raise OpenAIError(reply.text, param="messages")
-        if reply.status == "error" and reply.error_detail:
-            # The worker's own setting (its card does not fit its context window): no
-            # request can be answered, so it is a server error, not her error line as if
-            # she had said it. A stream has sent nothing yet: the same answer.
-            raise OpenAIError(
-                reply.error_detail,
-                kind="server_error",
-                status=500,
-                code="character_prompt_too_long",
-                # OpenAI's SDKs retry a 500 twice by default: three requests, three log
-                # lines and three waits for a setting no retry cures. They obey this.
-                headers={"X-ATRI-Status": reply.status, "x-should-retry": "false"},
-            )
+        if reply.status in ("rate_limited", "busy", "error"):
+            # A stream has sent nothing yet: the same answer.
+            raise worker_line_error(reply, service.settings.worker.rate_limit_per_minute)
         status = {"X-ATRI-Status": reply.status}
         if body.streamed():
             return StreamingResponse(
@@ -639,6 +653,56 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         return JSONResponse(_completion(body, reply), headers=status)
 
     return router
+
+
+def worker_line_error(reply: Reply, per_minute: int) -> OpenAIError:
+    """Her busy or error line as the HTTP error it stands for, in OpenAI's format. Sent as
+    her reply (a 200), front ends showed it as what she said, kept it in their history and
+    sent it back as her turn, and the SDKs' retry never fired."""
+    headers: dict[str, str] = {"X-ATRI-Status": reply.status}
+    if reply.status == "rate_limited":
+        return OpenAIError(
+            f"Rate limit reached: this worker answers at most {per_minute} requests a minute"
+            " from one user or client address ([worker] rate_limit_per_minute); try again"
+            f" in {RATE_LIMITED_RETRY_SECONDS} s.",
+            kind="requests",  # OpenAI's, for a limit on requests (not tokens) per minute
+            status=429,
+            code="rate_limit_exceeded",
+            headers={**headers, "Retry-After": str(RATE_LIMITED_RETRY_SECONDS)},
+        )
+    if reply.status == "busy":
+        return OpenAIError(
+            "The worker is too busy to answer now: its queue is full, or the reply was not"
+            " ready within [worker] request_timeout_seconds. Try again shortly.",
+            kind="server_error",
+            status=503,
+            code="server_is_overloaded",
+            # Not retried by the SDKs on their own: a reply past the deadline would cost
+            # the whole deadline again, twice, on a worker already too slow for it.
+            headers={
+                **headers,
+                "Retry-After": str(BUSY_RETRY_SECONDS),
+                "x-should-retry": "false",
+            },
+        )
+    if reply.error_detail:
+        # The worker's own setting (its card does not fit its context window): no
+        # request can be answered.
+        return OpenAIError(
+            reply.error_detail,
+            kind="server_error",
+            status=500,
+            code="character_prompt_too_long",
+            # OpenAI's SDKs retry a 500 twice by default: three requests, three log
+            # lines and three waits for a setting no retry cures. They obey this.
+            headers={**headers, "x-should-retry": "false"},
+        )
+    return OpenAIError(
+        "The worker failed while answering this request (its log says why); try again.",
+        kind="server_error",
+        status=500,
+        headers=headers,
+    )
 
 
 async def unless_the_client_leaves(chat: Coroutine[Any, Any, Reply], http: Request) -> Reply | None:
@@ -678,8 +742,7 @@ def _usage(reply: Reply) -> dict[str, int]:
 
 
 def _fingerprint(reply: Reply) -> str:
-    """Which adapter wrote the reply, or was live when the worker said a line of its own
-    (busy, error): "base" = none."""
+    """Which adapter wrote the reply: "base" = none."""
     return reply.adapter_version or "base"
 
 

@@ -132,12 +132,12 @@ def streamed_text(answer: httpx.Response) -> tuple[str, set[str]]:
     return text, fingerprints - {None}
 
 
-async def test_a_busy_line_says_so_streamed_or_not_and_names_the_live_version(
+async def test_a_busy_line_is_a_503_streamed_or_not(
     echo_settings: Settings, secrets: Secrets
 ) -> None:
-    """A busy line is no model reply: a streamed one says so in its headers as a plain one
-    does, although "busy" is decided only when the deadline passes, and both name the
-    adapter version that is live, as its replies do, not "base"."""
+    """A busy line is no model reply: a streamed one is OpenAI's 503 as a plain one is,
+    although "busy" is decided only when the deadline passes; the reply after it names the
+    adapter version that is live."""
     echo_settings.worker.request_timeout_seconds = 0.5
     engine = LiveVersionEcho()
     hi = [{"role": "user", "content": "hi"}]
@@ -151,13 +151,12 @@ async def test_a_busy_line_says_so_streamed_or_not_and_names_the_live_version(
         engine.go.set()
         answered = await http.post("/chat/completions", json={"messages": hi, "stream": True})
         busy = service.lines.busy
-    assert streamed.status_code == 200
-    assert streamed.headers["X-ATRI-Status"] == "busy"
-    assert streamed.headers["content-type"].startswith("text/event-stream")
-    assert streamed_text(streamed) == (busy, {engine.version})
-    assert plain.headers["X-ATRI-Status"] == "busy"
-    assert plain.json()["choices"][0]["message"]["content"] == busy
-    assert plain.json()["system_fingerprint"] == engine.version
+    for refused in (streamed, plain):
+        assert refused.status_code == 503
+        assert refused.headers["X-ATRI-Status"] == "busy"
+        assert refused.headers["content-type"] == "application/json"
+        assert refused.json()["error"]["type"] == "server_error"
+        assert busy not in refused.text
     assert answered.headers["X-ATRI-Status"] == "ok"
     assert streamed_text(answered) == (EchoEngine.prefix + "hi", {engine.version})
 
@@ -386,8 +385,9 @@ async def test_an_open_api_limits_each_client_address_whatever_user_it_names(
 
         async def status(body: dict[str, object], **headers: str) -> str:
             answer = await http.post("/chat/completions", json=body, headers=headers)
-            assert answer.status_code == 200
-            return answer.headers["X-ATRI-Status"]
+            told = answer.headers["X-ATRI-Status"]
+            assert answer.status_code == (429 if told == "rate_limited" else 200)
+            return told
 
         told = [await status({"messages": hi, "user": f"u{i}"}) for i in range(2)]
         told.append(await status({"messages": hi}))  # anonymous: no user limit applies
@@ -401,7 +401,7 @@ async def test_an_open_api_limits_each_client_address_whatever_user_it_names(
         assert streamed.headers["X-ATRI-Status"] == "ok"
     else:
         assert told == ["ok", "ok", "rate_limited"]
-        assert service.lines.busy[:4] in streamed.text and EchoEngine.prefix not in streamed.text
+        assert streamed.status_code == 429 and EchoEngine.prefix not in streamed.text
         assert streamed.headers["X-ATRI-Status"] == "rate_limited"
         assert proxied == "ok"
 
