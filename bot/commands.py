@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -67,6 +68,69 @@ CANNOT_POST_NAMED = 3
 # How each platform is named in `/atri forget`'s answers: a purge of a person's key
 # reaches what one platform keeps of them, not another's.
 PLATFORM_NAMES = {"qq": "QQ", "discord": "Discord"}
+
+# A command's words in Chinese (Simplified and Traditional) or Japanese, as the usage
+# texts name them: the English word each stands for. QQ reads its commands through
+# these, and the console the actions it has too (`/atri 状態` is its `/status`).
+ACTION_WORDS = {
+    "重置": "reset",
+    "リセット": "reset",
+    "帮助": "help",
+    "幫助": "help",
+    "ヘルプ": "help",
+    "状态": "status",
+    "狀態": "status",
+    "状態": "status",
+    "记忆": "memory",
+    "記憶": "memory",
+    "忘记": "forget",
+    "忘記": "forget",
+    "忘れて": "forget",
+    "モード": "mode",
+}
+# After `reset`: the whole group's (channel's) conversation.
+GROUP_WORDS = frozenset({"group", "群", "本群", "グループ"})
+# After `forget`: delete for good (`forget_confirm_command` shows the first).
+FORGET_CONFIRM_WORDS = frozenset({"confirm", "确认", "確認"})
+# After `mode`.
+MODE_WORDS: dict[str, ChannelMode] = {
+    "off": "off",
+    "关": "off",
+    "オフ": "off",
+    "on": "mention",
+    "开": "mention",
+    "オン": "mention",
+    "all": "all",
+    "全部": "all",
+    "すべて": "all",
+    "全て": "all",
+}
+
+
+def folded(text: str) -> str:
+    """`text` as command words and her names are compared: in any width (NFKC: an input
+    method's full-width ＲＥＳＥＴ or ＡＴＲＩ, half-width ｱﾄﾘ) and case."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def action_of(word: str) -> str:
+    """The action ("reset", …) a command's first word names, in any language known; an
+    unknown word as it is `folded`."""
+    return ACTION_WORDS.get(folded(word), folded(word))
+
+
+def mode_of(word: str) -> ChannelMode | None:
+    """The channel mode `word` names after `mode`; None: none."""
+    return MODE_WORDS.get(folded(word))
+
+
+def names_the_group(word: str) -> bool:
+    return folded(word) in GROUP_WORDS
+
+
+def confirms_forget(word: str) -> bool:
+    return folded(word) in FORGET_CONFIRM_WORDS
+
 
 # Why she cannot post somewhere, each worded by a `bot.lines` line (`blocked_<reason>`):
 # a Discord moderator's timeout, Send Messages (in Threads) denied, a thread locked; on

@@ -20,6 +20,7 @@ from rich.text import Text
 from atri.config import LANGUAGE_NAMES, OFFLINE_DEFAULT_BASE, BotSettings
 from atri.errors import UserError
 from atri.terminal import printable, spinner_for
+from bot.commands import action_of, folded
 from bot.limits import MAX_INPUT_CHARS
 from model.protocol import (
     Character,
@@ -124,24 +125,29 @@ def _half_width_slash(typed: str) -> str:
 
 def as_console_command(typed: str, command: str) -> str:
     """`/atri reset` (`command` "atri"), as the bots' lines show their commands, is the
-    console's `/reset`; `/atri` alone is `/help`; a full-width ／ is a /. Anything else is
-    as typed."""
+    console's `/reset`, and so are the words QQ takes for it (`/atri リセット`, `/atri
+    重置`: `bot.commands.ACTION_WORDS`), the command's name in any width and case as on
+    QQ; `/atri` alone is `/help`; a full-width ／ is a /. Anything else is as typed."""
     typed = _half_width_slash(typed)
     words = typed.split()
-    if not words or words[0] != f"/{command}":
+    if not words or not _names_the_command(words[0], command):
         return typed
     if len(words) == 1:
         # A command name the console has too (`command_name = "quit"`) stays the
         # console's own: /quit must still leave.
         return typed if words[0] in COMMANDS else "/help"
-    return "/" + " ".join(words[1:])
+    return "/" + " ".join([action_of(words[1]), *words[2:]])
+
+
+def _names_the_command(word: str, command: str) -> bool:
+    return folded(word) == folded(f"/{command}")
 
 
 def command_as_typed(typed: str, command: str) -> str:
     """The command words the user typed (`/eileen reset`, `/reset`), to be named back to
     them rather than the console's own name for it."""
     words = _half_width_slash(typed).split()
-    return " ".join(words[:2] if words and words[0] == f"/{command}" else words[:1])
+    return " ".join(words[:2] if words and _names_the_command(words[0], command) else words[:1])
 
 
 def console_user_id() -> str:

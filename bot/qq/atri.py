@@ -63,7 +63,7 @@ from bot.qq.mentions import (
     at_her_in,
     member_name,
     mentions_her,
-    name_in_a_longer_word,
+    read_her_name,
     spoken_text,
 )
 from bot.qq.mute_watch import MuteWatch
@@ -82,7 +82,6 @@ from bot.qq.text import (
 from bot.relay import WorkerUnreachable
 from model.character.persona import configured_card_path, load_persona
 from model.protocol import (
-    ChannelMode,
     ChatRequest,
     MemoryUnavailable,
     MessageRef,
@@ -93,7 +92,6 @@ from model.protocol import (
 PLATFORM = "qq"
 # What of a ChatRequest names its stored exchange.
 REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
-GROUP_WORDS = {"group", "群", "本群"}
 
 log = logging.getLogger(__name__)
 
@@ -342,8 +340,9 @@ def _said_to_her(event: MessageEvent) -> bool:
 
 
 def _said_alone(words: str) -> str:
-    # Blanks of any kind dropped: an IME's full-width space (記憶を　リセット) included.
-    return "".join(words.split()).casefold()
+    # Blanks of any kind dropped: an IME's full-width space (記憶を　リセット) included;
+    # in any width, as her names are (ＡＴＲＩ).
+    return commands.folded("".join(words.split()))
 
 
 def _said_to_someone_else(event: MessageEvent) -> bool:
@@ -643,7 +642,7 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
         result = await commands.reset_user(worker, actor, targets[0])
     elif not words:
         result = await commands.reset_self(worker, actor)
-    elif words[0].lower() in GROUP_WORDS:
+    elif commands.names_the_group(words[0]):
         if not actor.channel_id:
             return CommandResult(lines().group_only, ok=False)
         result = await commands.reset_channel(worker, actor)
@@ -652,13 +651,9 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
     return result
 
 
-# What confirms `/atri forget` after it (`forget_confirm_command` shows the first).
-FORGET_CONFIRM_WORDS = frozenset({"confirm", "确认", "確認"})
-
-
 async def _forget(bot: Bot, event: MessageEvent, words: list[str]) -> CommandResult:
     """`/atri forget` tells what it deletes; `/atri forget confirm` deletes it."""
-    if len(words) > 1 or (words and words[0].lower() not in FORGET_CONFIRM_WORDS):
+    if len(words) > 1 or (words and not commands.confirms_forget(words[0])):
         return _usage()
     actor = await _actor(bot, event, ADMINS)
     return await commands.forget_self(current_worker(), actor, confirmed=bool(words))
@@ -703,18 +698,8 @@ def _cannot_post(quiet: Quiet, asked: str) -> CannotPost:
     return CannotPost(place, quiet.reason, ends)
 
 
-MODE_WORDS: dict[str, ChannelMode] = {
-    "off": "off",
-    "关": "off",
-    "on": "mention",
-    "开": "mention",
-    "all": "all",
-    "全部": "all",
-}
-
-
 async def _set_mode(bot: Bot, event: MessageEvent, words: list[str]) -> CommandResult:
-    mode = MODE_WORDS.get(words[0].lower()) if words else None
+    mode = commands.mode_of(words[0]) if words else None
     if mode is None:
         return _usage()
     actor = await _actor(bot, event, ADMINS)
@@ -767,29 +752,9 @@ def error_line() -> str:
     return error_line_of(worker, config.atri_error_reply)
 
 
-# A command's first word in Chinese (simplified and traditional) or Japanese, as the
-# usage text names them: the English word it stands for.
-ACTION_WORDS = {
-    "重置": "reset",
-    "リセット": "reset",
-    "帮助": "help",
-    "幫助": "help",
-    "ヘルプ": "help",
-    "状态": "status",
-    "狀態": "status",
-    "状態": "status",
-    "记忆": "memory",
-    "記憶": "memory",
-    "忘记": "forget",
-    "忘記": "forget",
-    "忘れて": "forget",
-}
-
-
 def _action(words: list[str]) -> str:
     """The command's action ("reset", …) from its first word, in any language known."""
-    word = words[0].lower() if words else ""
-    return ACTION_WORDS.get(word, word)
+    return commands.action_of(words[0]) if words else ""
 
 
 async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> CommandResult:
@@ -834,15 +799,39 @@ person = Rule(_from_a_person)
 @event_preprocessor
 async def _unfetched_quote(bot: Bot, event: MessageEvent) -> None:
     """Before any matcher: a quote the adapter could not resolve no longer hides a
-    command, and a quote of her (her @ after it) still reaches her. A message that only
-    began with her name inside a longer word ("アトリエ", "ATRIUM") is not for her."""
+    command, and a quote of her (her @ after it) still reaches her. A message that
+    begins with her name, in any width (`read_her_name`), is for her, unless the name
+    only began a longer word ("アトリエ", "ATRIUM"); her command is one in any width too."""
     me = str(bot.self_id)
     quoted_her = drop_unfetched_quote(event.message, me)
     if quoted_her:
         event.to_me = True
-    if name_in_a_longer_word(event, bot.config.nickname) and isinstance(event, GroupMessageEvent):
+    called = read_her_name(event, bot.config.nickname)
+    if called == "longer word" and isinstance(event, GroupMessageEvent):
         replied = event.reply is not None and str(event.reply.sender.user_id) == me
         event.to_me = quoted_her or replied or at_her_in(event.original_message, me)
+    elif called is not None:
+        event.to_me = True
+    _command_name_as_set(bot, event)
+
+
+def _command_name_as_set(bot: Bot, event: MessageEvent) -> None:
+    """`/ATRI help`, `／ａｔｒｉ　ヘルプ` (an input method's full width): the command's name
+    in any width and case, written as `[bot] command_name` sets it, which alone NoneBot
+    finds."""
+    first = event.message[0] if event.message else None
+    text = first.data.get("text") if first is not None and first.type == "text" else None
+    if not isinstance(text, str):
+        return
+    typed = text.lstrip()
+    name = config.atri_command_name
+    for start in sorted(bot.config.command_start, key=len, reverse=True):
+        if typed.startswith(start):
+            rest = typed[len(start) :]
+            word = rest.split(maxsplit=1)[0] if rest[:1].strip() else ""
+            if word != name and commands.folded(word) == commands.folded(name):
+                event.message[0].data["text"] = start + name + rest[len(word) :]
+            return
 
 
 @event_preprocessor

@@ -14,7 +14,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from nonebot.adapters.onebot.v11 import (
     Bot,
@@ -23,6 +23,7 @@ from nonebot.adapters.onebot.v11 import (
     MessageEvent,
 )
 
+from bot.commands import folded
 from bot.qq.connections import Connections
 from bot.qq.forwards import at_all_said, plain_part, record_text
 from bot.qq.segments import tells
@@ -43,6 +44,12 @@ NAME_CACHE_SECONDS = 600.0
 MAX_LOOKUPS_PER_MESSAGE = 5
 _names: OrderedDict[tuple[int, str], tuple[str, float]] = OrderedDict()
 _clock = time.monotonic  # tests move it forward
+# What sets her name apart from the words after it, the same in every language (compared
+# `folded`: the full-width ，！？ and the half-width ､ too): a blank, a comma
+# ("亚托莉，早上好"), the Japanese 、 ("アトリ、おはよう"), ! or ? ("アトリ！おはよう").
+NAME_APART = frozenset(",、!?")
+# How a message begins with one of her names (`read_her_name`).
+NameCall = Literal["apart", "runs on", "longer word"]
 
 
 def mentions_her(event: MessageEvent) -> bool:
@@ -77,28 +84,54 @@ def _first_words(message: Message) -> str | None:
     return None
 
 
-def name_in_a_longer_word(event: MessageEvent, names: Iterable[str]) -> bool:
-    """NoneBot takes any message that starts with one of her names as said to her, and
-    cuts the name off. Where the name runs straight on into the sentence, its text is put
-    back whole: "亚托莉的主人是谁" reached her as "的主人是谁", "アトリちゃん元気？" as
-    "ちゃん元気？". Still said to her, unless the name only began a longer word:
-    "アトリエシリーズ最高" (the Atelier games) was "エシリーズ最高", "ATRIUM 很漂亮"
-    "UM 很漂亮"; True then (`to_me` is the caller's to settle). A blank or comma after
-    the name ("亚托莉，早") was cut with it: the name stood apart, and stays cut."""
+def name_at_start(said: str, names: Iterable[str]) -> int:
+    """How many characters at the start of `said` are one of her `names` (the longest
+    found), compared `folded`: ＡＴＲＩ is ATRI, ｱﾄﾘ アトリ; 0: none. A character that NFKC
+    joins to the one before it (ｶ and ﾞ are ガ) is not cut from it."""
+    found = 0
+    for name in names:
+        target = folded(name)
+        # NFKC joins at most two characters into one (a half-width kana and its mark).
+        for end in range(1, min(len(said), 2 * len(target)) + 1):
+            if folded(said[:end]) == target and folded(said[: end + 1]).startswith(target):
+                found = max(found, end)
+                break
+    return found
+
+
+def read_her_name(event: MessageEvent, names: Iterable[str]) -> NameCall | None:
+    """NoneBot's nickname check, made again on the message's first words (`event.message`
+    holds what is left after it). NoneBot compares the names as written, so ＡＴＲＩ or
+    ｱﾄﾘ (an input method's widths) did not call her, and cuts a leading name followed by
+    a blank or comma only with them: "アトリ、記憶をリセット" reached her as "アトリ、…",
+    her reset keyword unseen. Here a name set apart (`NAME_APART`) is cut with what sets
+    it apart ("apart"). A name running on into the sentence stays in it: "亚托莉的主人是谁"
+    reached her as "的主人是谁", "アトリちゃん元気？" as "ちゃん元気？" ("runs on"), unless it
+    only began a longer word: "アトリエシリーズ最高" (the Atelier games) was "エシリーズ最高",
+    "ATRIUM 很漂亮" "UM 很漂亮" ("longer word": `to_me` is then the caller's to settle).
+    None: no name first."""
     if not event.message or event.message[0].type != "text":
-        return False
+        return None
     left = event.message[0].data.get("text")
     said = _first_words(event.original_message)
-    if not isinstance(left, str) or not left or said is None:
-        return False
-    if len(said) <= len(left) or not said.endswith(left):
-        return False
-    name = said[: len(said) - len(left)]
-    if not any(name.casefold() == known.casefold() for known in names):
-        return False  # a blank or comma was cut with the name
+    # A blank `left`: NoneBot cut the name and nothing followed it (the name alone).
+    if not isinstance(left, str) or not left.strip() or said is None:
+        return None
+    if not said.endswith(left.lstrip()):
+        return None  # not the same words: the first text is elsewhere
+    end = name_at_start(said, names)
+    if not end:
+        return None
+    rest = said[end:]
+    cut = 0
+    while cut < len(rest) and (rest[cut].isspace() or folded(rest[cut]) in NAME_APART):
+        cut += 1
+    if cut or not rest:
+        event.message[0].data["text"] = rest[cut:]
+        return "apart"
     event.message[0].data["text"] = said
-    kind = _script(name[-1])
-    return kind is not None and kind == _script(left[0])
+    kind = _script(folded(said[:end])[-1])
+    return "longer word" if kind is not None and kind == _script(folded(rest[0])[:1]) else "runs on"
 
 
 def at_her_in(message: Message, self_id: str) -> bool:

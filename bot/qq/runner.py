@@ -66,7 +66,8 @@ def her_names(settings: Settings, card: Persona | None = None) -> set[str]:
     """Names that address her at the start of a group message: `[qq] nicknames`, or
     when it is empty the character card's (`card` when already read) name and aliases
     (in every language), each in Traditional characters too (`traditional_spellings`):
-    a member in Taiwan or Hong Kong writes 亞托莉."""
+    a member in Taiwan or Hong Kong writes 亞托莉. Each is found in any width and case
+    (ＡＴＲＩ, ｱﾄﾘ: `bot.qq.mentions.read_her_name`), so no width's spelling is listed."""
     if settings.qq.nicknames:
         return set(settings.qq.nicknames)
     persona = configured_persona(settings, card)
