@@ -111,18 +111,27 @@ def nonebot_options(
     """NoneBot's global config, from `[qq]`; the plugin reads its `atri_*` keys."""
     qq = settings.qq
     token = secrets.onebot_access_token
+    access_token = token.get_secret_value() if token else None
+    # NoneBot also takes OneBot events by HTTP POST (/onebot/v11/, /onebot/v11/http),
+    # checking only a signature made with this secret, never the access token: with none
+    # set, anyone reaching the port could post an owner's "/atri reset". ATRI speaks
+    # reverse WebSocket only, so the secret is one nobody knows (every POST is refused, 401).
+    secret = secrets_module.token_hex(32)
     # No host/port: uvicorn listens on our socket, and NoneBot would reject "localhost".
     return {
         "driver": DRIVER,
         # NoneBot dumps its whole config, the access token too, at DEBUG level.
         "log_level": "INFO",
-        "onebot_access_token": token.get_secret_value() if token else None,
-        # NoneBot also takes OneBot events by HTTP POST (/onebot/v11/, /onebot/v11/http),
-        # checking only a signature made with this secret, never the access token: with
-        # none set, anyone reaching the port could post an owner's "/atri reset". ATRI
-        # speaks reverse WebSocket only, so the secret is one nobody knows (every POST
-        # is refused, 401).
-        "onebot_secret": secrets_module.token_hex(32),
+        # The OneBot adapter reads its settings by their `onebot_v11_` names first, and by
+        # the plain ones from the environment and a .env before what it is given: an
+        # empty `ONEBOT_ACCESS_TOKEN=` there let every client in, ATRI's token set or not
+        # (and `ONEBOT_SECRET` opened the POST door). Each is given under both names;
+        # ATRI connects no forward WebSocket.
+        "onebot_access_token": access_token,
+        "onebot_v11_access_token": access_token,
+        "onebot_secret": secret,
+        "onebot_v11_secret": secret,
+        "onebot_v11_ws_urls": set(),
         "superusers": set(qq.superusers),
         "nickname": her_names(settings, card),
         # ／: the slash a Chinese or Japanese input method types (／atri reset).
