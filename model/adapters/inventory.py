@@ -347,6 +347,17 @@ def _usable_on(version: VersionOnDisk, other_base: str) -> bool:
     )
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer (HTTP 3xx), not followed: urllib carries the request's
+    headers, the admin token's too, to wherever it points (another host included)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NOT_REDIRECTED = urllib.request.build_opener(_NoRedirects)
+
+
 def _status(url: str, secrets: Secrets) -> WorkerStatus | str:
     """The worker's /status, or why none came (a short clause)."""
     request = urllib.request.Request(f"{url}/status")
@@ -354,7 +365,7 @@ def _status(url: str, secrets: Secrets) -> WorkerStatus | str:
         token = secrets.admin_token.get_secret_value()
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=STATUS_TIMEOUT_SECONDS) as response:
+        with _NOT_REDIRECTED.open(request, timeout=STATUS_TIMEOUT_SECONDS) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:
         return f"it answered /status with HTTP {exc.code}"
