@@ -651,9 +651,12 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
     return result
 
 
-async def _forget(bot: Bot, event: MessageEvent, words: list[str]) -> CommandResult:
-    """`/atri forget` tells what it deletes; `/atri forget confirm` deletes it."""
-    if len(words) > 1 or (words and not commands.confirms_forget(words[0])):
+async def _forget(bot: Bot, event: MessageEvent, args: Message, words: list[str]) -> CommandResult:
+    """`/atri forget` tells what it deletes; `/atri forget confirm` deletes it: the
+    asker's own, always. One that names someone (`/atri forget confirm @小明`, as a reset
+    of them is asked) gets the usage text: it purged the asker, who meant someone else."""
+    others = [seg for seg in args if seg.type == "at" and str(seg.data.get("qq")) != bot.self_id]
+    if others or len(words) > 1 or (words and not commands.confirms_forget(words[0])):
         return _usage()
     actor = await _actor(bot, event, ADMINS)
     return await commands.forget_self(current_worker(), actor, confirmed=bool(words))
@@ -768,7 +771,7 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> Command
         if action == "memory":
             return CommandResult(await _memory(bot, event))
         if action == "forget":
-            return await _forget(bot, event, words[1:])
+            return await _forget(bot, event, args, words[1:])
         if action == "status":
             return CommandResult(await _status(bot, event))
         if action == "mode":
