@@ -1,5 +1,6 @@
-"""An echo engine that holds each batch until the test lets it go: a reply in flight,
-for the tests of what happens meanwhile (a reset, a delete, a copy, retention)."""
+"""Echo engines for tests: one that holds each batch until the test lets it go (a reply
+in flight, for the tests of what happens meanwhile: a reset, a delete, a copy,
+retention), and one that keeps every prompt it was given."""
 
 from __future__ import annotations
 
@@ -28,4 +29,21 @@ class HeldEcho(EchoEngine):
     ) -> list[Generation]:
         self.started.set()
         await self.gate.wait()
+        return await super().generate(batch, gen, limits)
+
+
+class RecordingEcho(EchoEngine):
+    """Echo that keeps each prompt (chat) it was given, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prompts: list[ChatMessages] = []
+
+    async def generate(
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
+    ) -> list[Generation]:
+        self.prompts.extend(batch)
         return await super().generate(batch, gen, limits)

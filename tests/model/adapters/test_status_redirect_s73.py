@@ -5,27 +5,13 @@ redirect is now an answer, said as such. Real HTTP servers on this machine."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from pydantic import SecretStr
 
 from atri.config import Secrets
 from model.adapters.inventory import _status
-
-
-@contextmanager
-def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.atri.test_adapters_list_prune_s53 import http_server
 
 
 def test_a_redirected_status_request_takes_the_admin_token_nowhere() -> None:

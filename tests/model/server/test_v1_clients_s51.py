@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from atri.config import Secrets, Settings
-from model.engines.echo import EchoEngine
 from model.server.app import bind_socket, create_app, serving
 from model.server.openai_api import (
     CompletionRequest,
@@ -20,20 +19,11 @@ from model.server.openai_api import (
     to_chat_request,
 )
 from model.service import ChatService
+from tests.held_echo import RecordingEcho
 
 SPEAKERS = Speakers("ATRI", ("Atri", "亚托莉"), user="Master", language="en")
 CHATBOX = "You are a helpful assistant."
 HI = {"role": "user", "content": "Who are you?"}
-
-
-class Recording(EchoEngine):
-    def __init__(self) -> None:
-        super().__init__()
-        self.prompts: list[Any] = []
-
-    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
-        self.prompts.extend(batch)
-        return await super().generate(batch, gen, limits)
 
 
 def request(*messages: dict[str, Any]) -> CompletionRequest:
@@ -144,7 +134,7 @@ def test_her_reply_last_with_no_user_turn_before_it_is_refused() -> None:
 async def test_chatbox_keeps_her_persona_and_each_client_is_logged_once(
     echo_settings: Settings, secrets: Secrets, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = Recording()
+    engine = RecordingEcho()
     body = {"messages": [{"role": "system", "content": CHATBOX}, HI]}
     caplog.set_level(logging.INFO, logger="model.server.openai_api")
     async with (

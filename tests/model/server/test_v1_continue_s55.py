@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 
 from atri.config import Secrets, Settings
-from model.character.prompt import TEMPLATE_OVERHEAD_TOKENS, ChatMessages
+from model.character.prompt import TEMPLATE_OVERHEAD_TOKENS
 from model.engines.echo import EchoEngine
 from model.server.app import bind_socket, create_app, serving
 from model.service import ChatService
+from tests.held_echo import RecordingEcho
 
 ST_MAIN = "Write ATRI's next reply in a fictional chat between ATRI and Natsuki."
 SO_FAR = "I am fine, and the sea is"
@@ -30,18 +31,6 @@ ASKED = CONTINUE[:-1]
 REST = EchoEngine.prefix + "how are you?"
 
 
-class Recording(EchoEngine):
-    """The echo, keeping each chat it was given."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.chats: list[ChatMessages] = []
-
-    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
-        self.chats.extend(batch)
-        return await super().generate(batch, gen, limits)
-
-
 def streamed_text(answer: httpx.Response) -> tuple[str, str | None]:
     chunks = [json.loads(e.removeprefix("data: ")) for e in answer.text.split("\n\n")[:-2]]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
@@ -56,7 +45,7 @@ async def post(url: str, body: dict[str, Any]) -> httpx.Response:
 async def test_a_continue_answers_only_the_rest_of_her_reply(
     echo_settings: Settings, secrets: Secrets
 ) -> None:
-    engine = Recording()
+    engine = RecordingEcho()
     async with (
         await ChatService.open(echo_settings, engine=engine) as service,
         serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
@@ -69,7 +58,7 @@ async def test_a_continue_answers_only_the_rest_of_her_reply(
     assert choice["message"]["content"] == REST and choice["finish_reason"] == "stop"
     assert streamed_text(stream) == (REST, "stop")
     # She was shown the conversation up to the user's turn, then her reply so far.
-    continued, _, plain_chat = engine.chats
+    continued, _, plain_chat = engine.prompts
     assert continued[:-1] == plain_chat
     assert continued[-1] == {"role": "assistant", "content": SO_FAR}
     assert [m["role"] for m in continued[1:]] == [

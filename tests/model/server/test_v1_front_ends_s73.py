@@ -19,6 +19,7 @@ from model.engines.echo import EchoEngine
 from model.server.app import bind_socket, create_app, serving
 from model.server.openai_api import Speakers, client_notes_heading
 from model.service import ChatService
+from tests.held_echo import RecordingEcho
 from tests.model.server.conftest import ADMIN_TOKEN
 
 WHO = {"role": "user", "content": "Who are you?"}
@@ -30,18 +31,6 @@ NEXTCHAT = (
 )
 CARD = "You are ATRI, a robot girl who lives with Natsuki by the sea."
 CHATBOX = "You are a helpful assistant."
-
-
-class Recording(EchoEngine):
-    """Echo that keeps each prompt it was given."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.prompts: list[Any] = []
-
-    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
-        self.prompts.extend(batch)
-        return await super().generate(batch, gen, limits)
 
 
 class Stuck(EchoEngine):
@@ -82,7 +71,7 @@ async def test_nextchats_injected_prompt_follows_her_persona_and_a_card_replaces
     echo_settings: Settings, secrets: Secrets
 ) -> None:
     """Its `Current model: atri` line named her: "You are ChatGPT…" replaced her card."""
-    engine = Recording()
+    engine = RecordingEcho()
     async with (
         await ChatService.open(echo_settings, engine=engine) as service,
         serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
