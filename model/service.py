@@ -1453,6 +1453,7 @@ class ChatService:
         message no longer cached) the exchange is found by its message id in whichever
         of the platform's scopes holds it."""
         count = 0
+        scopes: list[str] = []
         if ref.request_id and not ref.line_only:
             if ref.user_id:
                 scopes = [self._scope_of(ref)]
@@ -1463,10 +1464,14 @@ class ChatService:
                 # Its exchange may not be stored yet, or asked for yet.
                 self._recalled.note((scope, ref.request_id), "")
                 count += await self.memory.archive_request(scope, ref.request_id)
+        room = ""
         if ref.channel_id:
             room = channel_prefix(ref.platform, ref.channel_id, ref.guild_id)
             count += await self.memory.room.archive_message(room, ref.user_id, ref.request_id)
-        return count
+        # Her replies to others that repeated it (a member asking what was said).
+        return count + await self.memory.archive_repeats(
+            ref.platform, ref.request_id, ref.user_id, scopes, room
+        )
 
     async def forget_channel(self, ref: ChannelRef) -> int:
         async with self._refused_if_memory_fails("Forgetting a deleted channel"):

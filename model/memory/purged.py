@@ -3,15 +3,30 @@
 `atri memory purge` is "delete for good", and the export is what a person asking for their
 data gets: a backup taken before a purge must not bring the person back when restored.
 Each purge is kept (`purges`: the key and when, no text); what the file holds of a purged
-key, said before its purge, is left out, as the purge reached it (`Memory.purge`)."""
+key, said before its purge, is left out, as the purge reached it (`Memory.purge`), and so
+are her replies that repeat a purged person's words (`Repeats`, `without_repeats`), as the
+purge took those out of what was stored."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from model.memory.export_format import ExportedMessage, ExportedRoomLine, ScopeExport
 from model.memory.scopes import parse_scope
+
+# Her reply repeats a forgotten text (a recalled message or room line, a purged person's
+# words) when it holds a run of REPEAT_RUN_CHARS characters of it with a digit or a letter
+# of a script written without spaces in it (a phone number, an ID, a short Chinese or
+# Japanese sentence), a run of REPEAT_PROSE_CHARS of any characters (about four words of
+# spaced prose: two ordinary words in common are no repeat), or the text whole when it
+# is at least REPEAT_WHOLE_CHARS long; compared casefolded, whitespace runs as one space.
+REPEAT_RUN_CHARS = 8
+REPEAT_PROSE_CHARS = 20
+REPEAT_WHOLE_CHARS = 5
+# Letters from here on (CJK radicals, kana, Hangul, ideographs) are of scripts written
+# without spaces, where a few characters are already words.
+_UNSPACED_SCRIPTS_FROM = 0x2E80
 
 
 @dataclass
@@ -22,6 +37,9 @@ class LeftOut:
     summaries: int = 0
     room_lines: int = 0
     keys: set[str] = field(default_factory=set)
+    # A purged person's words left out, by platform: (text, said at) of their messages and
+    # room lines, which her replies in the file may repeat (`without_repeats`).
+    words: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
 
 class Purges:
@@ -80,12 +98,53 @@ class Purges:
 def without_purged_scope(part: ScopeExport, purges: Purges, left_out: LeftOut) -> ScopeExport:
     """`part` less the messages a purge in `purges` deleted after they were said, and the
     summaries that folded any of them in."""
+    platform = parse_scope(part.scope)[0]
     gone: set[int] = set()
     for key, at, reached in purges.reaching(part.scope, part.messages):
         hit = {i for i in reached if part.messages[i].created_at < at}
         if hit:
             left_out.keys.add(key)
             gone |= hit
+            if person := parse_scope(key)[1]:  # a channel's purge takes out no reply
+                left_out.words.setdefault(platform, []).extend(
+                    (m.content, m.created_at)
+                    for m in (part.messages[i] for i in hit)
+                    if m.role == "user" and m.user_id == person
+                )
+    return _without(part, gone, left_out)
+
+
+def without_repeats(parts: Sequence[ScopeExport], left_out: LeftOut) -> list[ScopeExport]:
+    """`parts` less her replies that repeat a purged person's words left out of the file
+    (`left_out.words`), said on their platform since the first of them, as the purge took
+    such replies out of what was stored (`Memory._take_out_repeats`), and the summaries
+    that folded one in. Counted as purged messages, so `include_purged` (which leaves
+    nothing out) restores them too. One pass over the replies, however many words."""
+    found = {
+        platform: (Repeats(text for text, _ in said), min(at for _, at in said))
+        for platform, said in left_out.words.items()
+    }
+    if not found:
+        return list(parts)
+    kept = []
+    for part in parts:
+        platform = parse_scope(part.scope)[0]
+        if platform not in found:
+            kept.append(part)
+            continue
+        repeats, since = found[platform]
+        gone = {
+            i
+            for i, m in enumerate(part.messages)
+            if m.role == "assistant" and m.created_at >= since and repeats.found_in(m.content)
+        }
+        kept.append(_without(part, gone, left_out))
+    return kept
+
+
+def _without(part: ScopeExport, gone: set[int], left_out: LeftOut) -> ScopeExport:
+    """`part` less the messages `gone` (indexes) and the summaries that folded any in,
+    counted in `left_out`."""
     if not gone:
         return part
     first_gone = min(gone)
@@ -108,6 +167,8 @@ def without_purged_lines(
         else:
             left_out.keys.add(key)
             left_out.room_lines += 1
+            if parse_scope(key)[1]:  # a person's purge: her replies may repeat it
+                left_out.words.setdefault(line.platform, []).append((line.content, line.created_at))
     return kept
 
 
@@ -136,3 +197,45 @@ def _prefixes(scope: str) -> list[str]:
     """`scope` and each part of it before a ":": the keys of a channel's purges that
     delete it whole (its own, or the channel it is a member's conversation in)."""
     return [scope] + [scope[:i] for i, c in enumerate(scope) if c == ":"]
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _dense(run: str) -> bool:
+    """Whether a run holds a digit or a letter of a script written without spaces: eight
+    such characters are a number or a sentence, eight of spaced prose two words."""
+    return any(ch.isdigit() or (ch.isalpha() and ord(ch) >= _UNSPACED_SCRIPTS_FROM) for ch in run)
+
+
+class Repeats:
+    """Texts being forgotten, as the runs of them (REPEAT_RUN_CHARS …) a reply that
+    repeats one holds: a reply is then read once, its runs looked up in sets, however
+    many texts a purge forgets."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.runs: set[str] = set()
+        self.prose: set[str] = set()
+        self.whole: set[str] = set()
+        for text in map(_normalised, texts):
+            if len(text) < REPEAT_WHOLE_CHARS:
+                continue  # "好的", "ok": in any reply
+            if len(text) < REPEAT_PROSE_CHARS:
+                self.whole.add(text)
+            self.runs.update(r for r in _windows(text, REPEAT_RUN_CHARS) if _dense(r))
+            self.prose.update(_windows(text, REPEAT_PROSE_CHARS))
+
+    def __bool__(self) -> bool:
+        return bool(self.runs or self.prose or self.whole)
+
+    def found_in(self, reply: str) -> bool:
+        text = _normalised(reply)
+        for runs, size in ((self.runs, REPEAT_RUN_CHARS), (self.prose, REPEAT_PROSE_CHARS)):
+            if runs and any(run in runs for run in _windows(text, size)):
+                return True
+        return any(whole in text for whole in self.whole)
+
+
+def _windows(text: str, size: int) -> Iterator[str]:
+    return (text[i : i + size] for i in range(len(text) - size + 1))

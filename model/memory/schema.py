@@ -4,14 +4,15 @@
 has), so a database written by an older ATRI is upgraded in place.
 """
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
 # column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
 # version 5 no platform time on room lines, version 6 no first ids, version 7 no message ids
 # on room lines, version 8 no reset records, version 9 no index of request ids, version 10 no edit
 # times, version 11 no index of people's messages, version 12 no purge records, version 13
-# no index of room lines' message ids; databases written then are migrated in place.
+# no index of room lines' message ids, version 14 no index of her replies by time;
+# databases written then are migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -143,5 +144,12 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS room_lines_request ON room_lines (room, request_id)
         WHERE request_id != '';
+    """,
+    # Her replies by when they were stored: a recall or purge finds those since the words
+    # it forgets that may repeat them (`store._take_out_repeats`) without reading every
+    # message, under a write lock that holds back every other reply's write meanwhile.
+    # Her replies only: a query must say `role = 'assistant'` for SQLite to take it.
+    """
+    CREATE INDEX IF NOT EXISTS messages_replies ON messages (created_at) WHERE role = 'assistant';
     """,
 ]

@@ -67,7 +67,14 @@ from model.memory.export_format import (
     MemoryExport,
     ScopeExport,
 )
-from model.memory.purged import LeftOut, Purges, without_purged_lines, without_purged_scope
+from model.memory.purged import (
+    LeftOut,
+    Purges,
+    Repeats,
+    without_purged_lines,
+    without_purged_scope,
+    without_repeats,
+)
 from model.memory.records import (
     Conversation,
     Message,
@@ -170,6 +177,10 @@ SHARE_AGAIN_MARGIN_BYTES = 64 * 1024
 # How often a file held alone tries `_share_again` with no write: on a quiet bot no commit
 # comes, and `atri memory` would stay refused after its disk had space again.
 SHARE_AGAIN_EVERY_SECONDS = 30.0
+# A recalled or deleted message's repeats in her replies are looked for in the day after
+# it (`Memory.archive_repeats`): a room line is shown to her for at most `[room]
+# max_age_hours` (24 by default), and a quote of it is mostly made soon after.
+RECALLED_REPEATS_WITHIN_SECONDS = 24 * 3600.0
 # A purge is kept as just after the newest time stored, when that is later than now
 # (`_purge_time`): a line stored at exactly that time is still one the purge reached.
 PURGE_AFTER_NEWEST_SECONDS = 0.001
@@ -1140,20 +1151,149 @@ class Memory:
         return cur.rowcount
 
     async def _drop_summary_holding(
-        self, scope: str, request_id: str, archived: bool = False
+        self, scope: str, request_id: str, archived: bool = False, first_id: int | None = None
     ) -> None:
         """A live summary already folded the exchange being changed: deleted (not archived:
         what was taken back must go), so the summarizer writes it again from the
         messages still kept. `archived`: the archived summaries that may hold an archived
         message instead (an edit of one a reset hid, whose old text must go too); which
         of them folded it is not recorded, so each covering its id goes, one of a later
-        reset's conversation too. Part of the caller's transaction."""
+        reset's conversation too. `first_id`: the first message changed named by its id
+        instead (replies repeating forgotten words, `_take_out_repeats`, which may have no
+        request id). Part of the caller's transaction."""
         flag = int(archived)
+        params: tuple[Any, ...] = (first_id,)
+        first = "?"
+        if first_id is None:
+            first = f"(SELECT MIN(id) FROM messages WHERE +scope = ? AND {BY_REQUEST} AND +archived = ?)"
+            params = (scope, request_id, flag)
         await self._db.execute(
-            "DELETE FROM summaries WHERE scope = ? AND archived = ? AND covers_up_to >= ("
-            f"SELECT MIN(id) FROM messages WHERE +scope = ? AND {BY_REQUEST} AND +archived = ?)",
-            (scope, flag, scope, request_id, flag),
+            f"DELETE FROM summaries WHERE scope = ? AND archived = ? AND covers_up_to >= {first}",
+            (scope, flag, *params),
         )
+
+    async def archive_repeats(
+        self, platform: str, request_id: str, user_id: str, scopes: Sequence[str], room: str
+    ) -> int:
+        """A message recalled or deleted (its exchange in `scopes`, its line in `room`
+        archived already): her live replies on the platform since that repeat it
+        (`purged.Repeats`), in anyone's conversation (a reply to another member who asked what
+        was said), are archived as a reset would, so its words reach no later prompt of
+        theirs either. Replies archived.
+
+        The candidates are her live replies of the platform stored since the message,
+        read by their time (`messages_replies`): a recall follows its message closely (a
+        QQ member's within two minutes), so they are few; the delete of an old message (a
+        Discord moderator's, a bulk delete) reads those of the day after it alone
+        (`RECALLED_REPEATS_WITHIN_SECONDS`), not every reply since, each under the write
+        lock that holds back the other replies' writes."""
+        if not request_id:
+            return 0
+        # Every conversation of the platform may hold such a reply: reads there wait.
+        async with self._tx.writing(Touch(scope_prefixes=(f"{platform}:",))):
+            whose = " AND +user_id = ?" if user_id else ""
+            rows: list[Any] = []
+            for scope in scopes:
+                rows += await self._db.execute_fetchall(
+                    f"SELECT content, created_at FROM messages WHERE {BY_REQUEST}"
+                    f" AND +scope = ? AND role = 'user'{whose}",
+                    (request_id, scope, *([user_id] if user_id else [])),
+                )
+            if room:
+                rows += await self._db.execute_fetchall(
+                    "SELECT content, created_at FROM room_lines WHERE room = ?"
+                    f" AND request_id = ? AND request_id != ''{whose}",
+                    (room, request_id, *([user_id] if user_id else [])),
+                )
+            said = [(as_text(text), float(at)) for text, at in rows]
+            count = await self._take_out_repeats(
+                platform, said, delete=False, within=RECALLED_REPEATS_WITHIN_SECONDS
+            )
+            await self._tx.commit()
+        return count
+
+    async def _take_out_repeats(
+        self,
+        platform: str,
+        said: Sequence[tuple[str, float]],
+        delete: bool,
+        within: float | None = None,
+    ) -> int:
+        """Her replies on `platform` stored since the earliest of `said` ((text, created
+        at) of words being forgotten) that repeat one of them: archived (a recall, as a
+        reset hides them), or with `delete` (a purge of their author) deleted, archived
+        ones too, and each summary that folded one in dropped (`_drop_summary_holding`).
+        Her reply alone: the message it answered is the asker's own words, which the
+        forgotten person has no say over, and stays (unanswered). One read of the
+        candidates, however many texts: a purge of a person with 500 messages spread
+        over a database of 100,000 (50,000 of her replies since their first) took about
+        1 s here, most of it matching those replies.
+        `within`: only replies stored so long after the newest of `said` (a recall's).
+        Part of the caller's transaction. Replies taken out."""
+        repeats = Repeats(text for text, _ in said)
+        if not repeats:
+            return 0
+        since = min(float(at) for _, at in said)
+        bounds: tuple[float, ...] = (since,)
+        when = "created_at >= ?"
+        if within is not None:
+            when += " AND created_at < ?"
+            bounds += (max(float(at) for _, at in said) + within,)
+        live = "" if delete else " AND archived = 0"
+        # Through `messages_replies` (its WHERE says `role = 'assistant'`), those since
+        # alone; `+scope` keeps SQLite off `messages_scope`, which would walk every
+        # conversation of the platform.
+        rows = await self._db.execute_fetchall(
+            f"SELECT id, scope, content FROM messages WHERE role = 'assistant' AND {when}"
+            f" AND +scope >= ? AND +scope < ?{live}",
+            (*bounds, *key_range(f"{platform}:")),
+        )
+        found: dict[str, list[int]] = {}
+        for message_id, scope, content in rows:
+            if repeats.found_in(as_text(content)):
+                found.setdefault(as_text(scope), []).append(int(message_id))
+        change = "DELETE FROM messages" if delete else "UPDATE messages SET archived = 1"
+        for scope, ids in found.items():
+            self._take_back(scope)
+            await self._drop_summary_holding(scope, "", first_id=min(ids))
+            if delete:  # an archived summary may hold it too, and a purge leaves none
+                await self._drop_summary_holding(scope, "", archived=True, first_id=min(ids))
+            await self._db.executemany(f"{change} WHERE id = ?", [(i,) for i in ids])
+        return sum(len(ids) for ids in found.values())
+
+    async def _words_of(
+        self,
+        platform: str,
+        user_id: str,
+        room: str = "",
+        scope: str = "",
+        with_lines: bool = True,
+    ) -> list[tuple[str, float]]:
+        """(text, created at) of a person's words a purge of them deletes: their messages
+        (in the conversation `scope` alone; else in those of `room`, or of the whole
+        platform) and, `with_lines`, their room lines (in `room`, or every room of the
+        platform). Read inside the purge's transaction, before it deletes them."""
+        # Both through indexes (`messages_user`, `room_lines_user`): their own rows only.
+        rows = await self._db.execute_fetchall(
+            "SELECT content, created_at, scope FROM messages WHERE user_id = ? AND role = 'user'"
+            " AND scope >= ? AND scope < ?",
+            (user_id, *key_range(scope or room or f"{platform}:")),
+        )
+        said = [
+            (as_text(text), float(at))
+            for text, at, key in rows
+            # A key range of `qq:chan:7` holds `qq:chan:70`'s too.
+            if (key == scope if scope else not room or parse_scope(as_text(key))[2] == room)
+        ]
+        if with_lines:
+            in_room = " AND room = ?" if room else ""
+            lines = await self._db.execute_fetchall(
+                "SELECT content, created_at FROM room_lines WHERE platform = ? AND user_id = ?"
+                + in_room,
+                (platform, user_id, *([room] if room else [])),
+            )
+            said += [(as_text(text), float(at)) for text, at in lines]
+        return said
 
     async def archive_channels(
         self, platform: str, guild_id: str, channel_ids: Sequence[str], request_ids: Sequence[str]
@@ -1372,11 +1512,17 @@ class Memory:
         )
         async with self.changing(*touches):
             at = await self._purge_time()  # before what it reads is deleted
+            said = await self._words_of(platform, user_id, room) if user_id else []
             if user_id:
                 lines = await self.room.delete_user(platform, user_id, room)
             else:
                 lines = await self.room.delete_room(room) if room else 0
-            return await self._purge_conversations(scope, at), lines
+            messages = await self._purge_conversations(scope, at)
+            # Her replies to others that repeat their words (`_take_out_repeats`). Not in
+            # the touches: a read of another person's conversation does not wait for a
+            # purge of this one, and sees such a reply until the purge commits.
+            messages += await self._take_out_repeats(platform, said, delete=True)
+            return messages, lines
 
     async def _purge_conversations(self, scope: str, at: float) -> int:
         """`purge`'s messages and summaries, inside its one transaction (`changing`,
@@ -1448,7 +1594,10 @@ class Memory:
 
         A reply being written in the conversation meanwhile (from this process or another)
         is not stored (`_record_reset`), as after a reset: it may be one to them, made from
-        their words. One to another member then is sent but not remembered."""
+        their words. One to another member then is sent but not remembered. Her replies
+        to others that repeat their words are its callers' (`purge`, `purge_member`), which
+        take them out once for all they delete (`_take_out_repeats`): that read grows with
+        the platform's replies, this one with their exchanges only."""
         self._take_back(scope)
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             # Through indexes: reading the whole conversation here held every other
@@ -1474,12 +1623,15 @@ class Memory:
         deleted."""
         platform = parse_scope(scope)[0]
         async with self.changing(
-            Touch(scopes=frozenset([scope])), _lines_touch(platform, user_id, "")
+            Touch(scopes=frozenset([scope])),
+            _lines_touch(platform, user_id, ""),
         ):
             at = await self._purge_time()  # before what it reads is deleted
+            said = await self._words_of(platform, user_id, scope=scope, with_lines=True)
             lines = await self.room.delete_user(platform, user_id)
             await self.record_purge(f"{scope}:user:{user_id}", at)
-            return await self.purge_user_in(scope, user_id), lines
+            messages = await self.purge_user_in(scope, user_id)
+            return messages + await self._take_out_repeats(platform, said, delete=True), lines
 
     async def delete_older(self, before: float) -> Deleted:
         """Delete for good every message stored before `before` (epoch seconds), live or
@@ -1796,12 +1948,16 @@ class Memory:
         plan.known_purges = dict(stored_purges)
         if isinstance(export, MemoryBackup):
             await self._plan_backup(export, plan)
-        for part in scopes:
-            await self._plan_scope(without_purged_scope(part, purges, plan.left_out), plan)
+        parts = [without_purged_scope(part, purges, plan.left_out) for part in scopes]
         for theirs in shared:  # put back among the others' exchanges, by time
             part = ScopeExport.model_construct(scope=theirs.scope, messages=theirs.messages)
-            await self._plan_scope(without_purged_scope(part, purges, plan.left_out), plan, True)
-        await self._plan_lines(without_purged_lines(export.room_lines, purges, plan.left_out), plan)
+            parts.append(without_purged_scope(part, purges, plan.left_out))
+        lines = without_purged_lines(export.room_lines, purges, plan.left_out)
+        # Once all a purged person's words left out are known: her replies repeating them.
+        parts = without_repeats(parts, plan.left_out)
+        for i, part in enumerate(parts):
+            await self._plan_scope(part, plan, shared=i >= len(scopes))
+        await self._plan_lines(lines, plan)
         if isinstance(export, MemoryExport):
             plan.name = export.scope
             plan.member_conversations = len(scopes) - 1
@@ -1917,15 +2073,18 @@ class Memory:
                 if not plan.include_purged:  # a purge made since the import began
                     now = await self._db.execute_fetchall("SELECT scope, at FROM purges")
                     purges = Purges(_purged_since({r[0]: r[1] for r in now}, plan.known_purges))
-                for scope_part, shared in part.scopes:
+                lines = without_purged_lines(part.lines, purges, left_out)
+                kept = [without_purged_scope(p, purges, left_out) for p, _ in part.scopes]
+                # Her replies repeating the words of a person purged meanwhile, in this
+                # part (the purge took out those stored before; one in a later part than
+                # the words comes back: a purge during an import, rare).
+                kept = without_repeats(kept, left_out)
+                for scope_part, (_, shared) in zip(kept, part.scopes, strict=True):
                     before = counts.messages_added
-                    await self._import_scope(
-                        without_purged_scope(scope_part, purges, left_out), counts
-                    )
+                    await self._import_scope(scope_part, counts)
                     if shared:
                         counts.shared_added += counts.messages_added - before
                 if part.lines:
-                    lines = without_purged_lines(part.lines, purges, left_out)
                     added, skipped = await self.room.import_lines([x.model_dump() for x in lines])
                     counts.room_lines += added
                     counts.room_skipped += skipped

@@ -493,7 +493,7 @@ async def test_schema_5_room_lines_keep_their_order_through_the_migration(tmp_pa
     con.commit()
     con.close()
     async with await Memory.open(path) as memory:
-        assert await memory.schema_version() == SCHEMA_VERSION == 14
+        assert await memory.schema_version() == SCHEMA_VERSION == 15
         await memory.room.add("qq:chan:g1", "qq", "3", "", "第五句", RoomBounds(), now - 1)
         await memory.room.add("qq:chan:g1", "qq", "3", "", "第四句", RoomBounds(), now - 5)
         lines = await memory.room.all_lines("qq:chan:g1")
@@ -548,7 +548,7 @@ async def test_schema_7_room_lines_are_kept_and_lines_since_are_found_by_their_m
     con.close()
     room = "qq:chan:g1"
     async with await Memory.open(path) as memory:
-        assert await memory.schema_version() == SCHEMA_VERSION == 14
+        assert await memory.schema_version() == SCHEMA_VERSION == 15
         await memory.room.add(
             room, "qq", "1", "", "我的电话是 13800000000", RoomBounds(), now - 10, "qq-7"
         )
@@ -909,7 +909,7 @@ async def test_a_schema_8_file_gains_reset_records(tmp_path: Path) -> None:
     con.commit()
     con.close()
     async with await Memory.open(path) as memory:
-        assert await memory.schema_version() == SCHEMA_VERSION == 14
+        assert await memory.schema_version() == SCHEMA_VERSION == 15
         read = await memory.conversation("qq:user:1")
         assert [m.content for m in read.messages] == ["你好"] and read.reset_mark == 0
         await memory.reset("qq:user:1")
