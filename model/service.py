@@ -148,10 +148,10 @@ EDIT_GRACE_SECONDS = 30.0
 # a new one, since not every platform's ids stay unique for ever (a OneBot
 # implementation's 32-bit ids, its database wiped).
 COPY_WITHIN_SECONDS = 24 * 3600.0
-# A request whose deadline passed while the model still had its prompt, when that prompt
-# filled more than 1/LONG_PROMPT_SHARE of the context window, is logged with a hint: the
-# window the hint says to lower bounds the prompt, so it helps prompts that fill much of
-# it (a fixed count would mean a second's reading on a GPU and minutes on a small CPU).
+# A request whose deadline passed is logged with a hint (`_hint_at_a_missed_deadline`);
+# it names the window when the prompt filled more than 1/LONG_PROMPT_SHARE of it: the
+# window bounds the prompt, so lowering it helps prompts that fill much of it (a fixed
+# count would mean a second's reading on a GPU and minutes on a small CPU).
 LONG_PROMPT_SHARE = 4
 # A window this small is not the hint's to lower: every prompt fills a quarter of it.
 SMALL_WINDOW_TOKENS = 1024
@@ -857,7 +857,7 @@ class ChatService:
             why = str(exc) or f"no answer within {self.settings.worker.request_timeout_seconds:g} s"
             log.warning("busy reply for %s: %s", scope or "an anonymous client", why)
             if isinstance(exc, TimeoutError):
-                self._hint_at_long_prompt(in_flight.prompt_tokens)
+                self._hint_at_a_missed_deadline(in_flight.prompt_tokens)
             return Reply(text=self.lines.busy, scope=scope, status="busy")
         except PromptTooLong as exc:
             if request.system_prompt or notes or isinstance(exc, ReplySoFarTooLong):
@@ -885,26 +885,28 @@ class ChatService:
             log.exception("chat failed for %s", scope or "an anonymous client")
             return Reply(text=self.lines.error, scope=scope, status="error")
 
-    def _hint_at_long_prompt(self, prompt_tokens: int) -> None:
+    def _hint_at_a_missed_deadline(self, prompt_tokens: int) -> None:
         """Say (at most every LONG_PROMPT_TOLD_EVERY_S) which settings would let a request
-        be answered whose deadline passed while the model had its long prompt: every
-        retry of such a conversation would cost the whole deadline again. A window that
-        is small already is not named, and the reply's cap is where it is long beside
-        the prompt."""
+        be answered whose deadline passed: every retry of such a conversation would cost
+        the whole deadline again, and a first user on a small or busy machine saw only
+        her busy line and "no answer within 120 s". A long prompt (over a quarter of the
+        window) names the window, unless it is small already (and llamacpp, whose reading
+        stops at the deadline, says it itself with the rate it measured); the reply's cap
+        is named where it is long beside the prompt, or the prompt was short (writing the
+        reply was the wait)."""
         window = self.engine.context_window
         max_new = self.settings.generation.max_new_tokens
         now = time.monotonic()
+        long_prompt = prompt_tokens * LONG_PROMPT_SHARE > window
         if (
-            prompt_tokens * LONG_PROMPT_SHARE <= window
-            or self.engine.name in ENGINES_TELLING_UNREAD_PROMPTS
-            or now - self._long_prompt_told_at < LONG_PROMPT_TOLD_EVERY_S
-        ):
+            long_prompt and self.engine.name in ENGINES_TELLING_UNREAD_PROMPTS
+        ) or now - self._long_prompt_told_at < LONG_PROMPT_TOLD_EVERY_S:
             return
         self._long_prompt_told_at = now
         fixes = []
-        if window > SMALL_WINDOW_TOKENS:
+        if long_prompt and window > SMALL_WINDOW_TOKENS:
             fixes.append(f"lower [model] context_window (now {window}; prompts are fitted to it)")
-        if max_new >= prompt_tokens * LONG_REPLY_SHARE:
+        if not long_prompt or max_new >= prompt_tokens * LONG_REPLY_SHARE:
             fixes.append(
                 f"lower [generation] max_new_tokens (now {max_new}; writing the reply is "
                 "slower than reading the prompt)"

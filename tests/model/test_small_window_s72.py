@@ -115,6 +115,9 @@ class SlowEcho(EchoEngine):
         (512, 290, 24, False, False),
         (4000, 3000, 128, True, False),
         (8192, 2100, 1024, True, True),
+        # A short prompt on a small or busy machine (README's first run): the reply's cap.
+        (2048, 439, 256, False, True),
+        (2048, 439, 16, False, True),
     ],
 )
 async def test_the_timeout_hint_names_the_reply_cap_and_not_a_small_window(
@@ -134,7 +137,7 @@ async def test_the_timeout_hint_names_the_reply_cap_and_not_a_small_window(
     engine.context_window = window
     async with await ChatService.open(echo_settings, engine=engine) as service:
         with caplog.at_level(logging.WARNING, logger="model.service"):
-            service._hint_at_long_prompt(prompt)
+            service._hint_at_a_missed_deadline(prompt)
     (hint,) = warnings(caplog, HINT)
     assert ("lower [model] context_window" in hint) == names_window
     assert (f"lower [generation] max_new_tokens (now {max_new}" in hint) == names_reply
