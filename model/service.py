@@ -1419,14 +1419,15 @@ class ChatService:
             prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
             # Its room lines and its conversations: one transaction (`Memory.changing`).
             async with self.memory.changing_conversations(prefix):
+                at = await self.memory.purge_time()  # before its room lines go
                 heard = await self.memory.room.delete_room(prefix)
                 kind = self.settings.memory.scope
                 if kind == "user":  # memory is per user: no conversation belongs to the channel
-                    await self.memory.record_purge(prefix)  # a restore leaves its lines out
+                    await self.memory.record_purge(prefix, at)  # a restore leaves its lines out
                     return 0, heard
                 if kind == "user_in_channel":
-                    return await self.memory.purge_prefix(prefix + ":"), heard
-                messages, lines = await self.memory.purge(prefix)
+                    return await self.memory.purge_prefix(prefix + ":", at), heard
+                messages, lines = await self.memory.purge(prefix, at)
                 return messages, heard + lines
         key = self._scope_of(scope)
         if parse_scope(key)[1]:  # their own key: `Memory.purge` takes their room lines too

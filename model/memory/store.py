@@ -182,7 +182,7 @@ SHARE_AGAIN_EVERY_SECONDS = 30.0
 # max_age_hours` (24 by default), and a quote of it is mostly made soon after.
 RECALLED_REPEATS_WITHIN_SECONDS = 24 * 3600.0
 # A purge is kept as just after the newest time stored, when that is later than now
-# (`_purge_time`): a line stored at exactly that time is still one the purge reached.
+# (`purge_time`): a line stored at exactly that time is still one the purge reached.
 PURGE_AFTER_NEWEST_SECONDS = 0.001
 
 # Message ids looked up in one statement (`archive_channels`): SQLite before 3.32 takes
@@ -1424,10 +1424,11 @@ class Memory:
                 messages += await self.reset_prefix(f"{room}:")
         return messages, lines
 
-    async def purge_prefix(self, prefix: str) -> int:
+    async def purge_prefix(self, prefix: str, at: float | None = None) -> int:
         """Delete every scope whose key starts with `prefix` (all users of one channel), as
-        `purge` deletes one; room lines are the caller's."""
-        at = await self._purge_time()
+        `purge` deletes one; room lines are the caller's (who read `at`, `purge_time`,
+        before deleting them)."""
+        at = await self.purge_time() if at is None else at
         async with self._tx.writing(Touch(scope_prefixes=(prefix,))):
             cur = await self._db.execute(
                 "DELETE FROM messages WHERE scope >= ? AND scope < ?", key_range(prefix)
@@ -1490,7 +1491,7 @@ class Memory:
                 found.append(as_text(key))
         return sorted(found)
 
-    async def purge(self, scope: str) -> tuple[int, int]:
+    async def purge(self, scope: str, at: float | None = None) -> tuple[int, int]:
         """Delete everything stored for the scope, archived context included. A user's
         scope takes that user's room lines along (in its channel, for a member's key in
         one: `qq:chan:7:user:42`; else in every channel); a channel's scope, the
@@ -1502,7 +1503,9 @@ class Memory:
         shares (`[memory] scope = "channel"`; in its channel, or on its whole platform),
         as `purge_user_in` does: their words are in no conversation, prompt or summary
         after a purge of them, whichever scope they were said under. The members' own
-        conversations the key covers (`member_scopes_of`: `"user_in_channel"`) go along."""
+        conversations the key covers (`member_scopes_of`: `"user_in_channel"`) go along.
+        `at`: the purge's time (`purge_time`), read by a caller that deleted some of it
+        already (a channel's room lines)."""
         platform, user_id, room = parse_scope(scope)
         # One transaction (`changing`): a read of what it reaches, here or in another
         # process, never sees half a purge.
@@ -1511,7 +1514,8 @@ class Memory:
             _lines_touch(platform, user_id, room),
         )
         async with self.changing(*touches):
-            at = await self._purge_time()  # before what it reads is deleted
+            if at is None:
+                at = await self.purge_time()  # before what it reads is deleted
             said = await self._words_of(platform, user_id, room) if user_id else []
             if user_id:
                 lines = await self.room.delete_user(platform, user_id, room)
@@ -1541,7 +1545,7 @@ class Memory:
             for shared in await self._shared_scopes_of(platform, user_id, room):
                 messages += await self.purge_user_in(shared, user_id)
         elif room:
-            messages += await self.purge_prefix(f"{room}:")
+            messages += await self.purge_prefix(f"{room}:", at)
         return messages
 
     async def shared_conversations_of(self, scope: str) -> list[str]:
@@ -1626,7 +1630,7 @@ class Memory:
             Touch(scopes=frozenset([scope])),
             _lines_touch(platform, user_id, ""),
         ):
-            at = await self._purge_time()  # before what it reads is deleted
+            at = await self.purge_time()  # before what it reads is deleted
             said = await self._words_of(platform, user_id, scope=scope, with_lines=True)
             lines = await self.room.delete_user(platform, user_id)
             await self.record_purge(f"{scope}:user:{user_id}", at)
@@ -1697,18 +1701,18 @@ class Memory:
         return total
 
     async def record_purge(self, key: str, at: float | None = None) -> None:
-        """Keep that `key` was purged at `at` (`_purge_time` when None; no text), for
+        """Keep that `key` was purged at `at` (`purge_time` when None; no text), for
         good: an import of a file written before leaves out what the purge deleted
         (`purged`). Part of the caller's change (`changing`), else one of its own."""
         if at is None:
-            at = await self._purge_time()
+            at = await self.purge_time()
         async with self._tx.writing(Touch(scopes=frozenset([key]))):
             await self._db.execute(
                 "INSERT OR REPLACE INTO purges (scope, at) VALUES (?, ?)", (key, at)
             )
             await self._tx.commit()
 
-    async def _purge_time(self) -> float:
+    async def purge_time(self) -> float:
         """The time a purge is kept at: now, or just after the newest time stored, if
         that is later. An import compares what a file holds with it (`purged`), and both
         times come from this machine's clock: a purge made while the clock was behind,

@@ -14,8 +14,11 @@ from unittest import mock
 
 import pytest
 
+from atri.config import Settings
 from model.memory import Memory, parse_export
+from model.protocol import ChatRequest, ScopeRef
 from model.room import RoomBounds
+from model.service import ChatService
 
 DAY = 24 * 3600.0
 
@@ -74,3 +77,33 @@ async def test_a_restore_after_a_purge_leaves_the_purged_out_whatever_the_clock(
 
     assert texts == [] and lines == [], (texts, lines)
     assert result.counts.purged_messages == 3 and result.counts.purged_room_lines == 1
+
+
+@pytest.mark.parametrize("kind", ["user", "user_in_channel", "channel"])
+async def test_a_channels_purge_holds_with_the_clock_behind_under_every_scope(
+    echo_settings: Settings, kind: str
+) -> None:
+    """A channel's purge (the service's path, under each `[memory] scope`) read its time
+    again after deleting its room lines and messages (review s73): made with the clock
+    an hour behind, a restore brought the channel back."""
+    echo_settings.memory.scope = kind  # type: ignore[assignment]
+    now = time.time()
+    async with await ChatService.open(echo_settings) as service:
+        for text in ("a line of the group", "亚托莉 my phone is 555"):
+            said = ChatRequest(
+                platform="qq",
+                user_id="42",
+                text=text,
+                channel_id="9",
+                addressed=text.startswith("亚托莉"),
+            )
+            await service.chat(said)
+        backup = await backup_of(service.memory)
+        with mock.patch("time.time", return_value=now - 3600):
+            await service.purge(ScopeRef(platform="qq", channel_id="9"))
+        await service.memory.import_export(backup)  # type: ignore[arg-type]
+        lines = await service.memory.room.all_lines("qq:chan:9")
+        scopes = [row["scope"] for row in await service.memory.scopes()]
+        group = [s for s in scopes if s.startswith("qq:chan:9")]
+        kept = [m.content for s in group for m in await service.memory.all_messages(s)]
+    assert lines == [] and kept == [], (lines, kept)
