@@ -324,10 +324,14 @@ CLIENT_NOTES_HEADINGS = {
 
 
 # A line stating which model the client calls ("Current model: atri" in NextChat's injected
-# prompt, "Model: …", "model name: …"): with the model named after her, as the README has
-# users do, it named her, and NextChat's "You are ChatGPT…" replaced her persona.
+# prompt, "Model: …", "model name: …", "当前模型：…"): with the model named after her, as
+# the README has users do, it named her, and NextChat's "You are ChatGPT…" replaced her
+# persona. The whole line is the statement: at most two words before "model", one name
+# after the colon; a sentence that says "model:" ("Never say you are an AI language
+# model: stay in character, ATRI.") still names her.
 MODEL_NAME_LINE = re.compile(
-    r"^[^:：\n]*?(?<![A-Za-z])(?:model|模型|モデル)(?:[ _-]?(?:name|id))?[^\S\n]*[:：].*$",
+    r"^[^\S\n]*(?:\w+[^\S\n]*){0,2}?(?<![A-Za-z])(?:model|模型|モデル)(?:[ _-]?(?:name|id))?"
+    r"[^\S\n]*[:：][^\S\n]*[^\s:：]{1,80}[^\S\n]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 

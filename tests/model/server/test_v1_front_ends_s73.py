@@ -58,6 +58,10 @@ NAMING_HER = (
     "You are ATRI.",
     f"{CARD}\nModel: atri",  # a card naming her keeps doing so
     "Supermodel: ATRI",  # not a model's name
+    # Sentences that say "model:" are no statement of the model's name (review s73).
+    "Roleplay as ATRI. Never say you are an AI language model: stay in character.",
+    "你是亚托莉，不要说自己是语言模型：你就是你。",
+    "Model: ATRI is the robot girl you play",
 )
 
 
