@@ -135,7 +135,8 @@ def as_console_command(typed: str, command: str) -> str:
     if len(words) == 1:
         # A command name the console has too (`command_name = "quit"`) stays the
         # console's own: /quit must still leave.
-        return typed if words[0] in COMMANDS else "/help"
+        own = f"/{folded(command)}"  # `/QUIT` leaves as `/quit` does
+        return own if own in COMMANDS else "/help"
     return "/" + " ".join([action_of(words[1]), *words[2:]])
 
 

@@ -94,6 +94,9 @@ PLATFORM = "qq"
 REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
 
 log = logging.getLogger(__name__)
+# Longer than this, a message is no reset keyword, however spaced and after whichever of
+# her names (each a few characters): not folded (NFKC) whole at every group message.
+MAX_RESET_KEYWORD_MESSAGE_CHARS = 200
 
 
 def _serving() -> bool:
@@ -366,7 +369,10 @@ async def _reset_keyword(event: MessageEvent) -> bool:
     worker after it loads."""
     if _said_to_someone_else(event):
         return False
-    said = _said_alone(event.get_plaintext())
+    plain = event.get_plaintext()
+    if len(plain) > MAX_RESET_KEYWORD_MESSAGE_CHARS:  # run at every group message: no long one
+        return False
+    said = _said_alone(plain)
     keywords = {_said_alone(ZH.qq_reset_keyword), _said_alone(lines().qq_reset_keyword)}
     names = {_said_alone(name) for name in get_driver().config.nickname} - {""}
     return bool(said) and (
