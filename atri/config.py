@@ -337,14 +337,15 @@ class Section(BaseModel):
 DEFAULT_CACHE_DIR = "~/.cache/atri"
 
 
-def _a_folder_named(default: str) -> Callable[[str], str]:
+def _names_a(kind: str, default: str) -> Callable[[str], str]:
     """Refuses "": it was the config's own folder, which the offline model's files
-    (`cache_dir`, 500 MB) or the adapter versions (`adapters_dir`, ~38 MB each) filled."""
+    (`cache_dir`, 500 MB) or the adapter versions (`adapters_dir`, ~38 MB each) filled,
+    and which no database (`[memory] path`, a file) can be. `kind`: "folder" or "file"."""
 
     def check(value: str) -> str:
         if not value.strip():
             raise ValueError(
-                "must name a folder, not be empty (the config's own folder): delete the line "
+                f"must name a {kind}, not be empty (the config's own folder): delete the line "
                 f"for the default, {default}"
             )
         return value
@@ -359,14 +360,14 @@ class ModelSettings(Section):
     base: PathSetting = OFFLINE_DEFAULT_BASE
     adapter: PathSetting = ""
     engine: Literal["local", "llamacpp", "echo", "openai"] = "local"
-    cache_dir: Annotated[PathSetting, AfterValidator(_a_folder_named(DEFAULT_CACHE_DIR))] = (
+    cache_dir: Annotated[PathSetting, AfterValidator(_names_a("folder", DEFAULT_CACHE_DIR))] = (
         DEFAULT_CACHE_DIR
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    adapters_dir: Annotated[PathSetting, AfterValidator(_a_folder_named(DEFAULT_ADAPTERS_DIR))] = (
-        DEFAULT_ADAPTERS_DIR
-    )
+    adapters_dir: Annotated[
+        PathSetting, AfterValidator(_names_a("folder", DEFAULT_ADAPTERS_DIR))
+    ] = DEFAULT_ADAPTERS_DIR
     context_window: int = Field(default=0, ge=0)
     prefix_cache: bool = True
     trust_remote_code: bool = False
@@ -492,8 +493,13 @@ class PersonaSettings(Section):
     training_prompt: PromptTemplate = DEFAULT_TRAINING_PROMPT
 
 
+DEFAULT_MEMORY_PATH = "data/atri.sqlite3"
+
+
 class MemorySettings(Section):
-    path: FilePathSetting = "data/atri.sqlite3"
+    path: Annotated[FilePathSetting, AfterValidator(_names_a("file", DEFAULT_MEMORY_PATH))] = (
+        DEFAULT_MEMORY_PATH
+    )
     scope: Literal["user", "user_in_channel", "channel"] = "user"
     max_history_tokens: PositiveInt = 1024
     max_history_messages: int = Field(default=40, gt=0, le=MAX_READ_PER_REPLY)
@@ -1474,7 +1480,7 @@ def _toml_error(text: str, exc: tomllib.TOMLDecodeError) -> str:
         loc = [part for part in f"{section}.{key_name}".split(".") if part]
         if (secret := _secret_in_file(loc)) is not None:
             return f"{said}; line {at}{named} {secret}"
-    hint = _line_hint(line.strip())
+    hint = _comment_after_a_value(line, said) or _line_hint(line.strip())
     if hint is None:
         return said
     return f"{said}; line {at}{named}: {without_credentials(hint)}"
@@ -1499,6 +1505,18 @@ def _array_key_above(lines: list[str], at: int) -> str | None:
         if key is not None:
             return key[1] if depth > 0 else None
     return None
+
+
+def _comment_after_a_value(line: str, said: str) -> str | None:
+    """The hint for `top_k = 50 // more`: the parser read the value and stopped at the
+    `//` (a `//` inside a string it read whole, so that one is never taken for this)."""
+    column = re.search(r"at line \d+, column (\d+)", said)
+    if column is None:
+        return None
+    before, after = line[: int(column[1]) - 1], line[int(column[1]) - 1 :]
+    if not before.strip() or not after.startswith("//"):
+        return None  # a `//` line of its own gets `_line_hint`'s
+    return f"comments start with # in TOML, like {before.strip()} #{after[2:]}"
 
 
 def _line_hint(line: str) -> str | None:
@@ -1640,5 +1658,44 @@ def settings_from_dict(
     if root is not None:
         settings.root = root
         settings.config_file = source
+    for problem in (_memory_path_problem(settings), _reply_room_problem(settings)):
+        if problem is not None:
+            raise ConfigError(f"{source}: {problem}")
     settings.notices = notices
     return settings
+
+
+def _memory_path_problem(settings: Settings) -> str | None:
+    """`[memory] path = "data"`, written as `adapters_dir = "adapters"` is, made a
+    database file named `data`, where `atri prep` then found no folder for its dataset. A
+    path that names nothing yet and has no suffix (.sqlite3, .db) is taken for a folder;
+    an existing file without one is someone's database, and is read."""
+    value = settings.memory.path
+    if Path(value).suffix or settings.path(value).exists():
+        return None
+    return (
+        f"[memory] path = {_toml_repr(value)} names no file yet and has no suffix such as "
+        ".sqlite3, so it would be made as a database file of that name, not a folder: for "
+        f"a database in that folder write path = {_toml_repr(value + '/atri.sqlite3')}"
+    )
+
+
+def _reply_room_problem(settings: Settings) -> str | None:
+    """A reply that takes the whole context window leaves no room for any prompt: `atri
+    chat` stopped at the first message, but `serve` and `worker` ran on and answered
+    every message with her error line. Known here only where the config sets the window:
+    a 0 is the model's own, read when it loads, and the echo engine keeps its own."""
+    window, max_new = settings.model.context_window, settings.generation.max_new_tokens
+    if not window or settings.model.engine == "echo":
+        return None
+    # Here, not at the top: the config module stays below the model's (and quick to import).
+    from model.character.prompt import PROMPT_LEAST_TOKENS
+
+    if max_new + PROMPT_LEAST_TOKENS <= window:
+        return None
+    return (
+        f"[generation] max_new_tokens = {max_new} leaves no room for a prompt in [model] "
+        f"context_window = {window}, as the prompt and the reply share the window and a "
+        f"prompt takes at least {PROMPT_LEAST_TOKENS} tokens: lower max_new_tokens, like "
+        f"{max(1, window // 4)}, or raise context_window where the model takes more"
+    )

@@ -21,6 +21,10 @@ ChatMessages = list[dict[str, str]]
 TEMPLATE_OVERHEAD_TOKENS = 8
 # The least of a new message that must fit beside the system prompt and the reply.
 MIN_MESSAGE_TOKENS = 16
+# The least a prompt takes of the window beside the reply: the system turn's and the new
+# message's template marks and the least of the message (before the character prompt's
+# own tokens). A config whose reply leaves less is refused as it loads (`atri.config`).
+PROMPT_LEAST_TOKENS = 2 * TEMPLATE_OVERHEAD_TOKENS + MIN_MESSAGE_TOKENS
 # Room for the new message and all history under which the start warns: about 100
 # English words or Chinese characters, so a paragraph of a message is cut and no
 # earlier exchange fits beside an ordinary one. A share of the window would warn about
