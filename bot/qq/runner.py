@@ -126,9 +126,13 @@ def nonebot_options(
         # the plain ones from the environment and a .env before what it is given: an
         # empty `ONEBOT_ACCESS_TOKEN=` there let every client in, ATRI's token set or not
         # (and `ONEBOT_SECRET` opened the POST door). Each is given under both names;
-        # ATRI connects no forward WebSocket.
-        "onebot_access_token": access_token,
-        "onebot_v11_access_token": access_token,
+        # ATRI connects no forward WebSocket. Without ATRI's token, NoneBot's own
+        # `ONEBOT_ACCESS_TOKEN` is still the token, as it was (NoneBot's guides name it).
+        **(
+            {"onebot_access_token": access_token, "onebot_v11_access_token": access_token}
+            if access_token is not None
+            else {}
+        ),
         "onebot_secret": secret,
         "onebot_v11_secret": secret,
         "onebot_v11_ws_urls": set(),

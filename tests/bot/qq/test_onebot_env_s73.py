@@ -68,3 +68,27 @@ def test_atris_own_token_and_secret_are_what_the_adapter_reads(
     assert read["token"] == "ours"
     assert read["secret"] not in (None, "", "known") and len(read["secret"]) == 64
     assert read["ws_urls"] == []  # no forward connection to a client of theirs
+
+
+@pytest.mark.parametrize("in_dotenv", [False, True], ids=["environment", "dotenv"])
+def test_without_atris_token_nonebots_own_is_still_the_token(
+    tmp_path: Path, in_dotenv: bool
+) -> None:
+    """As before session 73 (the replay found the fix had let everyone in): NoneBot's and
+    NapCat's guides name `ONEBOT_ACCESS_TOKEN`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ATRI_", "ONEBOT"))}
+    env |= {"PYTHONPATH": str(REPO)}
+    if in_dotenv:
+        (tmp_path / ".env").write_text("ONEBOT_ACCESS_TOKEN=theirs\n", encoding="utf-8")
+    else:
+        env |= {"ONEBOT_ACCESS_TOKEN": "theirs"}
+    done = subprocess.run(
+        [sys.executable, "-c", READ_AS_THE_ADAPTER],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["token"] == "theirs"
