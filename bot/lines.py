@@ -63,6 +63,8 @@ class BotLines:
     # before ({how}: the confirming command) and said after. {place}: the platform.
     forget_ask: str  # {place} {how}
     forget_done: str  # {place} {count}
+    # `/atri forget @someone`: forget is always the asker's own (it purged the asker).
+    forget_own_only: str
     user_reset_done: str  # {count}
     channel_reset_done: str  # {count}
     mode_off: str
@@ -378,6 +380,8 @@ ZH = BotLines(
     "删除后无法恢复。确定的话，请用 {{how}}。",
     forget_done="已永久删除{name}在 {{place}} 上保存的关于你的一切（{{count}} 条，"
     "包括{name}的回复和旁听到的发言），以及包含它们的摘要。",
+    forget_own_only="/{command} forget 只能删除你自己的记忆，不能指定别人；什么也没有删除。"
+    "要重置别人的对话，请管理员用 /{command} reset @某人。",
     user_reset_done="已重置该用户的对话记忆（{{count}} 条）。",
     channel_reset_done="已重置这里的对话记忆（{{count}} 条）。",
     mode_off="好的，{name}在这里先不说话了。管理员可以随时叫我回来。",
@@ -555,6 +559,9 @@ EN = BotLines(
     "{{how}}.",
     forget_done="Deleted for good: everything {name} kept of you on {{place}} ({{count}} "
     "messages, {name}'s replies and overheard lines included), and the summaries holding it.",
+    forget_own_only="/{command} forget deletes only your own memory and names no one else; "
+    "nothing was deleted. To reset someone's conversation, an admin uses /{command} reset "
+    "@someone.",
     user_reset_done="Reset that member's conversation ({{count}} messages).",
     channel_reset_done="Reset the conversation here ({{count}} messages).",
     mode_off="OK, {name} will stay quiet here. An admin can call me back any time.",
@@ -742,6 +749,8 @@ JA = BotLines(
     "{name}が耳にしたあなたの発言（保管済みのものも）。元には戻せないよ。よければ {{how}} を使ってね。",
     forget_done="{name}が {{place}} で保存していたあなたのすべてを完全に削除したよ（{{count}} 件、"
     "{name}の返事と耳にした発言を含む）。それを含む要約も消したよ。",
+    forget_own_only="/{command} forget で消せるのはあなた自身の記憶だけで、ほかの人は指定できないよ。"
+    "何も消していないよ。ほかの人の会話をリセットするなら、管理者が /{command} reset @誰か を使ってね。",
     user_reset_done="そのメンバーの会話をリセットしました（{{count}} 件）。",
     channel_reset_done="ここの会話をリセットしました（{{count}} 件）。",
     mode_off="わかった、{name}はここでは静かにしてるね。管理者はいつでも呼び戻せるよ。",

@@ -660,9 +660,11 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
 async def _forget(bot: Bot, event: MessageEvent, args: Message, words: list[str]) -> CommandResult:
     """`/atri forget` tells what it deletes; `/atri forget confirm` deletes it: the
     asker's own, always. One that names someone (`/atri forget confirm @小明`, as a reset
-    of them is asked) gets the usage text: it purged the asker, who meant someone else."""
+    of them is asked) is refused, saying so: it purged the asker, who meant someone else."""
     others = [seg for seg in args if seg.type == "at" and str(seg.data.get("qq")) != bot.self_id]
-    if others or len(words) > 1 or (words and not commands.confirms_forget(words[0])):
+    if others:
+        return CommandResult(lines().forget_own_only, ok=False)
+    if len(words) > 1 or (words and not commands.confirms_forget(words[0])):
         return _usage()
     actor = await _actor(bot, event, ADMINS)
     return await commands.forget_self(current_worker(), actor, confirmed=bool(words))

@@ -1,6 +1,6 @@
 """Session 73 (privacy): `/atri forget confirm @小明` ignored the @ and purged the asker's
 own memory for good, without a word (one member lost 14 messages). Forget is always the
-asker's own: naming someone gets the usage text, and nothing is deleted."""
+asker's own: naming someone is refused in a line saying so, and nothing is deleted."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ async def test_forget_naming_someone_deletes_nothing(
     async with app.test_matcher(plugin.atri_command) as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         ctx.receive_event(bot, event)
-        expect_reply(ctx, event, lines().qq_usage.format(name="亚托莉", command="atri"))
+        expect_reply(ctx, event, lines().forget_own_only)
     assert await remembered(echo_service, "4002") == 2
     assert await remembered(echo_service, "4000") == 2
 
