@@ -27,6 +27,7 @@ from nonebot.adapters.onebot.v11 import (
     FriendRecallNoticeEvent,
     GroupAdminNoticeEvent,
     GroupBanNoticeEvent,
+    GroupDecreaseNoticeEvent,
     GroupMessageEvent,
     GroupRecallNoticeEvent,
     Message,
@@ -86,6 +87,7 @@ from model.protocol import (
     MemoryUnavailable,
     MessageRef,
     ReplyCut,
+    ScopeRef,
     first_visible_name,
 )
 
@@ -1054,6 +1056,32 @@ async def _on_recall(event: GroupRecallNoticeEvent | FriendRecallNoticeEvent) ->
         pass  # the worker logged its database failing, once a while
     except Exception:
         log.exception("QQ: could not forget recalled message %s", event.message_id)
+
+
+member_left = on_notice(priority=10, block=False)
+
+
+@member_left.handle()
+async def _on_member_left(event: GroupDecreaseNoticeEvent) -> None:
+    """A member left the group or was removed (退群, 被踢): what they said there is
+    archived as an admin's reset of them there does (`here_only`): their room lines, so
+    the group's later prompts no longer quote someone no longer in it (for up to `[room]
+    max_age_hours`), and under `user_in_channel` their conversation there. What they said
+    to her elsewhere stays. Her own leaving (`kick_me`) archives nothing."""
+    if str(event.user_id) == str(event.self_id):
+        return
+    scope = ScopeRef(
+        platform=PLATFORM,
+        user_id=str(event.user_id),
+        channel_id=str(event.group_id),
+        here_only=True,
+    )
+    try:
+        await current_worker().reset(scope)
+    except MemoryUnavailable:
+        pass  # the worker logged its database failing, once a while
+    except Exception:
+        log.exception("QQ: could not archive what %s said in a group they left", event.user_id)
 
 
 ban = on_notice(priority=10, block=False)
