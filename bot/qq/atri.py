@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from nonebot import (
@@ -1025,14 +1026,21 @@ async def _unsay(account: str, message_id: str) -> None:
     """A part of her reply recalled (by a group admin): memory keeps only the parts
     still there, and with none left the exchange is archived, as a reset would."""
     cut = reply_sender.posted_parts.recalled(account, message_id)
-    if cut is None:
-        return
+    if cut is not None:
+        await _told_to_forget(
+            current_worker().cut_reply(cut), f"ATRI's recalled message {message_id}"
+        )
+
+
+async def _told_to_forget(change: Awaitable[int], what: str) -> None:
+    """A platform's notice passed on to the worker (a recall, a member gone): a failure
+    is a log line, never the notice handler's error."""
     try:
-        await current_worker().cut_reply(cut)
+        await change
     except MemoryUnavailable:
         pass  # the worker logged its database failing, once a while
     except Exception:
-        log.exception("QQ: could not forget ATRI's recalled message %s", message_id)
+        log.exception("QQ: could not forget %s", what)
 
 
 @recall.handle()
@@ -1050,12 +1058,9 @@ async def _on_recall(event: GroupRecallNoticeEvent | FriendRecallNoticeEvent) ->
         channel_id=channel,
         request_id=f"qq-{event.message_id}",
     )
-    try:
-        await current_worker().forget_message(ref)
-    except MemoryUnavailable:
-        pass  # the worker logged its database failing, once a while
-    except Exception:
-        log.exception("QQ: could not forget recalled message %s", event.message_id)
+    await _told_to_forget(
+        current_worker().forget_message(ref), f"recalled message {event.message_id}"
+    )
 
 
 member_left = on_notice(priority=10, block=False)
@@ -1076,12 +1081,9 @@ async def _on_member_left(event: GroupDecreaseNoticeEvent) -> None:
         channel_id=str(event.group_id),
         here_only=True,
     )
-    try:
-        await current_worker().reset(scope)
-    except MemoryUnavailable:
-        pass  # the worker logged its database failing, once a while
-    except Exception:
-        log.exception("QQ: could not archive what %s said in a group they left", event.user_id)
+    await _told_to_forget(
+        current_worker().reset(scope), f"what {event.user_id} said in a group they left"
+    )
 
 
 ban = on_notice(priority=10, block=False)

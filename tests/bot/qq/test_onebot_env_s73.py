@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,21 @@ read = adapter.onebot_config
 print(json.dumps({"token": read.onebot_access_token, "secret": read.onebot_secret,
                   "ws_urls": sorted(map(str, read.onebot_ws_urls))}))
 """
+
+
+def read_by_the_adapter(folder: Path, env: dict[str, str]) -> dict[str, Any]:
+    """`READ_AS_THE_ADAPTER` run in `folder` (where a .env may be) with `env`."""
+    done = subprocess.run(
+        [sys.executable, "-c", READ_AS_THE_ADAPTER],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    read: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return read
 
 
 @pytest.mark.parametrize(
@@ -55,16 +71,7 @@ def test_atris_own_token_and_secret_are_what_the_adapter_reads(
         )
     else:
         env |= nonebots
-    done = subprocess.run(
-        [sys.executable, "-c", READ_AS_THE_ADAPTER],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    read = json.loads(done.stdout.strip().splitlines()[-1])
+    read = read_by_the_adapter(tmp_path, env)
     assert read["token"] == "ours"
     assert read["secret"] not in (None, "", "known") and len(read["secret"]) == 64
     assert read["ws_urls"] == []  # no forward connection to a client of theirs
@@ -82,13 +89,4 @@ def test_without_atris_token_nonebots_own_is_still_the_token(
         (tmp_path / ".env").write_text("ONEBOT_ACCESS_TOKEN=theirs\n", encoding="utf-8")
     else:
         env |= {"ONEBOT_ACCESS_TOKEN": "theirs"}
-    done = subprocess.run(
-        [sys.executable, "-c", READ_AS_THE_ADAPTER],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1])["token"] == "theirs"
+    assert read_by_the_adapter(tmp_path, env)["token"] == "theirs"
