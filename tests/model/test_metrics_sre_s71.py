@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from typing import Any
 
 import httpx
@@ -150,6 +151,11 @@ async def test_a_row_cut_by_its_deadline_counts_what_it_generated(
     # 4 s: the prompt is read in time on a loaded machine too (2 s was not, at times).
     tiny_settings.worker.request_timeout_seconds = 4.0
     async with await ChatService.open(tiny_settings) as service:
+        # Each step 20 ms at least: the reply is capped by the tiny model's window (some
+        # hundreds of tokens), which an idle fast machine wrote within the 4 s (s73 CI).
+        service.engine.model.register_forward_pre_hook(  # type: ignore[attr-defined]
+            lambda *_: time.sleep(0.02)
+        )
         reply = await service.chat(ChatRequest(platform="p", user_id="u1", text="hello"))
         assert reply.status == "busy"
         stats = service.engine.stats
