@@ -1187,30 +1187,40 @@ class Memory:
         Discord moderator's, a bulk delete) reads those of the day after it alone
         (`RECALLED_REPEATS_WITHIN_SECONDS`), not every reply since, each under the write
         lock that holds back the other replies' writes."""
-        if not request_id:
-            return 0
+        said = await self._words_recalled(request_id, user_id, scopes, room)
+        if not Repeats(text for text, _ in said):
+            return 0  # never stored (a Discord delete of an unknown message), or too short
         # Every conversation of the platform may hold such a reply: reads there wait.
         async with self._tx.writing(Touch(scope_prefixes=(f"{platform}:",))):
-            whose = " AND +user_id = ?" if user_id else ""
-            rows: list[Any] = []
-            for scope in scopes:
-                rows += await self._db.execute_fetchall(
-                    f"SELECT content, created_at FROM messages WHERE {BY_REQUEST}"
-                    f" AND +scope = ? AND role = 'user'{whose}",
-                    (request_id, scope, *([user_id] if user_id else [])),
-                )
-            if room:
-                rows += await self._db.execute_fetchall(
-                    "SELECT content, created_at FROM room_lines WHERE room = ?"
-                    f" AND request_id = ? AND request_id != ''{whose}",
-                    (room, request_id, *([user_id] if user_id else [])),
-                )
-            said = [(as_text(text), float(at)) for text, at in rows]
             count = await self._take_out_repeats(
                 platform, said, delete=False, within=RECALLED_REPEATS_WITHIN_SECONDS
             )
             await self._tx.commit()
         return count
+
+    async def _words_recalled(
+        self, request_id: str, user_id: str, scopes: Sequence[str], room: str
+    ) -> list[tuple[str, float]]:
+        """(text, created at) of the recalled message as stored in `scopes` and `room`,
+        from the last commit (its archive is committed already), outside any write: most
+        deletes name a message never stored, and they take no write lock then."""
+        if not request_id:
+            return []
+        whose = " AND +user_id = ?" if user_id else ""
+        rows: list[Any] = []
+        for scope in scopes:
+            rows += await self._tx.fetch(
+                f"SELECT content, created_at FROM messages WHERE {BY_REQUEST}"
+                f" AND +scope = ? AND role = 'user'{whose}",
+                (request_id, scope, *([user_id] if user_id else [])),
+            )
+        if room:
+            rows += await self._tx.fetch(
+                "SELECT content, created_at FROM room_lines WHERE room = ?"
+                f" AND request_id = ? AND request_id != ''{whose}",
+                (room, request_id, *([user_id] if user_id else [])),
+            )
+        return [(as_text(text), float(at)) for text, at in rows]
 
     async def _take_out_repeats(
         self,

@@ -10,9 +10,13 @@ prompt's last turn: the room lines leading it, or the quoted words).
 from __future__ import annotations
 
 import time
+from typing import Any
 from unittest import mock
 
+import pytest
+
 from atri.config import Settings
+from model.grouping import Touch
 from model.memory.purged import Repeats
 from model.protocol import ChatRequest, MessageRef, ScopeRef
 from model.service import ChatService
@@ -142,3 +146,27 @@ async def test_a_recall_looks_for_repeats_in_the_day_after_its_message_alone(
         assert await service.forget_message(recall) == 1  # the line alone
         history = await service.memory.history("qq:user:2")
         assert any(PHONE in m.content for m in history if m.role == "assistant")
+
+
+async def test_the_delete_of_a_message_never_stored_holds_back_no_conversation(
+    echo_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Most deletes a Discord bot sees are of messages it never stored (chatter in
+    channels she does not read): they find no words to look for in her replies, and take
+    no write over the whole platform, which every read of its conversations waits for."""
+    async with await ChatService.open(echo_settings) as service:
+        await _y_repeats_x(service)
+        touched: list[Touch] = []
+        touching = service.memory._tx.inflight.touching
+
+        def recorded(touch: Touch) -> Any:
+            touched.append(touch)
+            return touching(touch)
+
+        monkeypatch.setattr(service.memory._tx.inflight, "touching", recorded)
+        unknown = MessageRef(platform="qq", user_id="1", channel_id="g1", request_id="qq-404")
+        assert await service.forget_message(unknown) == 0
+        assert not [t for t in touched if t.scope_prefixes == ("qq:",)]
+        known = MessageRef(platform="qq", user_id="1", channel_id="g1", request_id="qq-1")
+        assert await service.forget_message(known) == 2  # the line and her reply, as before
+        assert [t for t in touched if t.scope_prefixes == ("qq:",)]
