@@ -15,6 +15,7 @@ import pytest
 
 from atri import cli
 from atri.config import Secrets, Settings
+from model.character.persona import CannedLines
 from model.engines.echo import EchoEngine
 from model.server.app import bind_socket, create_app, serving
 from model.server.openai_api import Speakers, client_notes_heading
@@ -222,45 +223,45 @@ async def test_rate_limited_is_a_429_with_retry_after_streamed_or_not(
     assert [(c["status"], c["text"]) for c in chats][1] == ("rate_limited", busy)
 
 
+async def plain_and_streamed(
+    settings: Settings, secrets: Secrets, engine: EchoEngine
+) -> tuple[list[httpx.Response], CannedLines]:
+    """A front end's first request, plain and streamed, and her lines (`service.lines`)."""
+    async with (
+        await ChatService.open(settings, engine=engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        httpx.AsyncClient(base_url=f"{url}/v1", timeout=10) as http,
+    ):
+        answers = [
+            await http.post("/chat/completions", json={"messages": [WHO], "stream": stream})
+            for stream in (False, True)
+        ]
+        return answers, service.lines
+
+
 async def test_busy_is_a_503_with_retry_after_streamed_or_not(
     echo_settings: Settings, secrets: Secrets
 ) -> None:
     echo_settings.worker.request_timeout_seconds = 0.3
-    hi = [{"role": "user", "content": "hi"}]
-    async with (
-        await ChatService.open(echo_settings, engine=Stuck()) as service,
-        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
-        httpx.AsyncClient(base_url=f"{url}/v1", timeout=10) as http,
-    ):
-        plain = await http.post("/chat/completions", json={"messages": hi})
-        streamed = await http.post("/chat/completions", json={"messages": hi, "stream": True})
-        busy = service.lines.busy
-    for refused in (plain, streamed):
+    answers, lines = await plain_and_streamed(echo_settings, secrets, Stuck())
+    for refused in answers:
         assert refused.status_code == 503
         assert refused.headers["X-ATRI-Status"] == "busy"
         assert int(refused.headers["Retry-After"]) > 0
         # A reply past the deadline would cost it again: the SDKs do not retry on their own.
         assert refused.headers["x-should-retry"] == "false"
         error = openai_error(refused)
-        assert error["type"] == "server_error" and busy not in error["message"]
+        assert error["type"] == "server_error" and lines.busy not in error["message"]
 
 
 async def test_her_error_line_is_a_500_the_sdks_may_retry(
     echo_settings: Settings, secrets: Secrets
 ) -> None:
     """Unlike a character prompt that does not fit (no retry cures it), a failure may pass."""
-    hi = [{"role": "user", "content": "hi"}]
-    async with (
-        await ChatService.open(echo_settings, engine=Failing()) as service,
-        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
-        httpx.AsyncClient(base_url=f"{url}/v1", timeout=10) as http,
-    ):
-        plain = await http.post("/chat/completions", json={"messages": hi})
-        streamed = await http.post("/chat/completions", json={"messages": hi, "stream": True})
-        said = service.lines.error
-    for failed in (plain, streamed):
+    answers, lines = await plain_and_streamed(echo_settings, secrets, Failing())
+    for failed in answers:
         assert failed.status_code == 500
         assert failed.headers["X-ATRI-Status"] == "error"
         assert "x-should-retry" not in failed.headers
         error = openai_error(failed)
-        assert error["type"] == "server_error" and said not in error["message"]
+        assert error["type"] == "server_error" and lines.error not in error["message"]
