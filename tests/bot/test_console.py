@@ -48,7 +48,7 @@ def run_chat(
         [sys.executable, "-m", "atri", "--config", str(config), "chat"],
         input="\n".join(lines) + "\n",
         capture_output=True,
-        text=True,
+        encoding="utf-8",  # whatever the locale: the lines typed may be any language
         timeout=timeout,
         cwd=config.parent,
         env=ENV,

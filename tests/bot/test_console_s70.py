@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from model.engines.echo import EchoEngine
 from model.protocol import ChatRequest, MemoryUnavailable, Reply, ScopeRef, clean_str
 from model.server.app import bind_socket, create_app, serving
 from model.service import ChatService
-from tests.bot.test_console import ENV, write_config
+from tests.bot.test_console import run_chat, write_config
 
 SCOPE = ScopeRef(platform=PLATFORM, user_id=console_user_id())
 
@@ -132,17 +130,9 @@ async def test_a_bom_before_a_command_is_no_part_of_it(
 
 def test_a_piped_notepad_file_chats_without_its_bom(tmp_path: Path) -> None:
     """`cat notes.txt | atri chat`, as the bytes arrive."""
-    config = write_config(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "atri", "--config", str(config), "chat"],
-        input=b"\xef\xbb\xbf/status\r\nhi\r\n",
-        capture_output=True,
-        timeout=120,
-        cwd=tmp_path,
-        env=ENV,
-    )
-    shown = result.stdout.decode()
-    assert result.returncode == 0, result.stderr.decode()
+    result = run_chat(write_config(tmp_path), ["\ufeff/status\r", "hi\r"])
+    shown = result.stdout
+    assert result.returncode == 0, result.stderr
     assert "Engine echo" in shown and "Unknown command" not in shown
     assert f"{EchoEngine.prefix}hi" in shown
     assert "\ufeff" not in shown and "\r" not in shown

@@ -9,8 +9,6 @@ words, and the console refused `/atri 状態`, which QQ's help teaches."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from tests.bot.qq.test_serve_e2e import (
     next_action,
     serving,
 )
-from tests.bot.test_console import ENV
+from tests.bot.test_console import run_chat
 
 # Her card for a Japanese fan group: アトリ, and ATRI; no half-width ｱﾄﾘ listed.
 CARD = """
@@ -154,16 +152,9 @@ def test_the_console_takes_the_command_words_qq_teaches(root: Path) -> None:
         f'[model]\nengine = "echo"\n{PERSONA}\n[memory]\npath = "console.sqlite3"\n',
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "atri", "--config", str(config), "chat"],
-        input="/atri 状態\n/atri リセット\n／ＡＴＲＩ 重置\n/atri ヘルプ\n".encode(),
-        capture_output=True,
-        timeout=120,
-        cwd=root,
-        env=ENV,
-    )
-    shown = result.stdout.decode()
-    assert result.returncode == 0, result.stderr.decode()
+    result = run_chat(config, ["/atri 状態", "/atri リセット", "／ＡＴＲＩ 重置", "/atri ヘルプ"])
+    shown = result.stdout
+    assert result.returncode == 0, result.stderr
     assert "Unknown command" not in shown and HEARD not in shown
     assert "Engine echo" in shown
     assert shown.count(RESET_NOTE) == 2
