@@ -21,7 +21,7 @@ from atri.config import LANGUAGE_NAMES, OFFLINE_DEFAULT_BASE, BotSettings
 from atri.errors import UserError
 from atri.terminal import printable, spinner_for
 from bot.commands import action_of, folded
-from bot.limits import MAX_INPUT_CHARS
+from bot.limits import MAX_INPUT_CHARS, input_kept
 from model.protocol import (
     Character,
     ChatRequest,
@@ -255,7 +255,7 @@ def _read_line() -> _Line | None:
     if too_long:
         while (rest := sys.stdin.readline(_SKIP_CHARS)) and not rest.endswith("\n"):
             pass
-        text = text[:MAX_INPUT_CHARS] + "\n"
+        text = input_kept(text) + "\n"
     return _as_typed(text, _cut_by_terminal(text), too_long)
 
 
@@ -470,7 +470,7 @@ async def run_console(
             console.print(f"[dim]{TERMINAL_CUT_NOTE}[/dim]")
         if line is None:
             break
-        entered = visible_text(line[:MAX_INPUT_CHARS])
+        entered = visible_text(input_kept(line))
         if not entered:  # blank, or only zero-width characters: nothing to send
             continue
         asked_at, forget_asked_at = forget_asked_at, None  # only the next line confirms
@@ -529,7 +529,7 @@ async def run_console(
                 continue
         if len(line) > MAX_INPUT_CHARS or typed.too_long:
             # As the bots do: a paste of a whole book held the worker for minutes.
-            line = line[:MAX_INPUT_CHARS]
+            line = input_kept(line)
             console.print(f"[dim]{CUT_NOTE}[/dim]")
         request = ChatRequest(platform=PLATFORM, user_id=user_id, display_name=user_name, text=line)
         reply = await _answer(worker, request, console, character_name)

@@ -18,6 +18,8 @@ from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bot.splitting import within_limit
+
 WINDOW_SECONDS = 60.0
 # How many keys (people, chats) a limit remembers before it forgets those whose minute is
 # over: a bot in many groups, or answering thousands in private, keeps no entry per chat.
@@ -27,6 +29,14 @@ FORGET_PAST_KEYS = 10_000
 MAX_INPUT_CHARS = 4000
 # Reply statuses that are a notice rather than an answer (see `model.protocol.Reply`).
 QUIET_STATUSES = frozenset({"rate_limited", "busy"})
+
+
+def input_kept(text: str) -> str:
+    """The start of an incoming message a bot passes on: at most `MAX_INPUT_CHARS`,
+    cut between two characters as a reader sees them (`bot.splitting.character_cut`):
+    a flag or an emoji of several code points cut in two reached her as a broken half.
+    """
+    return within_limit(text, MAX_INPUT_CHARS)
 
 
 class Sweeps:

@@ -168,8 +168,11 @@ def _outermost(spans: list[_Span]) -> list[_Span]:
 def _sentences(text: str) -> list[str]:
     out: list[str] = []
     start = 0
+    # Where characters as a reader sees them begin: an end mark a variation selector or
+    # an accent follows ("！️") is one character with it, not cut from it.
+    characters = {cluster.start() for cluster in GRAPHEME.finditer(text)}
     for match in _SENTENCE_END.finditer(text):
-        if match.end() > start:
+        if match.end() > start and (match.end() in characters or match.end() == len(text)):
             out.append(text[start : match.end()])
             start = match.end()
     if start < len(text):
@@ -197,7 +200,7 @@ def _split_code_block(block: str, limit: int, lead: str = "") -> list[str]:
     body = body.removesuffix(FENCE).rstrip("\n")
     room = limit - len(opener) - len(FENCE) - 2  # two newlines
     if room < 20:  # a fence that leaves no room for code: plain hard cuts
-        cuts = [block[i : i + limit] for i in range(0, len(block), limit)]
+        cuts = _hard_cuts(block, limit)
         return [lead, *cuts] if lead.strip() else cuts
     lines = body.split("\n")
     parts: list[str] = []
@@ -206,6 +209,16 @@ def _split_code_block(block: str, limit: int, lead: str = "") -> list[str]:
         parts.append(lead + _fenced(opener, "\n".join(lines[:beside])) if beside else lead)
         lines = lines[beside:]
     return parts + [_fenced(opener, code) for code in _code_parts(lines, room)]
+
+
+def _hard_cuts(text: str, limit: int) -> list[str]:
+    """`text` in parts of at most `limit` characters, each cut by `hard_cut`."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = hard_cut(text, limit)
+        parts.append(text[:cut])
+        text = text[cut:]
+    return [*parts, text] if text else parts
 
 
 def _fenced(opener: str, code: str) -> str:
@@ -263,6 +276,25 @@ def _cluster_start(text: str, at: int) -> int:
     return start
 
 
+def character_cut(text: str, limit: int) -> int:
+    """Where to cut `text` for at most `limit` code points before the cut, between two
+    characters as a reader sees them: else a flag, an emoji of several code points or an
+    accent is cut in two, and each half shows as a box or the wrong character. Hard at
+    `limit` where one character alone reaches back past `_MAX_CUT_BACK` (a letter under
+    hundreds of accents): nothing else keeps the cut within the limit."""
+    if limit >= len(text):
+        return len(text)
+    if limit <= 0:
+        return 0
+    start = _cluster_start(text, limit)
+    return start if start > 0 and limit - start <= _MAX_CUT_BACK else limit
+
+
+def within_limit(text: str, limit: int) -> str:
+    """The start of `text` that `character_cut` keeps: at most `limit` code points."""
+    return text[: character_cut(text, limit)]
+
+
 def hard_cut(piece: str, limit: int) -> int:
     """Where to cut `piece` for at most `limit` characters before the cut: `limit`, or a
     little before it where that would split a whole thing in two."""
@@ -271,13 +303,14 @@ def hard_cut(piece: str, limit: int) -> int:
         if token.start() < cut < token.end():
             cut = token.start()
             break
-    if 0 < cut < len(piece):
-        cut = _cluster_start(piece, cut)
     while 0 < cut < len(piece) and piece[cut] in _END_MARKS and piece[cut - 1] in _END_MARKS:
         cut -= 1  # "……" is one mark
     backslashes = len(piece[:cut]) - len(piece[:cut].rstrip("\\"))
     if 0 < cut < len(piece) and backslashes % 2:
         cut -= 1  # an escape and what it escapes are one: "*" alone would be markup
+    # Last, as the one never given up (short of `_MAX_CUT_BACK`): the moves above stop
+    # at a mark or a backslash, which an accent may follow as part of its character.
+    cut = character_cut(piece, cut)
     return cut if limit - _MAX_CUT_BACK <= cut and cut > 0 else limit
 
 

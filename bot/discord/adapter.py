@@ -42,6 +42,7 @@ from bot.limits import (
     QuietNotices,
     ReplyCap,
     Sweeps,
+    input_kept,
 )
 from bot.lines import DEFAULT_COMMAND, error_line_of, lines
 from bot.quoting import QuoteNotes, author_label, poll_note, quote_notes
@@ -269,7 +270,7 @@ def said_in(message: discord.Message, me_id: int) -> str:
     a poll, in the card's language (a Chinese note in an English chat pulls her replies
     into Chinese). The notes come on top of the words' limit: a file's name is never
     what is cut, nor is a message said cut for its notes."""
-    words = clean_str(_words_in(message, me_id))[:MAX_INPUT_CHARS]
+    words = input_kept(clean_str(_words_in(message, me_id)))
     return visible_text(clean_str(" ".join(part for part in [words, *_notes(message)] if part)))
 
 

@@ -53,6 +53,7 @@ from bot.limits import (
     QuietNotices,
     ReplyCap,
     SeenRecently,
+    input_kept,
 )
 from bot.lines import ZH, error_line_of, lines, use_card, use_character, use_command
 from bot.qq import NoWorker, current_worker, reports, set_worker
@@ -400,7 +401,7 @@ def chat_request(
     counted: the note is short, see `bot.qq.quotes`): its words for this reply only."""
     sender = event.sender
     words = incoming_text(event.message) if text is None else text
-    words = words.strip()[:MAX_INPUT_CHARS].strip()
+    words = input_kept(words.strip()).strip()
     stored, with_quote = quoted_notes(event).texts(words) if words else ("", "")
     return ChatRequest(
         platform=PLATFORM,

@@ -28,6 +28,7 @@ from bot.qq.faces import face_text
 from bot.qq.segments import segment_note
 from bot.qq.text import defang, inline_record
 from bot.quoting import at_name, author_label
+from bot.splitting import within_limit
 from model.character.prompt import said_line
 from model.protocol import first_visible_name
 
@@ -107,7 +108,7 @@ def record_text(segment: MessageSegment) -> str:
         return lines().forward_unread_note
     text = "\n".join(lines_read)
     room = MAX_INPUT_CHARS - len(lines().forward_note.format(record=""))
-    return lines().forward_note.format(record=text[: max(room, 0)])
+    return lines().forward_note.format(record=within_limit(text, max(room, 0)))
 
 
 def qq_her_names() -> set[str]:
