@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
 import itertools
 import json
 import logging
+import re
 import secrets as secrets_module
 import socket
 import sys
@@ -176,9 +178,15 @@ def quiet_message_events(sink: TextIO | None = None) -> None:
         target,
         level=0,
         diagnose=False,
-        filter=_without_message_events,
+        filter=_shown,
         format=nonebot_log.default_format if on_terminal else PLAIN_LOG_FORMAT,
     )
+
+
+def _shown(record: Any) -> bool:
+    """Whether NoneBot's line is written (`_without_message_events`); its secrets hidden."""
+    record["message"] = without_secrets(record["message"])
+    return _without_message_events(record)
 
 
 def _without_message_events(record: Any) -> bool:
@@ -192,6 +200,44 @@ def _without_message_events(record: Any) -> bool:
     if where[0] == "nonebot" and "There's already a bot " in record["message"]:
         return False
     return bool(default_filter(record))
+
+
+# The value of an `access_token` (a OneBot implementation may put the token in its URL,
+# `?access_token=…`, and uvicorn logs each request line with it at INFO, shown by `-v`;
+# a setting's `onebot_access_token='…'`) or of an `Authorization` header, wherever a log
+# line has one: a user pastes the log into an issue. Every value, not only the token set:
+# a refused one is often the right one mistyped. "Authorization Header is invalid" stays.
+SECRET_IN_LOG = re.compile(
+    r"""(?P<key>(?:access_token|authorization)(?:['"]? ?[:=]|['"],) ?(?:b?['"])?"""
+    r"""(?:(?:bearer|token|basic) +)?)[^\s&#'"`,;)\]}]+""",
+    re.IGNORECASE,
+)
+
+
+def without_secrets(text: str) -> str:
+    """`text` with each `SECRET_IN_LOG` value shown as `…`."""
+    return SECRET_IN_LOG.sub(r"\g<key>…", text)
+
+
+class SecretsHidden(logging.Filter):
+    """Hides the secrets in each record a handler writes (`without_secrets`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = without_secrets(message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
+
+
+SECRETS_HIDDEN = SecretsHidden()
+
+
+def hide_secrets_in_logs() -> None:
+    """Every record ATRI's log handlers (`atri/cli.py` `main`) write from now on, its
+    secrets hidden: uvicorn's, httpx's, any library's, as they reach the handler."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(SECRETS_HIDDEN)  # once: a handler keeps one of each filter
 
 
 class DroppedAtStop:
@@ -325,12 +371,21 @@ def guard_onebot_link(app: Any, adapter: Any) -> Any:
     an event NoneBot cannot read, is skipped with one warning (NoneBot logged two long
     tracebacks, and a frame that is not JSON ended its receive loop: the connection
     closed and the next event was lost); an account refused because its earlier
-    connection is still open is told once, with why."""
+    connection is still open is told once, with why; a wrong access token is refused
+    here (`_token_refusal`)."""
     told: dict[str, object] = {}  # account: the open connection its refusal was told for
+    token = adapter.onebot_config.onebot_access_token
 
     async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
             await app(scope, receive, send)
+            return
+        refusal = _token_refusal(scope, token)
+        if refusal is not None:
+            from nonebot.adapters.onebot.v11.utils import log as onebot_log
+
+            onebot_log("WARNING", refusal)  # NoneBot's own line, which README names
+            await send({"type": "websocket.close", "code": 1008})  # before accept: 403
             return
         account = dict(scope.get("headers", ())).get(b"x-self-id", b"").decode("latin-1")
         open_before = adapter.connections.get(account) if account else None
@@ -346,6 +401,24 @@ def guard_onebot_link(app: Any, adapter: Any) -> Any:
         await app(scope, _skipping_bad_frames(receive, account), send)
 
     return guarded
+
+
+def _token_refusal(scope: dict[str, Any], token: str | None) -> str | None:
+    """Why the connection is refused, NoneBot's words, when it lacks the access `token`
+    (read as NoneBot reads it: `Authorization: Bearer …`); None when it has it or none is
+    set. Compared in constant time: NoneBot's `!=` stops at the first differing character,
+    so its time tells a guesser how much of a guess was right."""
+    from nonebot.adapters.onebot.utils import get_auth_bearer
+
+    if not token:
+        return None
+    header = dict(scope.get("headers", ())).get(b"authorization", b"").decode("latin-1")
+    given = get_auth_bearer(header)
+    if not given:
+        return "Missing Authorization Header"
+    if hmac.compare_digest(given.encode(), token.encode()):
+        return None
+    return "Authorization Header is invalid"
 
 
 def _skipping_bad_frames(receive: Any, account: str) -> Any:
@@ -460,6 +533,7 @@ async def run_qq(
             yield
 
     qq = settings.qq
+    hide_secrets_in_logs()
     sock = listen_socket(qq.host, qq.port) if sock is None else sock
     # Closed however this ends: a retry after NoneBot failed to start listens anew.
     with sock:
