@@ -138,6 +138,18 @@ def stored_text(request: ChatRequest, fitted: FittedPrompt) -> str:
     return text[max(0, len(text) - len(fitted.text)) :]
 
 
+def ending_as_written(reply: str, written: str) -> str:
+    """`reply`, cleaned from `written` (the reply to a request with stop strings), ending
+    with the white space `written` ends with: OpenAI's reply is the text up to the stop
+    string exactly ("Hi there \n\n" before "User:"), which a front end joins to what it
+    writes next. The engines cut at the stop string as they generate, so whether one
+    came is not known here: the end of any such reply is kept, as OpenAI's is. A reply
+    of nothing stays nothing. Memory stores the reply without it (`_store_exchange`)."""
+    if not reply.strip():
+        return reply
+    return reply.rstrip() + written[len(written.rstrip()) :]
+
+
 # Generations per message when a reload lands between building the prompt and the batch.
 PROMPT_SWITCH_ATTEMPTS = 2
 # An edit noted for a message not stored yet is kept this long past the request
@@ -656,14 +668,15 @@ class ChatService:
         no copy is being answered (this one counts as being answered until the block
         ends) and no exchange of it was stored within COPY_WITHIN_SECONDS, even one
         archived since (a reset, a recall or a cut reply does not make it new), by the
-        same person saying the same. A request with no message id (the console, a /v1
-        client) is always first. A copy told "busy" or "rate_limited" stored
+        same person saying the same. A request with no message id (the console) is always
+        first, as is a /v1 client's: sent again, its conversation is a regenerate, answered
+        again and stored once (`_regenerated`). A copy told "busy" or "rate_limited" stored
         nothing: sent again, it is answered."""
         # Who said what under the id, too: a platform reusing its ids (a counter started
         # again, ids per chat) names a new message by one said by another or otherwise.
         text = visible_text(request.text)
         key = (scope, request.request_id, request.user_id, text)
-        if not (scope and request.request_id):
+        if not (scope and request.request_id) or request.context is not None:
             yield True
             return
         if key in self._answering:
@@ -1115,11 +1128,15 @@ class ChatService:
     async def _store_exchange(
         self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
     ) -> bool:
+        # Without the white space a client's stop string left at its end (`ending_as_written`).
+        reply = generation.text.rstrip()
+        if await self._regenerated(scope, request, said, reply):
+            return False
         await self.memory.append_many(
             scope,
             [
                 ("user", request.user_id, request.display_name, said, ""),
-                ("assistant", "", self.persona.name, generation.text, generation.adapter_version),
+                ("assistant", "", self.persona.name, reply, generation.adapter_version),
             ],
             request.request_id,
             # A reset meanwhile: not stored in the next context (nor in the first, when
@@ -1144,6 +1161,21 @@ class ChatService:
             await self.memory.rollback()  # append_many undoes its own
             raise
         return False
+
+    async def _regenerated(self, scope: str, request: ChatRequest, said: str, reply: str) -> bool:
+        """Whether `reply` took the place of her stored reply to the same message: a client
+        that keeps its own conversation (/v1) sends it again to regenerate her answer
+        (SillyTavern's swipe), under the same id (`exchange_id`); within COPY_WITHIN_SECONDS,
+        as a platform's copy, the question is then stored once, with the answer kept last."""
+        if request.context is None or not request.request_id:
+            return False
+        since = time.time() - COPY_WITHIN_SECONDS
+        if not await self.memory.holds_request(
+            scope, request.request_id, request.user_id, said, since
+        ):
+            return False
+        # Its live exchange only: one reset or purged since is no longer hers to change.
+        return await self.memory.cut_reply(scope, request.request_id, reply) > 0
 
     def _ask_for_summary(
         self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar
@@ -1222,6 +1254,7 @@ class ChatService:
             if version is not None and generation.adapter_version != version:
                 return generation, attempt  # another version went live: a new prompt
             generation.text, cut = limits.cut(generation.text)
+            written = generation.text
             if cut:
                 generation.finish_reason = "stop"
             markers = user_turn_markers(chat_template_of(self.engine))
@@ -1236,6 +1269,8 @@ class ChatService:
             # A Continue's rest keeps its leading blank (" is Ember." after "My name"):
             # the client appends it to what it has.
             generation.text = filled if so_far else filled.strip()
+            if limits.stop:
+                generation.text = ending_as_written(generation.text, written)
             if not cleaned.strip() and (so_far or cut):
                 # She had finished (a Continue), or the client's own stop string came
                 # first: an empty answer, as OpenAI gives it, not a failure to retry.

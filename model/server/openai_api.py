@@ -1,5 +1,6 @@
 """The OpenAI chat-completions protocol on the worker: `/v1/chat/completions`, `/v1/models`
-(and `/v1/models/{id}`, which the openai SDK's `models.retrieve` and some UIs call).
+(and `/v1/models/{id}`, which the openai SDK's `models.retrieve` and some UIs call: it
+answers any id a chat request accepts, as she answers a chat naming any).
 
 This module only translates: a request becomes one `ChatRequest` for the same
 `ChatService.chat` a bot message goes through (rate limit, per-conversation lock,
@@ -18,7 +19,8 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
   [generation] settings apply; a client's sampling parameters (temperature, top_p, …)
   are accepted and ignored (one batch shares one set). Two are honoured, per request:
   `max_tokens` (or `max_completion_tokens`), the reply's length, within
-  `[generation] max_new_tokens`, and `stop`, up to 4 strings the reply ends before;
+  `[generation] max_new_tokens`, and `stop`, up to 4 strings the reply ends before
+  (exactly: the white space before one stays, as OpenAI's; memory keeps it without);
   `finish_reason` says "length" when the reply was cut at its token limit.
 - What she cannot do (more than one choice, a forced tool call, a JSON reply,
   log-probabilities, audio, an image or other non-text part) is refused with OpenAI's 400
@@ -29,7 +31,9 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
 - With a `user` field the exchange is also stored, in scope platform "openai", user id =
   that field (and that user is rate-limited like a bot user); without it, or with one of
   blanks or invisible characters only, nothing is kept.
-  A Continue is never stored: her reply was, when she first made it.
+  A Continue is never stored: her reply was, when she first made it. A regenerate (the
+  same conversation sent again: SillyTavern's swipe) stores her new reply in place of the
+  one stored, not the question twice (`exchange_id`).
 - Without `[worker] openai_api_requires_token`, each client address is rate-limited too,
   as one more user: a client cannot dodge the limit by varying or leaving out `user`.
 - `stream: true` streams the finished reply in chunks (the batcher produces whole
@@ -50,6 +54,7 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -69,6 +74,8 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -128,6 +135,11 @@ system_text_log = logging.getLogger(f"{__name__}.system_text")
 # constraint sits inside the type, so pydantic says "characters", not "items".
 MAX_NAME_CHARS = 200
 Name = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS), BeforeValidator(clean_text)]
+# Any model a client names is answered by her (front ends send their own: "gpt-4o"), so
+# `/v1/models/{id}` answers any id this accepts too (`answered_model`): front ends that
+# retrieve the model before chatting refused to chat on its 404.
+ModelId = Name
+MODEL_ID = TypeAdapter(ModelId)
 # A reply length: a whole number of tokens, at least one (not "5", 5.5 or true).
 TokenCount = Annotated[StrictInt, Field(gt=0)]
 
@@ -191,7 +203,7 @@ class StreamOptions(BaseModel):
 class CompletionRequest(BaseModel):
     # Sampling fields (temperature, top_p, …) are accepted and ignored: [generation] rules.
     model_config = ConfigDict(extra="ignore")
-    model: Name = MODEL_ALIAS
+    model: ModelId = MODEL_ALIAS
     messages: list[InMessage] = Field(min_length=1)
     # Strict, as every flag on the wire: JSON true or false, not "yes", 1 or "off"; null
     # (which OpenAI's spec allows, and clients that write every field send) is false.
@@ -440,8 +452,19 @@ def to_chat_request(body: CompletionRequest, speakers: Speakers) -> ClientReques
         max_new_tokens=body.reply_cap(),
         stop=body.stop_strings(),
         reply_so_far=so_far,
+        request_id=exchange_id(context, turns[-1].content) if body.user else "",
     )
     return ClientRequest(request, notes)
+
+
+def exchange_id(context: list[ChatTurn], text: str) -> str:
+    """The id her stored exchange goes by: the conversation up to the user's message,
+    which a regenerate (SillyTavern's swipe) sends again as it was, so that her new reply
+    replaces the stored one instead of storing the question twice (`ChatService`'s
+    copies). Without the system text: NextChat's says the time, new at every send."""
+    said = [[turn.role, turn.content] for turn in context] + [["user", text]]
+    digest = hashlib.sha256(json.dumps(said).encode()).hexdigest()
+    return f"{PLATFORM}-{digest[:32]}"
 
 
 def _so_far(messages: list[InMessage]) -> str:
@@ -525,6 +548,15 @@ def unknown_path(path: str) -> OpenAIError:
     return OpenAIError(message, kind="invalid_request_error", status=404, code="unknown_url")
 
 
+def answered_model(model_id: str) -> str | None:
+    """`model_id` as a chat request naming it takes it (`ModelId`); None where such a
+    request is refused."""
+    try:
+        return MODEL_ID.validate_python(model_id)
+    except ValidationError:
+        return None
+
+
 def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
     def client_key(request: Request) -> None:
         if service.settings.worker.openai_api_requires_token:
@@ -602,18 +634,25 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
     # `:path`, so an id with a slash (a hub name such as "org/model") is answered here,
     # with OpenAI's 404, rather than by the router's bare one.
     @router.api_route("/models/{model_id:path}", methods=["GET", "HEAD"])
-    async def model(model_id: str) -> dict[str, Any]:
+    async def model(model_id: str, http: Request) -> dict[str, Any]:
+        if not model_id:  # `/v1/models/`: the list's path, a slash at its end
+            raise unknown_path(http.url.path)
         found = await model_objects()
         for item in found:
             if item["id"] == model_id:
                 return item
-        served = ", ".join(f"'{item['id']}'" for item in found)
-        raise OpenAIError(
-            f"The model '{_shown(model_id)}' does not exist on this worker; it serves {served}.",
-            status=404,
-            code="model_not_found",
-            param="model",
-        )
+        answered = answered_model(model_id)
+        if answered is None:
+            raise OpenAIError(
+                f"The model '{_shown(model_id)}' does not exist on this worker: a model id"
+                f" has at most {MAX_NAME_CHARS} characters (a chat request naming this one"
+                f" is refused too). Any shorter one is answered by '{MODEL_ALIAS}'.",
+                status=404,
+                code="model_not_found",
+                param="model",
+            )
+        # Any other name a chat request may send is answered as `atri` is.
+        return {**found[0], "id": answered}
 
     @router.post("/chat/completions", response_model=None)
     async def completions(body: CompletionRequest, http: Request) -> Response:

@@ -249,7 +249,7 @@ async def test_stop_as_string_or_list_and_max_completion_tokens_streamed_with_us
             )
             chunks = [c async for c in stream]
             assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
-                EchoEngine.prefix + "what"  # the space before the stop string is trimmed
+                EchoEngine.prefix + "what "  # exactly the text before the stop string
             )
             assert chunks[-1].usage is not None and chunks[-1].choices == []
         capped = await api.chat.completions.create(
@@ -269,10 +269,9 @@ async def test_a_client_leaving_mid_stream_leaves_the_worker_answering(
     of the cases real clients bring.)"""
     service, url = echo_worker
     host, port = url.removeprefix("http://").split(":")
-    body = json.dumps(
-        {"messages": [{"role": "user", "content": "long " * 2000}], "stream": True, "user": "u"}
-    ).encode()
-    for _ in range(3):
+    for n in range(3):  # three conversations (the same one again would be a regenerate)
+        said = [{"role": "user", "content": f"long {n} " * 1000}]
+        body = json.dumps({"messages": said, "stream": True, "user": "u"}).encode()
         reader, writer = await asyncio.open_connection(host, int(port))
         writer.write(
             b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
