@@ -35,7 +35,7 @@ from atri.cli_common import (
     run_async,
     stopped,
 )
-from atri.config import Secrets, Settings, setting_rule
+from atri.config import Secrets, Settings, reply_room_problem, setting_rule
 from atri.config_init import config_app
 from atri.errors import UserError
 from atri.listening import is_loopback
@@ -677,6 +677,8 @@ def eval_(
             fail(f"{' and '.join(ignored)} {verb} to --recall only; add --recall.")
     check_given_files(("--dataset", dataset), ("--eval-dataset", eval_dataset))
     settings = configured_settings()
+    if max_new_tokens:
+        _check_reply_room(settings, max_new_tokens)
     if recall:
         if max_new_tokens:
             settings.generation.max_new_tokens = max_new_tokens
@@ -738,6 +740,14 @@ def eval_(
             highlight=False,
         )
     say_eval_written(console, folder)
+
+
+def _check_reply_room(settings: Settings, max_new_tokens: int) -> None:
+    """`--max-new-tokens` under the rule its key in the config keeps."""
+    flag = "--max-new-tokens"
+    problem = reply_room_problem(settings, f"{flag} {max_new_tokens}", flag, max_new_tokens)
+    if problem is not None:
+        fail(f"{problem}.", 2)
 
 
 def summary_table(title: str, *columns: str, show_header: bool = True) -> Table:

@@ -1218,7 +1218,24 @@ def _is_secret_name(key: str) -> bool:
         return True
     if not _SECRET_NAME.search(key) or _TOKEN_COUNT.search(key):
         return False
-    return not any(key in section.model_fields for section in _sections().values())
+    return not _a_key_of_some_section(key)
+
+
+# Words of a key's name that may hold a secret (`token`, `api_key`, `db_pass`).
+_SECRET_WORD = re.compile(r"(?:^|_)(?:token|secret|key|pass)", re.IGNORECASE)
+
+
+def _looks_like_a_secret(loc: list[str]) -> bool:
+    """Whether an error must not show the value of the setting at `loc`: its name reads
+    as a secret's (a count of tokens aside), even a known key's (a token pasted into
+    `openai_api_requires_token`). An unknown key's value is never shown either (`tokne =
+    "…"`, a slip of a secret's name)."""
+    key = loc[-1] if loc else ""
+    return bool(_SECRET_WORD.search(key)) and not _TOKEN_COUNT.search(key)
+
+
+def _a_key_of_some_section(key: str) -> bool:
+    return any(key in section.model_fields for section in _sections().values())
 
 
 def _secret_variable(section: str, key: str) -> str | None:
@@ -1340,7 +1357,8 @@ def describe_validation_error(
         value = err.get("input")
         if len(loc) == 1 and isinstance(value, dict):  # a rule across a whole section
             where, value = f"[{loc[0]}]", None
-        shown = "" if err["type"] == "missing" or value is None else f" = {_toml_repr(value)}"
+        hidden = err["type"] in ("missing", "extra_forbidden") or _looks_like_a_secret(loc)
+        shown = "" if hidden or value is None else f" = {_toml_repr(value)}"
         lines.append(f"{source}: {where}{shown}: {message}{renamed}")
     return "\n".join(lines)
 
@@ -1409,6 +1427,8 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
                 f"{path}: is a folder, not a config file (given by {origin}); give the "
                 f"config file itself{like}."
             )
+        if _broken_link(path):
+            raise ConfigError(_broken_link_error(path, f"given by {origin}"))
         if path.exists() and not path.is_file():  # /dev/null, <(cat config.toml)
             raise ConfigError(
                 f"{path}: is not a regular file (given by {origin}); give the config file itself."
@@ -1425,7 +1445,23 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
             raise ConfigError(f"{path}: config file not found (given by {origin}).")
         return path
     local = Path.cwd() / DEFAULT_CONFIG_NAME
+    if _broken_link(local):  # else the defaults were read, with no word of the file
+        raise ConfigError(_broken_link_error(local, "in this folder"))
     return local if local.is_file() else None
+
+
+def _broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
+
+
+def _broken_link_error(path: Path, origin: str) -> str:
+    """ "config file not found" for a link to a moved or deleted file sent the reader
+    looking at a file that is there."""
+    target = os.path.realpath(path)  # the last link of a chain, relative links resolved
+    return (
+        f"{path}: is a link to {target}, which does not exist ({origin}); point the link "
+        "at the config file, or give the config file itself."
+    )
 
 
 def load_settings(explicit: str | Path | None = None) -> Settings:
@@ -1437,7 +1473,7 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
         text = read_hand_written(path)
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({_toml_error(text, exc)}).") from None
+        raise ConfigError(f"{path}: {_toml_problem(text, exc)}") from None
     except NotUtf8Error as exc:
         raise ConfigError(f"{path}: {exc}.") from None
     except OSError as exc:
@@ -1447,6 +1483,86 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
 
 _FULL_WIDTH = str.maketrans("＝［］．，", "=[].,")
 _CURLY_QUOTES = str.maketrans("“”„「」『』‘’", '"""""""' + "''")
+
+
+def _toml_problem(text: str, exc: tomllib.TOMLDecodeError) -> str:
+    """The sentence for a file TOML cannot read: a quote left open in plain words (the
+    parser said "Illegal character '\\n'", or `Expected "'" (at end of document)` with no
+    line at all), else the parser's complaint with a hint (`_toml_error`)."""
+    unclosed = _unclosed_quote(text.splitlines())
+    if unclosed is not None and str(exc).startswith(_UNCLOSED_QUOTE_SAID):
+        return unclosed
+    return f"not valid TOML ({_toml_error(text, exc)})."
+
+
+# How the parser says that a line ended inside a quote.
+_UNCLOSED_QUOTE_SAID = (
+    "Unterminated string",
+    "Illegal character '\\n'",
+    "Illegal character '\\r'",
+    'Expected "\'"',
+)
+
+
+def _unclosed_quote(lines: list[str]) -> str | None:
+    """What to do about the first quote that is never closed, naming its line and key
+    (never its text, which may be a secret); None where every quote closes."""
+    found = _unclosed_quote_line(lines)
+    if found is None:
+        return None
+    at, quote = found
+    key = _KEY_LINE.match(lines[at - 1])
+    of_key = f" of `{key[1]}`" if key else ""
+    if len(quote) == 3:
+        return (
+            f"line {at} is not valid TOML: the text{of_key} opened with {quote} is never "
+            f"closed; end it with {quote} where the text ends."
+        )
+    return (
+        f"line {at} is not valid TOML: the text{of_key} has no closing {quote}; end it with "
+        f"{quote} on the same line (text over several lines goes between {quote * 3} and "
+        f"{quote * 3})."
+    )
+
+
+def _unclosed_quote_line(lines: list[str]) -> tuple[int, str] | None:
+    """(the line counted from 1, the quote) of the first quote never closed, a multi-line
+    string's by the line it opens on; None where every quote closes."""
+    multi: tuple[int, str] | None = None
+    for number, line in enumerate(lines, 1):
+        at = 0
+        while at < len(line):
+            if multi is not None:
+                closes = line.find(multi[1], at)
+                if closes < 0:
+                    break
+                at, multi = closes + 3, None
+            elif line.startswith(('"""', "'''"), at):
+                multi, at = (number, line[at : at + 3]), at + 3
+            elif line[at] in "\"'":
+                end = _closing_quote(line, at)
+                if end is None:
+                    return number, line[at]
+                at = end + 1
+            elif line[at] == "#":
+                break
+            else:
+                at += 1
+    return multi
+
+
+def _closing_quote(line: str, start: int) -> int | None:
+    """Where the quote opened at `start` closes on `line` (a backslash escapes the next
+    character in double quotes, nothing in single ones), or None."""
+    quote, at = line[start], start + 1
+    while at < len(line):
+        if line[at] == "\\" and quote == '"':
+            at += 2
+        elif line[at] == quote:
+            return at
+        else:
+            at += 1
+    return None
 
 
 def _toml_error(text: str, exc: tomllib.TOMLDecodeError) -> str:
@@ -1483,6 +1599,9 @@ def _toml_error(text: str, exc: tomllib.TOMLDecodeError) -> str:
     hint = _comment_after_a_value(line, said) or _line_hint(line.strip())
     if hint is None:
         return said
+    if owner is not None and not _a_key_of_some_section(loc[-1]):
+        # Not the line mended: a key of no section may be a slip of a secret's (`tokne`).
+        hint = f"{hint.partition(', like ')[0]} (the value is not shown here)"
     return f"{said}; line {at}{named}: {without_credentials(hint)}"
 
 
@@ -1658,7 +1777,12 @@ def settings_from_dict(
     if root is not None:
         settings.root = root
         settings.config_file = source
-    for problem in (_memory_path_problem(settings), _reply_room_problem(settings)):
+    problems = (
+        _memory_path_problem(settings),
+        _window_positions_problem(settings),
+        *_reply_room_problems(settings),
+    )
+    for problem in problems:
         if problem is not None:
             raise ConfigError(f"{source}: {problem}")
     settings.notices = notices
@@ -1680,12 +1804,71 @@ def _memory_path_problem(settings: Settings) -> str | None:
     )
 
 
-def _reply_room_problem(settings: Settings) -> str | None:
-    """A reply that takes the whole context window leaves no room for any prompt: `atri
+# The positions the offline default (SmolLM2-135M-Instruct) was built for: the
+# max_position_embeddings of its config, known here without its files.
+OFFLINE_DEFAULT_POSITIONS = 8192
+
+
+def positions_in(config_file: Path) -> int:
+    """`max_position_embeddings` in a model folder's config.json; 0 where it is not
+    there to read (a hub id transformers downloads, a config without it)."""
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    value = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def window_past_positions(settings: Settings, built_for: int) -> str | None:
+    """Why `[model] context_window` is more than the `built_for` positions of the base
+    model, or None (0: unknown, any window)."""
+    window = settings.model.context_window
+    if not (window and built_for and window > built_for):
+        return None
+    return (
+        f'[model] context_window = {window} is longer than "{settings.model.base}" was '
+        f"built for ({built_for} positions, max_position_embeddings in its config); set "
+        f"at most {built_for}, or 0 for that."
+    )
+
+
+def _window_positions_problem(settings: Settings) -> str | None:
+    """A window past the local engine's base model, where its positions are known without
+    loading it (the offline default, a folder's config.json): refused when the model
+    loaded, the memory database was made first. A hub id's are read once it downloads."""
+    if settings.model.engine != "local" or not settings.model.context_window:
+        return None
+    base = settings.model.base.strip()
+    if base in {"", OFFLINE_DEFAULT_BASE}:
+        built_for = OFFLINE_DEFAULT_POSITIONS
+    else:
+        built_for = positions_in(settings.path(base) / "config.json")
+    return window_past_positions(settings, built_for)
+
+
+# Each reply length the config sets: each shares the context window with its prompt.
+_REPLY_LENGTHS = (
+    ("generation", "max_new_tokens"),
+    ("reload", "smoke_max_new_tokens"),
+    ("eval", "max_new_tokens"),
+)
+
+
+def _reply_room_problems(settings: Settings) -> Iterable[str | None]:
+    for section, key in _REPLY_LENGTHS:
+        tokens = getattr(getattr(settings, section), key)
+        yield reply_room_problem(settings, f"[{section}] {key} = {tokens}", key, tokens)
+
+
+def reply_room_problem(settings: Settings, setting: str, name: str, max_new: int) -> str | None:
+    """Why a reply of `max_new` tokens leaves no room for a prompt in the context window,
+    or None. A reply that takes the whole window leaves no room for any prompt: `atri
     chat` stopped at the first message, but `serve` and `worker` ran on and answered
-    every message with her error line. Known here only where the config sets the window:
-    a 0 is the model's own, read when it loads, and the echo engine keeps its own."""
-    window, max_new = settings.model.context_window, settings.generation.max_new_tokens
+    every message with her error line. `setting`: the key or flag as written, with its
+    value; `name`: what to lower. Known here only where the config sets the window: a 0
+    is the model's own, read when it loads, and the echo engine keeps its own."""
+    window = settings.model.context_window
     if not window or settings.model.engine == "echo":
         return None
     # Here, not at the top: the config module stays below the model's (and quick to import).
@@ -1694,8 +1877,8 @@ def _reply_room_problem(settings: Settings) -> str | None:
     if max_new + PROMPT_LEAST_TOKENS <= window:
         return None
     return (
-        f"[generation] max_new_tokens = {max_new} leaves no room for a prompt in [model] "
-        f"context_window = {window}, as the prompt and the reply share the window and a "
-        f"prompt takes at least {PROMPT_LEAST_TOKENS} tokens: lower max_new_tokens, like "
-        f"{max(1, window // 4)}, or raise context_window where the model takes more"
+        f"{setting} leaves no room for a prompt in [model] context_window = {window}, as "
+        "the prompt and the reply share the window and a prompt takes at least "
+        f"{PROMPT_LEAST_TOKENS} tokens: lower {name}, like {max(1, window // 4)}, or raise "
+        "context_window where the model takes more"
     )

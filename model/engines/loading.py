@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atri.config import DEFAULT_CACHE_DIR, OFFLINE_DEFAULT_BASE, Settings
+from atri.config import (
+    DEFAULT_CACHE_DIR,
+    OFFLINE_DEFAULT_BASE,
+    Settings,
+    positions_in,
+    window_past_positions,
+)
 from atri.errors import ConfigError, UserError
 from atri.files import owned, owned_prefix, remove_dead_leftovers
 from atri.write_failures import write_failure
@@ -593,27 +599,12 @@ def device_map(device: str) -> dict[str, str] | None:
     return None if device == "cpu" else {"": device}
 
 
-def positions_in(config_file: Path) -> int:
-    """`max_position_embeddings` in a model folder's config.json; 0 where it is not
-    there to read (a hub id transformers downloads, a config without it)."""
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0
-    value = config.get("max_position_embeddings") if isinstance(config, dict) else None
-    return value if isinstance(value, int) and value > 0 else 0
-
-
 def check_window_fits(settings: Settings, built_for: int) -> None:
     """`[model] context_window` at most the positions the model was built for (0:
     unknown, any window)."""
-    window = settings.model.context_window
-    if window and built_for and window > built_for:
-        raise ConfigError(
-            f'[model] context_window = {window} is longer than "{settings.model.base}" was '
-            f"built for ({built_for} positions, max_position_embeddings in its config); set "
-            f"at most {built_for}, or 0 for that."
-        )
+    problem = window_past_positions(settings, built_for)
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def load_base_model(settings: Settings) -> LoadedModel:

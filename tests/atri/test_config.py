@@ -165,7 +165,7 @@ def test_shipped_config_comments_every_key() -> None:
         ('[qq]\nenabled = "yes"', 'config.toml: [qq] enabled = "yes": must be true or false'),
         (
             "[memory]\nmax_history_tokenz = 5",
-            "config.toml: [memory] max_history_tokenz = 5: is not a known key",
+            "config.toml: [memory] max_history_tokenz: is not a known key",
         ),
         (
             '[train]\ntarget_modules = "q_proj"',

@@ -21,22 +21,22 @@ def _error(toml: str) -> str:
     [
         (
             "[generation]\ntemprature = 0.5",
-            "config.toml: [generation] temprature = 0.5: is not a known key; did you mean "
+            "config.toml: [generation] temprature: is not a known key; did you mean "
             "`temperature`?",
         ),
         (
             "[model]\nmax_new_tokens = 64",
-            "config.toml: [model] max_new_tokens = 64: is not a known key in [model]: "
+            "config.toml: [model] max_new_tokens: is not a known key in [model]: "
             "`max_new_tokens` belongs in [generation] or [eval]",
         ),
         (
             "temperature = 0.5",
-            "config.toml: temperature = 0.5: is not a known key at the top level: "
+            "config.toml: temperature: is not a known key at the top level: "
             "`temperature` belongs in [generation]",
         ),
         (
             "[model]\ntemprature = 0.5",
-            "config.toml: [model] temprature = 0.5: is not a known key; did you mean "
+            "config.toml: [model] temprature: is not a known key; did you mean "
             "`temperature` in [generation]?",
         ),
         (
