@@ -35,7 +35,7 @@ from atri.cli_common import (
     run_async,
     stopped,
 )
-from atri.config import Secrets, Settings, reply_room_problem, setting_rule
+from atri.config import Secrets, Settings, WorkerSettings, reply_room_problem, setting_rule
 from atri.config_init import config_app
 from atri.errors import UserError
 from atri.listening import is_loopback
@@ -283,13 +283,13 @@ def worker_access_notices(settings: Settings, secrets: Secrets) -> list[str]:
             notices.append(
                 "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload, /rollback and "
                 "the OpenAI API (openai_api_requires_token = true, and no ATRI_API_KEYS) will "
-                "refuse every request (/status, /health and /metrics still answer)."
+                "refuse every request (/status, /health, /metrics and /character still answer)."
             )
         else:
             notices.append(
-                "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload and /rollback "
-                "will refuse every request (the OpenAI API, /status, /health and /metrics "
-                "still answer)."
+                "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload, /rollback and "
+                "the other admin routes will refuse every request (the OpenAI API, /status, "
+                "/health, /metrics and /character still answer)."
             )
     if not keyed and secrets.api_keys:
         notices.append(
@@ -298,17 +298,25 @@ def worker_access_notices(settings: Settings, secrets: Secrets) -> list[str]:
         )
     elif not keyed and not is_loopback(worker.host):
         notices.append(
-            f"The OpenAI API (/v1) answers anyone who reaches {worker.host}:{worker.port}, "
+            f"The OpenAI API (/v1) answers anyone who reaches {_reached_at(worker)}, "
             "and stores what a client names a user: set [worker] openai_api_requires_token "
             "= true and give each client a key of ATRI_API_KEYS."
         )
     if "*" in worker.trusted_proxies and not is_loopback(worker.host):
         notices.append(
             '[worker] trusted_proxies = ["*"] takes X-Forwarded-For from anyone who reaches '
-            f"{worker.host}:{worker.port}, so a client may name its own address and pass the "
+            f"{_reached_at(worker)}, so a client may name its own address and pass the "
             "per-address limits: name your proxy's address or network instead."
         )
     return notices
+
+
+def _reached_at(worker: WorkerSettings) -> str:
+    """Where a client reaches the worker, as these notices name it: before it listens,
+    port 0 is not yet the free port it gets (the listening line names that one)."""
+    if worker.port == 0:
+        return f"{worker.host} (on the port the next line names)"
+    return f"{worker.host}:{worker.port}"
 
 
 class _PrepCommand(Command):

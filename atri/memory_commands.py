@@ -449,7 +449,7 @@ def memory_prune(
 ) -> None:
     """Delete every scope's messages and archived summaries older than --older-than days.
 
-    For good, archived messages included, as [memory] delete_after_days does in a worker;
+    For good, archived messages included, as \\[memory] delete_after_days does in a worker;
     each conversation's live summary stays."""
     if not yes:
         ask_first(

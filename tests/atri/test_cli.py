@@ -357,7 +357,7 @@ def test_memory_list_and_show_survive_rows_written_oddly(config: Path, tmp_path:
 def test_worker_start_notice_says_what_a_missing_token_closes() -> None:
     settings = Settings()
     (opened,) = worker_access_notices(settings, Secrets())
-    assert "OpenAI API, /status" in opened
+    assert "OpenAI API, /status" in opened and "/character still answer" in opened
     settings.worker.openai_api_requires_token = True
     (closed,) = worker_access_notices(settings, Secrets())
     assert "OpenAI API (openai_api_requires_token = true, and no ATRI_API_KEYS) will" in closed
@@ -376,6 +376,10 @@ def test_worker_start_notice_says_the_api_is_open_to_the_network() -> None:
     assert open_api.startswith("The OpenAI API (/v1) answers anyone who reaches 0.0.0.0:8765")
     keys = Secrets.from_env({"ATRI_ADMIN_TOKEN": "t", "ATRI_API_KEYS": "k"})
     assert "no key is asked for" in worker_access_notices(settings, keys)[0]
+    # Port 0 is not where it listens (QA s74): the listening line after names that one.
+    settings.worker.port = 0
+    (any_port,) = worker_access_notices(settings, token)
+    assert "0.0.0.0:0" not in any_port and "0.0.0.0 (on the port the next line names)" in any_port
 
 
 def test_config_goes_before_or_after_the_command(config: Path) -> None:
