@@ -8,9 +8,6 @@ an unknown key's value (a slip of a secret's name) was printed back."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,43 +16,16 @@ from atri.config import OFFLINE_DEFAULT_POSITIONS, ConfigError, load_settings
 from model.character.prompt import PROMPT_LEAST_TOKENS
 from model.engines.gguf_header import gguf_header
 from model.engines.loading import OFFLINE_GGUF, offline_gguf_dir
+from tests.atri.test_config_slips_s73 import atri_in, refused
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "abc123-very-secret"
 
 
-def _files(folder: Path) -> set[Path]:
-    return set(folder.rglob("*"))
-
-
-def _atri(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real `atri ARGS…` run in `folder`, "hi" typed to it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
-    return subprocess.run(
-        [sys.executable, "-m", "atri", *args],
-        input="hi\n",
-        capture_output=True,
-        text=True,
-        cwd=folder,
-        env={**env, "PYTHONPATH": str(ROOT), "COLUMNS": "1000"},
-        timeout=120,
-    )
-
-
 def _refused(folder: Path, toml: str, *command: str) -> str:
-    """The one sentence `atri --config config.toml COMMAND…` stops with on `toml`, having
-    checked its exit code 2, no traceback and nothing written."""
-    config = folder / "config.toml"
-    config.write_text(toml, encoding="utf-8")
-    before = _files(folder)
-    run = _atri(folder, "--config", str(config), *command)
-    said = run.stdout + run.stderr
-    assert run.returncode == 2, said
-    assert "Traceback" not in said
-    lines = said.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), said
-    assert _files(folder) == before, said  # no database, no folder
-    return lines[0].removeprefix("error: ")
+    """The one sentence `atri --config config.toml COMMAND…` stops with on `toml` (exit
+    code 2, no traceback, nothing written: `refused`), without its "error: "."""
+    return refused(folder, toml, *command, of_the_file=False).removeprefix("error: ")
 
 
 # 1. A window past the local model's positions, before memory opens.
@@ -153,7 +123,7 @@ def test_the_max_new_tokens_flag_that_fills_the_window_is_refused(
 def test_a_config_given_as_a_broken_link_names_its_target(tmp_path: Path) -> None:
     link = tmp_path / "config.toml"
     link.symlink_to(tmp_path / "moved" / "atri.toml")
-    run = _atri(tmp_path, "--config", str(link), "memory", "list")
+    run = atri_in(tmp_path, "--config", str(link), "memory", "list")
     assert run.returncode != 0
     said = (run.stdout + run.stderr).strip()
     assert said == (
@@ -166,7 +136,7 @@ def test_a_config_given_as_a_broken_link_names_its_target(tmp_path: Path) -> Non
 def test_a_broken_link_in_the_folder_is_said_not_passed_over(tmp_path: Path) -> None:
     """Before, ./config.toml as a broken link was no config: the defaults were read."""
     (tmp_path / "config.toml").symlink_to("gone.toml")
-    run = _atri(tmp_path, "memory", "list")
+    run = atri_in(tmp_path, "memory", "list")
     assert run.returncode != 0
     assert (run.stdout + run.stderr).strip() == (
         f"error: {tmp_path / 'config.toml'}: is a link to {tmp_path / 'gone.toml'}, which "

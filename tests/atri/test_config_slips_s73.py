@@ -27,40 +27,46 @@ def _files(folder: Path) -> set[Path]:
     return set(folder.rglob("*"))
 
 
-def _atri(tmp_path: Path, toml: str, *command: str) -> subprocess.CompletedProcess[str]:
-    """The real `atri --config config.toml COMMAND…` (`chat` if none) run on `toml` in
-    `tmp_path`, "hi" typed to it."""
-    config = tmp_path / "config.toml"
-    config.write_text(toml, encoding="utf-8")
+def atri_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `atri ARGS…` run in `folder`, "hi" typed to it, no ATRI_ variable set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
     return subprocess.run(
-        [sys.executable, "-m", "atri", "--config", str(config), *(command or ["chat"])],
+        [sys.executable, "-m", "atri", *args],
         input="hi\n",
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=folder,
         env={**env, "PYTHONPATH": str(ROOT), "COLUMNS": "1000"},
         timeout=120,
     )
 
 
-def _refused(tmp_path: Path, toml: str, *command: str) -> str:
+def _atri(tmp_path: Path, toml: str, *command: str) -> subprocess.CompletedProcess[str]:
+    """`atri --config config.toml COMMAND…` (`chat` if none) on `toml` in `tmp_path`."""
+    config = tmp_path / "config.toml"
+    config.write_text(toml, encoding="utf-8")
+    return atri_in(tmp_path, "--config", str(config), *(command or ["chat"]))
+
+
+def refused(tmp_path: Path, toml: str, *command: str, of_the_file: bool = True) -> str:
     """The one sentence `atri COMMAND…` stops with on `toml`, having checked that it exits
-    with code 2 and no traceback, and wrote nothing."""
+    with code 2 and no traceback, and wrote nothing; `of_the_file`: that it names the
+    config file (not so for a flag's value)."""
     before = _files(tmp_path)
     run = _atri(tmp_path, toml, *command)
     said = run.stdout + run.stderr
     assert run.returncode == 2, said
     assert "Traceback" not in said
     lines = said.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: {tmp_path / 'config.toml'}: "), said
+    named = f"error: {tmp_path / 'config.toml'}: " if of_the_file else "error: "
+    assert len(lines) == 1 and lines[0].startswith(named), said
     assert _files(tmp_path) - {tmp_path / "config.toml"} == before  # no database, no folder
     return lines[0]
 
 
 @pytest.mark.parametrize("command", [["chat"], ["serve"], ["prep", "scripts"]])
-def test_a_memory_path_written_as_a_folder_is_refused(tmp_path: Path, command: list[str]) -> None:
-    said = _refused(tmp_path, '[model]\nengine = "echo"\n[memory]\npath = "data"\n', *command)
+def test_a_memory_path_written_as_a_folder_isrefused(tmp_path: Path, command: list[str]) -> None:
+    said = refused(tmp_path, '[model]\nengine = "echo"\n[memory]\npath = "data"\n', *command)
     assert said.endswith(
         '[memory] path = "data" names no file yet and has no suffix such as .sqlite3, so it '
         "would be made as a database file of that name, not a folder: for a database in "
@@ -90,7 +96,7 @@ def test_only_a_new_name_without_a_suffix_is_taken_for_a_folder(tmp_path: Path) 
 
 
 def test_an_empty_memory_path_is_refused_as_the_empty_folders_are(tmp_path: Path) -> None:
-    said = _refused(tmp_path, '[model]\nengine = "echo"\n[memory]\npath = ""\n')
+    said = refused(tmp_path, '[model]\nengine = "echo"\n[memory]\npath = ""\n')
     assert said.endswith(
         '[memory] path = "": must name a file, not be empty (the config\'s own folder): '
         "delete the line for the default, data/atri.sqlite3"
@@ -98,14 +104,14 @@ def test_an_empty_memory_path_is_refused_as_the_empty_folders_are(tmp_path: Path
 
 
 @pytest.mark.parametrize("command", ["chat", "serve", "worker"])
-def test_a_reply_that_fills_the_context_window_is_refused(tmp_path: Path, command: str) -> None:
+def test_a_reply_that_fills_the_context_window_isrefused(tmp_path: Path, command: str) -> None:
     # Refused before the model loads: the offline model is never read.
     too_long = 256 - PROMPT_LEAST_TOKENS + 1
     toml = (
         "[model]\ncontext_window = 256\n[worker]\nport = 0\n"
         f"[generation]\nmax_new_tokens = {too_long}\n"
     )
-    said = _refused(tmp_path, toml, command)
+    said = refused(tmp_path, toml, command)
     assert said.endswith(
         f"[generation] max_new_tokens = {too_long} leaves no room for a "
         "prompt in [model] context_window = 256, as the prompt and the reply share the "
@@ -114,7 +120,7 @@ def test_a_reply_that_fills_the_context_window_is_refused(tmp_path: Path, comman
     )
 
 
-def test_only_a_reply_past_a_window_the_config_sets_is_refused(tmp_path: Path) -> None:
+def test_only_a_reply_past_a_window_the_config_sets_isrefused(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     fits = 256 - PROMPT_LEAST_TOKENS
     for engine in ("local", "llamacpp", "openai"):
@@ -136,7 +142,7 @@ def test_only_a_reply_past_a_window_the_config_sets_is_refused(tmp_path: Path) -
 
 
 def test_a_slash_comment_after_a_value_gets_the_hint(tmp_path: Path) -> None:
-    said = _refused(tmp_path, '[model]\nengine = "echo"\n[generation]\ntop_k = 50 // more\n')
+    said = refused(tmp_path, '[model]\nengine = "echo"\n[generation]\ntop_k = 50 // more\n')
     assert said.endswith(
         "line 4 (`top_k`): comments start with # in TOML, like top_k = 50 # more)."
     )

@@ -9,18 +9,20 @@ this process's NoneBot.
 
 from __future__ import annotations
 
+import io
 import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 
 import pytest
+from nonebot.log import default_filter, default_format, logger
 from nonebug import NONEBOT_INIT_KWARGS
 
 from atri.config import QQSettings, Secrets, Settings
 from bot.limits import QuietNotices, ReplyCap
 from bot.qq import set_worker
-from bot.qq.runner import PLUGIN, nonebot_options
+from bot.qq.runner import PLUGIN, nonebot_options, quiet_message_events
 from model.service import ChatService
 from tests.bot.qq.events import SUPERUSER_ID
 
@@ -86,3 +88,17 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def quiet_log() -> Iterator[io.StringIO]:
+    """NoneBot's handler as `start_nonebot` leaves it, writing here; NoneBot's own after."""
+    import nonebot.log
+
+    out = io.StringIO()
+    quiet_message_events(sink=out)
+    yield out
+    logger.remove(nonebot.log.logger_id)
+    nonebot.log.logger_id = logger.add(
+        sys.stdout, level=0, diagnose=False, filter=default_filter, format=default_format
+    )

@@ -7,34 +7,16 @@ its loguru handler for one that drops those lines and keeps the rest.
 from __future__ import annotations
 
 import io
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 
-import pytest
 from nonebot.adapters.onebot.v11 import Bot
 from nonebot.log import default_filter, default_format, logger
 from nonebug import App
 
-from bot.qq.runner import quiet_message_events
 from bot.qq.text import text_message
 from tests.bot.qq.events import SELF_ID, private_event
 
 SECRET = "我的银行卡密码是 2468"
-
-
-@pytest.fixture
-def quiet_log() -> Iterator[io.StringIO]:
-    """NoneBot's handler as `start_nonebot` leaves it, writing here; NoneBot's own after."""
-    import nonebot.log
-
-    out = io.StringIO()
-    quiet_message_events(sink=out)
-    yield out
-    logger.remove(nonebot.log.logger_id)
-    nonebot.log.logger_id = logger.add(
-        sys.stdout, level=0, diagnose=False, filter=default_filter, format=default_format
-    )
 
 
 async def test_a_message_event_leaves_no_text_in_nonebots_log(

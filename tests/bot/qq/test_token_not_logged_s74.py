@@ -14,21 +14,19 @@ import asyncio
 import contextlib
 import io
 import socket
-import sys
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 import uvicorn
-from nonebot.log import default_filter, default_format, logger
+from nonebot.log import logger
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from bot.qq.runner import guard_onebot_link, quiet_message_events
+from bot.qq.runner import guard_onebot_link
 from tests.bot.qq.events import SELF_ID
 from tests.bot.qq.test_serve_e2e import HEADERS, TOKEN, serve_config, serve_process
 
@@ -79,25 +77,11 @@ async def test_a_token_in_the_url_is_hidden_in_the_verbose_serve_log(tmp_path: P
     assert "OneBot V11 | Authorization Header is invalid" in log
 
 
-@pytest.fixture
-def nonebot_log() -> Iterator[io.StringIO]:
-    """NoneBot's handler as `start_nonebot` leaves it, writing here; NoneBot's own after."""
-    import nonebot.log
-
-    out = io.StringIO()
-    quiet_message_events(sink=out)
-    yield out
-    logger.remove(nonebot.log.logger_id)
-    nonebot.log.logger_id = logger.add(
-        sys.stdout, level=0, diagnose=False, filter=default_filter, format=default_format
-    )
-
-
-def test_nonebots_lines_hide_tokens_and_authorization(nonebot_log: io.StringIO) -> None:
+def test_nonebots_lines_hide_tokens_and_authorization(quiet_log: io.StringIO) -> None:
     logger.warning(f"Loaded Config: {{'onebot_access_token': '{TOKEN}', 'port': 8080}}")
     logger.warning(f"request headers: {{'authorization': 'Bearer {WRONG_TOKEN}'}}")
     logger.warning("OneBot V11 | Authorization Header is invalid")
-    written = nonebot_log.getvalue()
+    written = quiet_log.getvalue()
     assert TOKEN not in written and WRONG_TOKEN not in written
     assert "'onebot_access_token': '…', 'port': 8080" in written
     assert "'authorization': 'Bearer …'" in written
