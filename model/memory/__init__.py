@@ -4,14 +4,21 @@ Every message belongs to a scope string built from platform ids (see `scope_key`
 Reset closes the scope's current context: the rows stay (archived) but are no longer
 shown to the model. Purge deletes a scope's rows for good.
 
-- `store.py`: `Memory`, the SQLite store (reads, writes, reset, export and import);
+- `store.py`: `Memory`, the SQLite store: opening the file (`Memory.open`, `_connect`),
+  reads, writes, reset, export and import;
+- `database.py`: what the path is checked for before SQLite opens it, and the database's
+  errors as one sentence (`FailureLog`: as log lines, each kind once every few minutes);
 - `exchanges.py`: one person's exchanges in a shared conversation, found through indexes;
+- `purged.py`: what an import leaves out because it was purged here since, and what one
+  person's exchanges are (`exchanges_by_speaker`);
 - `records.py`: `Message` and `Summary`, and how a stored row becomes one;
 - `scopes.py`: scope keys (`scope_key`, `channel_prefix`, `parse_scope`);
 - `export_format.py`: the export/backup file, checked by `parse_export`;
 - `schema.py`: the tables, as migrations;
-- `database.py`: opening the file, and its errors as one sentence (`FailureLog`: as
-  log lines, each kind once every few minutes).
+- `channel_table.py`: the `channel_modes` table (admins' modes per channel), in backups;
+- `import_marker.py`: the marker beside the file while `atri memory import` writes,
+  which names an import that was killed;
+- `upgrade_copies.py`: the copies of the file an upgrade keeps before it migrates.
 
 Callers import the public names from `model.memory`. `BUSY_TIMEOUT_SECONDS` is not
 re-exported: it is read in `database`, so patch it there.

@@ -6,7 +6,7 @@ worker's side."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS channel_modes (
     PRIMARY KEY (platform, channel_id)
 );
 """
+_TABLE_MADE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'channel_modes'"
 
 
 async def store_mode(
@@ -38,13 +39,17 @@ async def store_mode(
     )
 
 
+async def table_made(fetch: Callable[[str], Awaitable[Iterable[Any]]]) -> bool:
+    """Whether the table is in the database, asked through `fetch` (a connection's
+    `execute_fetchall`, or the store's reader): a file no worker set a mode in yet
+    has none (it is made at the first mode set)."""
+    return bool(list(await fetch(_TABLE_MADE)))
+
+
 async def backed_up_modes(db: aiosqlite.Connection) -> list[dict[str, Any]]:
-    """Every mode stored, as a backup holds it (`ExportedChannelMode`); none where no
-    worker ever opened the file (the table is made then)."""
-    made = await db.execute_fetchall(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'channel_modes'"
-    )
-    if not made:
+    """Every mode stored, as a backup holds it (`ExportedChannelMode`); none where the
+    table was never made (`table_made`)."""
+    if not await table_made(db.execute_fetchall):
         return []
     rows = await db.execute_fetchall(
         "SELECT platform, channel_id, mode, updated_at FROM channel_modes"

@@ -8,7 +8,6 @@ again only every few minutes while it lasts (`FailureLog`).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import os
@@ -30,6 +29,15 @@ REPEAT_SECONDS = 300.0
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Tables another program's database shows at most, in the sentence refusing it.
 _TABLES_NAMED = 5
+# Page 1 after the file's 100-byte header starts the schema table's b-tree page: its
+# type (a leaf of a table: 13) and, 3 bytes on, how many cells (rows) it holds.
+_SCHEMA_PAGE_TYPE = 100
+_SCHEMA_CELLS = 103
+_SCHEMA_PAGE_HEADER_END = 105
+_TABLE_LEAF_PAGE = 13
+# What a new database was made in: no file, a file of 0 bytes, an SQLite file with no
+# tables (`holds_no_tables`).
+Found = Literal["nothing", "empty", "no tables"]
 
 # What a statement was doing when it failed; None: not told (the sentence says "used").
 Doing = Literal["read", "write"] | None
@@ -172,14 +180,41 @@ def is_empty_file(path: Path) -> bool:
         return False
 
 
-def new_database_warning(path: Path, empty: bool) -> str:
+def holds_no_tables(path: Path) -> bool:
+    """Whether `path` is an SQLite file whose schema is empty, with no -wal beside it: the
+    main file of a WAL database copied alone while the worker ran (4 KiB: its tables and
+    messages were all still in the -wal), or one made by hand (`sqlite3 x.db VACUUM`).
+    Read from the file, before SQLite opens it (which makes a -wal): page 1 is the
+    schema's table, and a leaf of it with no cells names nothing (SQLite's file format,
+    "B-tree Page Header Format")."""
+    try:
+        if path.with_name(path.name + "-wal").exists():
+            return False  # SQLite reads what it holds; the tables may be there
+        with path.open("rb") as file:
+            head = file.read(_SCHEMA_PAGE_HEADER_END)
+    except OSError:
+        return False  # none there, or not a path (`check_database_path` says why)
+    if len(head) < _SCHEMA_PAGE_HEADER_END or not head.startswith(SQLITE_HEADER):
+        return False
+    cells = int.from_bytes(head[_SCHEMA_CELLS : _SCHEMA_CELLS + 2], "big")
+    return head[_SCHEMA_PAGE_TYPE] == _TABLE_LEAF_PAGE and cells == 0
+
+
+def new_database_warning(path: Path, found: Found) -> str:
     """The line a worker or chat logs on making a new database: a path that names no
     file (an install moved, a volume not mounted) would otherwise start her memory over
-    unnoticed."""
-    if empty:
+    unnoticed, as would one that holds no memory (a copy that failed)."""
+    if found == "empty":
         return (
             f"[memory] path {path} is empty (0 bytes), so a new memory database was made in "
             "it: if you restored a backup, the copy failed; stop ATRI and copy it again."
+        )
+    if found == "no tables":
+        return (
+            f"[memory] path {path} holds no memory (an SQLite file with no tables), so a "
+            "new memory database was made in it: if you restored a copy taken while ATRI "
+            "ran, it lacked its -wal file, which held everything; stop ATRI and copy the "
+            "file again with its -wal beside it (or import an `atri memory export`)."
         )
     return (
         f"New memory database at {path} ([memory] path named none yet); if you moved ATRI "
@@ -304,21 +339,18 @@ class FailureLog:
 
 def check_database_path(path: Path) -> None:
     """What can be told from the file system before SQLite tries the path."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # made below; a file where a folder should be is named then
+    except OSError as exc:  # a name too long, a loop of links, a folder it may not enter
+        raise path_error(path, f"cannot be used ({exc.strerror})") from None
     if path.is_dir():
         raise path_error(path, "is a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        if exc.errno == errno.EROFS:
-            raise read_only_disk_error(path) from None
-        if exc.errno == errno.ENOSPC:
-            raise UserError(
-                f"[memory] path {path} cannot be created: its disk is full; free some space "
-                "on it and run it again."
-            ) from None
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        reason = f"{blocker} is a file" if blocker else f"{exc.strerror}: {exc.filename}"
-        raise path_error(path, f"cannot be created ({reason})") from None
+        raise creation_error(path, exc) from None
     folder_writable = os.access(path.parent, os.W_OK | os.X_OK)
     if not folder_writable or (path.exists() and not os.access(path, os.W_OK)):
         if on_read_only_disk(path):
@@ -336,9 +368,31 @@ def check_database_path(path: Path) -> None:
 def create_private(path: Path) -> None:
     """A new database is made readable by its owner alone before SQLite fills it: it
     holds people's private chats. SQLite gives its -wal and -shm files the database's
-    mode; an existing file keeps the mode it has (the operator's to choose)."""
-    with contextlib.suppress(FileExistsError):
+    mode; an existing file keeps the mode it has (the operator's to choose). A folder
+    that `os.access` calls writable may still refuse it (`/sys` to root): said as a bad
+    path is."""
+    try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise creation_error(path, exc) from None
+
+
+def creation_error(path: Path, exc: OSError) -> UserError:
+    """Making the database's folder, or the file in it, failed: one sentence with the
+    system's reason."""
+    if exc.errno == errno.EROFS:
+        return read_only_disk_error(path)
+    if exc.errno == errno.ENOSPC:
+        return UserError(
+            f"[memory] path {path} cannot be created: its disk is full; free some space "
+            "on it and run it again."
+        )
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    where = f": {exc.filename}" if exc.filename and Path(exc.filename) != path else ""
+    reason = f"{blocker} is a file" if blocker else f"{exc.strerror}{where}"
+    return path_error(path, f"cannot be created ({reason})")
 
 
 def _companions_writable(path: Path) -> None:

@@ -19,7 +19,7 @@ _ROWS_AT_A_TIME = 500
 
 
 async def exchange_ids(db: aiosqlite.Connection, scope: str, user_id: str) -> list[int]:
-    """The ids of `store.exchanges_of(user_id, <the scope's messages>)`, in order: their
+    """The ids of `purged.exchanges_of(user_id, <the scope's messages>)`, in order: their
     messages (`messages_user`), each with the messages after it up to anyone's next
     message (`messages_scope`, from their message on), and those answering one of their
     platform messages (`messages_request`). The work grows with their exchanges, not with
@@ -36,7 +36,7 @@ async def exchange_ids(db: aiosqlite.Connection, scope: str, user_id: str) -> li
 async def exchange_messages(
     db: aiosqlite.Connection, scope: str, user_id: str, include_archived: bool = True
 ) -> AsyncIterator[Message]:
-    """The messages of `store.exchanges_of(user_id, <the scope's messages>)` (only its
+    """The messages of `purged.exchanges_of(user_id, <the scope's messages>)` (only its
     live ones, `archived = 0`, without `include_archived`), in order, found as
     `exchange_ids` finds them and read a few hundred at a time: memory grows with their
     exchanges, never with the conversation."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from model.memory.export_format import ExportedMessage, ExportedRoomLine, ScopeExport
 from model.memory.scopes import parse_scope
@@ -88,7 +89,7 @@ class Purges:
                 if not in_room or in_room == room:
                     found.append((key, at, whole))
         elif room:  # a channel's shared one: each speaker's exchanges
-            for speaker, theirs in _exchanges_by_speaker(messages).items():
+            for speaker, theirs in exchanges_by_speaker(messages).items():
                 for key, in_room, at in self.people.get((platform, speaker), []):
                     if not in_room or in_room == room:
                         found.append((key, at, theirs))
@@ -172,10 +173,29 @@ def without_purged_lines(
     return kept
 
 
-def _exchanges_by_speaker(messages: Sequence[ExportedMessage]) -> dict[str, list[int]]:
-    """Each speaker's exchanges (indexes) in a conversation a channel shares, as
-    `store.exchanges_of` finds them: their messages and her replies to them. One pass for
-    all of them: a purge of each would read the conversation once."""
+class Said(Protocol):
+    """A message as a person's exchanges are found among: a stored `Message` or an
+    export's `ExportedMessage`."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+
+
+SaidT = TypeVar("SaidT", bound=Said)
+
+
+def exchanges_by_speaker(messages: Sequence[Said]) -> dict[str, list[int]]:
+    """Each speaker's exchanges (indexes) in a conversation a channel shares, out of its
+    `messages` in id order: their messages, each with what follows it up to anyone's next
+    message, and her replies to one of their platform messages (by request id). The one
+    definition: what `Memory.purge_user_in` deletes and an export of a person holds
+    (`exchanges.exchange_ids`, through indexes) and what an import leaves out of a
+    backup (`Purges.reaching`). One pass for all of them: a purge of each would read the
+    conversation once."""
     askers: dict[str, set[str]] = {}
     for m in messages:
         if m.role == "user" and m.request_id:
@@ -191,6 +211,11 @@ def _exchanges_by_speaker(messages: Sequence[ExportedMessage]) -> dict[str, list
         for owner in owners:
             theirs.setdefault(owner, []).append(i)
     return theirs
+
+
+def exchanges_of(user_id: str, messages: Sequence[SaidT]) -> list[SaidT]:
+    """One person's exchanges out of a conversation's `messages` (`exchanges_by_speaker`)."""
+    return [messages[i] for i in exchanges_by_speaker(messages).get(user_id, [])]
 
 
 def _prefixes(scope: str) -> list[str]:

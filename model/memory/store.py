@@ -38,8 +38,9 @@ import aiosqlite
 from atri.errors import ConfigError, UserError
 from model.grouping import Grouped, OneTransaction, ReadKey, Touch
 from model.memory.channel_table import SCHEMA as CHANNEL_MODES_SCHEMA
-from model.memory.channel_table import backed_up_modes, restore_modes, store_mode
+from model.memory.channel_table import backed_up_modes, restore_modes, store_mode, table_made
 from model.memory.database import (
+    Found,
     busy_timeout_pragma,
     check_database_path,
     create_private,
@@ -47,6 +48,7 @@ from model.memory.database import (
     failure_kind,
     foreign_database_error,
     full_disk_error,
+    holds_no_tables,
     is_busy,
     is_empty_file,
     new_database_warning,
@@ -368,9 +370,9 @@ class Memory:
         """Open (or create) the database; a path that cannot hold one is a `ConfigError`
         naming `[memory] path`, raised before anything else loads. A new database made
         where the path named no file is logged (a warning where it was an empty file, a
-        failed restore's copy; unless
-        `expect_new`: an import makes one on purpose): a worker whose install moved would
-        otherwise start her memory over unnoticed.
+        failed restore's copy, or an SQLite file with no tables, one copied without its
+        -wal; unless `expect_new`: an import makes one on purpose): a worker whose
+        install moved would otherwise start her memory over unnoticed.
 
         `read_only` (a command that only reads, such as `atri memory export`) writes
         nothing, so it reads the last committed state while another process (a long
@@ -385,6 +387,8 @@ class Memory:
         saying why nothing can be remembered yet (the service logs it, once): it answers
         from what is stored, and remembers again once there is space."""
         path = Path(path)
+        # Before any connection: a first read of a WAL file makes its -wal.
+        no_tables = str(path) != ":memory:" and holds_no_tables(path)
         if read_only and str(path) != ":memory:" and path.is_file():
             memory, version = await cls._connect(path, read_only=True)
             if version == SCHEMA_VERSION:
@@ -410,11 +414,13 @@ class Memory:
                 with contextlib.suppress(OSError):
                     path.unlink()
             raise
-        if (empty or not existed) and not expect_new:
-            # A first start makes one too: said, not warned, unless the file was empty.
-            log.log(
-                logging.WARNING if empty else logging.INFO, "%s", new_database_warning(path, empty)
-            )
+        found: Found | None = (
+            "nothing" if not existed else "empty" if empty else "no tables" if no_tables else None
+        )
+        if found and not expect_new:
+            # A first start makes one too: said, not warned, unless a file was there.
+            level = logging.INFO if found == "nothing" else logging.WARNING
+            log.log(level, "%s", new_database_warning(path, found))
         return memory
 
     @classmethod
@@ -1365,10 +1371,7 @@ class Memory:
     async def _forget_channel_modes(self, platform: str, channel_ids: Sequence[str]) -> None:
         """Inside `changing`: a deleted channel's mode row (none in a database no worker
         opened: the table is made then)."""
-        made = await self._db.execute_fetchall(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'channel_modes'"
-        )
-        if made:
+        if await table_made(self._db.execute_fetchall):
             await self._db.executemany(
                 "DELETE FROM channel_modes WHERE platform = ? AND channel_id = ?",
                 [(platform, channel) for channel in channel_ids],
@@ -1378,10 +1381,7 @@ class Memory:
         """`ChannelModes.modes` on this connection, for a file held `alone`, which no
         other connection can open: the last commit, never a mode change half done. Empty
         where no table was made yet (it is made at the first mode set)."""
-        made = await self._tx.fetch(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'channel_modes'"
-        )
-        if not made:
+        if not await table_made(self._tx.fetch):
             return {}
         rows = await self._tx.fetch(
             "SELECT channel_id, mode FROM channel_modes WHERE platform = ?", (platform,)
@@ -1568,7 +1568,7 @@ class Memory:
         self, scope: str, include_archived: bool = True
     ) -> list[tuple[str, list[Message]]]:
         """For a user's scope: each conversation a channel shares that holds their
-        messages (`shared_conversations_of`), with their exchanges there (`exchanges_of`),
+        messages (`shared_conversations_of`), with their exchanges there (`purged.exchanges_of`),
         which a purge of the scope deletes. Found through indexes (`exchange_messages`),
         as the purge finds them: an export or `show` of one person no longer read a
         group's whole conversation (200,000 messages) into memory."""
@@ -2485,23 +2485,6 @@ def _exported(m: Message) -> dict[str, Any]:
         "archived": m.archived,
         "request_id": m.request_id,
     }
-
-
-def exchanges_of(user_id: str, messages: Sequence[Message]) -> list[Message]:
-    """One person's exchanges in a conversation a channel shares, in order: their
-    messages and her replies to them (`Memory.purge_user_in` says which), out of the
-    conversation's `messages` (in id order). The definition: the store finds the same
-    through indexes (`exchanges.exchange_ids`, `exchange_messages`)."""
-    requests = {m.request_id for m in messages if m.role == "user" and m.user_id == user_id}
-    requests.discard("")
-    theirs = []
-    asker = None  # whose message the replies being read answer
-    for message in messages:
-        if message.role == "user":
-            asker = message.user_id
-        if asker == user_id or message.request_id in requests:
-            theirs.append(message)
-    return theirs
 
 
 def _person_keys(

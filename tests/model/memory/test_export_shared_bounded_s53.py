@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from model.memory import Memory
-from model.memory.exchanges import exchange_messages
-from model.memory.store import _exported, exchanges_of
+from model.memory import ExportedMessage, Memory, ScopeExport
+from model.memory.exchanges import exchange_ids, exchange_messages
+from model.memory.purged import LeftOut, Purges, exchanges_of, without_purged_scope
+from model.memory.store import _exported
 from tests.model.memory.sqlite_steps import sqlite_steps
 from tests.model.memory.test_purge_shared_bounded_s52 import (
     INSERT,
@@ -38,6 +39,32 @@ async def test_the_indexed_exchanges_are_those_the_whole_conversation_holds(
             for person in ("1", "2", "", "3"):
                 found = [m async for m in exchange_messages(memory._db, SCOPE, person, archived)]
                 assert found == exchanges_of(person, whole), (archived, person)
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_an_import_leaves_out_the_exchanges_a_purge_of_the_person_deleted(
+    tmp_path: Path, seed: int
+) -> None:
+    """The import's use of the definition (`Purges.reaching`, on a backup's messages)
+    agrees with the SQL the purge itself runs (`exchange_ids`): a backup taken before a
+    person's purge brings back none of what the purge deleted, and nothing else is left
+    out."""
+    async with await Memory.open(tmp_path / "m.sqlite3") as memory:
+        await memory._db.executemany(INSERT, mixed_conversation(seed, 80))
+        await memory._db.commit()
+        whole = await memory.all_messages(SCOPE)
+        backup = ScopeExport(
+            scope=SCOPE,
+            messages=[ExportedMessage.model_validate(_exported(m)) for m in whole],
+            summaries=[],
+        )
+        for person in ("1", "2"):
+            purged = set(await exchange_ids(memory._db, SCOPE, person))
+            assert purged, (seed, person)  # the check below has something to leave out
+            kept = without_purged_scope(backup, Purges({f"qq:user:{person}": 1.0}), LeftOut())
+            assert [m.content for m in kept.messages] == [
+                m.content for m in whole if m.id not in purged
+            ], (seed, person)
 
 
 @pytest.mark.parametrize("seed", range(3))

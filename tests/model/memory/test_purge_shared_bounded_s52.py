@@ -15,7 +15,7 @@ import pytest
 
 from model.memory import Memory
 from model.memory.exchanges import exchange_ids
-from model.memory.store import exchanges_of
+from model.memory.purged import exchanges_of
 from tests.model.memory.sqlite_steps import sqlite_steps
 
 SCOPE = "qq:chan:g1"
