@@ -199,7 +199,9 @@ async def test_the_whole_path_on_the_offline_model(tmp_path: Path, settings: Set
     extra = "[generation]\ndo_sample = false\nmax_new_tokens = 4\n[worker]\nooc_max_retries = 0"
     with serving(tmp_path, extra_qq="room_context = true", extra=extra, model=model) as url:
         db = tmp_path / "memory.sqlite3"
-        async with connect(url, additional_headers=HEADERS) as ws:
+        # The handshake waits for the offline model to load: seconds on an idle machine,
+        # past websockets' 10 s default on a busy one.
+        async with connect(url, additional_headers=HEADERS, open_timeout=120) as ws:
             asked = json.loads(await asyncio.wait_for(ws.recv(), 10))
             await answer(ws, asked, ROBOT_RANGE)
             await ws.send(json.dumps(group_message("It is raining today.")))
@@ -207,6 +209,6 @@ async def test_the_whole_path_on_the_offline_model(tmp_path: Path, settings: Set
             assert len(await room_holds(db, 2)) == 2
             event = group_message("ATRI, what did they say about the weather?")
             await ws.send(json.dumps(event))
-            action = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            action = json.loads(await asyncio.wait_for(ws.recv(), 180))  # a guard, as above
             await answer(ws, action, {"message_id": 1})
             assert check_quoted_reply(action["params"]["message"], event)
