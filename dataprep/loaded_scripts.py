@@ -79,10 +79,13 @@ def load_scripts(
                 f" {decoded.encoding} and were read as {decoded.other_encoding} (a file joined"
                 " from two encodings); if they look garbled, save the file in one encoding."
             )
+        json_file = path.suffix.lower() == ".json"
+        if not json_file and (unbroken := unbroken_note(str(path), text, report.lines)):
+            report.unbroken = True
+            report.warning = f"{report.warning} {unbroken}" if report.warning else unbroken
         # A .json file is a message list, RPG Maker event data or no script at all,
         # whatever format is forced for the text files beside it (a folder's
         # dataset_info.json is never a dump).
-        json_file = path.suffix.lower() == ".json"
         start = 0  # where the lines its format was told from start
         if json_file:
             report.format = detect_format(text, path.name)
@@ -101,3 +104,26 @@ def load_scripts(
         )
         loaded.append(script)
     return loaded, reports
+
+
+# Characters a line above which, on average, a file's lines are not separated by line
+# breaks (a 12 MB dump on one line): a script's lines, a novel's paragraphs are far shorter.
+_LINE_CHARS_MOST = 2000
+_ESCAPED_BREAK = "\\n"  # `\n` written out, as some export tools end lines
+
+
+def unbroken_note(path: str, text: str, lines: int) -> str | None:
+    """A sentence on a file whose lines are not separated by line breaks (a long text on
+    a line or two, or one line holding `\\n` written out), else None: each of its lines is
+    read as one, the speaker at its start saying all the rest."""
+    escaped = lines <= 1 and text.count(_ESCAPED_BREAK) >= 2
+    if not escaped and len(text) <= lines * _LINE_CHARS_MOST:
+        return None
+    said = (
+        f"{path}: is {lines} line{'s' if lines != 1 else ''} of {len(text):,} characters:"
+        " its lines are not separated by line breaks, so all of a line is read as said by"
+        " the speaker at its start; save it with a line break after each line"
+    )
+    if escaped:
+        said += r" (it holds \n written out as two characters: replace those with line breaks)"
+    return f"{said}."

@@ -70,7 +70,7 @@ from dataprep.report import (
     unclosed_strings_warning,
     without_dialogue_line,
 )
-from dataprep.speakers import SpeakerMap, normalise_name
+from dataprep.speakers import SpeakerMap, in_round_brackets, normalise_name
 from dataprep.split import split_by_scene
 from dataprep.stats import FileReport, Stats
 from dataprep.translation_placement import (
@@ -186,6 +186,7 @@ def parse_options(
         renpy_player=dict.fromkeys(names.player, lead),
         renpy_label_characters=names.label_characters(lead, strings, language),
         renpy_unsettled=names.unsettled(language),
+        renpy_thoughts=names.definitions.thought_brackets(),
         renpy_typed_leads=typed_leads,
         kirikiri_names=shown,
         kirikiri_targets_gathered=True,
@@ -489,6 +490,7 @@ def _roles_and_clean(
     `NameSlots`), but such a line, when someone says it, goes on uncleaned to the turns
     stage, whose exchange it ends: something was said there that no sample may skip
     (dropped, her line would leave the lead's lines on either side of it one turn).
+    The lead's thoughts go no further (`_without_thoughts`).
     """
     skip_narration = settings.narration != "stage"
     counts.narration_cleaned = not skip_narration
@@ -502,6 +504,8 @@ def _roles_and_clean(
         counts.scenes.update({(u.source, u.scene) for u in batch})
         for name in counts.heard.keys() - roles.keys():  # the names new in this batch
             roles[name] = speakers.role(name)
+            if roles[name] is Role.LEAD and speakers.thinks(name):
+                counts.thinking.add(name)
         lines = [
             (u, r)
             for u, r in zip(batch, map(roles.__getitem__, names), strict=True)
@@ -549,7 +553,27 @@ def _roles_and_clean(
                         "empty_after_clean"
                     ] += 1
         cleaned += lines[done:]
-        yield cleaned
+        yield _without_thoughts(cleaned, counts)
+
+
+def _without_thoughts(
+    lines: list[tuple[Utterance, Role]], counts: Counts
+) -> list[tuple[Utterance, Role]]:
+    """The lines but the lead's thoughts (counted in `counts.thoughts`): a line of his wholly
+    in round brackets (`【夏生】（这家伙……）`, Ren'Py's `n "(What on earth…)"`, a character
+    the game shows in brackets) or under a name that says so (`夏生（心想）：`, `夏生心想：`).
+    She never heard it: it is nobody's prompt, and ends no exchange. Her own lines in
+    brackets stay, as do his that only start with an aside (`（笑）好啊`)."""
+    lead, thinking = Role.LEAD, counts.thinking
+    kept = [
+        (u, r)
+        for u, r in lines
+        if r is not lead
+        or u.dropped is not None
+        or not (u.speaker in thinking or in_round_brackets(u.text))
+    ]
+    counts.thoughts += len(lines) - len(kept)
+    return kept
 
 
 def _usable(lines: list[tuple[Utterance, Role]], counts: Counts) -> list[tuple[Utterance, Role]]:

@@ -53,6 +53,10 @@ class Counts:
     # The tags no file given defines (`[saudio]`) that lines were given to, with how many.
     left_out_macros: Counter[str] = field(default_factory=Counter)
     narration_cleaned: bool = False
+    # The names that say the lead's line is a thought (`夏生（心想）`), and his lines left
+    # out as thoughts (`pipeline._without_thoughts`).
+    thinking: set[str | None] = field(default_factory=set)
+    thoughts: int = 0
     samples: int = 0
     # The scenes lines were read in, as (source, scene); and those samples were made in,
     # before the filter (`Sample.scene_key`).
@@ -150,8 +154,8 @@ def record_stages(
         # "stage" mode: said, the table's "in" here is not the speakers stage's "out".
         "all spoken lines" + (" and narration" if counts.narration_cleaned else ""),
         counts.cleaned,
-        counts.cleaned - counts.empty - unusable.total(),
-        Counter(empty_after_clean=counts.empty, **unusable),
+        counts.cleaned - counts.empty - unusable.total() - counts.thoughts,
+        Counter(empty_after_clean=counts.empty, **unusable, lead_thought=counts.thoughts),
     )
     stats.character_lines_in = counts.character_lines
     stats.add_stage(
@@ -706,6 +710,13 @@ def problem(
         (Role.CHARACTER.value, "character_aliases", f"the character ({stats.character})"),
         (Role.LEAD.value, "lead_aliases", "the lead"),
     ):
+        if role not in roles and (unbroken := _unbroken_files(files)):
+            # Its lines read as one: the aliases may well be right.
+            return (
+                f"No speaker matched {who}, as {unbroken} not split into lines (see the"
+                " warning above): put a line break after each of its lines before changing"
+                f" [dataprep] {key}."
+            )
         if role not in roles:
             return (
                 f"No speaker matched {who} in [dataprep] {key}; the most frequent speakers are"
@@ -726,6 +737,18 @@ def problem(
         "Every sample was filtered out (see the filter row above); loosen [dataprep]"
         " min_reply_chars, max_reply_chars or the duplicate filters."
     )
+
+
+def _unbroken_files(files: list[FileReport]) -> str:
+    """'X is' / 'X and Y are' for the files used whose lines are not separated by line
+    breaks (`FileReport.unbroken`), "" when none is."""
+    names = distinct_names([Path(f.path) for f in files if f.error is None and f.unbroken])
+    if not names:
+        return ""
+    named = ", ".join(names[:_QUIET_NAMED])
+    if len(names) > _QUIET_NAMED:
+        named += f" and {len(names) - _QUIET_NAMED} more"
+    return f"{named} {'is' if len(names) == 1 else 'are'}"
 
 
 # Below this share of the lines read naming a speaker, the file's shape is more likely

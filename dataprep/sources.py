@@ -142,7 +142,9 @@ def read_script(path: Path, encoding: str = "auto") -> Decoded:
     decoded = decode_report(data, str(path), encoding)
     # Looked for in the bytes: a CR byte is found at memory speed (1 ms in 20 MB), a "\r"
     # in a text of Chinese far slower; no encoding writes a "\r" without one.
-    return _unix_line_ends(decoded) if b"\r" in data else decoded
+    decoded = _unix_line_ends(decoded) if b"\r" in data else decoded
+    # A JSON string may hold a U+2028 as it is, where a line break breaks the JSON.
+    return decoded if path.suffix.lower() == ".json" else _other_line_breaks(decoded)
 
 
 # NScripter's `nscript.dat` is its script with every byte XOR 0x84; `nscript.___` is that
@@ -231,6 +233,24 @@ def _unix_line_ends(decoded: Decoded) -> Decoded:
     under 1 ms."""
     text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
     return dataclasses.replace(decoded, text=text)
+
+
+# Unicode's other line breaks: LINE SEPARATOR, PARAGRAPH SEPARATOR and NEL, as some
+# export tools end lines with (Python's `splitlines` reads them so; no script format does).
+_OTHER_LINE_BREAKS = str.maketrans(dict.fromkeys("\u2028\u2029\u0085", "\n"))
+
+
+def _other_line_breaks(decoded: Decoded) -> Decoded:
+    """The text with `_OTHER_LINE_BREAKS` as `\n` when they are its only line breaks (a
+    trailing `\n` aside): a file of one line holds no script, so nothing else is lost. In a
+    file with lines of its own they are left inside its lines, as written."""
+    text = decoded.text
+    first = text.find("\n")
+    if first != -1 and text.count("\n", first) != len(text) - first:
+        return decoded  # a line break before the last characters: lines of its own
+    if not any(c in text for c in "\u2028\u2029\u0085"):
+        return decoded
+    return dataclasses.replace(decoded, text=text.translate(_OTHER_LINE_BREAKS))
 
 
 def _packed_kind(data: bytes) -> tuple[str, str] | None:

@@ -17,6 +17,27 @@ _NOTE = re.compile(r"(?<=[^(\s])\s*\([^()]*\)$")
 # Closing brackets tried only where their run starts: from each bracket of a long run not
 # at the end, the run was read to its end again (quadratic in a long name).
 _BRACKETS = re.compile(r"^[【\[(（「]++|(?<![】\])）」])[】\])）」]++$")
+# A note after a name that makes the line a thought, not speech (`夏生（心想）：…`,
+# `Natsuki (thinking): …`), as `normalise_name` folds it: NFKC, case-folded, no blanks.
+_THOUGHT_NOTES = frozenset(
+    {"心想", "内心", "內心", "心声", "心聲", "心里", "心裡", "心中", "心里想", "心裡想", "暗想",
+     "内心独白", "內心獨白", "独白", "獨白", "心の声", "心の中", "モノローグ", "思考",
+     "thinking", "thought", "thoughts", "innervoice", "innermonologue", "monologue"}
+)  # fmt: skip
+_LAST_NOTE = re.compile(r"\(([^()]*)\)$")
+# Words after a name, with no colon between (`亚托莉说：“…”`, `亚托莉笑着说：`, `夏生心想：`),
+# that say how the line is said: the name is the speaker's all the same. Only where what
+# comes before is an alias (`SpeakerMap.role`), so no other name loses a last character.
+# The manner before a verb: 笑着, 小声, or any 得意地 / 開心地.
+_MANNER = r"(?:笑着|笑著|哭着|哭著|小声|小聲|轻声|輕聲|大声|大聲|低声|低聲|[^\W\d_]{1,4}地)?"
+_SPEECH_VERB = re.compile(
+    rf"{_MANNER}(?:说道?|說道?|问道?|問道?|答道?|回答道?|喊道?|叫道|笑道|道"
+    r"|(?:は|が)(?:言った|言う|答えた|尋ねた|叫んだ))"
+)
+_THOUGHT_VERB = re.compile(r"心想|心道|暗想|暗道|心里想|心裡想|(?:は|が)思った")
+# A line wholly in round brackets (`（なんなんだ、こいつは……）`, `(What on earth…)`):
+# opener → closer.
+_ROUND_BRACKETS = {"(": ")", "（": "）"}
 
 
 @lru_cache(maxsize=4096)  # a script has few names and says them thousands of times
@@ -64,7 +85,7 @@ class SpeakerMap:
     def role(self, speaker: str | None) -> Role:
         if speaker is None:
             return Role.NARRATION
-        name = normalise_name(speaker if self.convert is None else self.convert(speaker))
+        name = normalise_name(self._converted(speaker))
         if not name or name in NARRATOR_NAMES:
             return Role.NARRATION
         role = self._role_of(name)
@@ -74,7 +95,38 @@ class SpeakerMap:
             roles = {self._role_of(part) for part in name.split("/")}
             if len(roles) == 1:
                 return roles.pop()
+        if role is Role.OTHER:
+            split = self._alias_and_verb(name)
+            if split is not None:
+                return self._role_of(split[0])
         return role
+
+    def thinks(self, speaker: str | None) -> bool:
+        """Whether the name says its line is thought, not said: a note after it
+        (`夏生（心想）`, `Natsuki (thinking)`) or a verb of thinking after an alias (`夏生心想`)."""
+        if speaker is None:
+            return False
+        note = _LAST_NOTE.search(unicodedata.normalize("NFKC", self._converted(speaker)))
+        if note is not None and normalise_name(note.group(1)) in _THOUGHT_NOTES:
+            return True
+        split = self._alias_and_verb(normalise_name(self._converted(speaker)))
+        return split is not None and split[1]
+
+    def _converted(self, speaker: str) -> str:
+        return speaker if self.convert is None else self.convert(speaker)
+
+    def _alias_and_verb(self, name: str) -> tuple[str, bool] | None:
+        """An alias and a verb after it (`亚托莉说`, `亚托莉笑着说`, `夏生心想`), as (the alias,
+        whether the verb is one of thinking); None for any other name."""
+        for cut in range(1, len(name)):
+            alias = name[:cut]
+            if alias not in self.character and alias not in self.lead:
+                continue
+            if _SPEECH_VERB.fullmatch(name, cut) is not None:
+                return alias, False
+            if _THOUGHT_VERB.fullmatch(name, cut) is not None:
+                return alias, True
+        return None
 
     def _role_of(self, name: str) -> Role:
         # The character first: if a user lists a name under both, that is who we train.
@@ -83,3 +135,14 @@ class SpeakerMap:
         if name in self.lead:
             return Role.LEAD
         return Role.OTHER
+
+
+def in_round_brackets(text: str) -> bool:
+    """Whether round brackets hold the whole line (`（这家伙……）`, `(What on earth…)`), as a
+    thought is written; not a line that only starts with an aside (`（笑）好啊`), nor two
+    asides (`(a) and (b)`)."""
+    closer = _ROUND_BRACKETS.get(text[:1])
+    if closer is None or len(text) < 2 or text[-1] != closer:
+        return False
+    inner = text[1:-1]
+    return text[0] not in inner and closer not in inner

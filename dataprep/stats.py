@@ -44,6 +44,9 @@ class FileReport:
     # alone, a TyranoScript title.ks or config.ks (`report.quiet_files`).
     quiet: bool = False
     warning: str | None = None  # the file was used; something in it was not
+    # Its lines are not separated by line breaks (few lines for its size: `loaded_scripts`),
+    # so a run with no speaker matched says that rather than blame the aliases.
+    unbroken: bool = False
     language: str = ""  # its lines' language, from their start (`languages`); "" untold
 
 

@@ -48,6 +48,9 @@ class ParseOptions:
     # Variables left out of it because the scripts give them several values (or one that
     # is not a string): their values, for the run to say why their lines were dropped.
     renpy_unsettled: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Speaker → the round brackets the game shows its lines in (`what_prefix="（",
+    # what_suffix="）"`: a thought character's, from every .rpy file), put around them.
+    renpy_thoughts: dict[str, tuple[str, str]] = field(default_factory=dict)
     # TyranoScript character id → display name, from `[chara_new name=… jname=…]` in
     # every .ks file (characters are usually made in first.ks and speak in the others).
     kirikiri_names: dict[str, str] = field(default_factory=dict)

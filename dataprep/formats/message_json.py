@@ -41,6 +41,7 @@ from typing import TypeVar
 from atri.text_files import BROKEN_CHARACTER, without_lone_surrogates
 from dataprep.errors import DataprepError, NoScript
 from dataprep.formats.common import ParseOptions, join_pieces, tidy_name, unreadable_json
+from dataprep.formats.table import TEXT_NAMES
 from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION, parse_pairs
 from dataprep.records import Utterance
 
@@ -68,15 +69,19 @@ _TRANSLATIONS = (
 _ORIGINALS = ("pre_jp", "pre_src")
 # What GalTransl writes before a line whose translation failed (it keeps the original).
 _FAILED = "(Failed)"
-# The keys that make an object a message: what tells a message list from other JSON
-# lists (a dataset's rows, a config's entries).
-_MESSAGE_KEYS = frozenset({"message", *_ORIGINALS})
+# The keys a message's text is under: "message" (GalTransl, SExtractor, VNTextPatch), or
+# any name a table's text column goes by ("text", "content", "台词" …).
+_TEXT_KEYS = ("message", *(name for name in TEXT_NAMES if name != "message"))
+# The keys that make an object a message, holding a string: what tells a message list
+# from other JSON lists (a dataset's rows, a config's entries).
+_MESSAGE_KEYS = frozenset({*_TEXT_KEYS, *_ORIGINALS})
 # A message list's head, for sniffing a file whose extension is not .json.
 SIGNATURE = re.compile(r'\A\ufeff?\s*\[\s*\{\s*"(?:name|names|message|index|pre_jp|pre_src)"')
 
 _WHAT = (
     'a list of messages ({"name": …, "message": …} objects, as GalTransl, SExtractor and'
-    " VNTextPatch write, or a GalTransl transl_cache file)"
+    ' VNTextPatch write, "text" or "content" in place of "message" as other tools do, or a'
+    " GalTransl transl_cache file)"
 )
 # The keys of a speaker-keyed list (`_speaker_keyed`) that mean narration, case ignored.
 _NARRATION_KEYS = frozenset(
@@ -112,10 +117,12 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     scene = 0
     for line, entry in entries:
         speaker = _speaker(entry)
-        # An object with a "message" is read for it, whatever else it holds (a tool may
-        # keep the original beside it, "pre_jp"); one without is a cache entry.
-        if "message" in entry:
-            said, dropped = _text(entry["message"]), None
+        # An object with a text ("message", "text" …) is read for it, whatever else it
+        # holds (a tool may keep the original beside it, "pre_jp"); one without is a
+        # cache entry.
+        key = next((key for key in _TEXT_KEYS if isinstance(entry.get(key), str)), None)
+        if key is not None:
+            said, dropped = _text(entry[key]), None
         else:
             said, dropped = _said(entry, options.dump_side)
         if not said:
@@ -165,11 +172,13 @@ def _mended(values: list[tuple[int, T]], text: str, source: str) -> list[tuple[i
 
 
 def _messages(values: list[tuple[int, object]]) -> list[tuple[int, dict[str, object]]]:
-    """The message objects among the list's values (`_MESSAGE_KEYS`)."""
+    """The message objects among the list's values: those holding a string under one of
+    `_MESSAGE_KEYS`."""
     return [
         (line, value)
         for line, value in values
-        if isinstance(value, dict) and not _MESSAGE_KEYS.isdisjoint(value)
+        if isinstance(value, dict)
+        and any(isinstance(value[key], str) for key in _MESSAGE_KEYS.intersection(value))
     ]
 
 

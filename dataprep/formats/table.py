@@ -71,6 +71,9 @@ _COLUMN_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # storyboard beside its `台词`): the text's only where no column is named as above.
     (CONTENT, ("message", "msg", "content", "文本", "内容")),
 )  # fmt: skip
+# The names a text's column goes by, those surely the text's first: a JSON message's
+# text is under one of them too (message_json).
+TEXT_NAMES = tuple(n for role, names in _COLUMN_NAMES if role in (TEXT, CONTENT) for n in names)
 _WORDS = re.compile(r"[a-z]+")
 # How much of the file the delimiter is sniffed from. csv.Sniffer's quote patterns take
 # time growing with the square of this on lines of lone quotes (16 KiB of `'` lines took

@@ -57,18 +57,31 @@ _VARIABLE = re.compile(r"[^\W\d][\w.]*")
 _NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b)"""
 _FIRST_ARG = re.compile(rf"\s*(?:name\s*=\s*)?{_NAME_VALUE}")
 _NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
+# `what_prefix="（", what_suffix="）"`: text the game shows before and after each line of
+# the character's (group 1: which; 2 or 3: the string).
+_WHAT_AFFIX = re.compile(
+    r"""[(,]\s*what_(prefix|suffix)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
+)
+# The prefix and suffix that make a character the one a game shows thoughts by (the
+# hero's inner voice: `Character("Natsuki", what_prefix="(", what_suffix=")")`).
+_THOUGHT_PREFIXES = frozenset({"(", "（"})
+_THOUGHT_SUFFIXES = frozenset({")", "）"})
 
 
 class Definition(NamedTuple):
     """A character as one statement defines it: its display name (None for a
     DynamicCharacter, named at run time), the variable a DynamicCharacter's name is read
-    from, whether a `default` statement sets it, and the line of the story's Python that
-    sets it when it runs (0: set before the game starts, as `define` or init Python)."""
+    from, whether a `default` statement sets it, the line of the story's Python that
+    sets it when it runs (0: set before the game starts, as `define` or init Python), and
+    the brackets a thought character's lines show in."""
 
     name: str | None
     source: str | None
     by_default: bool
     story_line: int = 0
+    # The round brackets the game shows its lines in (`what_prefix`/`what_suffix`, a
+    # thought character's); None for a character whose lines show as said.
+    thought_brackets: tuple[str, str] | None = None
 
 
 class Definitions:
@@ -129,6 +142,26 @@ class Definitions:
         speaker `store.k` (`python_speaker`)."""
         names: dict[str, str] = {}
         dynamic: dict[str, str] = {}
+        for speaker, definition in self._by_speaker():
+            # A DynamicCharacter is known by its variable until its name is known
+            # (ScriptNames.resolve).
+            shown = definition.name
+            names[speaker] = speaker.removeprefix(DEFAULT_STORE) if shown is None else shown
+            if definition.source is not None:
+                dynamic[speaker] = definition.source
+        return names, dynamic
+
+    def thought_brackets(self) -> dict[str, tuple[str, str]]:
+        """Speaker (as `speakers`) → the brackets a thought character's lines show in."""
+        return {
+            speaker: definition.thought_brackets
+            for speaker, definition in self._by_speaker()
+            if definition.thought_brackets is not None
+        }
+
+    def _by_speaker(self) -> Iterator[tuple[str, Definition]]:
+        """(speaker, its character) for each speaker a say statement or Python names
+        (`speakers`)."""
         held = self.held() if self.aliases else self.by_variable
         for var, definition in held.items():
             speakers = [var]
@@ -137,13 +170,7 @@ class Definitions:
             elif CHARACTER_NAMESPACE + var in held:
                 speakers = [DEFAULT_STORE + var]
             for speaker in speakers:
-                # A DynamicCharacter is known by its variable until its name is known
-                # (ScriptNames.resolve).
-                shown = definition.name
-                names[speaker] = speaker.removeprefix(DEFAULT_STORE) if shown is None else shown
-                if definition.source is not None:
-                    dynamic[speaker] = definition.source
-        return names, dynamic
+                yield speaker, definition
 
 
 def definitions_of(lines: list[str]) -> Definitions:
@@ -160,11 +187,28 @@ def definitions_of(lines: list[str]) -> Definitions:
         # DynamicCharacter("f_name"): the name is what f_name holds when it speaks.
         is_dynamic = bool(kind or _DYNAMIC_KEYWORD.search(args))
         source = name.strip() if is_dynamic and _VARIABLE.fullmatch(name.strip()) else None
-        definition = Definition(None if is_dynamic else name, source, by_default, story_line)
+        definition = Definition(
+            None if is_dynamic else name, source, by_default, story_line, _thought_brackets(args)
+        )
         found.add(var, definition)
         if story_line:
             found.story.append((var, definition))
     return found
+
+
+def _thought_brackets(args: str) -> tuple[str, str] | None:
+    """The round brackets a character's arguments show each of its lines in
+    (`what_prefix="（", what_suffix="）"`), or None: no prefix and suffix, or others (a
+    quote mark around each line is speech)."""
+    if "what_" not in args:
+        return None
+    affixes = {
+        m.group(1): unescape(m.group(2) or m.group(3) or "") for m in _WHAT_AFFIX.finditer(args)
+    }
+    prefix, suffix = affixes.get("prefix", ""), affixes.get("suffix", "")
+    if prefix.strip() in _THOUGHT_PREFIXES and suffix.strip() in _THOUGHT_SUFFIXES:
+        return prefix, suffix
+    return None
 
 
 def python_speaker(who: str, characters: Container[str]) -> str:

@@ -130,6 +130,14 @@ def parse(
     lines = text.splitlines()
     definitions = definitions_of(lines)
     own, dynamic = definitions.speakers()
+    # Speaker → the brackets its lines show in: this file's own thought characters, where
+    # the pipeline resolved none (as their names below).
+    thoughts = {
+        var: brackets
+        for var, brackets in definitions.thought_brackets().items()
+        if var not in characters
+    }
+    thoughts.update(options.renpy_thoughts)
     for var, name in own.items():
         # Not over the name the pipeline resolved from every file's definitions (a
         # `default` in another file is the one in play) and variables.
@@ -166,6 +174,8 @@ def parse(
     next_redefined = 0
     # The last line the previous say statement gave: an `extend` adds its text to it.
     previous: Utterance | None = None
+    # The brackets the last speaker's lines show in (a thought character's), or None.
+    brackets: tuple[str, str] | None = None
     # Translated lines by the line of the say statement they translate, and those lines
     # in order: a line reached with its translation not yet put in place gets it there.
     placed = dict(translated or {})
@@ -343,16 +353,17 @@ def parse(
                     and previous.scene == scene
                     and previous.branch == branch
                 ):
-                    _extend(previous, said[0][1], names, unusable, strings)
+                    _extend(previous, said[0][1], names, unusable, strings, brackets)
                     said = said[1:]
                 speaker = last_speaker
             elif whostr is not None:
-                speaker = shown_name(unescape(whostr[1:-1]), strings) or None
+                speaker, brackets = shown_name(unescape(whostr[1:-1]), strings) or None, None
             elif who is None or who in _NARRATORS:
-                speaker = None
+                speaker, brackets = None, None
             else:
                 found = python_speaker(who, characters) if from_python else who
                 speaker = characters.get(found, found) or None
+                brackets = thoughts.get(found)
             if who != "extend":
                 previous = None
             for at, written in said:
@@ -368,6 +379,8 @@ def parse(
                     )
                     out.append(previous)
                 elif shown:
+                    if brackets is not None:
+                        shown = f"{brackets[0]}{shown}{brackets[1]}"
                     previous = Utterance(
                         speaker, shown, source, at, scene, None, branch, forked_from, shown=True
                     )
@@ -475,11 +488,19 @@ def _extend(
     names: dict[str, str],
     unusable: str | None,
     strings: dict[str, str],
+    brackets: tuple[str, str] | None = None,
 ) -> None:
     """Add an `extend` statement's string to the line it continues, as Ren'Py shows the
     two: one line, the strings joined as written (the author puts in any space); with
     `unusable` (a drop reason), `written` is Python that gives no text to show, so the
-    line's text is unknown."""
+    line's text is unknown. A thought character's line (shown in `brackets`) goes on
+    inside them, as Ren'Py puts them around the whole."""
+    if brackets is not None and line.dropped is None and line.text.endswith(brackets[1]):
+        line.text = line.text.removesuffix(brackets[1])
+        _extend(line, written, names, unusable, strings)
+        if line.dropped is None:
+            line.text += brackets[1]
+        return
     if line.dropped is not None:
         line.text += written  # still unusable; its variables are named from the text
         return
