@@ -44,7 +44,9 @@ class BotLines:
     # An admin's own reset (or the reset keyword) where all share one conversation: kept,
     # naming the command that resets the whole channel or group ({how}).
     shared_reset_by_admin: str  # {how}
-    shared_user_reset: str  # an admin's reset of one member where all share one
+    # An admin's reset of one member where all share one conversation: kept; only their
+    # room lines here go.
+    shared_user_reset: str
     # A server's or group's admin resetting a member whose conversation is one for every
     # server, group and DM (`[memory] scope = "user"`): kept, with why.
     personal_user_reset: str
@@ -358,8 +360,8 @@ ZH = BotLines(
     shared_reset_refused="这里的对话是大家共享的，只有管理员可以重置哦。"
     "要彻底删除你自己说过的话，请用 /{command} forget。",
     shared_reset_by_admin="这里的对话是大家共享的，所以什么都没有重置。要忘掉整个对话，请用 {{how}}。",
-    shared_user_reset="这里的对话是大家共享的，没有只属于这位成员的部分，所以什么都没有重置。"
-    "要重置，请重置整个频道或群的对话。",
+    shared_user_reset="这里的对话是大家共享的，没有只属于这位成员的部分，所以对话没有重置。"
+    "要重置，请重置整个频道或群的对话。{name}只忘掉了在这里旁听到的这位成员的发言。",
     personal_user_reset="这位成员和{name}的对话在所有服务器、群和私聊里是同一份，"
     "所以这里的管理员不能重置它：本人可以用 /{command} reset 重置，机器人的主人也可以。"
     "{name}只忘掉了在这里旁听到的这位成员的发言。",
@@ -536,7 +538,8 @@ EN = BotLines(
     shared_reset_by_admin="The conversation here is shared by everyone, so nothing was reset. "
     "To forget the whole of it, use {{how}}.",
     shared_user_reset="The conversation here is shared by everyone, so no part of it is that "
-    "member's alone: nothing was reset. To reset it, reset the whole channel or group.",
+    "member's alone: it was kept. To reset it, reset the whole channel or group. Only what "
+    "{name} overheard them say here was forgotten.",
     personal_user_reset="That member's conversation with {name} is one for every server, "
     "group and DM, so an admin here cannot reset it: they can with /{command} reset, and so can "
     "the bot's owner. Only what {name} overheard them say here was forgotten.",
@@ -727,7 +730,8 @@ JA = BotLines(
     shared_reset_by_admin="ここの会話はみんなで共有しているので、何もリセットしていません。"
     "全体を忘れさせるには {{how}} を使ってください。",
     shared_user_reset="ここの会話はみんなで共有しているので、そのメンバーだけの部分はありません。"
-    "何もリセットしていません。リセットするなら、チャンネルかグループ全体をリセットしてください。",
+    "会話はリセットしていません。リセットするなら、チャンネルかグループ全体をリセットしてください。"
+    "{name}がここで耳にした、そのメンバーの発言だけを忘れました。",
     personal_user_reset="そのメンバーと{name}の会話はすべてのサーバー・グループ・DMで共通なので、"
     "ここの管理者はリセットできません。リセットできるのは本人（/{command} reset）とボットの持ち主です。"
     "{name}がここで耳にした、そのメンバーの発言だけを忘れました。",

@@ -76,7 +76,6 @@ from model.memory import (
     Memory,
     channel_prefix,
     database_error,
-    parse_scope,
     purge_leftovers,
     scope_key,
 )
@@ -238,6 +237,18 @@ class SoFar:
     # How many edits the worker had noted when the message arrived: one of those is older
     # than the message as it came (an edit that then made it for her), not a change to it.
     edits_seen: int = 0
+
+
+@dataclass(frozen=True)
+class ChannelOwned:
+    """The conversations kept for one channel alone (`ChatService._owned_by_channel`):
+    the one its members share, keyed as the channel (`shared`: `[memory] scope =
+    "channel"`), or its members' own, keyed under `members` ("user_in_channel"); neither
+    under "user", where a person's conversation is theirs in every place. Its room lines
+    are its own under every scope."""
+
+    shared: str = ""
+    members: str = ""
 
 
 @dataclass
@@ -958,17 +969,15 @@ class ChatService:
         fitted, generation, retries = await self._fit_and_generate(
             request, text, so_far, room, window, name, limits, notes, lore, in_flight
         )
+        # What she remembers must be what the user was told: a Continue stores nothing
+        # (her reply was stored when she first made it, and the client keeps the whole of
+        # it), nor does a reply the client's stop string left empty (nothing was said).
         if scope and not request.reply_so_far and generation.text:
-            # Nor does a reply the client's stop string left empty (nothing was said).
-            # A Continue stores nothing: her reply was stored when she first made it, and
-            # the client keeps the whole of it. What she remembers must be what the user
-            # was told. The deadline passing
-            # during the write answered "busy" while the exchange was stored anyway (the
-            # write is shielded), so her next prompt held a reply nobody saw. The reply is
-            # made: the write (a group commit, milliseconds; at worst the database's
-            # busy timeout, within the relay's margin past the deadline) is let finish
-            # and the reply given, rather than thrown away. Past the deadline already (a
-            # cancellation swallowed on the way): "busy", nothing stored.
+            # Past the deadline already (a cancellation swallowed on the way): "busy",
+            # nothing stored. Else the write (a group commit, milliseconds; at worst the
+            # busy timeout, within the relay's margin) is let finish past the deadline and
+            # the reply given: a "busy" while the shielded write went on stored a reply
+            # nobody saw, and her next prompt held it.
             if deadline.expired():
                 raise TimeoutError
             deadline.reschedule(None)
@@ -1074,22 +1083,22 @@ class ChatService:
             # and every other route (/health included) must keep answering meanwhile.
             prompt = request.system_prompt or self.reloader.prompt_for(version)
             fitted = await asyncio.to_thread(
-                fit_prompt,
-                f"{prompt}\n\n{notes}" if notes else prompt,
-                so_far.earlier,
-                text,
-                self.count_tokens,
-                window,
-                name,
-                shared,
-                room,
-                request.user_id,
-                so_far.recalled,
-                self._names_told_apart(request),
-                self.speaker_colon,
-                lore,
-                self._note_under(prompt, request.system_prompt),
-                request.reply_so_far,
+                fit_prompt,  # by keyword: several of its parameters are strings
+                system_prompt=f"{prompt}\n\n{notes}" if notes else prompt,
+                earlier=so_far.earlier,
+                text=text,
+                count=self.count_tokens,
+                window=window,
+                display_name=name,
+                shared_scope=shared,
+                room_context=room,
+                user_id=request.user_id,
+                recalled=so_far.recalled,
+                her_names=self._names_told_apart(request),
+                colon=self.speaker_colon,
+                lore=lore,
+                note=self._note_under(prompt, request.system_prompt),
+                so_far=request.reply_so_far,
             )
             in_flight.prompt_tokens = fitted.prompt_tokens
             # The last attempt is generated whichever version is live by then.
@@ -1371,53 +1380,69 @@ class ChatService:
             return await self._reset(scope)
 
     async def _reset(self, scope: ScopeRef) -> int:
-        """A channel's reset also ends its room context; a member's own reset hides their
-        own room lines (in that channel) and nobody else's. `here_only` (a server's or
-        group's admin) touches nothing kept beyond that channel (PERSONAL_SCOPE). A
-        person's with no channel (a DM, `POST /reset` with a user id alone) reaches what
-        `atri memory reset` of their key does (`Memory.reset_with_room`)."""
-        kind = self.settings.memory.scope
-        room = self.memory.room
-        if not scope.user_id:  # the whole channel
-            if not scope.channel_id:
-                return 0
+        """A channel's reset also ends its room context; a member's reset in a channel
+        hides their own room lines there (`_reset_member_here`). A person's with no
+        channel (a DM, `POST /reset` with a user id alone) reaches what `atri memory
+        reset` of their key does (`Memory.reset_with_room`)."""
+        if scope.channel_id:
             prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
-            async with self.memory.changing_conversations(prefix):
-                heard = await room.archive_room(prefix)
-                if kind == "user":
-                    return heard  # memory is per user: no conversation belongs to the channel
-                if kind == "user_in_channel":
-                    return heard + await self.memory.reset_prefix(prefix + ":")
-                return heard + await self.memory.reset(self._scope_of(scope))
-        if kind == "channel" and scope.channel_id:
-            return SHARED_SCOPE
-        prefix = (
-            channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
-            if scope.channel_id
-            else ""
-        )
-        if scope.here_only and (kind == "user" or not scope.channel_id):
+            if not scope.user_id:
+                return await self._reset_channel(prefix)
+            return await self._reset_member_here(scope, prefix)
+        if not scope.user_id:
+            return 0
+        if scope.here_only:
             # Their conversation is theirs everywhere (their DMs, other servers): not for
-            # the admin of one place. What they said here that she overheard is.
-            if prefix:
-                await room.archive_user(scope.platform, scope.user_id, prefix)
+            # the admin of one place.
             return PERSONAL_SCOPE
-        if not scope.channel_id:
-            # Their key on the platform (`qq:user:42`), as `atri memory reset` of it and
-            # a purge reach it: their lines in every room, their conversation there, and
-            # their own conversations in each channel (`[memory] scope =
-            # "user_in_channel"`, or kept from when it was).
-            key = self._scope_of(scope)
-            messages, lines = await self.memory.reset_with_room(key)
-            if not messages and await self.memory.shared_conversations_of(key):
-                # No conversation of their own: their words are in ones channels share,
-                # which this does not end ("0 messages" read as done, as in the CLI).
-                return SHARED_SCOPE
-            return messages + lines
+        # Their key on the platform (`qq:user:42`), as `atri memory reset` of it and a
+        # purge reach it: their lines in every room, their conversation there, and their
+        # own conversations in each channel (`[memory] scope = "user_in_channel"`, or kept
+        # from when it was).
+        key = self._scope_of(scope)
+        messages, lines = await self.memory.reset_with_room(key)
+        if not messages and await self.memory.shared_conversations_of(key):
+            # No conversation of their own: their words are in ones channels share, which
+            # this does not end ("0 messages" read as done, as in the CLI).
+            return SHARED_SCOPE
+        return messages + lines
+
+    async def _reset_channel(self, prefix: str) -> int:
+        """The whole channel's: its room lines and the conversations it owns."""
+        owned = self._owned_by_channel(prefix)
+        async with self.memory.changing_conversations(prefix):
+            archived = await self.memory.room.archive_room(prefix)
+            if owned.shared:
+                archived += await self.memory.reset(owned.shared)
+            if owned.members:
+                archived += await self.memory.reset_prefix(owned.members)
+            return archived
+
+    async def _reset_member_here(self, scope: ScopeRef, prefix: str) -> int:
+        """A member's reset in a channel (their own, an admin's of them, their leaving a
+        QQ group): their room lines there go, and nobody else's, under every `[memory]
+        scope` (lines are kept by person and room). Their conversation goes too, unless
+        it is the channel's shared one (SHARED_SCOPE) or, for an admin of this place
+        alone (`here_only`), one they have in every place (PERSONAL_SCOPE)."""
+        room = self.memory.room
+        owned = self._owned_by_channel(prefix)
+        if owned.shared or (scope.here_only and not owned.members):
+            await room.archive_user(scope.platform, scope.user_id, prefix)
+            return SHARED_SCOPE if owned.shared else PERSONAL_SCOPE
         key = self._scope_of(scope)
         async with self.memory.changing(Touch(scopes=frozenset([key]))):  # one reset
             heard = await room.archive_user(scope.platform, scope.user_id, prefix)
             return heard + await self.memory.reset(key)
+
+    def _owned_by_channel(self, prefix: str) -> ChannelOwned:
+        """What a reset or purge of the channel `prefix` reaches beyond its room lines,
+        under `[memory] scope`; the one place that says so."""
+        kind = self.settings.memory.scope
+        if kind == "channel":
+            return ChannelOwned(shared=prefix)
+        if kind == "user_in_channel":
+            return ChannelOwned(members=f"{prefix}:")
+        return ChannelOwned()
 
     async def purge(self, scope: ScopeRef) -> int:
         """Messages and room lines deleted, together (`purge_counts` tells them apart)."""
@@ -1446,31 +1471,38 @@ class ChatService:
 
     async def _purge(self, scope: ScopeRef) -> tuple[int, int]:
         """A user's purge takes their room lines in every channel along; a channel's, its
-        room lines and the conversations that belong to it (as `reset` ends them).
+        room lines and the conversations it owns (as `reset` ends them).
         (messages, room lines) deleted."""
+        prefix = (
+            channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
+            if scope.channel_id
+            else ""
+        )
         if not scope.user_id:  # the whole channel
-            if not scope.channel_id:
-                return 0, 0
-            prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
-            # Its room lines and its conversations: one transaction (`Memory.changing`).
-            async with self.memory.changing_conversations(prefix):
-                at = await self.memory.purge_time()  # before its room lines go
-                heard = await self.memory.room.delete_room(prefix)
-                kind = self.settings.memory.scope
-                if kind == "user":  # memory is per user: no conversation belongs to the channel
-                    await self.memory.record_purge(prefix, at)  # a restore leaves its lines out
-                    return 0, heard
-                if kind == "user_in_channel":
-                    return await self.memory.purge_prefix(prefix + ":", at), heard
-                messages, lines = await self.memory.purge(prefix, at)
+            return await self._purge_channel(prefix) if prefix else (0, 0)
+        shared = self._owned_by_channel(prefix).shared if prefix else ""
+        if shared:
+            # The channel's conversation is everyone's there; only this person's
+            # exchanges go (purging its key deleted the others' too), and their lines in
+            # every channel.
+            return await self.memory.purge_member(shared, scope.user_id)
+        # Their own key: `Memory.purge` takes their room lines too.
+        return await self.memory.purge(self._scope_of(scope))
+
+    async def _purge_channel(self, prefix: str) -> tuple[int, int]:
+        """Its room lines and the conversations it owns: one transaction
+        (`Memory.changing`)."""
+        owned = self._owned_by_channel(prefix)
+        async with self.memory.changing_conversations(prefix):
+            at = await self.memory.purge_time()  # before its room lines go
+            heard = await self.memory.room.delete_room(prefix)
+            if owned.shared:
+                messages, lines = await self.memory.purge(owned.shared, at)
                 return messages, heard + lines
-        key = self._scope_of(scope)
-        if parse_scope(key)[1]:  # their own key: `Memory.purge` takes their room lines too
-            return await self.memory.purge(key)
-        # `scope = "channel"`: the channel's conversation is everyone's there; only this
-        # person's exchanges go (purging the key deleted the others' too), and their lines
-        # in every channel.
-        return await self.memory.purge_member(key, scope.user_id)
+            if owned.members:
+                return await self.memory.purge_prefix(owned.members, at), heard
+            await self.memory.record_purge(prefix, at)  # a restore leaves its lines out
+            return 0, heard
 
     async def cut_reply(self, cut: ReplyCut) -> int:
         if not cut.user_id:
@@ -1617,7 +1649,8 @@ class ChatService:
             await self._channels()
 
     async def channel_modes(self, platform: str) -> dict[str, ChannelMode]:
-        return await (await self._channels()).modes(platform)
+        async with self._refused_if_memory_fails("A read of channel modes", "read"):
+            return await (await self._channels()).modes(platform)
 
     async def set_channel_mode(self, setting: ChannelSetting) -> None:
         async with self._refused_if_memory_fails("A channel mode change"):
