@@ -84,8 +84,9 @@ class OneTransaction:
         self.inflight = WritesInFlight()
         self._together: asyncio.Task[Any] | None = None  # the task inside `together()`
         self._together_touches: contextlib.ExitStack | None = None
-        # Awaited after each commit (held, none open) while set: `Memory` sets it only
-        # while its file is held alone on a full disk (`Memory._share_again`).
+        # Awaited after each commit (held, none open) while set: `Memory` sets it to
+        # `Memory._after_commit` (the file still in place, a write that worked told, a
+        # file held alone on a full disk shared again).
         self.after_commit: Callable[[], Awaitable[None]] | None = None
 
     @contextlib.asynccontextmanager

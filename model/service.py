@@ -327,6 +327,7 @@ class ChatService:
         # A damaged file or a full disk fails every message: each kind is logged once
         # every few minutes, as one sentence.
         self.database_failures = FailureLog(memory.path, log)
+        memory.failures = self.database_failures  # told when a write works again
         r = settings.room
         self.room_bounds = RoomBounds(r.max_lines_per_channel, r.max_age_hours * 3600, r.max_chars)
         self.room_heading = ROOM_HEADINGS.get(persona.main_language, ROOM_HEADINGS["zh"])

@@ -3,11 +3,13 @@
 Kept apart from the store: these are what a user sees when `[memory] path` is wrong or
 another program holds the file, and `atri memory` reports them too (`database_error`).
 A worker whose database fails under every message logs each kind of failure once, and
-again only every few minutes while it lasts (`FailureLog`).
+again only every few minutes while it lasts, then once that it is written again
+(`FailureLog`); a file deleted or replaced under it is one such failure (`FileMoved`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -50,6 +52,16 @@ _WRITE_IO_ERRORS = (
     sqlite3.SQLITE_IOERR_FSYNC,
     sqlite3.SQLITE_IOERR_DIR_FSYNC,
     sqlite3.SQLITE_IOERR_TRUNCATE,
+)
+
+
+# What to check where the system refused a read or write (SQLite's "disk I/O error"),
+# which a full disk mostly does not give (SQLite says "database or disk is full"): a file
+# grown past a size limit fails so (EFBIG) on a disk with room, as a failing disk does
+# (EIO); space comes last, for a file system that says EIO when full (a network quota).
+IO_ERROR_CAUSES = (
+    "check the disk for errors (`dmesg`) and a limit on file size (`ulimit -f`, systemd's "
+    "LimitFSIZE=, a container's quota), or free some space on its disk"
 )
 
 
@@ -120,7 +132,7 @@ def open_error(path: Path, exc: sqlite3.Error) -> UserError:
     if kind == "io":  # a write the file system refused (EFBIG, EIO)
         return UserError(
             f"[memory] path {path} could not be read or written ({exc}): its disk may be "
-            "full or failing; free some space on it, or point [memory] path at a file on "
+            f"full or failing: {IO_ERROR_CAUSES}, or point [memory] path at a file on "
             "another disk."
         )
     cannot_open = error_code(exc) == sqlite3.SQLITE_CANTOPEN
@@ -234,7 +246,7 @@ def foreign_database_error(path: Path, tables: list[str]) -> ConfigError:
 
 
 def failure_kind(exc: sqlite3.Error, doing: Doing = None) -> tuple[str, Doing]:
-    """What went wrong ("busy", "damaged", "full", "read_only", "io", "other"), and
+    """What went wrong ("busy", "damaged", "full", "read_only", "moved", "io", "other"), and
     whether it was reading or writing as far as SQLite's code tells (else `doing`)."""
     code = getattr(exc, "sqlite_errorcode", 0) or 0
     primary = error_code(exc)
@@ -244,6 +256,8 @@ def failure_kind(exc: sqlite3.Error, doing: Doing = None) -> tuple[str, Doing]:
         return "damaged", doing
     if primary == sqlite3.SQLITE_FULL:
         return "full", "write"
+    if code == sqlite3.SQLITE_READONLY_DBMOVED:
+        return "moved", "write"
     if primary == sqlite3.SQLITE_READONLY:
         return "read_only", "write"
     if primary == sqlite3.SQLITE_IOERR:
@@ -282,15 +296,103 @@ def database_error(
         return read_only_disk_error(path)
     elif kind == "read_only":
         problem = f"{failed}: ATRI may not write the file (or its folder); let it"
+    elif kind == "moved":
+        problem = exc.problem() if isinstance(exc, FileMoved) else FileMoved(path).problem()
     elif doing == "write":
         problem = f"{failed}; the unfinished change was undone"
-        if kind in ("full", "io") and running:
+        if kind == "full" and running:
             problem += ": free some space on its disk; she remembers again once there is space"
-        elif kind in ("full", "io"):
+        elif kind == "full":
             problem += ": free some space on its disk and run it again"
+        elif kind == "io" and running:
+            problem += f": {IO_ERROR_CAUSES}; she remembers again once it is fixed"
+        elif kind == "io":
+            problem += f": {IO_ERROR_CAUSES} and run it again"
     else:
         problem = failed
     return UserError(f"[memory] path {path} {problem}.")
+
+
+# A file as the system knows it, whatever its name: (device, inode).
+FileId = tuple[int, int]
+
+
+def file_id(path: Path) -> FileId | None:
+    """The file at `path` now, or None where there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+class FileMoved(sqlite3.OperationalError):
+    """The database file a running worker opened is no longer at `[memory] path`:
+    deleted, replaced by another file, or moved. SQLite writes on into the file it holds
+    (in WAL mode it does not look), which is gone once the process stops, and the next
+    start makes a new database. Carries SQLite's own code for a moved file
+    (SQLITE_READONLY_DBMOVED, its refusal in the other journal modes), so it is said and
+    counted as a failed write. `held`: a descriptor this process reads it through
+    (`/proc/<pid>/fd/<n>`, Linux), to copy it back from; `now_at`: its name where it
+    still has one (moved); `replaced`: another file is at the path."""
+
+    def __init__(
+        self, path: Path, held: str = "", now_at: str = "", replaced: bool = False
+    ) -> None:
+        super().__init__("the database file is no longer at its path")
+        self.sqlite_errorcode = sqlite3.SQLITE_READONLY_DBMOVED
+        self.sqlite_errorname = "SQLITE_READONLY_DBMOVED"
+        self.path, self.held, self.now_at, self.replaced = path, held, now_at, replaced
+
+    def problem(self) -> str:
+        """What happened and what keeps her memory, as checked on Linux: a clean stop
+        does not (SQLite leaves a moved file's -wal as it is, and the file is gone); a
+        copy made from the descriptor while ATRI runs, its -wal left beside it, does; a
+        moved file put back does; and a -wal left beside another file put in its place
+        damages that file at the next start (SQLite replays it there)."""
+        wal, shm = (f"{self.path.name}-{end}" for end in ("wal", "shm"))
+        if self.now_at:
+            return (
+                f"was moved to {self.now_at} while ATRI ran: move it back before ATRI "
+                f"starts again, leaving {wal} where it is (it holds the latest changes); "
+                "she remembers again once it is back"
+            )
+        what = "was replaced by another file" if self.replaced else "was deleted"
+        lost = "this process still holds it open, and it is gone once ATRI stops, a clean stop too"
+        fresh = (
+            f"stop ATRI and delete {wal} and {shm} before it starts again (they are the old "
+            "file's: SQLite would replay them into the new one and damage it)"
+        )
+        if not self.held:  # no /proc to copy it back from
+            restore = "" if self.replaced else ", then restore a backup"
+            return f"{what} while ATRI ran: {lost}; {fresh}{restore}"
+        keep = (
+            f"copy it back now with `cp {self.held} {self.path}`, leaving {wal} beside it "
+            "(it holds the latest changes), then restart ATRI"
+        )
+        if self.replaced:
+            return (
+                f"{what} while ATRI ran: {lost}; to keep it, {keep}; to keep the new file, {fresh}"
+            )
+        return f"{what} while ATRI ran: {lost}; to keep it, {keep}"
+
+
+def moved_error(path: Path, opened: FileId) -> FileMoved:
+    """Why the file opened as `opened` is not at `path`, found once it is not (a scan
+    of this process's descriptors, where /proc lists them)."""
+    replaced = file_id(path) is not None
+    descriptors = Path("/proc/self/fd")
+    with contextlib.suppress(OSError):
+        for name in os.listdir(descriptors):
+            try:
+                held = os.stat(descriptors / name)
+            except OSError:
+                continue  # closed meanwhile, or the listing's own
+            if (held.st_dev, held.st_ino) == opened:
+                # Deleted, it has no name left; moved, its name is where it is now.
+                now_at = os.readlink(descriptors / name) if held.st_nlink else ""
+                return FileMoved(path, f"/proc/{os.getpid()}/fd/{name}", now_at, replaced)
+    return FileMoved(path, replaced=replaced)
 
 
 class FailureLog:
@@ -298,7 +400,8 @@ class FailureLog:
     wrong, reading or writing) at once as one sentence, never a traceback; the same
     kind again at most every `every` seconds, saying how often it happened meanwhile.
     A database that fails under every message (damaged, a full disk) would otherwise
-    fill the log with one traceback per message."""
+    fill the log with one traceback per message. Told of each write that works
+    (`written`), it says once when writes work again after failing."""
 
     def __init__(
         self,
@@ -313,11 +416,17 @@ class FailureLog:
         self.clock = clock
         self._last: dict[tuple[str, Doing], float] = {}
         self._unsaid: dict[tuple[str, Doing], int] = {}
+        # Writes that failed since the file was last said to be written again, and
+        # whether a line said they fail since (`written` answers it).
+        self._failed_writes = 0
+        self._said_failing = False
 
     def report(self, exc: sqlite3.Error, doing: Doing, outcome: str) -> None:
         """Log `exc` (unless its kind was logged under `every` seconds ago); `outcome`:
         what it cost, as a sentence ("A chat got her error line.")."""
         kind, verb = failure_kind(exc, doing)
+        if verb == "write":
+            self._failed_writes += 1
         # A damaged or busy file is one failure, whatever was being done when it showed.
         key = (kind, None if kind in ("damaged", "busy") else verb)
         now = self.clock()
@@ -326,6 +435,7 @@ class FailureLog:
             self._unsaid[key] = self._unsaid.get(key, 0) + 1
             return
         self._last[key] = now
+        self._said_failing = self._said_failing or verb == "write"
         unsaid = self._unsaid.pop(key, 0)
         since = f" It happened {unsaid} more times since it was last logged." if unsaid else ""
         self.log.error(
@@ -334,6 +444,21 @@ class FailureLog:
             outcome,
             since,
             self.every / 60,
+        )
+
+    def written(self) -> None:
+        """A write worked (`Memory` says so after each commit): after a line that said
+        writes fail, one line says they work again, so the log tells a disk freed from
+        one still failing, which it says only every few minutes. A warning, shown
+        where the error was (a worker logs warnings without --verbose)."""
+        if not self._said_failing:
+            return
+        failed, self._failed_writes, self._said_failing = self._failed_writes, 0, False
+        self.log.warning(
+            "[memory] path %s is written again (%d write%s failed meanwhile).",
+            self.path,
+            failed,
+            "" if failed == 1 else "s",
         )
 
 

@@ -40,17 +40,21 @@ from model.grouping import Grouped, OneTransaction, ReadKey, Touch
 from model.memory.channel_table import SCHEMA as CHANNEL_MODES_SCHEMA
 from model.memory.channel_table import backed_up_modes, restore_modes, store_mode, table_made
 from model.memory.database import (
+    FailureLog,
+    FileId,
     Found,
     busy_timeout_pragma,
     check_database_path,
     create_private,
     error_code,
     failure_kind,
+    file_id,
     foreign_database_error,
     full_disk_error,
     holds_no_tables,
     is_busy,
     is_empty_file,
+    moved_error,
     new_database_warning,
     no_room,
     on_read_only_disk,
@@ -357,6 +361,12 @@ class Memory:
         self.full_at_open: sqlite3.Error | None = None
         self.alone = False
         self._share_timer: asyncio.Task[None] | None = None  # while alone (`_share_on_time`)
+        # The file the connection writes, as it was at open (`_check_in_place`); None
+        # for `:memory:` and a connection that only reads.
+        self._opened: FileId | None = None
+        # A service's log of database failures, told when a write works again.
+        self.failures: FailureLog | None = None
+        self._tx.after_commit = self._after_commit
 
     @classmethod
     async def open(
@@ -454,9 +464,9 @@ class Memory:
         except sqlite3.Error as exc:
             raise path_error(path, f"cannot be opened ({exc})") from None
         memory = cls(db, path)
-        memory.alone = alone
-        if alone:  # every commit that finds space tries to share the file again
-            memory._tx.after_commit = memory._share_again
+        memory.alone = alone  # every commit that finds space tries to share the file again
+        if not read_only and target != ":memory:":
+            memory._opened = file_id(path)
         try:
             db.row_factory = aiosqlite.Row
             await db.execute(busy_timeout_pragma())
@@ -533,9 +543,27 @@ class Memory:
             )
         return memory, version
 
+    async def _after_commit(self) -> None:
+        """After each commit (`OneTransaction.after_commit`, holding the transaction lock,
+        none open): a file no longer at its path fails the write (`_check_in_place`); one
+        written in place is news to a log of failures; one held alone tries to share."""
+        self._check_in_place()
+        if self.failures is not None:
+            self.failures.written()
+        if self.alone:
+            await self._share_again()
+
+    def _check_in_place(self) -> None:
+        """Raise `FileMoved` where the file this connection writes is no longer at its
+        path (deleted, replaced, moved): SQLite writes on into the file it holds, and
+        the next start lost all of it without a word. One stat a commit: about 1% of
+        its time (14 µs beside 1.3 ms, measured on a loaded 2-core machine)."""
+        if self._opened is not None and file_id(self.path) != self._opened:
+            raise moved_error(self.path, self._opened)
+
     async def _share_again(self) -> None:
         """Opened `alone` on a full disk, the file is shared again once a commit (any
-        write: `OneTransaction.after_commit`) or a timed try (`_share_on_time`) found
+        write: `_after_commit`) or a timed try (`_share_on_time`) found
         space: SQLite leaves the exclusive locking mode of a WAL file only out of WAL,
         so it goes out and back in, which makes the -shm; then `atri memory` and the
         prompts' reader use it again. Called holding the transaction lock, none open. A
@@ -557,7 +585,6 @@ class Memory:
             await self._hold_alone_again()
             return
         self._tx.reader = reader
-        self._tx.after_commit = None
         self.alone = False
         log.info("memory: %s has space again and is shared with other processes", self.path)
 
@@ -804,6 +831,9 @@ class Memory:
         """One transaction; the error (rolled back) instead of raising it."""
         async with self._tx.held():
             try:
+                # Before writing too: a group whose commit found the file moved is written
+                # again caller by caller (`_insert_groups`), which would store it twice.
+                self._check_in_place()
                 await self._db.executemany(_INSERT_UNLESS_RESET, params)
                 await self._tx.commit()
             except Exception as exc:  # disk full, a constraint: the caller hears it
