@@ -6,14 +6,12 @@ Each platform decides who is an admin (Discord: Manage Server, `admin_ids` or
 owner (`admin_ids`, superusers), and calls these with an `Actor`. Admin checks are made
 here again, whatever the platform already hid, and refusals are logged. The admin of one
 server or group resets a member only there: a conversation the member has everywhere
-(`[memory] scope = "user"`) is the owner's to reset, or the member's own. `ChannelModes` is the bots' cached view of what admins set per channel.
+(`[memory] scope = "user"`) is the owner's to reset, or the member's own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ from bot.lines import (
     mode_on_command,
     spoken_language,
 )
-from bot.relay import WorkerDown
+from bot.relay import WorkerUnreachable
 from model.protocol import (
     PERSONAL_SCOPE,
     SHARED_SCOPE,
@@ -51,11 +49,6 @@ MEMORY_TURNS = 6
 MEMORY_TURN_CHARS = 120
 # Leads a summary shown without its oldest lines.
 SUMMARY_CUT_MARK = "…\n"
-# How long a bot trusts the channel modes it read from the worker: a change made through
-# another bot process shows within this time (through this one, at once).
-MODES_REFRESH_SECONDS = 30.0
-# How soon a bot that has never reached its worker tries again.
-MODES_RETRY_SECONDS = 5.0
 # A reload's answers worded from its version names and engine alone: no folder in them,
 # so `/atri status` shows them to any admin. The others (a load's reason or folder) name
 # folders on the worker's machine: its owners alone see them, as a reload is theirs.
@@ -415,8 +408,11 @@ async def _turned_off_here(worker: Worker, actor: Actor) -> bool:
         return False
     try:
         modes = await worker.channel_modes(actor.platform)
-    except Exception as exc:
-        log.debug("%s: channel modes not read for status: %s", actor.platform, exc)
+    except MemoryUnavailable:
+        return False  # the worker logged its database failing, once a while
+    except WorkerUnreachable as exc:
+        # The admin asking why she is silent is not told: the log says why.
+        log.warning("%s: channel modes not read for status: %s", actor.platform, exc)
         return False
     return modes.get(actor.channel_id) == "off"
 
@@ -504,61 +500,7 @@ async def _stored_mode(worker: Worker, platform: str, channel_id: str) -> Channe
     could not be read (the change is then taken as one: the read must not stop it)."""
     try:
         return (await worker.channel_modes(platform)).get(channel_id)
-    except Exception as exc:
+    except (MemoryUnavailable, WorkerUnreachable) as exc:
+        # The change meets the same failure, and its answer says so.
         log.debug("%s: channel %s's mode not read before a change: %s", platform, channel_id, exc)
         return None
-
-
-class ChannelModes:
-    """The channel modes of one platform as the worker stores them, read at most every
-    `MODES_REFRESH_SECONDS`; while the worker cannot be read, the last ones known hold.
-
-    A bot that has never reached its worker (started first, or while a big model loads)
-    knows none: it keeps every channel off until it does, trying again every
-    `MODES_RETRY_SECONDS`. Taking them as "mention" posted the worker's failure line in
-    groups an admin had turned off, to every @ and member command (session 72 tried it
-    again, for channels that are silent while the worker is down; an admin's "off" wins:
-    the log says the worker cannot be reached, and a DM still gets her error line)."""
-
-    def __init__(self, worker: Worker, platform: str) -> None:
-        self.worker = worker
-        self.platform = platform
-        self._modes: dict[str, ChannelMode] = {}
-        self._read_at = -MODES_REFRESH_SECONDS
-        self._known = False  # read once at least
-        self._unreachable = False  # not reached, and never read
-        # Messages arriving during a read wait for it, and so stay in their order.
-        self._reading = asyncio.Lock()
-
-    async def mode(self, *channel_ids: str) -> ChannelMode:
-        """The mode `chosen` for `channel_ids`, "mention" where none was (a QQ group)."""
-        return await self.chosen(*channel_ids) or "mention"
-
-    async def chosen(self, *channel_ids: str) -> ChannelMode | None:
-        """The mode an admin set for the first of `channel_ids` that has one (a thread,
-        then its parent); None where none was, for the caller's default (Discord's
-        `[discord] channels`). "mention" set on a thread holds against its parent's mode
-        and that default, as "off" and "all" do."""
-        async with self._reading:
-            now = time.monotonic()
-            wait = MODES_RETRY_SECONDS if self._unreachable else MODES_REFRESH_SECONDS
-            if now - self._read_at >= wait:
-                self._read_at = now
-                try:
-                    self._modes = await self.worker.channel_modes(self.platform)
-                    self._known, self._unreachable = True, False
-                except Exception as exc:
-                    log.warning("%s: channel modes could not be read: %s", self.platform, exc)
-                    # Only a worker not reached: memory failing in-process still chats.
-                    if isinstance(exc, WorkerDown) and not self._known:
-                        self._unreachable = True
-        if self._unreachable:
-            return "off"
-        for channel_id in channel_ids:
-            if channel_id in self._modes:
-                return self._modes[channel_id]
-        return None
-
-    def forget(self) -> None:
-        """Read again at the next message (after a change made here)."""
-        self._read_at = -MODES_REFRESH_SECONDS

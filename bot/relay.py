@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -122,6 +122,23 @@ class TokenRefused(WorkerUnreachable):
 class OtherRelease(WorkerUnreachable):
     """The worker speaks another version of the bots' protocol: nothing it answers is
     used, since either side may misread the other (model/protocol.py, PROTOCOL_VERSION)."""
+
+
+@contextlib.asynccontextmanager
+async def telling_worker(what: str, logger: logging.Logger) -> AsyncIterator[None]:
+    """Around a platform's notice passed on to the worker (a message edited, deleted or
+    recalled, a reply cut short, a member gone), which nobody waits on: a failure is a
+    line of `logger`'s completing "could not `what`", never the handler's error. The
+    worker's database failing it logged itself; a worker not reached is one warning, as
+    what it keeps stays as it was (a phone number edited out); anything else is a bug."""
+    try:
+        yield
+    except MemoryUnavailable:
+        pass  # the worker logged its database failing, once a while
+    except WorkerUnreachable as exc:
+        logger.warning("could not %s: %s", what, exc)
+    except Exception:
+        logger.exception("could not %s", what)
 
 
 class HttpWorker:

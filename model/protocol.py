@@ -10,7 +10,7 @@ import hashlib
 import re
 import time
 import unicodedata
-from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, Self, runtime_checkable
 
 import regex
 from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, StrictBool, StringConstraints
@@ -406,6 +406,19 @@ class MessageRef(ScopeRef):
 
     request_id: Text
     line_only: StrictBool = False
+
+    @classmethod
+    def of(cls, request: ChatRequest, **extra: Any) -> Self:
+        """The ref of `request`'s message (a `ReplyCut` of her reply to it), with `extra`
+        fields set."""
+        return cls(
+            platform=request.platform,
+            user_id=request.user_id,
+            channel_id=request.channel_id,
+            guild_id=request.guild_id,
+            request_id=request.request_id,
+            **extra,
+        )
 
 
 class ReplyCut(MessageRef):

@@ -26,7 +26,7 @@ import discord
 from discord import app_commands
 
 from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerSettings
-from bot.commands import ChannelModes
+from bot.channel_modes import ChannelModeCache
 from bot.discord.cannot_post import SilentChannels, why_not
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.lists import RoleLookup, RolesUnknown, channel_ids, lists_permit, parent_id
@@ -46,13 +46,13 @@ from bot.limits import (
 )
 from bot.lines import DEFAULT_COMMAND, error_line_of, lines
 from bot.quoting import QuoteNotes, author_label, poll_note, quote_notes
+from bot.relay import WorkerUnreachable, telling_worker
 from model.character.persona import Persona, canned_lines
 from model.protocol import (
     MAX_CHANNEL_MESSAGES,
     ChannelMode,
     ChannelRef,
     ChatRequest,
-    MemoryUnavailable,
     MessageRef,
     ReplyCut,
     Worker,
@@ -72,8 +72,6 @@ PLATFORM = "discord"
 TYPING_REFRESH_SECONDS = 8.0
 # Joins, pins, boosts and other system messages are not conversation.
 CHAT_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
-# What of a ChatRequest names its stored exchange.
-REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
 # The worker that stored a reply, and which exchange it is.
 StoredReply = tuple[Worker, ReplyCut]
 # Discord's error code for a post quoting a message in a channel whose history she may
@@ -697,12 +695,8 @@ async def send_reply(
         limits.posted.add(stored, sent, parts)
     if stored is not None and len(sent) < len(parts):
         worker, cut = stored
-        try:
+        async with telling_worker("correct the memory of a reply cut short", log):
             await worker.cut_reply(cut.model_copy(update={"sent": "\n".join(parts[: len(sent)])}))
-        except MemoryUnavailable:
-            pass  # the worker logged its database failing, once a while
-        except Exception:
-            log.exception("could not correct the memory of a reply cut short")
     return sent
 
 
@@ -869,7 +863,7 @@ async def hear(
     if limits.count_reply(message) is None:
         return []
     # She spoke up: an ordinary reply, stored as one (corrected if cut, or deleted).
-    stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
+    stored = (worker, ReplyCut.of(request))
     sent: list[discord.Message] = []
     try:
         sent = await send_reply(message, reply.text, limits, stored)
@@ -893,7 +887,7 @@ async def answer(
     me_id: int,
     limits: Limits | None = None,
     dm_roles: RoleLookup | None = None,
-    modes: ChannelModes | None = None,
+    modes: ChannelModeCache | None = None,
     for_her: Callable[[int], None] | None = None,
 ) -> list[discord.Message]:
     """The whole message handler; it never raises, whatever the message or the worker.
@@ -1029,7 +1023,7 @@ async def _chat_and_reply(
             return []
         if reply.status == "ok":
             # None of it posted (a refused post): the message stays in memory, unanswered.
-            stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS), keep_message=True))
+            stored = (worker, ReplyCut.of(request, keep_message=True))
     return await send_reply(message, text, limits, stored)
 
 
@@ -1057,7 +1051,7 @@ class AtriClient(discord.Client):
         self.cfg = cfg
         self.error_reply = error_reply
         self.limits = Limits(cfg, closed=self.is_closed)
-        self.modes = ChannelModes(worker, PLATFORM)
+        self.modes = ChannelModeCache(worker, PLATFORM)
         self._dm_roles: dict[int, tuple[float, set[int]]] = {}
         self._dm_roles_sweeps = Sweeps(DM_ROLES_KEPT)
         # Messages already for her (mentioning her when sent, answered, or answered after
@@ -1121,7 +1115,7 @@ class AtriClient(discord.Client):
         (`Worker.forget_channel`). Which messages were said there, for memory kept per
         person, is what this client holds: its message cache (the last 1000) and her
         replies posted (`PostedReplies`), none from before a restart."""
-        try:
+        async with telling_worker(f"forget deleted Discord channel {channel_id}", log):
             said = deleted_with(channel_id, self.cached_messages)
             threads = {m.channel.id for m in said} - {channel_id}
             answered = self.limits.posted.answered_in({str(c) for c in (channel_id, *threads)})
@@ -1134,10 +1128,6 @@ class AtriClient(discord.Client):
                 request_ids=sorted(ids, key=int, reverse=True)[:MAX_CHANNEL_MESSAGES],
             )
             await self.worker.forget_channel(ref)
-        except MemoryUnavailable:
-            pass  # the worker logged its database failing, once a while
-        except Exception:
-            log.exception("could not forget deleted Discord channel %s", channel_id)
 
     async def roles_for_dm(self, user_id: int) -> set[int]:
         """The roles someone holds in ATRI's servers, kept a few minutes: a member
@@ -1187,10 +1177,10 @@ class AtriClient(discord.Client):
         message: discord.Message | None,
         line_only: bool = False,
     ) -> None:
-        try:
+        async with telling_worker(f"forget deleted Discord message {message_id}", log):
             if message is not None:
                 request = to_request(message, self.user.id if self.user else 0, self.cfg)
-                ref = MessageRef(**request.model_dump(include=REF_FIELDS))
+                ref = MessageRef.of(request)
             else:
                 # Whose it was is gone with the cache (or not needed: `line_only`): the
                 # worker finds its exchange by the message id (a DM has no room line,
@@ -1204,10 +1194,6 @@ class AtriClient(discord.Client):
                     line_only=line_only,
                 )
             await self.worker.forget_message(ref)
-        except MemoryUnavailable:
-            pass  # the worker logged its database failing, once a while
-        except Exception:
-            log.exception("could not forget deleted Discord message %s", message_id)
 
     async def _unsay(self, message_id: int) -> bool:
         """When `message_id` was a part of her stored reply: memory keeps only the parts
@@ -1216,12 +1202,8 @@ class AtriClient(discord.Client):
         if found is None:
             return False
         worker, cut = found
-        try:
+        async with telling_worker(f"forget ATRI's deleted Discord message {message_id}", log):
             await worker.cut_reply(cut)
-        except MemoryUnavailable:
-            pass  # the worker logged its database failing, once a while
-        except Exception:
-            log.exception("could not forget ATRI's deleted Discord message %s", message_id)
         return True
 
     def _remember(self, message_id: int) -> None:
@@ -1259,20 +1241,10 @@ class AtriClient(discord.Client):
         # Heard before, now for her: the exchange holds it, its old room line goes. The
         # line takes the new text first: archived only, it kept the old one (a phone
         # number edited out as her mention was added) in the file and in exports.
-        await self._reword_heard(message)
+        await self._edit_remembered(message)
         # The line alone: a recall of the message itself would keep her from answering it.
         await self._forget(message.id, message.channel.id, message.guild.id, None, line_only=True)
         await self._answer(message)
-
-    async def _reword_heard(self, message: discord.Message) -> None:
-        """The room line of `message`, if she heard it, says its new text (nothing is
-        added where there was none)."""
-        try:
-            request = to_request(message, self.user.id if self.user else 0, self.cfg)
-            if request.text:
-                await self.worker.chat(request.as_edit())
-        except Exception as exc:
-            log.debug("Discord room line %s not changed: %s", message.id, exc)
 
     async def _reword_answered(
         self, message: discord.Message, before: discord.Message | None
@@ -1282,12 +1254,7 @@ class AtriClient(discord.Client):
         not answered again."""
         if self.user is None or not _text_edited(message, before, self.user.id):
             return
-        try:
-            request = to_request(message, self.user.id, self.cfg)
-            if request.text:
-                await self.worker.chat(request.as_edit())
-        except Exception as exc:
-            log.debug("Discord message %s not changed in memory: %s", message.id, exc)
+        await self._edit_remembered(message)
 
     async def _reword(self, message: discord.Message, before: discord.Message | None) -> None:
         """An overheard message edited: its room line takes the new text, so the old one
@@ -1296,16 +1263,23 @@ class AtriClient(discord.Client):
         me_id = self.user.id if self.user else 0
         if not _text_edited(message, before, me_id):
             return
-        try:
-            parent = parent_id(message.channel)
-            mode = await self.modes.chosen(str(message.channel.id), str(parent or ""))
-            if not should_hear(message, me_id, self.cfg, mode):
+        parent = parent_id(message.channel)
+        mode = await self.modes.chosen(str(message.channel.id), str(parent or ""))
+        if should_hear(message, me_id, self.cfg, mode):
+            await self._edit_remembered(message)
+
+    async def _edit_remembered(self, message: discord.Message) -> None:
+        """`message`, edited, as its new text for the worker (`ChatRequest.as_edit`): its
+        room line and her conversation take it where they hold it (nothing is added).
+        One the worker did not take (`HttpWorker.chat` answers her error line, having
+        logged why) is a warning too: the old text stays in memory."""
+        async with telling_worker(f"change Discord message {message.id} in memory", log):
+            request = to_request(message, self.user.id if self.user else 0, self.cfg)
+            if not request.text:
                 return
-            request = to_request(message, me_id, self.cfg)
-            if request.text:
-                await self.worker.chat(request.as_edit())
-        except Exception as exc:
-            log.debug("Discord room line %s not changed: %s", message.id, exc)
+            reply = await self.worker.chat(request.as_edit())
+            if reply.status == "error":
+                raise WorkerUnreachable("the worker did not take the edit; it keeps the old text")
 
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None and is_addressed(message, self.user.id, self.cfg):

@@ -36,7 +36,8 @@ from discord import app_commands
 from atri.config import ADMIN_SUFFIX, DiscordSettings
 from atri.files import write_text_atomic
 from bot import commands
-from bot.commands import Actor, CannotPost, ChannelModes, CommandResult
+from bot.channel_modes import ChannelModeCache
+from bot.commands import Actor, CannotPost, CommandResult
 from bot.discord.cannot_post import SilentChannels, cannot_post_in
 from bot.discord.lists import RoleLookup, interaction_permitted
 from bot.discord.text import outgoing_parts
@@ -464,7 +465,7 @@ def admin_commands(
     settings: DiscordSettings,
     defer_after: float,
     said: BotLines,
-    modes: ChannelModes | None = None,
+    modes: ChannelModeCache | None = None,
     command_name: str = DEFAULT_COMMAND,
 ) -> app_commands.Group:
     """`/atri-admin`: hidden from members without Manage Server and never offered in
@@ -540,7 +541,7 @@ def add_commands(
     worker: Worker,
     settings: DiscordSettings,
     defer_after: float = DEFER_AFTER_SECONDS,
-    modes: ChannelModes | None = None,
+    modes: ChannelModeCache | None = None,
     dm_roles: RoleLookup | None = None,
     command_name: str = DEFAULT_COMMAND,
     silent: SilentChannels | None = None,

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable
 from typing import Any
 
 from nonebot import (
@@ -44,7 +43,8 @@ from nonebot.rule import Rule
 
 from atri.config import Secrets, Settings, WorkerSettings
 from bot import commands
-from bot.commands import Actor, CannotPost, ChannelModes, CommandResult
+from bot.channel_modes import ChannelModeCache
+from bot.commands import Actor, CannotPost, CommandResult
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
@@ -82,11 +82,10 @@ from bot.qq.text import (
     only_unread_record,
     reply_parts,
 )
-from bot.relay import WorkerUnreachable
+from bot.relay import WorkerUnreachable, telling_worker
 from model.character.persona import configured_card_path, load_persona
 from model.protocol import (
     ChatRequest,
-    MemoryUnavailable,
     MessageRef,
     ReplyCut,
     ScopeRef,
@@ -94,8 +93,6 @@ from model.protocol import (
 )
 
 PLATFORM = "qq"
-# What of a ChatRequest names its stored exchange.
-REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
 
 log = logging.getLogger(__name__)
 # Longer than this, a message is no reset keyword, however spaced and after whichever of
@@ -257,15 +254,15 @@ async def _connection_lost(bot: Bot) -> None:
     connections.disconnected(bot)
 
 
-_channel_modes: ChannelModes | None = None
+_channel_modes: ChannelModeCache | None = None
 
 
-def channel_modes() -> ChannelModes:
+def channel_modes() -> ChannelModeCache:
     """What group admins set with `/atri mode`, as the current worker stores it."""
     global _channel_modes
     worker = current_worker()
     if _channel_modes is None or _channel_modes.worker is not worker:
-        _channel_modes = ChannelModes(worker, PLATFORM)
+        _channel_modes = ChannelModeCache(worker, PLATFORM)
     return _channel_modes
 
 
@@ -572,7 +569,7 @@ async def _chat_and_reply(
         if reply.status == "ok":
             heard = await _heard_if_refused(event, request)
             # Where no room line would keep the message (a private chat), memory does.
-            stored = ReplyCut(**request.model_dump(include=REF_FIELDS), keep_message=heard is None)
+            stored = ReplyCut.of(request, keep_message=heard is None)
     await reply_sender.send_reply(bot, event, text, stored, heard)
 
 
@@ -622,7 +619,7 @@ async def pass_on(bot: Bot, event: GroupMessageEvent) -> None:
         return
     if reply.status == "ok" and reply.text and count_reply(event) is not None:
         # She spoke up: an ordinary reply; refused, what she heard stays a room line.
-        stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
+        stored = ReplyCut.of(request)
         heard = request.model_copy(update={"may_speak_up": False})
         await reply_sender.send_reply(bot, event, reply.text, stored, heard)
 
@@ -1028,20 +1025,8 @@ async def _unsay(account: str, message_id: str) -> None:
     still there, and with none left the exchange is archived, as a reset would."""
     cut = reply_sender.posted_parts.recalled(account, message_id)
     if cut is not None:
-        await _told_to_forget(
-            current_worker().cut_reply(cut), f"ATRI's recalled message {message_id}"
-        )
-
-
-async def _told_to_forget(change: Awaitable[int], what: str) -> None:
-    """A platform's notice passed on to the worker (a recall, a member gone): a failure
-    is a log line, never the notice handler's error."""
-    try:
-        await change
-    except MemoryUnavailable:
-        pass  # the worker logged its database failing, once a while
-    except Exception:
-        log.exception("QQ: could not forget %s", what)
+        async with telling_worker(f"forget ATRI's recalled QQ message {message_id}", log):
+            await current_worker().cut_reply(cut)
 
 
 @recall.handle()
@@ -1059,9 +1044,8 @@ async def _on_recall(event: GroupRecallNoticeEvent | FriendRecallNoticeEvent) ->
         channel_id=channel,
         request_id=f"qq-{event.message_id}",
     )
-    await _told_to_forget(
-        current_worker().forget_message(ref), f"recalled message {event.message_id}"
-    )
+    async with telling_worker(f"forget recalled QQ message {event.message_id}", log):
+        await current_worker().forget_message(ref)
 
 
 member_left = on_notice(priority=10, block=False)
@@ -1082,9 +1066,9 @@ async def _on_member_left(event: GroupDecreaseNoticeEvent) -> None:
         channel_id=str(event.group_id),
         here_only=True,
     )
-    await _told_to_forget(
-        current_worker().reset(scope), f"what {event.user_id} said in a group they left"
-    )
+    left = f"forget what QQ user {event.user_id} said in group {event.group_id}, which they left"
+    async with telling_worker(left, log):
+        await current_worker().reset(scope)
 
 
 ban = on_notice(priority=10, block=False)

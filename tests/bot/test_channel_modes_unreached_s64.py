@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-import bot.commands as commands
+import bot.channel_modes as channel_modes
 from atri.config import Secrets, Settings
-from bot.commands import ChannelModes
+from bot.channel_modes import ChannelModeCache
 from bot.relay import HttpWorker
 from model.protocol import ChannelSetting
 from model.server.app import bind_socket, create_app, serving
@@ -31,12 +31,12 @@ def free_port() -> int:
 async def test_modes_are_off_until_the_worker_is_first_reached(
     echo_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(commands, "MODES_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(channel_modes, "MODES_RETRY_SECONDS", 0.0)
     secrets = Secrets(admin_token=SecretStr(ADMIN_TOKEN))
     url = f"http://127.0.0.1:{free_port()}"
     client = echo_settings.worker.model_copy(update={"url": url})
     async with HttpWorker(client, secrets) as remote:
-        modes = ChannelModes(remote, "qq")
+        modes = ChannelModeCache(remote, "qq")
         assert await modes.mode("100") == "off"  # nothing listens there yet
         assert await modes.mode("200") == "off"
 
@@ -50,7 +50,7 @@ async def test_modes_are_off_until_the_worker_is_first_reached(
                 assert await modes.mode("200") == "mention"
 
         # The worker gone again: the modes read last hold (and are read again later).
-        monkeypatch.setattr(commands, "MODES_REFRESH_SECONDS", 0.0)
+        monkeypatch.setattr(channel_modes, "MODES_REFRESH_SECONDS", 0.0)
         assert await modes.mode("100") == "off"
         assert await modes.mode("200") == "mention"
 
@@ -63,5 +63,5 @@ class FailingMemory:
 
 
 async def test_memory_failing_in_process_leaves_channels_at_mention() -> None:
-    modes = ChannelModes(FailingMemory(), "qq")  # type: ignore[arg-type]
+    modes = ChannelModeCache(FailingMemory(), "qq")  # type: ignore[arg-type]
     assert await modes.mode("100") == "mention"

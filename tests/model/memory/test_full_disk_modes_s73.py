@@ -24,7 +24,7 @@ import asyncio, json, sys, time
 from pathlib import Path
 
 from atri.config import load_settings
-from bot.commands import ChannelModes
+from bot.channel_modes import ChannelModeCache
 from model.protocol import ChannelSetting, MemoryUnavailable
 from model.service import ChatService
 
@@ -48,7 +48,7 @@ async def main(said):
             await service.set_channel_mode(ChannelSetting(platform="qq", channel_id="g1", mode="off"))
             return
         began = time.monotonic()
-        said["bot_sees_g1"] = await ChannelModes(service, "qq").mode("g1")
+        said["bot_sees_g1"] = await ChannelModeCache(service, "qq").mode("g1")
         said["read_seconds"] = time.monotonic() - began
         try:
             await service.set_channel_mode(ChannelSetting(platform="qq", channel_id="g1", mode="all"))
