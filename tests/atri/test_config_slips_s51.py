@@ -21,8 +21,7 @@ def _error(toml: str) -> str:
     [
         (
             "[generation]\ntemprature = 0.5",
-            "config.toml: [generation] temprature: is not a known key; did you mean "
-            "`temperature`?",
+            "config.toml: [generation] temprature: is not a known key; did you mean `temperature`?",
         ),
         (
             "[model]\nmax_new_tokens = 64",

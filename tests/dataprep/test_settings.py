@@ -32,7 +32,7 @@ from atri.config import ConfigError, DataprepSettings, settings_from_dict
         ({"encoding": "unicode_escape"}, "is not a text encoding scripts are saved in"),
         ({"output_formats": []}, "[dataprep] output_formats"),
         ({"min_reply_chars": 9, "max_reply_chars": 3}, "must not be greater than max_reply_chars"),
-        ({"lead_alias": ["x"]}, '[dataprep] lead_alias: is not a known key'),
+        ({"lead_alias": ["x"]}, "[dataprep] lead_alias: is not a known key"),
     ],
 )
 def test_bad_dataprep_values(section: dict[str, object], message: str) -> None:
