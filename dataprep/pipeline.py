@@ -70,7 +70,7 @@ from dataprep.report import (
     unclosed_strings_warning,
     without_dialogue_line,
 )
-from dataprep.speakers import SpeakerMap, in_round_brackets, normalise_name
+from dataprep.speakers import SpeakerMap, is_thought_text, normalise_name
 from dataprep.split import split_by_scene
 from dataprep.stats import FileReport, Stats
 from dataprep.translation_placement import (
@@ -560,17 +560,18 @@ def _without_thoughts(
     lines: list[tuple[Utterance, Role]], counts: Counts
 ) -> list[tuple[Utterance, Role]]:
     """The lines but the lead's thoughts (counted in `counts.thoughts`): a line of his wholly
-    in round brackets (`【夏生】（这家伙……）`, Ren'Py's `n "(What on earth…)"`, a character
-    the game shows in brackets) or under a name that says so (`夏生（心想）：`, `夏生心想：`).
-    She never heard it: it is nobody's prompt, and ends no exchange. Her own lines in
-    brackets stay, as do his that only start with an aside (`（笑）好啊`)."""
+    in round brackets that says something (`is_thought_text`: `【夏生】（这家伙……）`, Ren'Py's
+    `n "(What on earth…)"`, a character the game shows in brackets) or under a name that
+    says so (`夏生（心想）：`, `夏生心想：`). She never heard it: it is nobody's prompt, and
+    ends no exchange. Her own lines in brackets stay, as do his that only start with an
+    aside (`（笑）好啊`) and his short actions (`（点头）`), which she answers."""
     lead, thinking = Role.LEAD, counts.thinking
     kept = [
         (u, r)
         for u, r in lines
         if r is not lead
         or u.dropped is not None
-        or not (u.speaker in thinking or in_round_brackets(u.text))
+        or not (u.speaker in thinking or is_thought_text(u.text))
     ]
     counts.thoughts += len(lines) - len(kept)
     return kept

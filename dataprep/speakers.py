@@ -35,9 +35,9 @@ _SPEECH_VERB = re.compile(
     r"|(?:は|が)(?:言った|言う|答えた|尋ねた|叫んだ))"
 )
 _THOUGHT_VERB = re.compile(r"心想|心道|暗想|暗道|心里想|心裡想|(?:は|が)思った")
-# A line wholly in round brackets (`（なんなんだ、こいつは……）`, `(What on earth…)`):
-# opener → closer.
-_ROUND_BRACKETS = {"(": ")", "（": "）"}
+# A line wholly in round brackets (`（なんなんだ、こいつは……）`, `(What on earth…)`).
+_ROUND_BRACKETS = frozenset("(（")
+_ROUND_CLOSERS = frozenset(")）")
 
 
 @lru_cache(maxsize=4096)  # a script has few names and says them thousands of times
@@ -137,12 +137,36 @@ class SpeakerMap:
         return Role.OTHER
 
 
-def in_round_brackets(text: str) -> bool:
-    """Whether round brackets hold the whole line (`（这家伙……）`, `(What on earth…)`), as a
-    thought is written; not a line that only starts with an aside (`（笑）好啊`), nor two
-    asides (`(a) and (b)`)."""
-    closer = _ROUND_BRACKETS.get(text[:1])
-    if closer is None or len(text) < 2 or text[-1] != closer:
+def is_thought_text(text: str) -> bool:
+    """Whether a line of the lead's reads as a thought: round brackets hold the whole of
+    it (`（这家伙……）`, `(What on earth…)`, `（她真的会做饭吗（笑）……）`), and it says something
+    (a sentence's punctuation, or more than `_ACTION_CHARS` characters). Not a line that
+    only starts with an aside (`（笑）好啊`), nor two asides (`(a) and (b)`), nor a short
+    action (`（点头）`, `(nods)`): that is done before her, and she answers it, as she
+    answers members who write theirs so in a chat."""
+    if not _wholly_bracketed(text):
         return False
-    inner = text[1:-1]
-    return text[0] not in inner and closer not in inner
+    inner = text[1:-1].strip()
+    return len(inner) > _ACTION_CHARS or _SAYS_SOMETHING.search(inner) is not None
+
+
+# An action in brackets is short and has no sentence's punctuation (`（摇了摇头）`,
+# `(sighs heavily)`); a thought mostly has it (`（好可爱……）`, `(What now?)`).
+_ACTION_CHARS = 30
+_SAYS_SOMETHING = re.compile(r"[。！？…!?.,，、；;：:~～—]")
+
+
+def _wholly_bracketed(text: str) -> bool:
+    """Whether the round bracket that opens `text` closes at its very end (brackets
+    inside, `(sigh)`, nest)."""
+    if text[:1] not in _ROUND_BRACKETS or len(text) < 2:
+        return False
+    depth = 0
+    for at, char in enumerate(text):
+        if char in _ROUND_BRACKETS:
+            depth += 1
+        elif char in _ROUND_CLOSERS:
+            depth -= 1
+            if depth == 0:
+                return at == len(text) - 1
+    return False

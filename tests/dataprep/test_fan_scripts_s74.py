@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from atri.cli import app
+from dataprep.speakers import is_thought_text
 
 
 def _prep(
@@ -163,7 +164,7 @@ TABLE = """\
 speaker,text
 夏生,「起きろ」
 亚托莉,「再睡五分钟……」
-夏生,（やれやれ）
+夏生,（やれやれ、面倒だな……）
 夏生,「だめだ」
 亚托莉,「好过分！」
 """
@@ -241,3 +242,21 @@ def test_a_file_without_line_breaks_is_said_so_not_blamed_on_the_aliases(
     assert "No speaker matched the character (ATRI), as dump.txt is not split into lines" in said
     assert "add the right names" not in said
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "thought"),
+    [
+        ("（这家伙，真的是机器人吗……）", True),
+        ("(What on earth…)", True),
+        ("（她真的会做饭吗（笑）……）", True),  # an aside inside: still wholly in brackets
+        ("((sigh) She never gives up.)", True),  # a Ren'Py thought character's line
+        ("（点头）", False),  # an action she answers, as members write theirs in a chat
+        ("(nods)", False),
+        ("(shakes his head slowly)", False),
+        ("（笑）好啊", False),
+        ("(a) and (b)", False),
+    ],
+)
+def test_a_thought_is_said_in_brackets_an_action_is_done(line: str, thought: bool) -> None:
+    assert is_thought_text(line) is thought
