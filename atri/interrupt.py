@@ -26,7 +26,9 @@ command that did not finish its work: `atri prep ... && atri train` must not go 
 dataset never written, nor a cron job count a stopped training as done. A service that
 marks itself so (`serving`: `atri serve`, `worker`, `chat`) exits 0 instead: stopping is
 all it is ever asked to do, and systemd marks a unit that exits 143 on `systemctl stop`
-failed.
+failed. A service takes SIGHUP (the ssh session it was started from closed, without
+nohup) as SIGTERM, said as `Stopped (SIGHUP).`: by default it ended the process at once,
+and the replies in flight with it, without a word.
 
 The entry point imports this before anything else, so it imports next to nothing: until
 its handler is in place a Ctrl-C is Python's traceback (`signal` alone would import enum,
@@ -51,6 +53,9 @@ STATUS = 130
 TERMINATED = "Stopped (SIGTERM)."
 TERMINATED_STATUS = 143  # 128 + SIGTERM: a command stopped before its work was done
 SERVICE_TERMINATED_STATUS = 0  # a service stopped: what was asked of it
+HUNG_UP = "Stopped (SIGHUP)."
+# None where there is no such signal (Windows).
+_SIGHUP: int | None = getattr(_signal, "SIGHUP", None)
 
 _stop_signals: list[int] = []  # the first is the one that stopped the command
 _service = False  # True once the running command said it is a service (`serving`)
@@ -58,9 +63,33 @@ _service = False  # True once the running command said it is a service (`serving
 
 def serving() -> None:
     """The running command is a service (`atri serve`, `worker`, `chat`): a SIGTERM that
-    stops it ends it with status 0, not 143."""
+    stops it ends it with status 0, not 143, and a SIGHUP stops it as SIGTERM does."""
     global _service
     _service = True
+    _hangup_as_sigterm()
+
+
+def _hangup_as_sigterm() -> None:
+    """SIGHUP, from here on, goes to whatever handles SIGTERM at the time it comes (the
+    service's stop, uvicorn's while the worker serves): uvicorn sets its own handlers
+    for SIGINT and SIGTERM alone. Left as it is under nohup (ignored: asked to outlive
+    the session), outside the main thread, and on Windows, which has no SIGHUP."""
+    if _SIGHUP is None:
+        return
+    try:
+        if _signal.getsignal(_SIGHUP) != _signal.SIG_IGN:
+            _signal.signal(_SIGHUP, _as_sigterm)
+    except ValueError:  # not the main thread
+        pass
+
+
+def _as_sigterm(signum: int, frame: FrameType | None) -> None:
+    handler = _signal.getsignal(_signal.SIGTERM)
+    if callable(handler):
+        handler(signum, frame)  # noted as SIGHUP, so its line names it
+    elif handler != _signal.SIG_IGN:  # SIGTERM's default ends the process, as SIGHUP's does
+        _signal.signal(signum, _signal.SIG_DFL)
+        _signal.raise_signal(signum)
 
 
 def note_stop_signal(signum: int) -> None:
@@ -76,16 +105,21 @@ def stop_signal_noted() -> bool:
 
 
 def _terminated() -> bool:
-    return _stop_signals[:1] == [_signal.SIGTERM]
+    """Whether a polite kill stopped the command: SIGTERM, or SIGHUP taken as it."""
+    return bool(_stop_signals) and _stop_signals[0] in (_signal.SIGTERM, _SIGHUP)
 
 
 def stop_line() -> str:
-    """`Stopped (Ctrl-C).`, or `Stopped (SIGTERM).` where a polite kill stopped it."""
-    return TERMINATED if _terminated() else INTERRUPTED
+    """`Stopped (Ctrl-C).`, or `Stopped (SIGTERM).` (`Stopped (SIGHUP).`) where a polite
+    kill stopped it."""
+    if not _terminated():
+        return INTERRUPTED
+    return HUNG_UP if _stop_signals[0] == _SIGHUP else TERMINATED
 
 
 def stop_status() -> int:
-    """130 for Ctrl-C; for SIGTERM 143, or 0 where a service (`serving`) was stopped."""
+    """130 for Ctrl-C; for SIGTERM 143, or 0 where a service (`serving`) was stopped
+    (also by a SIGHUP, which only a service takes as SIGTERM)."""
     if not _terminated():
         return STATUS
     return SERVICE_TERMINATED_STATUS if _service else TERMINATED_STATUS

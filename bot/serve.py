@@ -32,6 +32,7 @@ from model.character.persona import (
 )
 from model.protocol import MemoryUnavailable, ScopeRef, Worker
 from model.service import ChatService
+from model.worker_lock import one_worker_per_database
 
 if TYPE_CHECKING:
     from bot.relay import HttpWorker
@@ -91,10 +92,11 @@ async def serve_checked(
         return
     her = configured_persona(settings, card).name  # in the language she speaks
     waking = escape(waking_line(her, settings.model.engine))
-    with console.status(waking, spinner=spinner_for(console)):
-        service = await ChatService.open(settings, card=card)
-    async with service:
-        await run_adapters(service, settings, secrets, console, card, qq_socket)
+    with one_worker_per_database(settings):  # a second worker stops before its model loads
+        with console.status(waking, spinner=spinner_for(console)):
+            service = await ChatService.open(settings, card=card)
+        async with service:
+            await run_adapters(service, settings, secrets, console, card, qq_socket)
 
 
 # What each bot needs beyond ATRI itself (pyproject's extras), checked before the model

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +65,9 @@ from model.adapters.versions import (
 )
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineUnavailable, chat_template_of, reasoning_removed
+from model.memory.database import REPEAT_SECONDS
 from model.protocol import ReloadResult
+from model.summaries import RepeatedFailures
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,8 @@ class _LookStillRunning(logging.Filter):
 _scheduler_log = logging.getLogger("apscheduler.scheduler.atri")
 _scheduler_log.addFilter(_LookStillRunning())
 BASE_LABEL = "the base model"
+# The one kind of `Reloader._unlistable` failure: the adapters folder cannot be listed.
+UNLISTABLE = "unlistable"
 # One-sided 95%: a rate difference smaller than this many standard errors may be chance.
 NOISE_Z = 1.645
 # A version folder's own entry and files as `files_stamp` sees them.
@@ -271,6 +277,9 @@ class Reloader:
         self._choosing = asyncio.Lock()
         self._scheduler: ReloadSchedule | None = None
         self._closed = False
+        # The adapters folder failing to list, as memory's failures are logged: once,
+        # then at most every few minutes (each look said it, 1,440 times a day).
+        self._unlistable = RepeatedFailures(REPEAT_SECONDS, time.monotonic)
 
     @property
     def live(self) -> str:
@@ -357,12 +366,32 @@ class Reloader:
             names = await asyncio.to_thread(self._not_anothers, names)
             await asyncio.to_thread(self._log_bare_folders)
         except OSError as exc:
-            log.warning("cannot list adapter versions in %s: %s", self.adapters_dir, exc)
+            self._say_unlistable(exc)
             return None
+        if self._unlistable.logged_before(UNLISTABLE):  # healed: a new failure is said at once
+            self._unlistable = RepeatedFailures(REPEAT_SECONDS, time.monotonic)
+            log.info("The adapters folder %s can be read again.", self.adapters_dir)
         names = await self._not_rolled_back(names)
         result = await self._take_newest(names) if names else None
         await asyncio.to_thread(self._log_hidden_by_name, names)
         return result
+
+    def _say_unlistable(self, exc: OSError) -> None:
+        """The adapters folder cannot be listed: said at the first look (at start as an
+        ERROR: she may come up without her trained version), then at most every
+        REPEAT_SECONDS while it lasts."""
+        unsaid = self._unlistable.due(UNLISTABLE)
+        if unsaid is None:
+            return
+        level = logging.ERROR if self._scheduler is None else logging.WARNING
+        since = f" It happened {unsaid} more times since it was last logged." if unsaid else ""
+        log.log(
+            level,
+            "%s%s While it lasts, this is logged at most every %g minutes.",
+            unlistable_sentence(self.adapters_dir, exc, self.live),
+            since,
+            REPEAT_SECONDS / 60,
+        )
 
     async def _take_newest(self, names: list[str]) -> ReloadResult | None:
         """The job's step: the newest of `names` newer than the live one that is worth
@@ -1103,6 +1132,21 @@ def check_adapters_folder(adapters_dir: Path) -> None:
             f"{adapters_dir} is a file, not a folder: [model] adapters_dir must name the "
             "folder `atri train` writes versions into."
         )
+
+
+def unlistable_sentence(adapters_dir: Path, exc: OSError, live: str) -> str:
+    """Why the reload job cannot see the versions in `adapters_dir`, what to do, and what
+    she is served by meanwhile (`live`: the version live, "" for the base model)."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        fix = "the user ATRI runs as may not read it: `chmod u+rx` it, or make that user its owner"
+    else:
+        fix = "check the folder and the disk it is on"
+    served = f"version {live}" if live else BASE_LABEL
+    return (
+        f"The adapters folder {adapters_dir} ([model] adapters_dir) cannot be listed "
+        f"({exc.strerror or exc}): {fix}; she is served by {served} meanwhile, and takes "
+        "the newest version there once it can be read."
+    )
 
 
 def pinned_at_start(engine: object, live: str) -> bool:

@@ -84,6 +84,7 @@ from model.server.slow_clients import (
     raise_open_file_limit,
 )
 from model.service import ChatService
+from model.worker_lock import one_worker_per_database
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -761,8 +762,9 @@ async def run_worker(
     caller has read it already."""
     sock = bind_socket(settings.worker.host, settings.worker.port)
     try:
-        service = await ChatService.open(settings, card=card)
-        async with service:
-            await serve_app(create_app(service, secrets), sock, on_ready)
+        with one_worker_per_database(settings):  # a second worker stops before its model loads
+            service = await ChatService.open(settings, card=card)
+            async with service:
+                await serve_app(create_app(service, secrets), sock, on_ready)
     finally:
         sock.close()
