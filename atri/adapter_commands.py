@@ -197,13 +197,38 @@ def adapters_list() -> None:
         for line in notes:
             _print(line)
     if runs is not None:
-        _print(
-            f"{folder / '.runs'}: {size_text(runs)} of checkpoints for "
-            f"`{atri_command('train', '--resume')}` "
-            "(not versions; removed when their run finishes)."
-        )
+        _print(_runs_line(folder, size_text(runs), settings))
     if misnamed := misnamed_versions(folder):
         _print(misnamed_hint(folder, misnamed))
+
+
+def _runs_line(folder: Path, size: str, settings: Settings) -> str:
+    """What `.runs/` holds: the command that continues each interrupted run, with the
+    flags its run.json records (a bare `--resume` of a run started with flags is
+    refused: other settings), and whether a run is being trained into it now."""
+    from model.adapters.versions import RUNS_DIR
+    from model.training.run_folder import TRASH_PREFIX, being_trained, recorded_flags
+
+    runs = folder / RUNS_DIR
+    commands: list[str] = []
+    training_now = False
+    for run in sorted(p for p in runs.iterdir() if p.is_dir()):
+        if run.name.startswith(TRASH_PREFIX):
+            continue  # being deleted
+        if being_trained(run):
+            training_now = True
+            continue
+        command = f"`{atri_command('train', '--resume', *recorded_flags(run, settings))}`"
+        commands += [command] if command not in commands else []
+    now = "of a run being trained now"
+    if training_now and not commands:
+        return f"{runs}: {size} of checkpoints {now} (not versions; removed when it finishes)."
+    also = f", and {now}" if training_now else ""
+    resume = " or ".join(commands) or f"`{atri_command('train', '--resume')}`"
+    return (
+        f"{runs}: {size} of checkpoints for {resume}{also} (not versions; removed when their "
+        "run finishes)."
+    )
 
 
 def _legend(

@@ -403,10 +403,6 @@ def card_mismatch_note(name: str, aliases: list[str], settings: Settings) -> str
     )
 
 
-# `atri train` flags whose name is not their [train] key's.
-TRAIN_FLAGS = {"learning_rate": "lr", "gradient_accumulation": "grad-accum"}
-
-
 @app.command()
 def train(
     dataset: Annotated[
@@ -449,6 +445,8 @@ def train(
     """Fine-tune a LoRA adapter on the dataset into a new adapters/<version>/ folder."""
     from pydantic import ValidationError
 
+    from model.training.run_folder import flag_name, resume_flags
+
     check_given_files(("--dataset", dataset), ("--eval-dataset", eval_dataset))
     settings = configured_settings()
     overrides: dict[str, Any] = {
@@ -467,7 +465,7 @@ def train(
         "quantization": quantization,
     }
     # Before the flags are applied: those that differ from the config.
-    one_run = one_run_flags(settings, overrides, output_dir)
+    one_run = resume_flags(settings, overrides, output_dir)
     for key, value in overrides.items():
         if value is None:
             continue
@@ -476,8 +474,8 @@ def train(
         try:
             setattr(settings.train, key, value)
         except ValidationError as exc:
-            flag = TRAIN_FLAGS.get(key, key.replace("_", "-"))
-            fail(f"--{flag} = {value}: {setting_rule(exc.errors()[0], ('train', key))}.", 2)
+            rule = setting_rule(exc.errors()[0], ("train", key))
+            fail(f"{flag_name(key)} = {value}: {rule}.", 2)
     served = settings.path(settings.model.adapters_dir)
     if output_dir is not None:
         settings.model.adapters_dir = str(output_dir.resolve())
@@ -508,34 +506,6 @@ def _quiet_local_engine(settings: Settings) -> None:
     """A chat in the terminal shows her words, not transformers' loading bar and notes."""
     if settings.model.engine == "local":
         _quiet_transformers()
-
-
-def one_run_flags(
-    settings: Settings, overrides: dict[str, Any], output_dir: Path | None
-) -> list[str]:
-    """The flags given that differ from the config's settings, as `--resume` must be given
-    them again: it refuses a run whose settings differ from its checkpoint's, and a
-    resume without `--output-dir` looks for the checkpoints in [model] adapters_dir."""
-    flags: list[str] = []
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        configured = getattr(settings.train, key)
-        flag = TRAIN_FLAGS.get(key, key.replace("_", "-"))
-        if key in {"dataset", "eval_dataset"}:
-            value = Path(value).resolve()
-            if configured and settings.path(configured).resolve() == value:
-                continue
-        elif value == configured:
-            continue
-        if isinstance(value, bool):
-            flags.append(f"--{flag}" if value else f"--no-{flag}")
-        else:
-            flags += [f"--{flag}", str(value)]
-    served = settings.path(settings.model.adapters_dir).resolve()
-    if output_dir is not None and output_dir.resolve() != served:
-        flags += ["--output-dir", str(output_dir.resolve())]
-    return flags
 
 
 def _train(settings: Settings, resume: bool, one_run: list[str] | None = None) -> None:

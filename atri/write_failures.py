@@ -40,6 +40,15 @@ def write_failure(exc: BaseException, out: Path) -> str | None:
     return None
 
 
+def what_frees_it(reason: str) -> str:
+    """What lets the write go through, for the `reason` `write_failure` gave: a file grown
+    past a size limit (EFBIG) fails on a disk with room, where "free some space" does
+    nothing."""
+    if reason == os.strerror(errno.EFBIG):
+        return "raise the limit on file size that stopped it (`ulimit -f`, systemd's LimitFSIZE=)"
+    return "free some space"
+
+
 def _torch_write_reason(out: Path) -> str:
     """torch says only that a file was cut short; the space left says whether it was a
     full disk."""

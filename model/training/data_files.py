@@ -19,8 +19,9 @@ from model.training.dataset_index import (
     EVAL_SUFFIX,
     held_out_file,
     registered_files,
+    split_of,
 )
-from model.training.errors import TrainError
+from model.training.errors import HeldOutAsTrainingError, TrainError
 from model.training.sharegpt import Conversation
 
 
@@ -58,6 +59,7 @@ def resolve_data_files(settings: Settings) -> DataFiles:
         raise TrainError(
             f"{train_file}: dataset file not found; {_missing_dataset_advice(train_file)}"
         )
+    _check_not_held_out(train_file)
     eval_file = held_out_file(settings)
     # A missing --eval-dataset stopped the command already (`check_given_files`): the
     # file here is [train] eval_dataset's, or the flag's folder.
@@ -76,6 +78,22 @@ def resolve_data_files(settings: Settings) -> DataFiles:
         eval=eval_file,
         train_sha256=sha256_file(train_file),
         eval_sha256=sha256_file(eval_file) if eval_file else None,
+    )
+
+
+def _check_not_held_out(train_file: Path) -> None:
+    """Stop a run on a held-out split (`atri_sharegpt_eval.json`, which tab completion
+    offers beside `atri_sharegpt.json`): it trained and published a version scored on
+    nothing, which the worker took at once and prune then kept over the good one."""
+    split = split_of(train_file)
+    if split is None:
+        return
+    trained, how = split
+    raise HeldOutAsTrainingError(
+        f"{train_file} is the held-out split of {trained.name} ({how}), kept out of "
+        "training so that the held-out loss scores conversations a version did not learn: "
+        f"pass --dataset {trained} (or set [train] dataset to it); to train on the "
+        f"held-out file all the same, copy it to a name without {EVAL_SUFFIX}."
     )
 
 

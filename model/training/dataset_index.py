@@ -144,6 +144,32 @@ def sibling_eval_file(train_file: Path) -> Path | None:
     return None
 
 
+def split_of(file: Path) -> tuple[Path, str] | None:
+    """The training file that `file` is the held-out split of, and how that is known:
+    registered as `<name>_eval` beside the entry `<name>` in its folder's dataset_info.json,
+    or named `<stem>_eval<suffix>` beside `<stem><suffix>`, as `atri prep` writes them.
+    None when it is neither (or that training file is not there)."""
+    file = Path(file)
+    info = _dataset_info(file.parent)
+    for name, entry in info.items():
+        if not (name.endswith(EVAL_SUFFIX) and _names_file(entry, file.name)):
+            continue
+        trained = info.get(name.removesuffix(EVAL_SUFFIX))
+        if isinstance(trained, dict) and isinstance(trained.get("file_name"), str):
+            train_file = file.parent / trained["file_name"]
+            if train_file.is_file() and train_file.name != file.name:
+                return train_file, f"registered as {name} in its folder's {DATASET_INFO}"
+    if file.stem.endswith(EVAL_SUFFIX):
+        train_file = file.with_name(f"{file.stem.removesuffix(EVAL_SUFFIX)}{file.suffix}")
+        if train_file.is_file():
+            return train_file, f"named after it with {EVAL_SUFFIX}"
+    return None
+
+
+def _names_file(entry: Any, file_name: str) -> bool:
+    return isinstance(entry, dict) and entry.get("file_name") == file_name
+
+
 def _dataset_info(folder: Path) -> dict[str, Any]:
     """The folder's LLaMA-Factory index; {} when there is none or it is not an object."""
     try:

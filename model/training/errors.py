@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from atri.errors import UserError
+from atri.errors import ConfigError, UserError
 
 
 class DatasetError(UserError):
@@ -13,6 +13,11 @@ class DatasetError(UserError):
 
 class TrainError(UserError):
     """A training request that cannot run as asked; str() is one sentence saying why."""
+
+
+class HeldOutAsTrainingError(ConfigError):
+    """The training file named (--dataset or [train] dataset) is a held-out split: a
+    setting to fix, so exit 2 as for the config's other errors."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):

@@ -28,8 +28,10 @@ from atri import locks
 from atri.config import Settings
 from atri.files import owned, owned_prefix, remove_dead_leftovers
 from atri.locks import LockHeld, discard, exclusive, holder, is_locked
+from model.adapters.versions import write_json_atomic
 from model.training.data_files import DataFiles
-from model.training.errors import TrainError, TrainingInterrupted
+from model.training.dataset_index import sibling_eval_file
+from model.training.errors import DatasetError, TrainError, TrainingInterrupted
 from model.training.hardware import Hardware
 
 RUN_INFO = "run.json"
@@ -38,6 +40,109 @@ CHECKPOINT = re.compile(r"checkpoint-\d+")
 TRAINER_STATE = "trainer_state.json"  # what Trainer writes last into a checkpoint
 # The hidden folders run folders are moved into to be deleted (see `trash_for`).
 TRASH_PREFIX = ".deleting-"
+# The [train] keys `atri train` takes as flags: `--max-steps`, or the name TRAIN_FLAGS
+# gives; what `--resume` must be given again where a run differs from the config.
+FLAG_KEYS = (
+    "dataset",
+    "eval_dataset",
+    "max_steps",
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "gradient_accumulation",
+    "max_seq_length",
+    "lora_r",
+    "eval_steps",
+    "packing",
+    "precision",
+    "quantization",
+)
+TRAIN_FLAGS = {"learning_rate": "lr", "gradient_accumulation": "grad-accum"}
+
+
+def flag_name(key: str) -> str:
+    """`atri train`'s flag for the [train] key `key`: "--max-steps", "--lr"."""
+    return f"--{TRAIN_FLAGS.get(key, key.replace('_', '-'))}"
+
+
+def resume_flags(
+    settings: Settings, values: dict[str, Any], output_dir: Path | None = None
+) -> list[str]:
+    """The flags that give a run `values` ([train] keys, None for unset) where they differ
+    from `settings`, as `--resume` must be given them again: it refuses a run whose
+    settings differ from its checkpoint's, and a resume without `--output-dir` looks for
+    the checkpoints in [model] adapters_dir. What the flags of a Ctrl-C's command and
+    `atri adapters list`'s are built with."""
+    flags: list[str] = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        configured = getattr(settings.train, key)
+        if key in {"dataset", "eval_dataset"}:
+            value = Path(value).resolve()
+            if configured and settings.path(configured).resolve() == value:
+                continue
+        elif value == configured:
+            continue
+        if isinstance(value, bool):
+            flags.append(flag_name(key) if value else f"--no-{flag_name(key)[2:]}")
+        else:
+            flags += [flag_name(key), str(value)]
+    served = settings.path(settings.model.adapters_dir).resolve()
+    if output_dir is not None and output_dir.resolve() != served:
+        flags += ["--output-dir", str(output_dir.resolve())]
+    return flags
+
+
+def recorded_flags(run_dir: Path, settings: Settings) -> list[str]:
+    """The flags that give `atri train --resume` the settings and files the run in
+    `run_dir` recorded, where they differ from `settings`: a bare `--resume` of a run
+    started with flags is refused. [] when it recorded none (an older ATRI)."""
+    info = _run_info(run_dir)
+    recorded = info.get("identity")
+    trained = recorded.get("settings") if isinstance(recorded, dict) else None
+    # The files by their paths (the identity holds their hashes); a held-out file the
+    # training file's own brings needs no flag.
+    files = {k: info.get(k) for k in ("dataset", "eval_dataset") if isinstance(info.get(k), str)}
+    if files.get("eval_dataset") == str(_held_out_without_flag(settings, files.get("dataset"))):
+        del files["eval_dataset"]
+    values = {**(trained if isinstance(trained, dict) else {}), **files}
+    return resume_flags(settings, {k: values[k] for k in FLAG_KEYS if k in values})
+
+
+def _held_out_without_flag(settings: Settings, dataset: str | None) -> Path | None:
+    """The held-out file `atri train --dataset DATASET` scores without --eval-dataset."""
+    if settings.train.eval_dataset:
+        return settings.path(settings.train.eval_dataset)
+    try:
+        return sibling_eval_file(
+            Path(dataset) if dataset else settings.path(settings.train.dataset)
+        )
+    except DatasetError:  # registered but missing: nothing the flags can say
+        return None
+
+
+def write_run_info(run_dir: Path, files: DataFiles, identity: dict[str, Any]) -> None:
+    """The run's run.json: its identity, and the files it trains on, which `--resume`
+    without `--dataset` and `atri adapters list` name."""
+    write_json_atomic(
+        run_dir / RUN_INFO,
+        {
+            "dataset": str(files.train),
+            "eval_dataset": str(files.eval) if files.eval else None,
+            "started": time.time(),
+            "identity": identity,
+        },
+    )
+
+
+def _run_info(folder: Path) -> dict[str, Any]:
+    """A run folder's run.json ({} when it has none readable)."""
+    try:
+        data = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def run_identity(
@@ -114,15 +219,8 @@ def resume_mismatch(identity: dict[str, Any], left: list[tuple[Path, int]]) -> s
     if not left:
         return ""
 
-    def info(folder: Path) -> dict[str, Any]:
-        try:
-            data = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
     def started(folder: Path) -> float:
-        value = info(folder).get("started")
+        value = _run_info(folder).get("started")
         if isinstance(value, int | float):
             return float(value)
         try:
@@ -135,9 +233,9 @@ def resume_mismatch(identity: dict[str, Any], left: list[tuple[Path, int]]) -> s
     step = f" (checkpoint at step {checkpoint_step(saved[-1])})" if saved else ""
     others = len(left) - 1
     more = f", and {others} other interrupted run{'s' * (others != 1)} beside it" if others else ""
-    recorded = info(newest).get("identity")
+    recorded = _run_info(newest).get("identity")
     if isinstance(recorded, dict):
-        trained_on = info(newest).get("dataset")
+        trained_on = _run_info(newest).get("dataset")
         differs = identity_differences(
             recorded, identity, trained_on if isinstance(trained_on, str) else None
         )
@@ -162,11 +260,7 @@ def without_base_hash(identity: dict[str, Any]) -> dict[str, Any]:
 
 def recorded_identity(folder: Path) -> dict[str, Any] | None:
     """The identity a run folder's run.json records (None from an older ATRI, or unread)."""
-    try:
-        data = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    recorded = data.get("identity") if isinstance(data, dict) else None
+    recorded = _run_info(folder).get("identity")
     return recorded if isinstance(recorded, dict) else None
 
 
@@ -236,12 +330,8 @@ def interrupted_dataset(runs_dir: Path) -> tuple[Path, str] | None:
     for folder in sorted(runs_dir.glob("*")) if runs_dir.is_dir() else []:
         if not folder.is_dir() or not checkpoints(folder):
             continue
-        try:
-            data = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        dataset = data.get("dataset") if isinstance(data, dict) else None
-        started = data.get("started") if isinstance(data, dict) else None
+        data = _run_info(folder)
+        dataset, started = data.get("dataset"), data.get("started")
         if isinstance(dataset, str) and dataset:
             found.append(
                 (float(started) if isinstance(started, int | float) else 0.0, folder, dataset)

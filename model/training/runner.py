@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,14 +23,13 @@ from typing import Any
 from atri.config import Settings, TrainSettings
 from atri.interrupt import sigterm_as_interrupt
 from atri.terminal import suggested_command
-from atri.write_failures import write_failure
+from atri.write_failures import what_frees_it, write_failure
 from model.adapters.inventory import folder_bytes, size_text
 from model.adapters.versions import (
     MANIFEST,
     RUNS_DIR,
     CharacterId,
     remove_stale_temps,
-    write_json_atomic,
 )
 from model.character.persona import configured_persona
 from model.engines.chat_template import check_configured_template
@@ -53,7 +51,6 @@ from model.training.plots import loss_points
 from model.training.progress import LastStepLogged, ThroughputMeter
 from model.training.publishing import final_train_loss, publish_version
 from model.training.run_folder import (
-    RUN_INFO,
     TRAINER_STATE,
     checkpoint_step,
     checkpoints,
@@ -73,6 +70,7 @@ from model.training.run_folder import (
     trash_for,
     unfinished_runs,
     without_base_hash,
+    write_run_info,
 )
 from model.training.sharegpt import load_sharegpt, training_prompt, under_prompt
 
@@ -246,10 +244,7 @@ def train(
                 )
             trash.take(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(
-            run_dir / RUN_INFO,
-            {"dataset": str(files.train), "started": time.time(), "identity": identity},
-        )
+        write_run_info(run_dir, files, identity)
         trash.empty()  # the discarded run's checkpoints, not kept while this one trains
 
         model, targets, note = peft_model(loaded.model, t)
@@ -501,13 +496,13 @@ def write_errors_as_sentence(
         kept = saved_checkpoints(run_dir)
         if not kept:
             raise TrainError(
-                f"{stopped}. No checkpoint was kept, so the run must start again: free "
-                f"some space, then run `{again}`."
+                f"{stopped}. No checkpoint was kept, so the run must start again: "
+                f"{what_frees_it(reason)}, then run `{again}`."
             ) from None
         # The kept checkpoints may be what filled the disk: say where they are and how big.
         raise TrainError(
             f"{stopped}. The checkpoint at step {checkpoint_step(kept[-1])} is kept for "
             f"`--resume` in {kept[-1]} (the run's checkpoints take "
-            f"{size_text(folder_bytes(run_dir))} of that disk): free some space, then run "
-            f"`{resume}`."
+            f"{size_text(folder_bytes(run_dir))} of that disk): {what_frees_it(reason)}, "
+            f"then run `{resume}`."
         ) from None
