@@ -180,20 +180,20 @@ async def _chat(settings: Settings) -> None:
     from bot.serve import console_chat
     from model.character.persona import configured_card_path, configured_persona, load_persona
     from model.service import ChatService
-    from model.worker_lock import one_worker_per_database
 
     card = load_persona(configured_card_path(settings))
     her = configured_persona(settings, card).name  # in the language she speaks
     waking = escape(waking_line(her, settings.model.engine))
-    with one_worker_per_database(settings):  # a second worker stops before its model loads
-        with console.status(waking, spinner=spinner_for(console)):
-            service = await ChatService.open(settings, card=card, log_no_room=False)
-        async with service:
-            if problem := service.prompt_leaves_no_room():
-                # Said at start (and logged): no reply could come, and a chat in this
-                # terminal has no reload to wait for that would change it.
-                raise UserError(problem)
-            await console_chat(service, console, settings.config_file, settings.bot.command_name)
+    # No `one_worker_per_database`: a console's messages reach it alone, so one may chat
+    # beside a running bot (trying her out) without any message answered twice.
+    with console.status(waking, spinner=spinner_for(console)):
+        service = await ChatService.open(settings, card=card, log_no_room=False)
+    async with service:
+        if problem := service.prompt_leaves_no_room():
+            # Said at start (and logged): no reply could come, and a chat in this
+            # terminal has no reload to wait for that would change it.
+            raise UserError(problem)
+        await console_chat(service, console, settings.config_file, settings.bot.command_name)
 
 
 @app.command(ctrl_c_at_once=True, service=True)

@@ -1,13 +1,14 @@
-"""One worker per memory database: a process that starts one (`atri worker`, `atri serve`
-without a remote worker, `atri chat`) holds a lock on `<database>.lock` beside it while
+"""One worker per memory database: a process that starts one for the bots (`atri worker`,
+`atri serve` without a remote worker) holds a lock on `<database>.lock` beside it while
 it serves.
 
 Two workers on one database each answered a message that reached both at once, and
 stored it twice, without a word. The second now stops in one sentence naming the first
 (its process id, which the lock file holds) before it loads a model. The lock is
 `atri.locks.exclusive`: flock on POSIX, msvcrt's byte lock on Windows, released by the
-system however the process ends (kill -9 leaves no stale lock). `atri memory` commands
-take no lock: they read and write beside a running worker as before.
+system however the process ends (kill -9 leaves no stale lock). `atri chat` (a console's
+messages reach it alone) and `atri memory` commands take no lock: they read and write
+beside a running worker as before.
 
 Held per process: a process that opens two services on one file on purpose (tests) is
 one worker, and takes the lock once.
@@ -88,7 +89,7 @@ def another_worker_sentence(database: Path, holder: int | None) -> str:
     who = f"process {holder}: " if holder else ""
     stop = f"stop it first (`kill {holder}`)" if holder else "stop it first"
     return (
-        f"Another ATRI worker ({who}`atri worker`, `serve` or `chat`) already serves the "
+        f"Another ATRI worker ({who}`atri worker` or `serve`) already serves the "
         f"memory database {database} ([memory] path): a message reaching both would be "
         f"answered and stored twice; {stop}, or give this one its own [memory] path."
     )

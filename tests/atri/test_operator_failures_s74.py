@@ -70,7 +70,7 @@ def test_a_second_worker_on_one_database_stops_naming_the_first(tmp_path: Path) 
     )
     try:
         wait_for(first, first_log, LISTENING)
-        for command in (["worker"], ["serve"], ["chat"]):  # on its own port: no port check
+        for command in (["worker"], ["serve"]):  # on its own port: no port check
             log = tmp_path / f"second-{command[0]}.log"
             config = worker_config(tmp_path, _free_port())
             second = started(atri("-c", str(config), *command), tmp_path, log)
@@ -82,7 +82,18 @@ def test_a_second_worker_on_one_database_stops_naming_the_first(tmp_path: Path) 
             assert said.count("error:") == 1 and "Traceback" not in said, said
             assert f"(process {first.pid}: " in said and f"`kill {first.pid}`" in said, said
             assert str(tmp_path / DATABASE) in said, said
-        # What only reads or exports still works beside the running worker.
+        # A console chat beside it (its messages reach it alone) and what only reads or
+        # exports still work beside the running worker.
+        chat = subprocess.run(
+            atri("-c", str(config), "chat"),
+            cwd=tmp_path,
+            env=ENV,
+            input="hi\n",
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert chat.returncode == 0, chat.stdout + chat.stderr
         for command in (["memory", "list"], ["memory", "export", "-o", "backup.jsonl"]):
             done = subprocess.run(
                 atri("-c", str(config), *command),
