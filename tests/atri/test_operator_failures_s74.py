@@ -188,15 +188,7 @@ def test_sighup_stops_the_console_chat_too(tmp_path: Path) -> None:
 def test_a_worker_started_under_nohup_outlives_sighup(tmp_path: Path) -> None:
     log = tmp_path / "worker.log"
     config = worker_config(tmp_path, _free_port())
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            ["nohup", *atri("-c", str(config), "worker")],
-            cwd=tmp_path,
-            env=ENV,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    worker = started(["nohup", *atri("-c", str(config), "worker")], tmp_path, log)
     try:
         wait_for(worker, log, LISTENING)
         worker.send_signal(signal.SIGHUP)
