@@ -69,7 +69,7 @@ def _with_memory(fn: Any, read_only: bool = False, creates: bool = False) -> Any
     import sqlite3
 
     from model.memory import Memory, database_error
-    from model.memory.database import is_empty_file
+    from model.memory.database import holds_no_tables, is_empty_file
 
     path, config_file = _database()
     if not creates and str(path) != ":memory:" and not path.exists():
@@ -82,6 +82,13 @@ def _with_memory(fn: Any, read_only: bool = False, creates: bool = False) -> Any
         fail(
             f"No memory database at {path} ([memory] path): the file is empty (0 bytes), "
             "so nothing is stored there; if you restored a backup, the copy failed."
+        )
+    if not creates and holds_no_tables(path):
+        # As an empty one: listing it would make her tables in it, and say "no memory".
+        fail(
+            f"No memory database at {path} ([memory] path): the file holds no tables, so "
+            "nothing is stored there; if you copied it while ATRI ran, copy it again with "
+            "its -wal file beside it."
         )
 
     async def go() -> Any:

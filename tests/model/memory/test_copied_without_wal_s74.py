@@ -102,15 +102,17 @@ async def test_an_import_into_such_a_copy_says_nothing(
     assert store_warnings(caplog) == []
 
 
-def test_atri_memory_list_on_such_a_copy_says_so(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    asyncio.run(copy_taken_while_running(tmp_path / "original.sqlite3", tmp_path / "mem.sqlite3"))
-    with caplog.at_level(logging.WARNING):
-        code, out = atri(config_for(tmp_path, "mem.sqlite3"), "memory", "list")
-    assert code == 0, out
-    (said,) = store_warnings(caplog)
-    assert NO_MEMORY in said
+def test_atri_memory_list_on_such_a_copy_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    """As on a file of 0 bytes: `list`, `show` and `export` refuse it in one sentence, and
+    leave it as it was (opening it made her tables in it)."""
+    copy = tmp_path / "mem.sqlite3"
+    asyncio.run(copy_taken_while_running(tmp_path / "original.sqlite3", copy))
+    before = copy.read_bytes()
+    for command in (["list"], ["show", "qq:user:1"], ["export", "qq:user:1", "-o", "x.json"]):
+        code, out = atri(config_for(tmp_path, "mem.sqlite3"), "memory", *command)
+        assert code == 1, out
+        assert says(out, "the file holds no tables, so nothing is stored there"), out
+    assert copy.read_bytes() == before and not (tmp_path / "mem.sqlite3-wal").exists()
 
 
 def a_bad_path_is_said_as_such(tmp_path: Path, database: str, reason: str) -> None:
