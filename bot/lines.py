@@ -358,8 +358,9 @@ ZH = BotLines(
     not_a_channel="这个要在群里或频道里用哦。",
     group_only="这个要在群里用哦。",
     shared_reset_refused="这里的对话是大家共享的，只有管理员可以重置哦。"
-    "要彻底删除你自己说过的话，请用 /{command} forget。",
-    shared_reset_by_admin="这里的对话是大家共享的，所以什么都没有重置。要忘掉整个对话，请用 {{how}}。",
+    "{name}只忘掉了在这里旁听到的你的发言；要彻底删除你自己说过的话，请用 /{command} forget。",
+    shared_reset_by_admin="这里的对话是大家共享的，所以对话没有重置，{name}只忘掉了在这里旁听到的你的发言。"
+    "要忘掉整个对话，请用 {{how}}。",
     shared_user_reset="这里的对话是大家共享的，没有只属于这位成员的部分，所以对话没有重置。"
     "要重置，请重置整个频道或群的对话。{name}只忘掉了在这里旁听到的这位成员的发言。",
     personal_user_reset="这位成员和{name}的对话在所有服务器、群和私聊里是同一份，"
@@ -534,9 +535,10 @@ EN = BotLines(
     not_a_channel="That only works in a server channel or a group.",
     group_only="That works in a group.",
     shared_reset_refused="The conversation here is shared by everyone; only admins can reset it. "
-    "/{command} forget deletes your own words for good.",
-    shared_reset_by_admin="The conversation here is shared by everyone, so nothing was reset. "
-    "To forget the whole of it, use {{how}}.",
+    "Only what {name} overheard you say here was forgotten; /{command} forget deletes your own "
+    "words for good.",
+    shared_reset_by_admin="The conversation here is shared by everyone, so it was kept; only what "
+    "{name} overheard you say here was forgotten. To forget the whole of it, use {{how}}.",
     shared_user_reset="The conversation here is shared by everyone, so no part of it is that "
     "member's alone: it was kept. To reset it, reset the whole channel or group. Only what "
     "{name} overheard them say here was forgotten.",
@@ -726,8 +728,10 @@ JA = BotLines(
     not_a_channel="これはグループかチャンネルで使ってね。",
     group_only="これはグループで使ってね。",
     shared_reset_refused="ここの会話はみんなで共有しているから、リセットできるのは管理者だけだよ。"
+    "{name}がここで耳にした、あなたの発言だけを忘れたよ。"
     "あなた自身の発言を完全に消すなら /{command} forget を使ってね。",
-    shared_reset_by_admin="ここの会話はみんなで共有しているので、何もリセットしていません。"
+    shared_reset_by_admin="ここの会話はみんなで共有しているので、会話はリセットしていません。"
+    "{name}がここで耳にした、あなたの発言だけを忘れました。"
     "全体を忘れさせるには {{how}} を使ってください。",
     shared_user_reset="ここの会話はみんなで共有しているので、そのメンバーだけの部分はありません。"
     "会話はリセットしていません。リセットするなら、チャンネルかグループ全体をリセットしてください。"

@@ -29,7 +29,8 @@ async def test_an_admins_reset_keyword_keeps_the_groups_shared_conversation(
         expect_reply(
             ctx,
             event,
-            "这里的对话是大家共享的，所以什么都没有重置。要忘掉整个对话，请用 /atri reset group。",
+            "这里的对话是大家共享的，所以对话没有重置，亚托莉只忘掉了在这里旁听到的你的发言。"
+            "要忘掉整个对话，请用 /atri reset group。",
         )
     assert await remembered(echo_service, "4000") == 4
     async with app.test_matcher() as ctx:
