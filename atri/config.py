@@ -36,7 +36,12 @@ from pydantic import (
 )
 
 from atri.errors import ConfigError
-from atri.text_files import NotUtf8Error, read_hand_written, script_encoding_problem
+from atri.text_files import (
+    NotUtf8Error,
+    json_object,
+    read_hand_written,
+    script_encoding_problem,
+)
 
 CONFIG_ENV = "ATRI_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
@@ -1812,11 +1817,7 @@ OFFLINE_DEFAULT_POSITIONS = 8192
 def positions_in(config_file: Path) -> int:
     """`max_position_embeddings` in a model folder's config.json; 0 where it is not
     there to read (a hub id transformers downloads, a config without it)."""
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0
-    value = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    value = json_object(config_file).get("max_position_embeddings")
     return value if isinstance(value, int) and value > 0 else 0
 
 

@@ -133,3 +133,16 @@ def script_encoding_problem(name: str) -> str | None:
     if not getattr(info, "_is_text_encoding", True) or canonical in _NOT_SCRIPT_CODECS:
         return f'"{name}" is not a text encoding scripts are saved in'
     return None
+
+
+def json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in `path` (a model folder's config.json, tokenizer_config.json…);
+    `{}` where it cannot be read or is not an object: those files only inform a check or
+    a default, and a missing or odd one leaves it to the library that loads the model."""
+    import json
+
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}

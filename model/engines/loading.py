@@ -33,6 +33,7 @@ from atri.config import (
 )
 from atri.errors import ConfigError, UserError
 from atri.files import owned, owned_prefix, remove_dead_leftovers
+from atri.text_files import json_object
 from atri.write_failures import write_failure
 from model.engines.chat_template import check_configured_template
 
@@ -183,18 +184,11 @@ def cache_problem(folder: Path, eos: tuple[int, str] | None) -> str | None:
         return None  # a GGUF that names no EOS: nothing to check against
     eos_id, eos_text = eos
 
-    def read(name: str) -> dict[str, Any]:
-        try:
-            loaded = json.loads((folder / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return loaded if isinstance(loaded, dict) else {}
-
     for name in ("config.json", "generation_config.json"):
-        ids = read(name).get("eos_token_id")
+        ids = json_object(folder / name).get("eos_token_id")
         if ids is not None and eos_id not in (ids if isinstance(ids, list) else [ids]):
             return f"its {name} ends text on token {ids}, the GGUF on {eos_id} ({eos_text})"
-    token = read("tokenizer_config.json").get("eos_token")
+    token = json_object(folder / "tokenizer_config.json").get("eos_token")
     token = token.get("content") if isinstance(token, dict) else token
     if token is not None and token != eos_text:
         return f"its tokenizer ends text on {token}, the GGUF on {eos_text}"
@@ -577,20 +571,12 @@ def _installed(package: str) -> bool:
 
 def _tokenizer_ships_code(source: str) -> bool:
     """Whether the folder's tokenizer_config.json maps the tokenizer to its own code."""
-    try:
-        config = json.loads((Path(source) / "tokenizer_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and bool(config.get("auto_map"))
+    return bool(json_object(Path(source) / "tokenizer_config.json").get("auto_map"))
 
 
 def _model_type(source: str) -> str:
     """The model_type a model folder's config.json names ("unknown" when unread)."""
-    try:
-        config = json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "unknown"
-    kind = config.get("model_type") if isinstance(config, dict) else None
+    kind = json_object(Path(source) / "config.json").get("model_type")
     return kind if isinstance(kind, str) else "unknown"
 
 
