@@ -194,7 +194,9 @@ def test_the_workers_address_is_one_line_in_its_log(tmp_path: Path) -> None:
     ), line
     notice = err.decode().splitlines()[0]
     assert notice.startswith("ATRI_ADMIN_TOKEN is not set:")
-    assert notice.endswith("(the OpenAI API, /status, /health and /metrics still answer).")
+    assert notice.endswith(
+        "(the OpenAI API, /status, /health, /metrics and /character still answer)."
+    )
 
 
 def first_line_with(process: subprocess.Popen[bytes], words: str) -> str:
