@@ -9,7 +9,7 @@ before that.
 import os
 import sys
 
-from atri.interrupt import STATUS, end_at_once, exit_stopped
+from atri.interrupt import STATUS, end_at_once, end_without_terminal, exit_stopped, lost_terminal
 
 
 def main() -> None:
@@ -23,6 +23,10 @@ def main() -> None:
     except SystemExit as done:
         if done.code == STATUS:  # stopped by Ctrl-C, cleaned up
             exit_stopped()
+        raise
+    except (OSError, BaseExceptionGroup) as failed:
+        if lost_terminal(failed):  # the ssh session closed under it
+            end_without_terminal()
         raise
 
 

@@ -28,7 +28,9 @@ marks itself so (`serving`: `atri serve`, `worker`, `chat`) exits 0 instead: sto
 all it is ever asked to do, and systemd marks a unit that exits 143 on `systemctl stop`
 failed. A service takes SIGHUP (the ssh session it was started from closed, without
 nohup) as SIGTERM, said as `Stopped (SIGHUP).`: by default it ended the process at once,
-and the replies in flight with it, without a word.
+and the replies in flight with it, without a word. That terminal has hung up: a write to
+it (the stop line, her reply in `atri chat`) fails with EIO, which ends the command as
+the SIGHUP asked (`end_without_terminal`) instead of in a traceback to nowhere.
 
 The entry point imports this before anything else, so it imports next to nothing: until
 its handler is in place a Ctrl-C is Python's traceback (`signal` alone would import enum,
@@ -38,6 +40,7 @@ its handler is in place a Ctrl-C is Python's traceback (`signal` alone would imp
 from __future__ import annotations
 
 import _signal  # signal's C half: the same functions, without importing enum
+import errno  # built in, as _signal is
 import os
 import sys
 
@@ -123,6 +126,41 @@ def stop_status() -> int:
     if not _terminated():
         return STATUS
     return SERVICE_TERMINATED_STATUS if _service else TERMINATED_STATUS
+
+
+def lost_terminal(exc: BaseException) -> bool:
+    """Whether `exc` is a read or write that failed because the terminal hung up (the
+    ssh session closed): EIO while stdin, stdout or stderr is such a terminal, not a
+    disk's EIO on a file while the terminal is there."""
+    if isinstance(exc, BaseExceptionGroup):  # raised in a task group
+        return all(lost_terminal(inner) for inner in exc.exceptions)
+    if not isinstance(exc, OSError) or exc.errno != errno.EIO:
+        return False
+    return any(_hung_up(fd) for fd in (0, 1, 2))
+
+
+def _hung_up(fd: int) -> bool:
+    """A terminal that hung up answers even a look at its settings with EIO (a file or
+    a pipe with ENOTTY)."""
+    try:
+        import termios
+    except ImportError:  # Windows: no terminals of this kind
+        return False
+    try:
+        termios.tcgetattr(fd)
+    except termios.error as exc:
+        return bool(exc.args) and exc.args[0] == errno.EIO
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def end_without_terminal() -> NoReturn:
+    """End a command whose terminal hung up, saying nothing (nowhere to say it): with
+    the status its SIGHUP asks for (a service's 0; `stop_status`) once the cleanup the
+    error ran through is done, else 1, as for an I/O error. Not `sys.exit`: flushing
+    what is buffered for that terminal at the interpreter's end fails again."""
+    os._exit(stop_status() if stop_signal_noted() else 1)
 
 
 def _flush_output() -> None:
