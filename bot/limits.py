@@ -18,7 +18,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.splitting import within_limit
+from atri.graphemes import within_limit
 
 WINDOW_SECONDS = 60.0
 # How many keys (people, chats) a limit remembers before it forgets those whose minute is
@@ -33,7 +33,7 @@ QUIET_STATUSES = frozenset({"rate_limited", "busy"})
 
 def input_kept(text: str) -> str:
     """The start of an incoming message a bot passes on: at most `MAX_INPUT_CHARS`,
-    cut between two characters as a reader sees them (`bot.splitting.character_cut`):
+    cut between two characters as a reader sees them (`atri.graphemes.character_cut`):
     a flag or an emoji of several code points cut in two reached her as a broken half.
     """
     return within_limit(text, MAX_INPUT_CHARS)

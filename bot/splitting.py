@@ -18,6 +18,7 @@ import bisect
 import re
 from typing import NamedTuple
 
+from atri.graphemes import MAX_CUT_BACK, character_cut
 from model.protocol import GRAPHEME
 
 # A sentence ends after CJK or Latin end punctuation (with closing quotes) or a newline.
@@ -261,38 +262,9 @@ def _code_parts(lines: list[str], room: int) -> list[str]:
 # <#channel>, a <t:…> time), which cut in two shows as its raw text in both parts; a
 # character as a reader sees one, a grapheme cluster (👨‍👩‍👧's joiners, a flag's two
 # letters, a skin tone, an accent, Thai "กำ", Hangul jamo, an Arabic prepended mark);
-# and a run of end marks ("……"). A cut moves back at most this far; past it (a run of
-# nothing else) it stays hard.
+# and a run of end marks ("……"). A cut moves back at most `MAX_CUT_BACK`; past it (a run
+# of nothing else) it stays hard.
 _MARKUP_TOKEN = re.compile(r"<[^<>\s]{1,100}>")
-_MAX_CUT_BACK = 128
-
-
-def _cluster_start(text: str, at: int) -> int:
-    """Where the grapheme cluster holding text[at] begins (`at` itself at a boundary).
-    A boundary depends only on what comes before it, so text past `at` is not read."""
-    start = 0
-    for cluster in GRAPHEME.finditer(text, 0, at + 1):
-        start = cluster.start()
-    return start
-
-
-def character_cut(text: str, limit: int) -> int:
-    """Where to cut `text` for at most `limit` code points before the cut, between two
-    characters as a reader sees them: else a flag, an emoji of several code points or an
-    accent is cut in two, and each half shows as a box or the wrong character. Hard at
-    `limit` where one character alone reaches back past `_MAX_CUT_BACK` (a letter under
-    hundreds of accents): nothing else keeps the cut within the limit."""
-    if limit >= len(text):
-        return len(text)
-    if limit <= 0:
-        return 0
-    start = _cluster_start(text, limit)
-    return start if start > 0 and limit - start <= _MAX_CUT_BACK else limit
-
-
-def within_limit(text: str, limit: int) -> str:
-    """The start of `text` that `character_cut` keeps: at most `limit` code points."""
-    return text[: character_cut(text, limit)]
 
 
 def hard_cut(piece: str, limit: int) -> int:
@@ -308,10 +280,10 @@ def hard_cut(piece: str, limit: int) -> int:
     backslashes = len(piece[:cut]) - len(piece[:cut].rstrip("\\"))
     if 0 < cut < len(piece) and backslashes % 2:
         cut -= 1  # an escape and what it escapes are one: "*" alone would be markup
-    # Last, as the one never given up (short of `_MAX_CUT_BACK`): the moves above stop
+    # Last, as the one never given up (short of `MAX_CUT_BACK`): the moves above stop
     # at a mark or a backslash, which an accent may follow as part of its character.
     cut = character_cut(piece, cut)
-    return cut if limit - _MAX_CUT_BACK <= cut and cut > 0 else limit
+    return cut if limit - MAX_CUT_BACK <= cut and cut > 0 else limit
 
 
 def _cut_at(piece: str, limit: int) -> int:

@@ -5,10 +5,11 @@ Lines live in the memory database (table `room_lines`), keyed by the channel
 Lines are in the order the platform says they were said (`said_at`, then arrival): each
 platform event is handled in its own task, so two lines said a moment apart can reach
 the worker in either order. The store stays bounded: every write keeps the newest
-`max_lines` of its room and cuts each text to `max_chars`; reads and a periodic sweep
-drop lines older than `max_age` (counted from `said_at`: a line that reaches the worker
-late, as a bot catching up after a reconnect sends it, is as old as it is), and so does
-the worker every SWEEP_INTERVAL_SECONDS while it runs, rooms heard or not (`sweep`).
+`max_lines` of its room and cuts each text to `max_chars` (`line_text`); reads and a
+periodic sweep drop lines older than `max_age` (counted from `said_at`: a line that
+reaches the worker late, as a bot catching up after a reconnect sends it, is as old as
+it is), and so does the worker every SWEEP_INTERVAL_SECONDS while it runs, rooms heard
+or not (`sweep`).
 Reset archives lines (hidden from the model), purge deletes them. Each line keeps the
 platform's id of its message (`request_id`, as in the request): a message deleted or
 recalled archives its line as a reset would, and an edited one takes its newest text;
@@ -37,6 +38,7 @@ from typing import Any, Generic, TypeVar
 import aiosqlite
 import regex as stoppable_re  # \p{…} classes, as the lorebook's patterns
 
+from atri.graphemes import within_limit
 from model.character.card_fields import whole_word_pattern
 from model.grouping import Grouped, OneTransaction, Touch
 
@@ -79,8 +81,9 @@ RESET_LINES = 3
 # unless a reset or purge that reached it was recorded after it was said, or it was said
 # so long before it was heard that the record of such a reset may be gone
 # (RESET_RECORD_SECONDS), or a line of the same message by the same person is kept in
-# the room, heard at ?10 or later (archived too): the platform delivered it again. A
-# record dated past the worker's clock (MAX_CLOCK_AHEAD_SECONDS) does not count.
+# the room, heard at ?10 or later (archived too): the platform delivered it again (its
+# text as `line_text` keeps it, ?5, or as lines stored before it did, ?11). A record
+# dated past the worker's clock (MAX_CLOCK_AHEAD_SECONDS) does not count.
 # `request_id != ''` lets SQLite take the index of message ids (`room_lines_request`).
 _INSERT_LINE = (
     "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
@@ -89,7 +92,7 @@ _INSERT_LINE = (
     f" WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
     f" ?2 || ':user:' || ?3) AND at > ?7 AND at <= ?6 + {MAX_CLOCK_AHEAD_SECONDS})"
     " AND NOT EXISTS (SELECT 1 FROM room_lines WHERE room = ?1 AND request_id = ?8"
-    " AND request_id != '' AND user_id = ?3 AND content = ?5 AND created_at >= ?10)"
+    " AND request_id != '' AND user_id = ?3 AND content IN (?5, ?11) AND created_at >= ?10)"
 )
 
 K = TypeVar("K", bound=Hashable)
@@ -203,6 +206,19 @@ class RoomLine:
     created_at: float
 
 
+def line_text(text: str, max_chars: int) -> str:
+    """What a line keeps of a message: its first `max_chars`, cut between two characters
+    as a reader sees them (a flag cut in two reached her prompt as a broken half)."""
+    return within_limit(text, max_chars)
+
+
+def _line_text_before(text: str, max_chars: int) -> str:
+    """What a line stored before `line_text` kept of a message: its first `max_chars`
+    code points. A copy of such a message (delivered again within a day, `add`'s
+    `copies_since`) still finds that line."""
+    return text[:max_chars]
+
+
 def platform_time(said_at: float, now: float) -> float:
     """The time a line is ordered by: the platform's, where it told one that can be true,
     else `now` (when the worker heard it)."""
@@ -293,12 +309,13 @@ class RoomLog:
             platform,
             user_id,
             display_name,
-            text[: bounds.max_chars],
+            line_text(text, bounds.max_chars),
             now,
             platform_time(said_at, now),
             request_id,
             edited_at,
             copies_since,
+            _line_text_before(text, bounds.max_chars),
         )
         # Queued before any await: an archive of this message that starts later waits
         # for this write (`_change`), so the two never pass each other.
@@ -405,16 +422,23 @@ class RoomLog:
         self, room: str, user_id: str, request_id: str, text: str, since: float, max_chars: int
     ) -> bool:
         """Whether a line of `user_id`'s message `request_id` saying `text` (as a line
-        keeps it: its first `max_chars`) heard at `since` (seconds since 1970) or later
-        is kept in `room`, live or archived; one being written is waited for
-        (`OneTransaction.read`)."""
+        keeps it: `line_text`, or as a line stored before kept it) heard at `since`
+        (seconds since 1970) or later is kept in `room`, live or archived; one being
+        written is waited for (`OneTransaction.read`)."""
         if not (room and user_id and request_id):
             return False
         rows = await self._tx.read(
             [("room", room)],
             "SELECT 1 FROM room_lines WHERE room = ? AND request_id = ? AND request_id != ''"
-            " AND user_id = ? AND content = ? AND created_at >= ? LIMIT 1",
-            (room, request_id, user_id, text[:max_chars], since),
+            " AND user_id = ? AND content IN (?, ?) AND created_at >= ? LIMIT 1",
+            (
+                room,
+                request_id,
+                user_id,
+                line_text(text, max_chars),
+                _line_text_before(text, max_chars),
+                since,
+            ),
         )
         return any(True for _ in rows)
 
@@ -582,7 +606,15 @@ class RoomLog:
             "UPDATE room_lines SET content = ?, edited_at = MAX(edited_at, ?) WHERE room = ?"
             " AND request_id = ? AND request_id != '' AND +user_id = ?"
             " AND (? OR edited_at <= ?)",
-            (text[: bounds.max_chars], at, room, request_id, user_id, edited_at is None, at),
+            (
+                line_text(text, bounds.max_chars),
+                at,
+                room,
+                request_id,
+                user_id,
+                edited_at is None,
+                at,
+            ),
         )
 
     async def delete_room(self, room: str) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 from nonebot import get_driver
 from nonebot.adapters.onebot.v11 import Bot, Message, MessageSegment
 
+from atri.graphemes import within_limit
 from bot.limits import MAX_INPUT_CHARS
 from bot.lines import lines, spoken_language
 from bot.qq.connections import Connections
@@ -28,7 +29,6 @@ from bot.qq.faces import face_text
 from bot.qq.segments import segment_note
 from bot.qq.text import defang, inline_record
 from bot.quoting import at_name, author_label
-from bot.splitting import within_limit
 from model.character.prompt import said_line
 from model.protocol import first_visible_name
 

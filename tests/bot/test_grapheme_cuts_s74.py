@@ -12,11 +12,12 @@ import pytest
 import regex
 from rich.console import Console
 
+from atri.graphemes import character_cut, within_limit
 from bot.console import run_console
 from bot.discord.text import MESSAGE_LIMIT, outgoing_parts
 from bot.limits import MAX_INPUT_CHARS, input_kept
 from bot.qq.text import split_reply
-from bot.splitting import FENCE, character_cut, within_limit
+from bot.splitting import FENCE
 from model.protocol import ChatRequest, Reply
 from model.service import ChatService
 

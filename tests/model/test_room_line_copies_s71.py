@@ -136,7 +136,7 @@ async def test_an_older_database_gets_the_index_of_line_ids_at_open(
             assert await memory.schema_version() == SCHEMA_VERSION
     con = sqlite3.connect(path)
     # The copy check of each heard line takes the index, not a walk of the room's lines.
-    plan = con.execute(f"EXPLAIN QUERY PLAN {_INSERT_LINE}", [""] * 10).fetchall()
+    plan = con.execute(f"EXPLAIN QUERY PLAN {_INSERT_LINE}", [""] * 11).fetchall()
     con.close()
     assert any("room_lines_request" in str(step) for step in plan), plan
 
