@@ -457,7 +457,7 @@ class TypingShown:
         async def refresh() -> None:
             while True:
                 await asyncio.sleep(TYPING_REFRESH_SECONDS)
-                with suppress(discord.HTTPException):
+                with suppress(discord.HTTPException, *UNCONFIRMED_POST):
                     await channel.typing()
 
         key = getattr(channel, "id", 0)
@@ -471,8 +471,9 @@ class TypingShown:
                 shown.renewal = asyncio.create_task(refresh())
                 try:
                     await channel.typing()
-                except discord.HTTPException as exc:
-                    log.debug("typing indicator refused: %s", exc)
+                except (discord.HTTPException, *UNCONFIRMED_POST) as exc:
+                    # Cut off too (a dropped connection): not her answer's failure.
+                    log.debug("typing indicator refused: %s", str(exc) or type(exc).__name__)
                 finally:
                     shown.first_shown.set()
             await shown.first_shown.wait()
@@ -890,48 +891,113 @@ async def answer(
     modes: ChannelModeCache | None = None,
     for_her: Callable[[int], None] | None = None,
 ) -> list[discord.Message]:
-    """The whole message handler; it never raises, whatever the message or the worker.
-    A worker that fails gets her error line as its chats say it (`error_line_of`):
-    `error_reply` unless the worker learned its own. `for_her` learns the id of a message
-    found to be for her before she answers it, so that an edit made meanwhile changes
-    what she answered (and is not answered again)."""
+    """The whole message handler. Returns the parts of her reply that went out (an
+    answer, a notice, or a speak-up to a message she only heard); [] when none.
+
+    No Exception leaves it, so a message never ends as discord.py's "Ignoring exception
+    in on_message" with her state half changed:
+    - a worker that fails: her error line as its chats say it (`error_line_of`:
+      `error_reply` unless the worker learned its own), the failure logged; for a
+      message she only hears, one debug line (`hear`);
+    - a post Discord refuses (`discord.HTTPException`, Forbidden included) or that is
+      cut off (`UNCONFIRMED_POST`): the reply ends there, logged, and her memory keeps
+      only the parts that went out (`send_reply`);
+    - a channel, or a DM author's roles, that Discord will not tell: one warning, the
+      message unanswered;
+    - the typing indicator or a ⏳ failing: ignored, the reply goes on;
+    - anything else, a bug: logged with its traceback, the message left unanswered, [].
+    What is not an Exception goes through: `asyncio.CancelledError` (its task cancelled:
+    no more of her reply is posted, and the channel's turn and typing indicator are let
+    go; a line saying the message was cut, already under way, still goes out),
+    KeyboardInterrupt, SystemExit.
+
+    `for_her` learns the id of a message found to be for her before she answers it, so
+    that an edit made meanwhile changes what she answered (and is not answered again)."""
     limits = limits or Limits(cfg)
     try:
-        try:
-            await with_known_channel(message, limits.threads)
-        except ChannelUnknown as exc:
-            log.warning("%s", exc)
+        place = await _place_of(message, cfg, limits, dm_roles, modes)
+        if place is None:
             return []
-        roles = None
-        role_lists = cfg.allowed_roles or cfg.blocked_roles
-        if message.guild is None and role_lists and dm_roles is not None:
-            try:
-                roles = await dm_roles(message.author.id)
-            except RolesUnknown as exc:
-                log.warning("%s", exc)
-                return []
-        mode: ChannelMode | None = None
-        if message.guild is not None and modes is not None:
-            parent = parent_id(message.channel)  # a thread's channel
-            mode = await modes.chosen(str(message.channel.id), str(parent or ""))
-        if not should_answer(message, me_id, cfg, roles, mode):
-            if should_hear(message, me_id, cfg, mode):
-                heard = to_request(message, me_id, cfg)
-                # No speak-up (a generation) where it could not be posted.
-                can_post = cannot_post_reason(message) is None
-                heard = heard.model_copy(update={"may_speak_up": can_post})
-                return await hear(message, worker, heard, limits)
-            return []
+        if not should_answer(message, me_id, cfg, place.roles, place.mode):
+            return await _overhear(message, worker, cfg, me_id, place.mode, limits)
         if for_her is not None:
             for_her(message.id)
-        request = to_request(message, me_id, cfg)
-        words = _words_in(message, me_id)
-        cut = is_cut(words)
-        media_line = media_only_line(message, words)
-        reason = cannot_post_reason(message)
+        return await _answer_or_hear(message, worker, cfg, error_reply, me_id, place.mode, limits)
     except Exception:
-        log.exception("Discord message %s could not be read", message.id)
+        log.exception("Discord message %s could not be handled; it is left unanswered", message.id)
         return []
+
+
+@dataclass(frozen=True)
+class _Place:
+    """What `should_answer` needs to know of where a message was said, and by whom."""
+
+    roles: set[int] | None  # a DM author's roles in her servers, where role lists apply
+    mode: ChannelMode | None  # the server channel's mode (`/atri mode`), if asked
+
+
+async def _place_of(
+    message: discord.Message,
+    cfg: DiscordSettings,
+    limits: Limits,
+    dm_roles: RoleLookup | None,
+    modes: ChannelModeCache | None,
+) -> _Place | None:
+    """Its channel made known, its author's roles (a DM, under role lists) and the
+    channel's mode looked up; None, with one warning, where Discord would not tell."""
+    try:
+        await with_known_channel(message, limits.threads)
+    except ChannelUnknown as exc:
+        log.warning("%s", exc)
+        return None
+    roles = None
+    role_lists = cfg.allowed_roles or cfg.blocked_roles
+    if message.guild is None and role_lists and dm_roles is not None:
+        try:
+            roles = await dm_roles(message.author.id)
+        except RolesUnknown as exc:
+            log.warning("%s", exc)
+            return None
+    mode: ChannelMode | None = None
+    if message.guild is not None and modes is not None:
+        parent = parent_id(message.channel)  # a thread's channel
+        mode = await modes.chosen(str(message.channel.id), str(parent or ""))
+    return _Place(roles, mode)
+
+
+async def _overhear(
+    message: discord.Message,
+    worker: Worker,
+    cfg: DiscordSettings,
+    me_id: int,
+    mode: ChannelMode | None,
+    limits: Limits,
+) -> list[discord.Message]:
+    """A message not for her: heard where she listens (`should_hear`), else nothing."""
+    if not should_hear(message, me_id, cfg, mode):
+        return []
+    heard = to_request(message, me_id, cfg)
+    # No speak-up (a generation) where it could not be posted.
+    can_post = cannot_post_reason(message) is None
+    heard = heard.model_copy(update={"may_speak_up": can_post})
+    return await hear(message, worker, heard, limits)
+
+
+async def _answer_or_hear(
+    message: discord.Message,
+    worker: Worker,
+    cfg: DiscordSettings,
+    error_reply: str,
+    me_id: int,
+    mode: ChannelMode | None,
+    limits: Limits,
+) -> list[discord.Message]:
+    """A message `should_answer` let through: answered (`_reply`), or only heard where
+    her answer could not go out, or where it is a picture nobody asked her about."""
+    request = to_request(message, me_id, cfg)
+    words = _words_in(message, me_id)
+    media_line = media_only_line(message, words)
+    reason = cannot_post_reason(message)
     if reason is not None:
         # No generation (minutes on a CPU, others waiting) for an answer that cannot go
         # out, nor for a speak-up to it: the message is heard as any other there.
@@ -950,44 +1016,67 @@ async def answer(
     # Whatever passed should_answer is for her (a mention, or a channel she answers in
     # full); to the worker, an unaddressed message is one she only overhears.
     request = request.model_copy(update={"addressed": True})
+    return await _reply(message, worker, request, error_reply, limits, media_line, is_cut(words))
+
+
+async def _reply(
+    message: discord.Message,
+    worker: Worker,
+    request: ChatRequest,
+    error_reply: str,
+    limits: Limits,
+    media_line: str | None,
+    cut: bool,
+) -> list[discord.Message]:
+    """Her answer under the channel's reply cap: past it a share notice, or silence; her
+    line for a message that is only media; else the worker's answer (`_chat_and_reply`),
+    after a line saying the message was cut when it was."""
     counted = limits.count_reply(message)
     if counted is None:
-        told = limits.count_share_notice(message) is not None
-        log.info(
-            "Discord: reply cap (or %s's share of it) reached in channel %s; %s",
-            message.author.id,
-            message.channel.id,
-            "told them their share is used up" if told else "staying silent",
-        )
-        if not told:
-            return []
-        await limits.under_way.finished(answer_key(message))
-        return await send_reply(message, lines().share_used_up, limits)
+        return await _share_used_up(message, limits)
     if media_line is not None:
         # Her line, not a generation: after her answers to this member's earlier words.
         await limits.under_way.finished(answer_key(message))
         return await send_reply(message, media_line, limits)
-    told_cut: asyncio.Task[list[discord.Message]] | None = None
-    if cut:
-        # As on QQ and the console, one short line before her answer: else a long
-        # paste's end was dropped without a word, and her answer to its start read as
-        # one to all of it. A reply, pinging nobody (`send_reply`). Posted beside the
-        # generation, not before it: the member's next message reached the worker
-        # first. It takes the channel's turn first, so it still goes out first.
-        log.info(
-            "Discord: %s's message cut to its first %d characters",
-            message.author.id,
-            MAX_INPUT_CHARS,
-        )
-        told_cut = asyncio.create_task(
-            send_reply(message, lines().input_cut.format(count=MAX_INPUT_CHARS), limits)
-        )
+    told_cut = _tell_cut(message, limits) if cut else None
     try:
         with limits.under_way.answering(answer_key(message)):
             return await _chat_and_reply(message, worker, request, error_reply, limits, counted)
     finally:
         if told_cut is not None:
             await told_cut
+
+
+async def _share_used_up(message: discord.Message, limits: Limits) -> list[discord.Message]:
+    """Past the reply cap: a notice that the author's share is used up, once a while and
+    after their answers under way (`Limits.count_share_notice`), else silence."""
+    told = limits.count_share_notice(message) is not None
+    log.info(
+        "Discord: reply cap (or %s's share of it) reached in channel %s; %s",
+        message.author.id,
+        message.channel.id,
+        "told them their share is used up" if told else "staying silent",
+    )
+    if not told:
+        return []
+    await limits.under_way.finished(answer_key(message))
+    return await send_reply(message, lines().share_used_up, limits)
+
+
+def _tell_cut(message: discord.Message, limits: Limits) -> asyncio.Task[list[discord.Message]]:
+    """As on QQ and the console, one short line before her answer: else a long paste's
+    end was dropped without a word, and her answer to its start read as one to all of it.
+    A reply, pinging nobody (`send_reply`). Posted beside the generation, not before it:
+    the member's next message reached the worker first. It takes the channel's turn
+    first, so it still goes out first."""
+    log.info(
+        "Discord: %s's message cut to its first %d characters",
+        message.author.id,
+        MAX_INPUT_CHARS,
+    )
+    return asyncio.create_task(
+        send_reply(message, lines().input_cut.format(count=MAX_INPUT_CHARS), limits)
+    )
 
 
 def answer_key(message: discord.Message) -> str:
@@ -1003,6 +1092,9 @@ async def _chat_and_reply(
     limits: Limits,
     counted: Counted,
 ) -> list[discord.Message]:
+    """The worker asked (typing shown meanwhile) and its reply posted: her error line
+    when it failed; nothing for a message deleted meanwhile; a ⏳, not a second notice in
+    a minute, when she is busy. `counted` is given back when she does not reply."""
     stored: StoredReply | None = None
     try:
         async with limits.typing.shown_in(message.channel):
@@ -1018,13 +1110,18 @@ async def _chat_and_reply(
         if reply.status in QUIET_STATUSES and not limits.notices.should_tell(request.user_id):
             limits.replies.give_back(counted)  # a reaction, not a reply
             if limits.reactions.should_tell(request.user_id):
-                with suppress(discord.HTTPException):
-                    await message.add_reaction(QUIET_REACTION)
+                await _react_quietly(message)
             return []
         if reply.status == "ok":
             # None of it posted (a refused post): the message stays in memory, unanswered.
             stored = (worker, ReplyCut.of(request, keep_message=True))
     return await send_reply(message, text, limits, stored)
+
+
+async def _react_quietly(message: discord.Message) -> None:
+    """A ⏳ on `message`; one refused or cut off is left at that (it says nothing)."""
+    with suppress(discord.HTTPException, *UNCONFIRMED_POST):
+        await message.add_reaction(QUIET_REACTION)
 
 
 class AtriClient(discord.Client):
