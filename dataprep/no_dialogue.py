@@ -12,6 +12,7 @@ from atri.terminal import counted
 from dataprep.errors import DataprepError
 from dataprep.formats import PARSERS, ParseOptions, detect_format_at
 from dataprep.formats import kirikiri as kirikiri_format
+from dataprep.formats.plain import sharp_name_line
 from dataprep.loaded_scripts import LoadedScript
 
 _EXPECTED = {
@@ -64,6 +65,10 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
         script.text, script.path.name, options.custom_regex is not None
     )
     head = script.text[start : start + _TRY_CHARS]
+    message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
+    if _subtitle_cues(head):
+        # No other format reads a subtitle's lines as said by someone (WebGAL: by "00").
+        return f"{message}{_SUBTITLES}.", False
     # What another format would read of a .ks file: not its comments (`; NOTE: …`) nor
     # its script blocks (`CHARACTER_ID: "metan",`), which read as speakers in a dump; of
     # a .rpy file, not its comments.
@@ -80,7 +85,8 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
         speakers = _speakers(tried, name, options)
         if speakers and not _mostly_commands(speakers):
             better.append((speakers.total(), name, speakers))
-    message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
+    if script.fmt == "plain":
+        message += _sharp_names_unread(head)
     lacking = ""
     if script.fmt == "kirikiri":
         lacking = (
@@ -97,6 +103,44 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
             f" try --format {name}"
         )
     return f"{message}.", bool(lacking)
+
+
+# A subtitle cue's times (SubRip's `00:01:02,345 --> 00:01:04,000`, WebVTT's `01:02.345 -->
+# …`): a file of a few of them is subtitles, whose lines say nobody's name.
+_CUE_TIMES = re.compile(
+    r"^[^\S\n]*(?:\d+:)?\d{1,2}:\d\d[,.]\d{3}[^\S\n]+-->[^\S\n]+(?:\d+:)?\d{1,2}:\d\d[,.]\d{3}",
+    re.M,
+)
+_CUES_IN_SUBTITLES = 2
+_SUBTITLES = (
+    ". It looks like subtitles (numbered cues under 00:01:02,345 --> 00:01:04,000 times),"
+    " whose lines name no speaker: give the game's script, or a dump naming who says each"
+    " line (名字：台词); where its lines name the speaker in a shape of their own,"
+    " --format regex with [dataprep] custom_regex reads them"
+)
+
+
+def _subtitle_cues(head: str) -> bool:
+    """Whether the file's lines are subtitle cues (`_CUE_TIMES`)."""
+    return len(_CUE_TIMES.findall(head)) >= _CUES_IN_SUBTITLES
+
+
+def _sharp_names_unread(head: str) -> str:
+    """What a dump of `＃名前` lines whose names no alias matched lacks (its unquoted lines
+    below are a speaker's only when the name is an alias's); "" for another file."""
+    lines = Counter(
+        line
+        for line in map(str.strip, head.splitlines())
+        if line[:1] in ("#", "＃") and sharp_name_line(line) is not None
+    )
+    if not lines:
+        return ""
+    shown = ", ".join(line for line, _ in lines.most_common(_TOP_SPEAKERS))
+    return (
+        f". Its speakers are named on lines of their own ({shown}), each naming the unquoted"
+        " line below only when the name is one of [dataprep] lead_aliases or"
+        " character_aliases: add the names it writes there"
+    )
 
 
 # How many speakers a suggestion names, and judges by (`_mostly_commands`).

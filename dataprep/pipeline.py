@@ -561,17 +561,18 @@ def _without_thoughts(
 ) -> list[tuple[Utterance, Role]]:
     """The lines but the lead's thoughts (counted in `counts.thoughts`): a line of his wholly
     in round brackets that says something (`is_thought_text`: `【夏生】（这家伙……）`, Ren'Py's
-    `n "(What on earth…)"`, a character the game shows in brackets) or under a name that
-    says so (`夏生（心想）：`, `夏生心想：`). She never heard it: it is nobody's prompt, and
-    ends no exchange. Her own lines in brackets stay, as do his that only start with an
-    aside (`（笑）好啊`) and his short actions (`（点头）`), which she answers."""
+    `n "(What on earth…)"`), a line the game shows as a thought (`Utterance.thought`: a
+    Ren'Py thought character's, a bare `(sigh)` too) or under a name that says so
+    (`夏生（心想）：`, `夏生心想：`). She never heard it: it is nobody's prompt, and ends no
+    exchange. Her own lines in brackets stay, as do his that only start with an aside
+    (`（笑）好啊`) and his short actions (`（点头）`), which she answers."""
     lead, thinking = Role.LEAD, counts.thinking
     kept = [
         (u, r)
         for u, r in lines
         if r is not lead
         or u.dropped is not None
-        or not (u.speaker in thinking or is_thought_text(u.text))
+        or not (u.thought or u.speaker in thinking or is_thought_text(u.text))
     ]
     counts.thoughts += len(lines) - len(kept)
     return kept

@@ -49,6 +49,9 @@ class Utterance:
     # (game/tl/<lang>/…) stands at the original say statement it translates, whose file
     # and line order it among the original's lines; this is its translation file and line.
     read_from: tuple[str, int] | None = None
+    # The game shows it as a thought, whatever its text (a Ren'Py thought character's
+    # line, even a bare `(sigh)`): the lead's is left out as his thought.
+    thought: bool = False
 
 
 @dataclass(slots=True)

@@ -35,6 +35,14 @@ _SPEECH_VERB = re.compile(
     r"|(?:は|が)(?:言った|言う|答えた|尋ねた|叫んだ))"
 )
 _THOUGHT_VERB = re.compile(r"心想|心道|暗想|暗道|心里想|心裡想|(?:は|が)思った")
+# The same in English, the verb right after the name (`Atri said: "…"`, `Natsuki thinks:
+# …`; names are compared without their blanks): `Atri quietly said` is no alias's.
+_ENGLISH_SPEECH_VERBS = frozenset(
+    {"said", "says", "asked", "asks", "replied", "replies", "answered", "answers",
+     "whispered", "whispers", "shouted", "shouts", "yelled", "yells", "exclaimed",
+     "exclaims", "muttered", "mutters"}
+)  # fmt: skip
+_ENGLISH_THOUGHT_VERBS = frozenset({"thought", "thinks", "wondered", "wonders"})
 # A line wholly in round brackets (`（なんなんだ、こいつは……）`, `(What on earth…)`).
 _ROUND_BRACKETS = frozenset("(（")
 _ROUND_CLOSERS = frozenset(")）")
@@ -116,15 +124,16 @@ class SpeakerMap:
         return speaker if self.convert is None else self.convert(speaker)
 
     def _alias_and_verb(self, name: str) -> tuple[str, bool] | None:
-        """An alias and a verb after it (`亚托莉说`, `亚托莉笑着说`, `夏生心想`), as (the alias,
-        whether the verb is one of thinking); None for any other name."""
+        """An alias and a verb after it (`亚托莉说`, `亚托莉笑着说`, `夏生心想`, `Atri said`), as
+        (the alias, whether the verb is one of thinking); None for any other name."""
         for cut in range(1, len(name)):
             alias = name[:cut]
             if alias not in self.character and alias not in self.lead:
                 continue
-            if _SPEECH_VERB.fullmatch(name, cut) is not None:
+            verb = name[cut:]
+            if verb in _ENGLISH_SPEECH_VERBS or _SPEECH_VERB.fullmatch(name, cut) is not None:
                 return alias, False
-            if _THOUGHT_VERB.fullmatch(name, cut) is not None:
+            if verb in _ENGLISH_THOUGHT_VERBS or _THOUGHT_VERB.fullmatch(name, cut) is not None:
                 return alias, True
         return None
 

@@ -129,6 +129,11 @@ _DIRECTION = (
 _DIRECTION_AT_START = re.compile(_DIRECTION)
 # A `[名字]` line alone, like a `【名字】` one, names the speaker of a quoted line below it.
 _BRACKET_ALONE = re.compile(rf"\[({_BRACKET_NAME})\]{_SP}[：:]{{0,2}}")
+# `＃アトリ`, `#Atri` alone on a line: a dump's name line, naming the speaker of the line
+# below as `名字：` alone does, and of each quoted line after it (a .ks file's `#名` lines,
+# and a dump of them, are read as KiriKiri). A heading in its place (`＃１`, `#Chapter 3`,
+# `# Notes`) names no one.
+_SHARP_NAME = re.compile(rf"[#＃]({_NOT_CHAPTER}{_NAME})")
 # A speaker's name and colon with nothing after them.
 _NAME_ALONE = re.compile(rf"({_NOT_CHAPTER}{_NAME}){_SP}[：:]{{1,2}}")
 # `『亚托莉』：早上好`, `『亚托莉』：` alone: a name in white corner brackets is one only before
@@ -302,6 +307,14 @@ def name_alone(line: str) -> str | None:
     if len(name) > MAX_NAME or (name[0] in _DIGITS and name.replace(" ", "").isdigit()):
         return None
     return name
+
+
+def sharp_name_line(line: str) -> str | None:
+    """The name of a `＃名前` line, or None for any other line."""
+    m = _SHARP_NAME.fullmatch(line)
+    if m is None or len(m.group(1)) > MAX_NAME or _LETTER.search(m.group(1)) is None:
+        return None
+    return m.group(1)
 
 
 def _lenticular_alone(line: str) -> str | None:
@@ -558,6 +571,9 @@ def iter_batches(
     # The line of the last `名字：` with nothing said: an alias's words on the very next
     # line are that speaker's even unquoted (`亚托莉：` / `今天天气真好。`).
     colon_line = -1
+    # The name of the last `＃名前` line: while it is the one pending, each quoted line
+    # below is theirs, not only the first (a dump writes it once over a speaker's lines).
+    sharp_name = ""
     # A line that is only an alias (`亚托莉`): it names the quoted line right below it
     # (`亚托莉` / `「早上好」`); with any other line below, it is narration after all.
     bare: Utterance | None = None
@@ -658,6 +674,8 @@ def iter_batches(
                                 scene,
                             )
                         )
+                        if pending == sharp_name:
+                            continue  # it names the quoted line below too
                     elif (
                         head == "["
                         and options.speaker_aliases
@@ -697,6 +715,11 @@ def iter_batches(
                         pending = name
                         pending_direction = ""
                         colon_line = line
+                        continue
+                    elif head in "#＃" and (name := sharp_name_line(narration)) is not None:
+                        pending, pending_direction = name, ""
+                        colon_line = line
+                        sharp_name = name
                         continue
                     elif head in "(（[" and (directed := _directed_alone(narration)) is not None:
                         pending_direction, pending = directed

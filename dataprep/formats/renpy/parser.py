@@ -384,6 +384,7 @@ def parse(
                     previous = Utterance(
                         speaker, shown, source, at, scene, None, branch, forked_from, shown=True
                     )
+                    previous.thought = brackets is not None
                     out.append(previous)
             last_speaker = speaker
     # Those of lines past the script's end, last.

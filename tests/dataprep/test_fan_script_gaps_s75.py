@@ -1,0 +1,202 @@
+"""Session 75: fan-script shapes session 74 left. `Atri said: "…"` made a speaker "Atri said"
+(and `Natsuki thought: …` a prompt); a `＃アトリ` line over her line named no one, and a
+subtitle file was sent to --format webgal; a Ren'Py thought character's bare `(sigh)` was
+trained as something the lead said."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from atri.cli import app
+
+
+def _prep(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    files: dict[str, str],
+    config: str = "",
+) -> tuple[int, str, Path]:
+    """`atri prep` on the files (under scripts/) into out/: (exit code, all it said, out)."""
+    monkeypatch.chdir(tmp_path)
+    # ATRI's aliases unless `config` names others; every sample in train.
+    (tmp_path / "config.toml").write_text(f"[dataprep]\neval_ratio = 0\n{config}", encoding="utf-8")
+    scripts = tmp_path / "scripts"
+    for name, content in files.items():
+        path = scripts / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(app, ["prep", "scripts", "--out", "out"])
+    said = " ".join(f"{result.stdout}\n{result.stderr}".split())
+    return result.exit_code, said, tmp_path / "out"
+
+
+def _exchanges(out: Path) -> list[list[tuple[str, str]]]:
+    samples = json.loads((out / "atri_sharegpt.json").read_text(encoding="utf-8"))
+    return [
+        [(turn["from"], turn["value"]) for turn in sample["conversations"]] for sample in samples
+    ]
+
+
+def _said_by(out: Path, who: str) -> set[str]:
+    return {value for sample in _exchanges(out) for side, value in sample if side == who}
+
+
+def _stats(out: Path) -> dict:
+    return json.loads((out / "atri_stats.json").read_text(encoding="utf-8"))
+
+
+def _thoughts_left_out(out: Path) -> int:
+    (clean,) = [s for s in _stats(out)["stages"] if s["stage"] == "clean text"]
+    return clean["dropped"].get("lead_thought", 0)
+
+
+ENGLISH = """\
+Natsuki: Who are you?
+Atri said: "I'm a high-performance robot!"
+Natsuki thought: Is she for real...
+Natsuki: Can you cook?
+Atri says: Of course I can!
+Natsuki thinks: What will she even make.
+Natsuki asked: Prove it, then.
+Atri replied: "Please wait a moment!"
+Natsuki: Well?
+Atri whispered: "Crab, done."
+Simon says: Jump!
+Atri quietly said: Yes!
+"""
+
+
+def test_an_english_speech_verb_after_an_alias_is_its_line_and_a_thought_verb_his_thought(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, said, out = _prep(tmp_path, monkeypatch, {"novel.txt": ENGLISH})
+    assert code == 0, said
+    replies = _said_by(out, "gpt")
+    assert {
+        "I'm a high-performance robot!",
+        "Of course I can!",
+        "Please wait a moment!",
+        "Crab, done.",
+    } <= replies
+    prompts = _said_by(out, "human")
+    assert "Prove it, then." in prompts and "Can you cook?" in prompts
+    assert not any("for real" in p or "even make" in p for p in prompts)
+    assert _thoughts_left_out(out) == 2
+    # The speakers table and the stats say whose each name is, as the run matched it.
+    roles = {s["name"]: s["role"] for s in _stats(out)["speakers"]}
+    assert roles["Atri said"] == roles["Atri whispered"] == "character"
+    assert roles["Natsuki thought"] == roles["Natsuki asked"] == "lead"
+    # Only a verb right after an alias: `Simon says` is no alias's, nor `Atri quietly said`.
+    assert roles["Simon says"] == roles["Atri quietly said"] == "other"
+    assert "Yes!" not in replies
+
+
+SHARP_DUMP = """\
+＃夏生
+「お前は誰だ？」
+＃アトリ
+「私は高性能なロボットですから！」
+朝の光が差し込んでいた。
+＃夏生
+「料理はできるのか？」
+＃アトリ
+「もちろんです！」
+「カニを茹でますね」
+＃１
+「誰の台詞でもない」
+"""
+
+
+def test_a_sharp_name_line_names_the_quoted_lines_below_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, said, out = _prep(tmp_path, monkeypatch, {"dump.txt": SHARP_DUMP})
+    assert code == 0, said
+    assert _exchanges(out)[-1] == [
+        ("human", "お前は誰だ？"),
+        ("gpt", "私は高性能なロボットですから！"),
+        ("human", "料理はできるのか？"),
+        ("gpt", "もちろんです！\nカニを茹でますね"),
+    ]
+    speakers = {s["name"] for s in _stats(out)["speakers"]}
+    assert speakers == {"夏生", "アトリ"}  # `＃１` names no one
+
+
+def test_a_sharp_name_dump_whose_names_are_no_aliases_says_to_add_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dump = "＃夏生\nお前は誰だ？\n＃アトリ\n私は高性能なロボットですから！\n"
+    aliases = 'lead_aliases = ["Natsuki"]\ncharacter_aliases = ["Atri"]\n'
+    code, said, out = _prep(tmp_path, monkeypatch, {"dump.txt": dump}, aliases)
+    assert code == 1
+    assert "dump.txt: no dialogue found as plain" in said
+    assert "named on lines of their own (＃夏生, ＃アトリ)" in said
+    assert "lead_aliases or character_aliases: add the names it writes there" in said
+    assert not out.exists()
+
+
+def _subtitles(texts: list[str]) -> str:
+    cues = [
+        f"{i}\n00:00:{i:02d},100 --> 00:00:{i:02d},900\n{text}\n" for i, text in enumerate(texts, 1)
+    ]
+    return "\n".join(cues)
+
+
+def test_subtitles_are_said_to_be_subtitles_not_webgal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srt = _subtitles(["おはようございます！", "お前は誰だ？", "ロボットです！"] * 4)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_text("[dataprep]\neval_ratio = 0\n", encoding="utf-8")
+    (tmp_path / "ep01.srt").write_text(srt, encoding="utf-8")
+    result = CliRunner().invoke(app, ["prep", "ep01.srt", "--out", "out"])
+    said = " ".join(f"{result.stdout}\n{result.stderr}".split())
+    assert result.exit_code == 1
+    assert "ep01.srt: no dialogue found as plain" in said
+    assert "It looks like subtitles (numbered cues under 00:01:02,345 --> 00:01:04,000" in said
+    assert "--format regex with [dataprep] custom_regex" in said
+    assert "--format webgal" not in said
+
+
+RENPY_CHARACTERS = """\
+define a = Character(_("亚托莉"), image="atri")
+define n = Character(name="夏生")
+define mc_think = Character("夏生", what_prefix="（", what_suffix="）", what_italic=True)
+"""
+RENPY_STORY = """\
+label ch1:
+    a "早上好，夏生先生！"
+    n "你是谁？"
+    a "我是高性能的机器人！"
+    mc_think "(sigh)"
+    n "会做饭吗？"
+    a "当然会！"
+    mc_think "嗯"
+    n "那就拜托了。"
+    a "包在我身上！"
+    n "(nods)"
+    a "交给我吧！"
+    return
+"""
+
+
+def test_a_renpy_thought_characters_bare_action_is_his_thought_and_no_prompt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, said, out = _prep(
+        tmp_path,
+        monkeypatch,
+        {"game/characters.rpy": RENPY_CHARACTERS, "game/ch1.rpy": RENPY_STORY},
+    )
+    assert code == 0, said
+    prompts = _said_by(out, "human")
+    assert not any("sigh" in p or p == "（嗯）" for p in prompts)
+    # Each is left out, not merged into his next line: that line starts his turn.
+    assert {"会做饭吗？", "那就拜托了。"} <= prompts
+    # His own short action, said as the lead, stays for her to answer.
+    assert "(nods)" in prompts
+    assert _thoughts_left_out(out) == 2
