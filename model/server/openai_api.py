@@ -558,7 +558,7 @@ def answered_model(model_id: str) -> str | None:
 
 
 def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
-    def client_key(request: Request) -> None:
+    async def client_key(request: Request) -> None:  # async: no thread hand-off (`admin`)
         if service.settings.worker.openai_api_requires_token:
             check_api_key(secrets, request)
 
