@@ -523,8 +523,8 @@ def memory_import(
         fail(f"{file}: cannot be read as an ATRI memory export (it nests too deeply).")
 
     async def go(memory: Any) -> Any:
+        from model.memory.backup import ImportStopped
         from model.memory.import_marker import marking_import
-        from model.memory.store import ImportStopped
 
         _say_unfinished_imports(memory.path, file)
         command = _import_command(file, include_purged)

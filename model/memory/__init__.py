@@ -5,7 +5,9 @@ Reset closes the scope's current context: the rows stay (archived) but are no lo
 shown to the model. Purge deletes a scope's rows for good.
 
 - `store.py`: `Memory`, the SQLite store: opening the file (`Memory.open`, `_connect`),
-  reads, writes, reset, export and import;
+  reads, writes, reset; export and import through `backup.py`;
+- `backup.py`: one scope's export, the whole database's backup (streamed), and an
+  import of either, in parts;
 - `database.py`: what the path is checked for before SQLite opens it, and the database's
   errors as one sentence (`FailureLog`: as log lines, each kind once every few minutes);
 - `exchanges.py`: one person's exchanges in a shared conversation, found through indexes;
@@ -24,6 +26,7 @@ Callers import the public names from `model.memory`. `BUSY_TIMEOUT_SECONDS` is n
 re-exported: it is read in `database`, so patch it there.
 """
 
+from model.memory.backup import said_order
 from model.memory.database import FailureLog, database_error
 from model.memory.export_format import (
     EXPORT_FORMAT,
@@ -42,7 +45,7 @@ from model.memory.export_format import (
 from model.memory.records import LATEST_TIME, Conversation, Message, Summary, as_time
 from model.memory.schema import MIGRATIONS, SCHEMA_VERSION
 from model.memory.scopes import channel_prefix, parse_scope, scope_key
-from model.memory.store import Memory, said_order
+from model.memory.store import Memory
 from model.memory.upgrade_copies import purge_leftovers, upgrade_copies
 
 __all__ = [

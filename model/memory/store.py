@@ -1,27 +1,22 @@
 """The SQLite store: `Memory`, every read and write of messages and summaries.
 
-Its connection is what export and import need, so they live here too; the file format
-they speak is `export_format`, the tables `schema`, opening errors `database`.
+Export, backup and import (`Memory.export`, `write_backup`, `import_export`) are in
+`backup`; the file format they speak is `export_format`, the tables `schema`, opening
+errors `database`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
-import dataclasses
-import heapq
 import json
 import logging
-import math
 import re
 import shutil
 import sqlite3
 import time
-from array import array
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
@@ -29,16 +24,18 @@ from collections.abc import (
     Iterator,
     Sequence,
 )
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
+import model.memory.backup as backups
 from atri.errors import ConfigError, UserError
 from model.grouping import Grouped, OneTransaction, ReadKey, Touch
+from model.memory.backup import IMPORT_PAUSE_SECONDS, BackupCounts
 from model.memory.channel_table import SCHEMA as CHANNEL_MODES_SCHEMA
-from model.memory.channel_table import backed_up_modes, restore_modes, store_mode, table_made
+from model.memory.channel_table import store_mode, table_made
 from model.memory.database import (
     FailureLog,
     FileId,
@@ -62,25 +59,8 @@ from model.memory.database import (
     path_error,
 )
 from model.memory.exchanges import exchange_ids, exchange_messages
-from model.memory.export_format import (
-    EXPORT_FORMAT,
-    EXPORT_VERSION,
-    ExportedMessage,
-    ExportedRoomLine,
-    ImportCounts,
-    ImportResult,
-    MemoryBackup,
-    MemoryExport,
-    ScopeExport,
-)
-from model.memory.purged import (
-    LeftOut,
-    Purges,
-    Repeats,
-    without_purged_lines,
-    without_purged_scope,
-    without_repeats,
-)
+from model.memory.export_format import ImportResult, MemoryBackup, MemoryExport
+from model.memory.purged import Repeats
 from model.memory.records import (
     Conversation,
     Message,
@@ -198,13 +178,6 @@ _IDS_PER_STATEMENT = 500
 # A read that needs the WAL index: whether the connection reads at all (`_share_again`).
 _READS_AT_ALL = "SELECT count(*) FROM sqlite_master"
 
-# `write_backup`: rows read from the database at a time, and the size of a part handed to
-# its writer (a part per message flushed standard output 100,000 times).
-BACKUP_PAGE_ROWS = 1000
-BACKUP_WRITE_CHARS = 1 << 20
-# How an export file lays out its JSON: `json.dumps(..., ensure_ascii=False, indent=2)`.
-_EXPORT_JSON = json.JSONEncoder(ensure_ascii=False, indent=2)
-
 
 @dataclass
 class Deleted:
@@ -218,118 +191,9 @@ class Deleted:
         return bool(self.messages or self.summaries)
 
 
-@dataclass
-class BackupCounts:
-    """What `Memory.write_backup` wrote: the summary the CLI prints after it."""
-
-    messages: int = 0
-    summaries: int = 0
-    room_lines: int = 0
-    channel_modes: int = 0
-
-
-# An import writes about this many of the file's rows (messages, summaries, room lines)
-# at most in one transaction (a tenth of a second or so); a conversation larger than this
-# is written whole. After parts written for `IMPORT_HOLD_SECONDS` one after another it
-# lets the write lock go for `IMPORT_PAUSE_SECONDS`: a worker waiting for the lock tries
-# again every 0.1 s at most (SQLite's busy handler), and would miss the moment between
-# two commits. So a worker beside it waits under a second, far from its busy timeout.
-IMPORT_PART_ROWS = 5000
-IMPORT_HOLD_SECONDS = 0.4
-IMPORT_PAUSE_SECONDS = 0.15
-
 # `delete_older`: rows deleted in one transaction at most, as an import writes them, with
 # the write lock let go between two (`IMPORT_PAUSE_SECONDS`): replies wait at most one.
 RETENTION_BATCH_ROWS = 5000
-
-
-class ImportStopped(Exception):
-    """An import that failed or was stopped (Ctrl-C) after some of its parts were
-    committed: `done` is what they imported, `cause` why it stopped. The part under way
-    was undone; run again, the import adds the rest (what is stored is skipped)."""
-
-    def __init__(self, done: ImportResult, cause: BaseException) -> None:
-        super().__init__(f"the import stopped after part of it was written ({cause!r})")
-        self.done, self.cause = done, cause
-
-
-@dataclass
-class _ImportPart:
-    """Conversations ((part, whether channels share it)) and room lines written in one
-    transaction."""
-
-    scopes: list[tuple[ScopeExport, bool]] = field(default_factory=list)
-    lines: list[ExportedRoomLine] = field(default_factory=list)
-    rows: int = 0
-
-
-@dataclass
-class _ImportPlan:
-    """What an import writes, in parts (`Memory.import_export`), and what it has done."""
-
-    include_purged: bool
-    name: str = ""
-    shared_conversations: int = 0
-    member_conversations: int = 0
-    known_purges: dict[str, float] = field(default_factory=dict)
-    backup: MemoryBackup | None = None
-    parts: list[_ImportPart] = field(default_factory=list)
-    counts: ImportCounts = field(default_factory=ImportCounts)
-    left_out: LeftOut = field(default_factory=LeftOut)
-    names_scopes: bool = False  # `name` counts the file's scopes (a backup's import)
-    written_scopes: set[str] = field(default_factory=set)  # in committed parts
-
-    def add(
-        self,
-        rows: int,
-        part: tuple[ScopeExport, bool] | None = None,
-        lines: Sequence[ExportedRoomLine] = (),
-    ) -> None:
-        """Queue a conversation or a room's lines, in the last part unless that grows
-        past `IMPORT_PART_ROWS`."""
-        if not self.parts or self.parts[-1].rows + rows > IMPORT_PART_ROWS:
-            self.parts.append(_ImportPart())
-        last = self.parts[-1]
-        last.rows += rows
-        if part is not None:
-            last.scopes.append(part)
-        last.lines.extend(lines)
-
-    def merge(self, counts: ImportCounts, left_out: LeftOut, part: _ImportPart) -> None:
-        """Count what a committed part did."""
-        self.written_scopes.update(scope.scope for scope, _ in part.scopes)
-        self.written_scopes.update(line.room for line in part.lines)
-        for f in fields(ImportCounts):
-            value = getattr(counts, f.name)
-            if isinstance(value, int):
-                setattr(self.counts, f.name, getattr(self.counts, f.name) + value)
-        self.left_out.messages += left_out.messages
-        self.left_out.summaries += left_out.summaries
-        self.left_out.room_lines += left_out.room_lines
-        self.left_out.keys |= left_out.keys
-
-    def stopped_result(self) -> ImportResult:
-        """What the committed parts of an import that stopped did: the scopes they wrote,
-        not every scope of the file."""
-        if self.names_scopes:
-            return dataclasses.replace(self, name=f"{len(self.written_scopes)} scope(s)").result()
-        return self.result()
-
-    def result(self) -> ImportResult:
-        """What the import did so far."""
-        counts = dataclasses.replace(
-            self.counts,
-            purged_messages=self.left_out.messages,
-            purged_summaries=self.left_out.summaries,
-            purged_room_lines=self.left_out.room_lines,
-            purged_keys=sorted(self.left_out.keys),
-        )
-        return ImportResult(
-            self.name,
-            counts,
-            shared_conversations=self.shared_conversations,
-            member_conversations=self.member_conversations,
-        )
 
 
 class Memory:
@@ -364,6 +228,9 @@ class Memory:
         # The file the connection writes, as it was at open (`_check_in_place`); None
         # for `:memory:` and a connection that only reads.
         self._opened: FileId | None = None
+        # Set by a reply write (`_insert`) that checked it just before: its commit needs
+        # no second stat (`_after_commit`).
+        self._checked_for_commit = False
         # A service's log of database failures, told when a write works again.
         self.failures: FailureLog | None = None
         self._tx.after_commit = self._after_commit
@@ -546,8 +413,10 @@ class Memory:
     async def _after_commit(self) -> None:
         """After each commit (`OneTransaction.after_commit`, holding the transaction lock,
         none open): a file no longer at its path fails the write (`_check_in_place`); one
-        written in place is news to a log of failures; one held alone tries to share."""
-        self._check_in_place()
+        written in place is news to a log of failures; one held alone tries to share.
+        A reply write checked just before it wrote (`_insert`): one stat a reply."""
+        if not self._checked_for_commit:
+            self._check_in_place()
         if self.failures is not None:
             self.failures.written()
         if self.alone:
@@ -831,15 +700,20 @@ class Memory:
         """One transaction; the error (rolled back) instead of raising it."""
         async with self._tx.held():
             try:
-                # Before writing too: a group whose commit found the file moved is written
-                # again caller by caller (`_insert_groups`), which would store it twice.
+                # Before writing, and for its commit too (`_after_commit`): rows written
+                # into a file no longer at its path are lost with it (a check after the
+                # commit only would tell of the loss, not spare it). A move while it
+                # writes (the stat before a millisecond's write) fails the next write.
                 self._check_in_place()
+                self._checked_for_commit = True
                 await self._db.executemany(_INSERT_UNLESS_RESET, params)
                 await self._tx.commit()
             except Exception as exc:  # disk full, a constraint: the caller hears it
                 with contextlib.suppress(Exception):
                     await self._db.rollback()
                 return exc
+            finally:
+                self._checked_for_commit = False  # another write's commit checks again
         return None
 
     async def _read_groups(self, requests: list[tuple[str, int, bool]]) -> list[Any]:
@@ -1024,6 +898,17 @@ class Memory:
                 await self._archive_superseded_summaries(scope)
             await self._tx.commit()
         return cur.rowcount == 1
+
+    async def _archive_superseded_summaries(self, scope: str) -> None:
+        """Keep one live summary, the one her prompt reads (ending latest): an import
+        beside the scope's own live summary archives whichever of the two ends earlier,
+        as a reset archives one (kept, exported, shown by `atri memory show --archived`)."""
+        await self._db.execute(
+            "UPDATE summaries SET archived = 1 WHERE scope = ?1 AND archived = 0 AND id <> ("
+            "SELECT id FROM summaries WHERE scope = ?1 AND archived = 0"
+            " ORDER BY covers_up_to DESC, id DESC LIMIT 1)",
+            (scope,),
+        )
 
     @contextlib.asynccontextmanager
     async def changing(self, *touches: Touch) -> AsyncIterator[None]:
@@ -1774,16 +1659,6 @@ class Memory:
             newest = max(newest, row[0] or 0.0)
         return max(time.time(), newest + PURGE_AFTER_NEWEST_SECONDS)
 
-    async def _keep_purges(self, purges: dict[str, float]) -> None:
-        """Keep a backup's purges as this database's own (the later time of a key purged
-        in both): an older backup imported after it leaves out what they deleted too,
-        also on a machine the backup was restored onto. Inside `import_export`'s write."""
-        await self._db.executemany(
-            "INSERT INTO purges (scope, at) VALUES (?, ?)"
-            " ON CONFLICT (scope) DO UPDATE SET at = max(at, excluded.at)",
-            list(purges.items()),
-        )
-
     async def scopes(self) -> list[dict[str, Any]]:
         """Each scope and each room (a channel's key holding room lines), newest first:
         `total` and `live` messages, `room_total` and `room_live` room lines, and `last`,
@@ -1814,33 +1689,8 @@ class Memory:
         return sorted(rows, key=lambda row: row["last"], reverse=True)
 
     async def export(self, scope: str) -> dict[str, Any]:
-        """One scope: its messages, its summaries, and the room lines of its people (a
-        user's scope) or its room (a channel's scope), as of one moment (`at_one_moment`).
-
-        A user's scope also holds their exchanges in the conversations channels share
-        (`shared_conversations`, as `purge` finds them): their messages and her replies
-        to them, not the other members' words, nor those conversations' summaries. The
-        members' own conversations the key covers (`member_scopes_of`) are held whole,
-        with their summaries (`member_conversations`), as a purge of the key deletes them."""
-        return await self.at_one_moment(lambda memory: memory._read_export(scope))
-
-    async def _read_export(self, scope: str) -> dict[str, Any]:
-        data = await self._export_scope(scope)
-        platform, user_id, room = parse_scope(scope)
-        lines = await self.room.export_lines(platform, user_id, room)
-        shared = [
-            {"scope": key, "messages": [_exported(m) for m in theirs]}
-            for key, theirs in await self.shared_exchanges_of(scope)
-        ]
-        members = [await self._export_scope(key) for key in await self.member_scopes_of(scope)]
-        return {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            **data,
-            "room_lines": lines,
-            "shared_conversations": shared,
-            "member_conversations": members,
-        }
+        """One scope with what a purge of it reaches, as of one moment (`backups.export`)."""
+        return await backups.export(self, scope)
 
     async def backup(self) -> dict[str, Any]:
         """The whole database as `write_backup` writes it, read back as one dict: every
@@ -1852,12 +1702,9 @@ class Memory:
         return data
 
     async def write_backup(self, write: Callable[[str], object]) -> BackupCounts:
-        """`backup` as JSON text, the same characters as `json.dumps(backup,
-        ensure_ascii=False, indent=2)`, handed to `write` in parts of about
-        `BACKUP_WRITE_CHARS` as it is read, as of one moment: memory holds a page of one
-        scope's messages, not the database (held whole, one of 200,000 messages took
-        632 MB). Returns what it wrote, counted."""
-        return await self.at_one_moment(lambda memory: memory._write_backup(write))
+        """The whole database as JSON text, handed to `write` in parts as it is read, as
+        of one moment (`backups.write_backup`). Returns what it wrote, counted."""
+        return await backups.write_backup(self, write)
 
     async def at_one_moment(self, read: Callable[[Memory], Awaitable[T]]) -> T:
         """`read` run in one read transaction on a connection of its own (one snapshot
@@ -1875,507 +1722,15 @@ class Memory:
         finally:
             await snapshot.close()  # ends the read transaction
 
-    async def _backed_up_scopes(self) -> list[str]:
-        rows = await self._db.execute_fetchall(
-            "SELECT scope FROM messages UNION SELECT scope FROM summaries ORDER BY scope"
-        )
-        return [as_text(r[0]) for r in rows]
-
-    async def _write_backup(self, write: Callable[[str], object]) -> BackupCounts:
-        counts = BackupCounts()
-        parts = _Parts(write)
-        backup = {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            "scopes": self._streamed_scopes(counts),
-            "room_lines": self._streamed_room_lines(counts),
-            "purges": await self._backed_up_purges(),
-            "channel_modes": self._streamed_channel_modes(counts),
-        }
-        await _write_json(_Streamed(backup), parts)
-        parts.flush()
-        return counts
-
-    async def _streamed_scopes(self, counts: BackupCounts) -> AsyncIterator[_Streamed]:
-        for scope in await self._backed_up_scopes():
-            ids: array[int] = array("q")  # the scope's message ids, for its summaries
-            yield _Streamed(
-                scope=scope,
-                messages=self._streamed_messages(scope, ids, counts),
-                # Read once the messages are written (a generator starts when iterated):
-                # what a summary covers is an index among them.
-                summaries=self._streamed_summaries(scope, ids, counts),
-            )
-
-    async def _streamed_messages(
-        self, scope: str, ids: array[int], counts: BackupCounts
-    ) -> AsyncIterator[_Page]:
-        async with self._db.execute(
-            "SELECT * FROM messages WHERE scope = ? ORDER BY id", (scope,)
-        ) as cursor:
-            while rows := await cursor.fetchmany(BACKUP_PAGE_ROWS):
-                messages = [to_message(row) for row in rows]
-                ids.extend(m.id for m in messages)
-                counts.messages += len(messages)
-                yield _Page(_exported(m) for m in messages)
-
-    async def _streamed_summaries(
-        self, scope: str, ids: array[int], counts: BackupCounts
-    ) -> AsyncIterator[dict[str, Any]]:
-        # Read whole, as one scope's export reads them: a scope holds few (each fold
-        # replaces the live one; a reset archives one).
-        for summary in await self.all_summaries(scope):
-            covers = bisect.bisect_right(ids, summary.covers_up_to) - 1
-            if covers >= 0:  # one whose messages were deleted covers nothing left
-                counts.summaries += 1
-                yield _exported_summary(summary, covers)
-
-    async def _streamed_room_lines(self, counts: BackupCounts) -> AsyncIterator[_Page]:
-        lines = await self.room.export_lines("", "", "")
-        counts.room_lines = len(lines)
-        for start in range(0, len(lines), BACKUP_PAGE_ROWS):
-            yield _Page(lines[start : start + BACKUP_PAGE_ROWS])
-
-    async def _streamed_channel_modes(self, counts: BackupCounts) -> AsyncIterator[_Page]:
-        modes = await backed_up_modes(self._db)
-        counts.channel_modes = len(modes)
-        yield _Page(modes)
-
-    async def _backed_up_purges(self) -> list[dict[str, Any]]:
-        purges = await self._db.execute_fetchall("SELECT scope, at FROM purges ORDER BY scope")
-        return [{"scope": as_text(r[0]), "at": as_time(r[1])} for r in purges]
-
-    async def _export_scope(self, scope: str) -> dict[str, Any]:
-        messages = await self.all_messages(scope)
-        ids = [m.id for m in messages]
-        summaries = []
-        for s in await self.all_summaries(scope):
-            covers = bisect.bisect_right(ids, s.covers_up_to) - 1
-            if covers >= 0:  # a summary whose messages were deleted covers nothing left
-                summaries.append(_exported_summary(s, covers))
-        return {
-            "scope": scope,
-            "messages": [_exported(m) for m in messages],
-            "summaries": summaries,
-        }
-
     async def import_export(
         self,
         export: MemoryExport | MemoryBackup,
         include_purged: bool = False,
         planned: Callable[[int], object] | None = None,
     ) -> ImportResult:
-        """Add a checked export (`parse_export`): messages, summaries and room lines already
-        stored (same author, text and time) are skipped, so importing the same file twice
-        adds nothing the second time.
-
-        What the file adds is worked out first, without the write lock (a worker beside
-        it goes on storing exchanges meanwhile): a conversation or room that adds nothing
-        is not written. The rest is written in parts of at most `IMPORT_PART_ROWS` rows,
-        each its own short transaction that takes the write lock first (BEGIN IMMEDIATE)
-        and reads again what is stored of its conversations, so a worker's exchange stored
-        meanwhile is neither duplicated nor lost, and waits a moment, never its busy
-        timeout. A failure or Ctrl-C undoes the part under way; once a part was committed
-        it raises `ImportStopped`, saying what was imported.
-
-        What a purge here deleted after the file was written is left out (`purged`),
-        unless `include_purged`: the purges stored before the import, and one made while
-        it runs. A backup's own purges are kept here (for later imports) but do not filter
-        the backup itself: its rows outlived them. Its channel modes are set as their
-        channels' here (`restore_modes`).
-
-        `planned` is called with the rows to write before the first part is (not when
-        the file adds nothing): `atri memory import` marks the import there, so one
-        killed outright is named later (`import_marker`)."""
-        scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
-        if isinstance(export, MemoryExport):
-            scopes = [*scopes, *export.member_conversations]
-        shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
-        plan = _ImportPlan(include_purged)
-        stored_purges = await self._stored_purges()
-        purges = Purges({} if include_purged else stored_purges)
-        plan.known_purges = dict(stored_purges)
-        if isinstance(export, MemoryBackup):
-            await self._plan_backup(export, plan)
-        parts = [without_purged_scope(part, purges, plan.left_out) for part in scopes]
-        for theirs in shared:  # put back among the others' exchanges, by time
-            part = ScopeExport.model_construct(scope=theirs.scope, messages=theirs.messages)
-            parts.append(without_purged_scope(part, purges, plan.left_out))
-        lines = without_purged_lines(export.room_lines, purges, plan.left_out)
-        # Once all a purged person's words left out are known: her replies repeating them.
-        parts = without_repeats(parts, plan.left_out)
-        for i, part in enumerate(parts):
-            await self._plan_scope(part, plan, shared=i >= len(scopes))
-        await self._plan_lines(lines, plan)
-        if isinstance(export, MemoryExport):
-            plan.name = export.scope
-            plan.member_conversations = len(scopes) - 1
-            plan.shared_conversations = len(shared)
-        else:  # as `atri memory list` counts them: a room without a conversation too
-            keys = {part.scope for part in scopes} | {line.room for line in export.room_lines}
-            plan.name = f"{len(keys)} scope(s)"
-            plan.names_scopes = True
-        if planned is not None and (plan.parts or plan.backup is not None):
-            planned(sum(part.rows for part in plan.parts))
-        await self._write_plan(plan)
-        return plan.result()
-
-    async def _stored_purges(self) -> dict[str, float]:
-        """This database's purges (key: when)."""
-        async with self._tx.between():
-            rows = await self._db.execute_fetchall("SELECT scope, at FROM purges")
-        return {as_text(r[0]): as_time(r[1]) for r in rows}
-
-    async def _plan_backup(self, backup: MemoryBackup, plan: _ImportPlan) -> None:
-        """Queue a backup's purges and channel modes for the first part written where they
-        change what is stored (read without the write lock); else count its modes as
-        stored already. Its purges join those the import knows of (`_keep_purges`)."""
-        known = plan.known_purges
-        newer = [p for p in backup.purges if known.get(p.scope, -math.inf) < p.at]
-        for p in newer:
-            known[p.scope] = p.at
-        async with self._tx.between():
-            stored = await backed_up_modes(self._db)
-        modes = {(m["platform"], m["channel_id"]): m["mode"] for m in stored}
-        if newer or any(
-            modes.get((m.platform, m.channel_id)) != m.mode for m in backup.channel_modes
-        ):
-            plan.backup = backup
-        else:
-            plan.counts.channel_modes_skipped += len(backup.channel_modes)
-
-    async def _stored_messages(self, scope: str) -> list[Any]:
-        """The rows of `scope`'s messages an import compares the file's with, in id order."""
-        return list(
-            await self._db.execute_fetchall(
-                "SELECT id, role, user_id, content, created_at, archived, request_id, edited_at"
-                " FROM messages WHERE scope = ? ORDER BY id",
-                (scope,),
-            )
-        )
-
-    async def _plan_scope(self, part: ScopeExport, plan: _ImportPlan, shared: bool = False) -> None:
-        """Queue `part` for writing if it changes what is stored (read without the write
-        lock: the write reads it again); else count it as skipped."""
-        async with self._tx.between():
-            stored = await self._stored_messages(part.scope)
-            summaries = await self._db.execute_fetchall(
-                "SELECT text, created_at, archived FROM summaries WHERE scope = ?", (part.scope,)
-            )
-        if _scope_changes(part, stored, {(r[0], r[1]): r[2] for r in summaries}):
-            plan.add(len(part.messages) + len(part.summaries), part=(part, shared))
-        else:
-            plan.counts.messages_skipped += len(part.messages)
-            plan.counts.summaries_skipped += len(part.summaries)
-
-    async def _plan_lines(self, lines: Sequence[ExportedRoomLine], plan: _ImportPlan) -> None:
-        """Queue each room's lines for writing where some are not stored (read without the
-        write lock, as `RoomLog.import_lines` compares them); else count them as skipped."""
-        by_room: dict[str, list[ExportedRoomLine]] = {}
-        for line in lines:
-            by_room.setdefault(line.room, []).append(line)
-        for room, theirs in by_room.items():
-            async with self._tx.between():
-                rows = await self._db.execute_fetchall(
-                    "SELECT platform, user_id, content, created_at FROM room_lines WHERE room = ?",
-                    (room,),
-                )
-            stored = Counter(tuple(r) for r in rows)
-            stored.subtract((x.platform, x.user_id, x.content, x.created_at) for x in theirs)
-            if any(n < 0 for n in stored.values()):
-                plan.add(len(theirs), lines=theirs)
-            else:
-                plan.counts.room_skipped += len(theirs)
-
-    async def _write_plan(self, plan: _ImportPlan) -> None:
-        """Write the parts `plan` holds, each in its own transaction. One that fails or is
-        stopped is undone; after one committed, that raises `ImportStopped`."""
-        parts = plan.parts or ([_ImportPart()] if plan.backup else [])
-        held_since = time.monotonic()
-        for i, part in enumerate(parts):
-            try:
-                if time.monotonic() - held_since >= IMPORT_HOLD_SECONDS:
-                    await asyncio.sleep(IMPORT_PAUSE_SECONDS)  # a worker's turn
-                    held_since = time.monotonic()
-                stopped = await self._write_part(part, plan, first=i == 0)
-            except BaseException as exc:
-                if i == 0:
-                    raise  # nothing was written: the database is as it was
-                raise ImportStopped(plan.stopped_result(), exc) from exc
-            if stopped and i + 1 < len(parts):  # a Ctrl-C while it committed
-                raise ImportStopped(plan.stopped_result(), asyncio.CancelledError())
-
-    async def _write_part(self, part: _ImportPart, plan: _ImportPlan, first: bool) -> bool:
-        """One part of an import in one transaction, its counts added to `plan` once it
-        is committed. Whether a Ctrl-C came while it committed (seen through)."""
-        counts, left_out = ImportCounts(), LeftOut()
-        # A read of the worker waits for it, whatever it reads (`Touch.everything`).
-        with self._tx.touching(Touch(everything=True)):
-            await self._writes.idle()
-            await self.room.idle()
-            async with self._tx.held():
-                await self._tx.begin_immediate()
-                if first and plan.backup is not None:  # the backed-up database's purges
-                    await self._keep_purges({p.scope: p.at for p in plan.backup.purges})
-                    await self._restore_channel_modes(plan.backup, counts)
-                purges = Purges({})
-                if not plan.include_purged:  # a purge made since the import began
-                    now = await self._db.execute_fetchall("SELECT scope, at FROM purges")
-                    purges = Purges(_purged_since({r[0]: r[1] for r in now}, plan.known_purges))
-                lines = without_purged_lines(part.lines, purges, left_out)
-                kept = [without_purged_scope(p, purges, left_out) for p, _ in part.scopes]
-                # Her replies repeating the words of a person purged meanwhile, in this
-                # part (the purge took out those stored before; one in a later part than
-                # the words comes back: a purge during an import, rare).
-                kept = without_repeats(kept, left_out)
-                for scope_part, (_, shared) in zip(kept, part.scopes, strict=True):
-                    before = counts.messages_added
-                    await self._import_scope(scope_part, counts)
-                    if shared:
-                        counts.shared_added += counts.messages_added - before
-                if part.lines:
-                    added, skipped = await self.room.import_lines([x.model_dump() for x in lines])
-                    counts.room_lines += added
-                    counts.room_skipped += skipped
-                stopped = await _committed_though_cancelled(self._tx.commit())
-        plan.merge(counts, left_out, part)
-        return stopped
-
-    async def _restore_channel_modes(self, backup: MemoryBackup, counts: ImportCounts) -> None:
-        """A backup's channel modes, each set as its channel's; not committed."""
-        changed, same = await restore_modes(self._db, backup.channel_modes)
-        counts.channel_modes, counts.channel_modes_skipped = changed, same
-
-    async def _import_scope(self, export: ScopeExport, counts: ImportCounts) -> None:
-        """Messages and summaries of one scope, not committed; what it did goes in `counts`.
-
-        The scope's messages end up in the order they were said (see `said_order`):
-        imported ones older than messages already stored go before them, and those
-        stored messages move to new ids (summaries' `covers_up_to`, the only reference
-        to a message id, moves with them). Each summary keeps the message it ends at: it
-        never covers what was said after it, and the live summary is the one ending
-        latest (an imported summary of older exchanges leaves the stored one live); the
-        other is archived, so one summary stays live. Messages said before a summary's end count as covered by it even when it does
-        not hold them (an import into a stretch it had folded): order decides coverage."""
-        scope = export.scope
-        stored = await self._stored_messages(scope)
-        found = _stored_twins(stored, export.messages)
-        new = [m for m, twin in zip(export.messages, found, strict=True) if twin is None]
-        counts.messages_added += len(new)
-        counts.messages_skipped += len(export.messages) - len(new)
-        await self._follow_twins(scope, stored, export.messages, found, counts)
-        moved: dict[int, int] = {}
-        new_ids: list[int] = []
-        if new:
-            (free,) = await self._db.execute_fetchall(
-                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'),"
-                " 0), COALESCE((SELECT MAX(id) FROM messages), 0)) + 1"
-            )
-            moved, new_ids = said_order(
-                [(r[0], as_time(r[4])) for r in stored],
-                [m.created_at for m in new],
-                int(free[0]),
-            )
-            # New ids are above every id ever used, so no move collides with a row. A
-            # moved message keeps the id it was stored with (`append_many` reads it).
-            await self._db.executemany(
-                "UPDATE messages SET first_id = COALESCE(first_id, id), id = ? WHERE id = ?",
-                [(to, old) for old, to in moved.items()],
-            )
-            await self._db.executemany(
-                "INSERT INTO messages (id, scope, role, user_id, content, display_name,"
-                " created_at, adapter_version, archived, request_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        at,
-                        scope,
-                        m.role,
-                        m.user_id,
-                        m.content,
-                        m.display_name,
-                        m.created_at,
-                        m.adapter_version,
-                        m.archived,
-                        m.request_id,
-                    )
-                    for at, m in zip(new_ids, new, strict=True)
-                ],
-            )
-            # An UPDATE does not advance AUTOINCREMENT: a moved id must never be handed out
-            # again (a summary being written may still name the message that had it).
-            top = max(new_ids[-1], max(moved.values(), default=0))
-            await self._db.execute(
-                "UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages' AND seq < ?",
-                (top, top),
-            )
-        if moved:
-            await self._move_summaries(scope, [r[0] for r in stored], moved)
-        if export.summaries:
-            fresh = iter(new_ids)
-            message_ids = [next(fresh) if at is None else moved.get(at, at) for at in found]
-            await self._import_summaries(export, message_ids, counts)
-        await self._archive_superseded_summaries(scope)
-
-    async def _follow_twins(
-        self,
-        scope: str,
-        stored: Sequence[Any],
-        messages: Sequence[ExportedMessage],
-        found: Sequence[int | None],
-        counts: ImportCounts,
-    ) -> None:
-        """A stored twin takes what the file knows and it does not: archived there (a
-        reset after the database's state: the person's words stay out of her prompt), or
-        an edit of a person's message never edited here (the stored text is the first
-        one, so the file's is later). A text edited here is kept: an export holds no edit
-        time, and the file is most often the older state (a backup restored after the
-        edit). Her replies keep the stored text: one cut short here says what was sent."""
-        rows = {r[0]: r for r in stored}
-        archive: list[tuple[int]] = []
-        reword: list[tuple[str, int]] = []
-        for m, twin in zip(messages, found, strict=True):
-            if twin is None:
-                continue
-            if _archives(m, rows[twin]):
-                archive.append((twin,))
-            if _rewords(m, rows[twin]):
-                reword.append((m.content, twin))
-        if reword:
-            self._take_back(scope)
-            for _, twin in reword:
-                if not rows[twin][5]:
-                    await self._drop_summary_holding(scope, rows[twin][6])
-            await self._db.executemany("UPDATE messages SET content = ? WHERE id = ?", reword)
-        await self._db.executemany("UPDATE messages SET archived = 1 WHERE id = ?", archive)
-        counts.messages_archived += len(archive)
-        counts.messages_reworded += len(reword)
-
-    async def _import_summaries(
-        self, export: ScopeExport, message_ids: list[int], counts: ImportCounts
-    ) -> None:
-        """The export's summaries not stored yet, each ending at its message's id here
-        (`message_ids`, by index in the export). A stored one the file has archived (a
-        reset) is archived."""
-        scope = export.scope
-        have = {
-            (r[1], r[2]): (r[0], r[3])
-            for r in await self._db.execute_fetchall(
-                "SELECT id, text, created_at, archived FROM summaries WHERE scope = ?", (scope,)
-            )
-        }
-        for s in export.summaries:
-            if (s.text, s.created_at) in have:
-                counts.summaries_skipped += 1
-                summary_id, archived = have[(s.text, s.created_at)]
-                if s.archived and not archived:
-                    await self._db.execute(
-                        "UPDATE summaries SET archived = 1 WHERE id = ?", (summary_id,)
-                    )
-                continue
-            await self._db.execute(
-                "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at,"
-                " archived) VALUES (?, ?, ?, ?, ?, ?)",
-                (scope, s.text, message_ids[s.covers], s.adapter_version, s.created_at, s.archived),
-            )
-            counts.summaries_added += 1
-
-    async def _archive_superseded_summaries(self, scope: str) -> None:
-        """Keep one live summary, the one her prompt reads (ending latest): an import
-        beside the scope's own live summary archives whichever of the two ends earlier,
-        as a reset archives one (kept, exported, shown by `atri memory show --archived`)."""
-        await self._db.execute(
-            "UPDATE summaries SET archived = 1 WHERE scope = ?1 AND archived = 0 AND id <> ("
-            "SELECT id FROM summaries WHERE scope = ?1 AND archived = 0"
-            " ORDER BY covers_up_to DESC, id DESC LIMIT 1)",
-            (scope,),
-        )
-
-    async def _move_summaries(self, scope: str, old_ids: list[int], moved: dict[int, int]) -> None:
-        """Point the scope's summaries at the new id of the message each ended at (the
-        last of `old_ids`, in order, up to its `covers_up_to`)."""
-        changes = []
-        for summary_id, covers in await self._db.execute_fetchall(
-            "SELECT id, covers_up_to FROM summaries WHERE scope = ?", (scope,)
-        ):
-            if not isinstance(covers, int):
-                continue  # written by another program: not a message id
-            at = bisect.bisect_right(old_ids, covers) - 1
-            if at >= 0 and old_ids[at] in moved:
-                changes.append((moved[old_ids[at]], summary_id))
-        await self._db.executemany("UPDATE summaries SET covers_up_to = ? WHERE id = ?", changes)
-
-
-def _stored_twins(stored: Sequence[Any], messages: Sequence[ExportedMessage]) -> list[int | None]:
-    """Each exported message's stored twin (its n-th twin for its n-th copy), or None.
-    A twin is the same role, author, text and time; or, for a message with a platform id,
-    the same role, author, time and id: the same message, edited on one side (a backup
-    from before the edit would add the old text again, an orphan turn)."""
-    by_text: dict[tuple[Any, ...], deque[int]] = {}
-    by_request: dict[tuple[Any, ...], deque[int]] = {}
-    for r in stored:
-        by_text.setdefault((r[1], r[2], r[3], r[4]), deque()).append(r[0])
-        if r[6]:
-            by_request.setdefault((r[1], r[2], r[4], r[6]), deque()).append(r[0])
-    taken: set[int] = set()
-    found: list[int | None] = []
-    for m in messages:
-        twin = _first_free(by_text.get((m.role, m.user_id, m.content, m.created_at)), taken)
-        if twin is None and m.request_id:
-            key = (m.role, m.user_id, m.created_at, m.request_id)
-            twin = _first_free(by_request.get(key), taken)
-        if twin is not None:
-            taken.add(twin)
-        found.append(twin)
-    return found
-
-
-def _archives(m: ExportedMessage, twin: Any) -> bool:
-    """Whether `m` archives its stored twin's row: archived in the file (a reset after the
-    database's state), live here."""
-    return bool(m.archived and not twin[5])
-
-
-def _rewords(m: ExportedMessage, twin: Any) -> bool:
-    """Whether `m` gives its stored twin's row its text: a person's message edited in the
-    file, never edited here."""
-    return m.role == "user" and m.content != twin[3] and not twin[7]
-
-
-def _scope_changes(
-    part: ScopeExport, stored: Sequence[Any], summaries: dict[tuple[Any, Any], Any]
-) -> bool:
-    """Whether importing `part` changes what is stored of its conversation (`stored`, its
-    messages' rows; `summaries`, (text, time): archived): a message or summary to add, or
-    a stored one to archive or reword (`Memory._follow_twins`)."""
-    rows = {r[0]: r for r in stored}
-    for m, twin in zip(part.messages, _stored_twins(stored, part.messages), strict=True):
-        if twin is None or _archives(m, rows[twin]) or _rewords(m, rows[twin]):
-            return True
-    for s in part.summaries:
-        archived = summaries.get((s.text, s.created_at))
-        if archived is None or (s.archived and not archived):
-            return True
-    return False
-
-
-def _purged_since(now: dict[Any, Any], known: dict[str, float]) -> dict[str, float]:
-    """The purges of `now` (key: when) not among those an import started with (`known`):
-    made while it runs."""
-    return {
-        as_text(key): as_time(at)
-        for key, at in now.items()
-        if known.get(as_text(key)) != as_time(at)
-    }
-
-
-def _first_free(ids: deque[int] | None, taken: set[int]) -> int | None:
-    """The first of `ids` not taken yet (taken ones are dropped from it), or None."""
-    while ids:
-        first = ids.popleft()
-        if first not in taken:
-            return first
-    return None
+        """Add a checked export or backup (`parse_export`), what is stored skipped, in
+        parts that a worker beside it waits for a moment only (`backups.import_export`)."""
+        return await backups.import_export(self, export, include_purged, planned)
 
 
 def key_range(prefix: str) -> tuple[str, str | bytes]:
@@ -2391,130 +1746,6 @@ def key_range(prefix: str) -> tuple[str, str | bytes]:
     if 0xD800 <= after <= 0xDFFF:  # not a character UTF-8 can hold
         after = 0xE000
     return prefix, stem[:-1] + chr(after)
-
-
-async def _committed_though_cancelled(commit: Awaitable[None]) -> bool:
-    """`commit`, seen through: aiosqlite commits in its own thread whatever happens to
-    the task awaiting it, so a Ctrl-C that came meanwhile must not report undone (an
-    import "Stopped" that had imported everything). The task then goes on as if it had
-    not been cancelled: returns whether it was, for the caller to stop where it should
-    (a loop would never stop)."""
-    done = asyncio.ensure_future(commit)
-    try:
-        await asyncio.shield(done)
-    except asyncio.CancelledError:
-        await done  # raises the commit's own error, if it failed
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
-        return True
-    return False
-
-
-def _exported_summary(s: Summary, covers: int) -> dict[str, Any]:
-    """A summary as an export holds it (`ExportedSummary`): `covers` is the index of the
-    last message it covers among the scope's messages in the file."""
-    return {
-        "text": s.text,
-        "covers": covers,
-        "adapter_version": s.adapter_version,
-        "created_at": s.created_at,
-        "archived": s.archived,
-    }
-
-
-class _Parts:
-    """Text joined into parts of about `BACKUP_WRITE_CHARS` for `write`."""
-
-    def __init__(self, write: Callable[[str], object]) -> None:
-        self._write = write
-        self._held: list[str] = []
-        self._size = 0
-
-    def __call__(self, text: str) -> None:
-        self._held.append(text)
-        self._size += len(text)
-        if self._size >= BACKUP_WRITE_CHARS:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._held:
-            self._write("".join(self._held))
-            self._held.clear()
-            self._size = 0
-
-
-class _Streamed(dict[str, Any]):
-    """A dict `_write_json` writes key by key: its values may be async iterators."""
-
-
-class _Page(list[Any]):
-    """Items an async iterator gives `_write_json` together: encoded in one call, as
-    items of its list (the encoder's setup per call outweighs one message's encoding)."""
-
-
-async def _write_json(
-    value: _Streamed | AsyncIterator[Any], write: Callable[[str], None], depth: int = 0
-) -> None:
-    """`value` as `_EXPORT_JSON` lays it out `depth` deep, written as it is made: an
-    async iterator as a list, an item (or a `_Page` of them) at a time, a `_Streamed`
-    dict key by key. The characters are those of the whole value encoded at once."""
-    here = "\n" + "  " * depth
-    inner = here + "  "
-    if isinstance(value, _Streamed):
-        for i, (key, item) in enumerate(value.items()):
-            write(("{" if i == 0 else ",") + inner + _EXPORT_JSON.encode(key) + ": ")
-            await _write_value(item, write, depth + 1)
-        write(here + "}" if value else "{}")
-        return
-    empty = True
-    # Closed here when `write` fails (a full disk): else asyncio's finalizer closed it
-    # later, on a closed connection, and logged a traceback under the error's sentence.
-    async with _closing(value):
-        async for item in value:
-            if isinstance(item, _Page):
-                if item:  # the page as a list of its own, less its brackets
-                    write(("[" if empty else ",") + _encoded(item, depth)[1 : -len(here) - 1])
-                    empty = False
-                continue
-            write(("[" if empty else ",") + inner)
-            empty = False
-            await _write_value(item, write, depth + 1)
-    write("[]" if empty else here + "]")
-
-
-def _closing(value: AsyncIterator[Any]) -> contextlib.AbstractAsyncContextManager[Any]:
-    """`contextlib.aclosing` for an async generator; nothing for another iterator."""
-    if isinstance(value, AsyncGenerator):
-        return contextlib.aclosing(value)
-    return contextlib.nullcontext()
-
-
-async def _write_value(value: Any, write: Callable[[str], None], depth: int) -> None:
-    if isinstance(value, _Streamed | AsyncIterator):
-        await _write_json(value, write, depth)
-    else:
-        write(_encoded(value, depth))
-
-
-def _encoded(value: Any, depth: int) -> str:
-    """`value` encoded `depth` deep: a JSON string holds no line break, so each line
-    after the first is the value's own, and takes the indent."""
-    return _EXPORT_JSON.encode(value).replace("\n", "\n" + "  " * depth)
-
-
-def _exported(m: Message) -> dict[str, Any]:
-    """A message as an export holds it (`ExportedMessage`)."""
-    return {
-        "role": m.role,
-        "user_id": m.user_id,
-        "display_name": m.display_name,
-        "content": m.content,
-        "created_at": m.created_at,
-        "adapter_version": m.adapter_version,
-        "archived": m.archived,
-        "request_id": m.request_id,
-    }
 
 
 def _person_keys(
@@ -2593,31 +1824,3 @@ def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:
     ):
         return True
     return error_code(exc) == sqlite3.SQLITE_CANTOPEN and on_read_only_disk(path)
-
-
-def said_order(
-    stored: list[tuple[int, float]], new_times: list[float], first_free: int
-) -> tuple[dict[int, int], list[int]]:
-    """Ids that put a scope's messages in the order they were said once new messages
-    (their `created_at`, in the export's order) join the `stored` ones ((id, created_at)
-    in id order). The two are merged by time, each keeping its own order; at the same
-    time the stored message goes first. From the first new message on, every message
-    takes the next id from `first_free` up; the stored messages before it keep theirs.
-    Returns (stored id -> its new id for those that move, the id of each new message)."""
-    moved: dict[int, int] = {}
-    new_ids: list[int] = []
-    merged = heapq.merge(
-        ((t, -1, old) for old, t in stored),
-        ((t, i, 0) for i, t in enumerate(new_times)),
-        key=lambda item: item[0],
-    )
-    next_id = first_free
-    for _, index, old in merged:
-        if index >= 0:
-            new_ids.append(next_id)
-        elif new_ids:
-            moved[old] = next_id
-        else:
-            continue
-        next_id += 1
-    return moved, new_ids

@@ -31,9 +31,9 @@ from model.engines.base import EngineRequestFailed
 from model.engines.local import LocalEngine
 from model.engines.local_steps import Reading
 from model.memory import Memory
+from model.memory.backup import _ImportPart, _ImportPlan
 from model.memory.export_format import ImportCounts, ScopeExport
 from model.memory.purged import LeftOut
-from model.memory.store import _ImportPart, _ImportPlan
 from tests.cli_output import says
 from tests.model.engines.test_local import chat
 

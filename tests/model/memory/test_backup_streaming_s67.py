@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-import model.memory.store as store
+import model.memory.backup as backups
 from atri.cli import app
 from model.memory import Memory
 from model.room import RoomBounds
@@ -85,8 +85,8 @@ def test_a_backup_is_byte_for_byte_the_one_string_it_was(
 ) -> None:
     """Tiny pages and parts: every read and every write ends inside a scope or a line."""
     if pages == "tiny":
-        monkeypatch.setattr(store, "BACKUP_PAGE_ROWS", 1)
-        monkeypatch.setattr(store, "BACKUP_WRITE_CHARS", 7)
+        monkeypatch.setattr(backups, "BACKUP_PAGE_ROWS", 1)
+        monkeypatch.setattr(backups, "BACKUP_WRITE_CHARS", 7)
     config = memory_config(tmp_path, fill_varied)
     set_modes(tmp_path / "mem.sqlite3", ("qq", "g1", "off"))
     expected = one_string(tmp_path / "mem.sqlite3")
@@ -153,8 +153,8 @@ def test_the_memory_a_backup_takes_does_not_grow_with_the_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pages and parts small, so what each holds is small beside a scope."""
-    monkeypatch.setattr(store, "BACKUP_PAGE_ROWS", 50)
-    monkeypatch.setattr(store, "BACKUP_WRITE_CHARS", 1 << 14)
+    monkeypatch.setattr(backups, "BACKUP_PAGE_ROWS", 50)
+    monkeypatch.setattr(backups, "BACKUP_WRITE_CHARS", 1 << 14)
     peaks, sizes = [], []
     for count in (10, 40):
         folder = tmp_path / str(count)
@@ -175,11 +175,11 @@ def test_a_read_failing_midway_leaves_last_weeks_backup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Parts of the new backup are on disk by then: they go, the old file stays."""
-    monkeypatch.setattr(store, "BACKUP_WRITE_CHARS", 10)
+    monkeypatch.setattr(backups, "BACKUP_WRITE_CHARS", 10)
     config = memory_config(tmp_path, scopes_of(3))
     backup = tmp_path / "backup.json"
     backup.write_text("last week's backup", encoding="utf-8")
-    read_messages = Memory._streamed_messages
+    read_messages = backups._streamed_messages
     scopes_read = []
 
     def failing_at_the_third(self: Memory, scope: str, *args: object) -> object:
@@ -188,7 +188,7 @@ def test_a_read_failing_midway_leaves_last_weeks_backup(
             raise sqlite3.OperationalError("disk I/O error")
         return read_messages(self, scope, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Memory, "_streamed_messages", failing_at_the_third)
+    monkeypatch.setattr(backups, "_streamed_messages", failing_at_the_third)
     code, out = atri(config, "memory", "export", "--out", str(backup))
     assert code == 1 and "could not be read (disk I/O error)" in squeezed(out), out
     assert "Traceback" not in out

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from model.memory import ExportedMessage, Memory, ScopeExport
+from model.memory.backup import _exported
 from model.memory.exchanges import exchange_ids, exchange_messages
 from model.memory.purged import LeftOut, Purges, exchanges_of, without_purged_scope
-from model.memory.store import _exported
 from tests.model.memory.sqlite_steps import sqlite_steps
 from tests.model.memory.test_purge_shared_bounded_s52 import (
     INSERT,

@@ -24,8 +24,8 @@ from unittest import mock
 import pytest
 
 from model.memory import Memory, parse_export
+from model.memory import backup as memory_backup
 from model.memory import database as memory_database
-from model.memory import store as memory_store
 from model.memory.database import BUSY_TIMEOUT_SECONDS
 from model.room import RoomBounds
 from tests.atri.memory_cli import atri, big_backup
@@ -159,14 +159,14 @@ def fail_the_writes_to(path: Path, scope: str) -> None:
 async def test_an_import_that_fails_after_a_committed_part_says_what_it_imported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(memory_store, "IMPORT_PART_ROWS", 500)  # a part per conversation
+    monkeypatch.setattr(memory_backup, "IMPORT_PART_ROWS", 500)  # a part per conversation
     path = tmp_path / "mem.sqlite3"
     backup = parse_export(big_backup(scopes=3, per_scope=500), "backup.json")
     async with await Memory.open(path) as memory:
         await memory.append_many("qq:user:9", exchange("9", "hi"))
     fail_the_writes_to(path, "qq:user:1")
     async with await Memory.open(path) as memory:
-        with pytest.raises(memory_store.ImportStopped) as stopped:
+        with pytest.raises(memory_backup.ImportStopped) as stopped:
             await memory.import_export(backup)
         kept = [len(await memory.all_messages(f"qq:user:{s}")) for s in range(3)]
     assert stopped.value.done.counts.messages_added == 500
@@ -177,7 +177,7 @@ async def test_an_import_that_fails_after_a_committed_part_says_what_it_imported
 def test_the_cli_says_what_a_stopped_import_imported_and_that_a_rerun_adds_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(memory_store, "IMPORT_PART_ROWS", 500)
+    monkeypatch.setattr(memory_backup, "IMPORT_PART_ROWS", 500)
     (tmp_path / "backup.json").write_text(json.dumps(big_backup(3, 500)), encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text('[memory]\npath = "mem.sqlite3"\n', encoding="utf-8")
@@ -207,10 +207,10 @@ def test_the_cli_says_what_a_stopped_import_imported_and_that_a_rerun_adds_the_r
 async def test_a_purge_made_while_the_import_runs_is_left_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(memory_store, "IMPORT_PART_ROWS", 500)
+    monkeypatch.setattr(memory_backup, "IMPORT_PART_ROWS", 500)
     path = tmp_path / "mem.sqlite3"
     backup = parse_export(big_backup(scopes=2, per_scope=500), "backup.json")
-    write_part = Memory._write_part
+    write_part = memory_backup._write_part
     parts = 0
 
     async def a_worker_purges_between_parts(self: Memory, *args: Any, **kwargs: Any) -> Any:
@@ -223,7 +223,7 @@ async def test_a_purge_made_while_the_import_runs_is_left_out(
                 )
         return await write_part(self, *args, **kwargs)
 
-    monkeypatch.setattr(Memory, "_write_part", a_worker_purges_between_parts)
+    monkeypatch.setattr(memory_backup, "_write_part", a_worker_purges_between_parts)
     async with await Memory.open(path) as memory:
         result = await memory.import_export(backup)
         kept = [len(await memory.all_messages(f"qq:user:{s}")) for s in range(2)]

@@ -43,10 +43,10 @@ def _stopped_after_first_part(config: Path, file: Path, ready: Path) -> None:
     """`atri --config CONFIG memory import FILE`, in parts of one scope, that stops for
     good (until killed) once its first part is committed."""
     from atri.cli import app
-    from model.memory import store
+    from model.memory import backup as backups
 
-    store.IMPORT_PART_ROWS = PER_SCOPE
-    write_part = store.Memory._write_part
+    backups.IMPORT_PART_ROWS = PER_SCOPE
+    write_part = backups._write_part
 
     async def write_then_wait(self: Memory, *args: Any, **kwargs: Any) -> bool:
         stopped = await write_part(self, *args, **kwargs)
@@ -54,7 +54,7 @@ def _stopped_after_first_part(config: Path, file: Path, ready: Path) -> None:
         time.sleep(120)  # the whole process stands still, as one about to be killed
         return stopped
 
-    store.Memory._write_part = write_then_wait  # type: ignore[method-assign]
+    backups._write_part = write_then_wait
     app(["--config", str(config), "memory", "import", str(file)])
 
 
@@ -167,20 +167,20 @@ def test_an_import_that_ends_leaves_no_marker_and_marks_while_it_writes(
     setup: tuple[Path, Path],
 ) -> None:
     config, file = setup
-    from model.memory import store
+    from model.memory import backup as backups
 
     seen: list[list[str]] = []
-    write_part = store.Memory._write_part
+    write_part = backups._write_part
 
     async def watched(self: Memory, *args: Any, **kwargs: Any) -> bool:
         seen.append(markers(config.parent))
         return await write_part(self, *args, **kwargs)
 
-    store.Memory._write_part = watched  # type: ignore[method-assign]
+    backups._write_part = watched
     try:
         code, out = atri(config, "memory", "import", str(file))
     finally:
-        store.Memory._write_part = write_part  # type: ignore[method-assign]
+        backups._write_part = write_part
     assert code == 0, out
     assert "did not finish" not in out
     assert len(seen) == 1 and len(seen[0]) == 1  # marked while it wrote
@@ -197,10 +197,10 @@ def test_an_import_stopped_after_a_part_says_so_and_leaves_no_marker(
     """A failure after a committed part is told by the import itself (`ImportStopped`):
     no marker is left to tell it again."""
     config, file = setup
-    from model.memory import store
+    from model.memory import backup as backups
 
-    monkeypatch.setattr(store, "IMPORT_PART_ROWS", PER_SCOPE)
-    write_part = store.Memory._write_part
+    monkeypatch.setattr(backups, "IMPORT_PART_ROWS", PER_SCOPE)
+    write_part = backups._write_part
     calls: list[int] = []
 
     async def failing(self: Memory, *args: Any, **kwargs: Any) -> bool:
@@ -209,7 +209,7 @@ def test_an_import_stopped_after_a_part_says_so_and_leaves_no_marker(
             raise sqlite3.OperationalError("disk I/O error")
         return await write_part(self, *args, **kwargs)
 
-    monkeypatch.setattr(store.Memory, "_write_part", failing)
+    monkeypatch.setattr(backups, "_write_part", failing)
     code, out = atri(config, "memory", "import", str(file))
     assert code == 1
     assert "run it again to import the rest" in " ".join(out.split())
