@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from typing import Any
 
@@ -41,7 +40,6 @@ from nonebot.permission import SUPERUSER, Permission
 from nonebot.plugin import PluginMetadata
 from nonebot.rule import Rule
 
-from atri.config import Secrets, Settings, WorkerSettings
 from bot import commands
 from bot.channel_modes import ChannelModeCache
 from bot.commands import Actor, CannotPost, CommandResult
@@ -55,9 +53,9 @@ from bot.limits import (
     SeenRecently,
     input_kept,
 )
-from bot.lines import ZH, error_line_of, lines, use_card, use_character, use_command
-from bot.qq import NoWorker, current_worker, reports, set_worker
-from bot.qq.config import Config, PluginConfigError, read_plugin_config
+from bot.lines import ZH, error_line_of, lines, use_command
+from bot.qq import NoWorker, current_worker, reports
+from bot.qq.config import Config
 from bot.qq.connections import Connections, HookTasks
 from bot.qq.forwards import fetch_record
 from bot.qq.group_admins import GroupAdmins
@@ -75,6 +73,7 @@ from bot.qq.quotes import quoted_notes
 from bot.qq.replies import Answered, ReplySender, chat_group
 from bot.qq.resend import CutReply
 from bot.qq.segments import media_only_line, nothing_to_read, poke_of
+from bot.qq.standalone import configure_plugin
 from bot.qq.text import (
     command_words,
     drop_unfetched_quote,
@@ -83,7 +82,6 @@ from bot.qq.text import (
     reply_parts,
 )
 from bot.relay import WorkerUnreachable, telling_worker
-from model.character.persona import configured_card_path, load_persona
 from model.protocol import (
     ChatRequest,
     MessageRef,
@@ -99,63 +97,8 @@ log = logging.getLogger(__name__)
 # her names (each a few characters): not folded (NFKC) whole at every group message.
 MAX_RESET_KEYWORD_MESSAGE_CHARS = 200
 
-
-def _serving() -> bool:
-    """Under `atri serve`, which hands the plugin its worker before loading it."""
-    try:
-        current_worker()
-    except NoWorker:
-        return False
-    return True
-
-
-def _read_config() -> Config:
-    """Standalone, a key the plugin cannot use stops the project with its one sentence:
-    NoneBot would log a traceback and run on without the plugin, answering nobody."""
-    serving = _serving()
-    try:
-        return read_plugin_config(serving)
-    except PluginConfigError as exc:
-        if serving:
-            raise
-        raise SystemExit(f"ATRI's QQ plugin: {exc}") from None
-
-
-config = _read_config()
-
-
-def _standalone_settings() -> Settings:
-    """What a plugin in someone's own NoneBot project knows of ATRI's config: her worker,
-    her error line and `ATRI_LANGUAGE` (it has no config.toml; the card is ATRI's)."""
-    worker = WorkerSettings(url=config.atri_worker_url, error_reply=config.atri_error_reply)
-    own = Settings(worker=worker)
-    if config.atri_language:
-        own.persona.language = config.atri_language
-    return own
-
-
-# Her name among a card's aliases in a language it has no version in (ATRI's アトリ).
-_WRITTEN_IN = {"ja": re.compile(r"[\u3040-\u30ff]"), "en": re.compile(r"^[A-Za-z][A-Za-z .'-]*$")}
-
-
-def _speak_standalone_language(own: Settings) -> None:
-    """Standalone with `ATRI_LANGUAGE`: the bots speak it, naming her as the card does in
-    it (or by an alias written in it), until the worker says who she is."""
-    language = own.persona.language
-    card = load_persona(configured_card_path(own))
-    if language in card.languages:
-        use_card(own, card)
-        return
-    written = _WRITTEN_IN.get(language)
-    names = [a for a in card.aliases if written is not None and written.search(a)]
-    use_character(names[0] if names else card.name, language)
-
-
-if config.atri_language and not _serving():
-    # Standalone: the description NoneBot reads now, and the rest of the bots' lines until
-    # the worker answers; under `atri serve` they already speak config.toml's language
-    # (`bot.serve` sets them before it loads the plugin).
-    _speak_standalone_language(_standalone_settings())
+# Standalone (`nb run`), this also reaches the worker over HTTP (`bot.qq.standalone`).
+config = configure_plugin()
 # Every line that shows a command (`/eileen reset`) names the configured one.
 use_command(config.atri_command_name)
 __plugin_meta__ = PluginMetadata(
@@ -168,48 +111,6 @@ __plugin_meta__ = PluginMetadata(
 )
 # Declared once; the command layer checks `is_admin` again and logs refusals.
 ADMINS: Permission = SUPERUSER | GROUP_ADMIN | GROUP_OWNER
-
-
-def _connect_standalone_worker() -> None:
-    """In someone's own NoneBot project: reach `atri worker` over HTTP."""
-    try:
-        current_worker()
-        return  # `atri serve` handed us its in-process worker
-    except NoWorker:
-        if not config.atri_worker_url:
-            raise
-    from bot.relay import HttpWorker
-
-    own = _standalone_settings()
-    http = HttpWorker(own.worker, Secrets.from_env())
-    set_worker(http)
-    get_driver().on_shutdown(http.aclose)
-
-    @get_driver().on_startup
-    async def check_release() -> None:
-        """`atri serve` stops on a worker of another release; in someone's own NoneBot
-        project that would stop their other plugins too, so it is said, loudly, once at
-        start-up: every message then gets her error line until the two match."""
-        from bot.relay import OtherRelease, speak_as_the_worker
-
-        try:
-            await http.check_release()
-        except OtherRelease as exc:
-            log.error("%s Until then ATRI answers every message with her error line.", exc)
-            return
-        # Her error line in the worker's language, as under `atri serve`: left at its
-        # default it was her Chinese line beside a worker's English replies. The bots'
-        # own lines (usage, reset answers, the picture, poke and forward notes put into
-        # her prompt) follow the worker's character and language the same way: they
-        # named ATRI in Chinese beside an English Eileen. The card is ATRI's packaged
-        # one (a plugin has no config.toml to name another).
-        await speak_as_the_worker(http, own, load_persona(configured_card_path(own)))
-
-
-try:
-    _connect_standalone_worker()
-except NoWorker as exc:
-    raise SystemExit(str(exc)) from None
 # Message reports are read through our models: a malformed segment no longer loses the
 # message inside the adapter, and each is stamped with the order it arrived in.
 Adapter.add_custom_model(*reports.MODELS)
