@@ -56,6 +56,10 @@ def settings_in(folder: Path, name: str) -> Settings:
     # The echo engine gains nothing from waiting for company; a model does (see
     # bench/worker_throughput.py), so this is the relay path alone.
     s.worker.batch_window_ms = 0
+    # Her echo of an English message is flagged as drifting from the card's Chinese
+    # ([ooc]) and made again twice: three generations a message, which no model in
+    # character asks for.
+    s.worker.ooc_max_retries = 0
     return s
 
 

@@ -1257,7 +1257,7 @@ class ChatService:
         echo = self.engine.name == "echo"
         others = () if echo else (*speakers, user_name, self.user_name, self.persona.user_name)
         her_names = (self.persona.name, *self.persona.aliases)
-        attempts = self.settings.worker.ooc_max_retries + 1
+        attempts = self._attempts()
         generation = Generation(text="", new_tokens=0)
         for attempt in range(attempts):
             generation = await self.batcher.submit(messages, limits, version)
@@ -1301,6 +1301,16 @@ class ChatService:
         if not generation.text:
             generation.text = "……"
         return generation, attempts - 1
+
+    def _attempts(self) -> int:
+        """How many times a reply may be generated: once more per `ooc_max_retries` where
+        sampling can make the next one differ; once where it cannot (a model decoding
+        greedily, `do_sample = false`, writes the same reply again: a message flagged
+        out of character cost three generations for one answer). The echo engine, which
+        stands in for a model in tests of the guard, keeps its retries."""
+        retries = self.settings.worker.ooc_max_retries
+        samples = self.settings.generation.do_sample or self.engine.name == "echo"
+        return retries + 1 if samples else 1
 
     def _ref_key(self, scope: ScopeRef) -> str:
         """The memory key a ScopeRef names: without a user id, the whole channel's (a
