@@ -76,21 +76,36 @@ class Bar:
             self.progress.advance(self.task, amount)
 
     def tell(self, note: str = "") -> None:
-        """A plain line of where it stands, unless one came under PLAIN_LINE_SECONDS ago;
-        `note` goes with the next line printed (a later note replaces it)."""
+        """A plain line of where it stands, where it says anything new, unless one came
+        under PLAIN_LINE_SECONDS ago or all is done; `note` goes with the next line printed
+        (a later note replaces it). Once all is done the line is `stop`'s alone: the work
+        after the last step (the final eval, the checkpoint) comes before it, and the line
+        said "done in" before them, then again after."""
         if self.live or self.task is None:
             return
         self.note = note or self.note
         now = monotonic()
-        if self.told_at is None or now - self.told_at >= PLAIN_LINE_SECONDS:
+        due = self.told_at is None or now - self.told_at >= PLAIN_LINE_SECONDS
+        if due and self._news() and not self._all_done():
             self._print_line(now)
 
     def stop(self) -> None:
-        """rich's bar stopped; or the last plain line, where it says anything new."""
+        """rich's bar stopped; or the last plain line, where it says anything new. Nothing
+        is told after it (an eval once training ended repeated the last line)."""
         if self.live:
             self.progress.stop()
-        elif self.task is not None and (self.note or self._state() != self.told):
+        elif self.task is not None and self._news():
             self._print_line(monotonic())
+        self.task = None
+
+    def _news(self) -> bool:
+        """A note to say, or a state other than the last line's (the same line twice was
+        the run's end: a checkpoint's line, then the one of the train metrics logged)."""
+        return bool(self.note) or self._state() != self.told
+
+    def _all_done(self) -> bool:
+        task = self.progress.tasks[0]
+        return task.total is not None and task.completed >= task.total
 
     def _state(self) -> str:
         task = self.progress.tasks[0]
@@ -104,7 +119,7 @@ class Bar:
         task = self.progress.tasks[0]
         since, done_before = self.begun
         done = task.completed - done_before
-        if task.total is not None and task.completed >= task.total:
+        if self._all_done():
             return f"done in {timedelta(seconds=round(now - since))}"
         if done <= 0 or task.total is None:
             return ""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings
+from atri.terminal import counted
 from model.adapters.versions import sha256_file
 from model.character.persona import TRAINING_PROMPTS
 from model.training.dataset import TokenizedSet, tokenize_dataset
@@ -275,6 +276,27 @@ def unplaced_note(train_set: TokenizedSet) -> str:
         f"training cannot find them to put loss on them: {' and '.join(parts)}; a [model] "
         "chat_template that shows every reply trains on them."
     )
+
+
+def length_note(train_set: TokenizedSet, max_len: int) -> str:
+    """One sentence for the conversations cut to fit `max_len` tokens and those left out
+    even so, each count with its own noun and verbs (it said "1 were too long")."""
+    cut, left = train_set.truncated, train_set.skipped
+    fit = f"max_seq_length = {max_len}"
+    lost = f"{counted(cut, 'conversation')} lost {_agreeing(cut, 'its', 'their')} oldest turns"
+    too_long = f"{_agreeing(left, 'was', 'were')} too long"
+    left_out = f"{_agreeing(left, 'is', 'are')} left out"
+    if not left:
+        return f"{lost} to fit {fit}."
+    if not cut:
+        alone = f"even with only {_agreeing(left, 'its', 'their')} last exchange"
+        return f"{counted(left, 'conversation')} {too_long} for {fit} {alone} and {left_out}."
+    return f"{lost} to fit {fit}; {left} {too_long} even so and {left_out}."
+
+
+def _agreeing(n: int, one: str, many: str) -> str:
+    """The word that agrees with a count of `n`."""
+    return one if n == 1 else many
 
 
 def length_the_model_takes(max_len: int, model: Any, say: Callable[[str], None]) -> int:

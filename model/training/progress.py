@@ -57,6 +57,8 @@ class RichProgress(ThroughputMeter):
             "eval {task.fields[eval]}",
             "{task.fields[speed]} tok/s",
         )
+        # Each loss field of the bar: its latest value logged, and the step it was logged at.
+        self.logged: dict[str, tuple[float, int | None]] = {}
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         super().on_train_begin(args, state, control, **kwargs)
@@ -71,18 +73,21 @@ class RichProgress(ThroughputMeter):
         # Resumed: the losses logged before the interruption, until the next ones (the
         # bar showed "loss -" to the end of a run resumed after its last logged step).
         for logs in state.log_history or []:
-            self._show_losses(logs)
+            self._keep_losses(logs, logs.get("step"))
+        self._show_losses(state.global_step)
         self.bar.tell()  # in a file: that training began, and where from
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         super().on_step_end(args, state, control, **kwargs)
         self.bar.update(completed=state.global_step, speed=f"{self.tokens_per_second:,.0f}")
+        self._show_losses(state.global_step)
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
     ) -> None:
         if logs:
-            self._show_losses(logs)
+            self._keep_losses(logs, state.global_step)
+            self._show_losses(state.global_step)
             self.bar.tell()
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -91,8 +96,18 @@ class RichProgress(ThroughputMeter):
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.bar.stop()
 
-    def _show_losses(self, logs: dict[str, Any]) -> None:
-        if "loss" in logs:
-            self.bar.update(loss=f"{logs['loss']:.3f}")
-        if "eval_loss" in logs:
-            self.bar.update(eval=f"{logs['eval_loss']:.3f}")
+    def _keep_losses(self, logs: dict[str, Any], step: int | None) -> None:
+        for key, field in (("loss", "loss"), ("eval_loss", "eval")):
+            if key in logs:
+                self.logged[field] = (float(logs[key]), step)
+
+    def _show_losses(self, step: int) -> None:
+        """The latest losses; in a plain line, one logged at an earlier step says which:
+        "training 2/4 loss 3.679" read as step 2's loss when it was step 1's (a line comes
+        at an eval or a checkpoint too, not only where `logging_steps` logs a loss). The
+        bar on a terminal shows it as it changes, unmarked."""
+        for field, (loss, logged_at) in self.logged.items():
+            text = f"{loss:.3f}"
+            if not self.bar.live and logged_at is not None and logged_at < step:
+                text += f" (step {logged_at})"
+            self.bar.update(**{field: text})

@@ -35,6 +35,7 @@ from model.character.persona import configured_persona
 from model.engines.chat_template import check_configured_template
 from model.training.data_files import (
     held_out_note,
+    length_note,
     length_the_model_takes,
     other_character_note,
     other_prompt_note,
@@ -175,11 +176,7 @@ def train(
     max_len = length_the_model_takes(t.max_seq_length, loaded.model, say)
     train_set, eval_set = tokenize_files(tokenizer, train_convs, eval_convs, max_len, files.train)
     if train_set.truncated or train_set.skipped:
-        say(
-            f"{train_set.truncated} conversations lost their oldest turns to fit "
-            f"max_seq_length = {max_len}; {train_set.skipped} were too long even so "
-            "and are left out."
-        )
+        say(length_note(train_set, max_len))
     if train_set.unplaced or train_set.hidden:
         say(unplaced_note(train_set))
     if note := held_out_note(eval_set, max_len, files.eval):
