@@ -133,9 +133,11 @@ def _sharp_names_unread(head: str) -> str:
         for line in map(str.strip, head.splitlines())
         if line[:1] in ("#", "＃") and sharp_name_line(line) is not None
     )
-    if not lines:
+    # A speaker speaks again; a notes file's headings (`#Plot`, `#Ideas`) come once each.
+    named = [line for line, n in lines.most_common(_TOP_SPEAKERS) if n > 1]
+    if not named:
         return ""
-    shown = ", ".join(line for line, _ in lines.most_common(_TOP_SPEAKERS))
+    shown = ", ".join(named)
     return (
         f". Its speakers are named on lines of their own ({shown}), each naming the unquoted"
         " line below only when the name is one of [dataprep] lead_aliases or"

@@ -277,9 +277,11 @@ def speaker_report(seen: Counter[str], speakers: SpeakerMap) -> list[SpeakerCoun
     groups: dict[str, Counter[str]] = {}
     for name, n in seen.items():
         groups.setdefault(normalise_name(name), Counter())[name] = n
+    # The role of a spelling as written: `Atri said` is hers, `Atri Said` a name.
+    shown = [spellings.most_common(1)[0][0] for spellings in groups.values()]
     report = [
-        SpeakerCount(spellings.most_common(1)[0][0], spellings.total(), speakers.role(key).value)
-        for key, spellings in groups.items()
+        SpeakerCount(name, spellings.total(), speakers.role(name).value)
+        for name, spellings in zip(shown, groups.values(), strict=True)
     ]
     return sorted(report, key=lambda s: (-s.lines, s.name))
 

@@ -35,14 +35,16 @@ _SPEECH_VERB = re.compile(
     r"|(?:は|が)(?:言った|言う|答えた|尋ねた|叫んだ))"
 )
 _THOUGHT_VERB = re.compile(r"心想|心道|暗想|暗道|心里想|心裡想|(?:は|が)思った")
-# The same in English, the verb right after the name (`Atri said: "…"`, `Natsuki thinks:
-# …`; names are compared without their blanks): `Atri quietly said` is no alias's.
+# The same in English, in lower case after the name and a blank (`Atri said: "…"`,
+# `Natsuki thinks: …`): `Atri quietly said` is no alias's, nor a character called
+# "Atri Says".
 _ENGLISH_SPEECH_VERBS = frozenset(
     {"said", "says", "asked", "asks", "replied", "replies", "answered", "answers",
      "whispered", "whispers", "shouted", "shouts", "yelled", "yells", "exclaimed",
      "exclaims", "muttered", "mutters"}
 )  # fmt: skip
 _ENGLISH_THOUGHT_VERBS = frozenset({"thought", "thinks", "wondered", "wonders"})
+_LAST_WORD = re.compile(r"[^\S\n]([a-z]+)[^\S\n]*\Z")
 # A line wholly in round brackets (`（なんなんだ、こいつは……）`, `(What on earth…)`).
 _ROUND_BRACKETS = frozenset("(（")
 _ROUND_CLOSERS = frozenset(")）")
@@ -104,7 +106,7 @@ class SpeakerMap:
             if len(roles) == 1:
                 return roles.pop()
         if role is Role.OTHER:
-            split = self._alias_and_verb(name)
+            split = self._alias_and_verb(name, self._converted(speaker))
             if split is not None:
                 return self._role_of(split[0])
         return role
@@ -117,23 +119,32 @@ class SpeakerMap:
         note = _LAST_NOTE.search(unicodedata.normalize("NFKC", self._converted(speaker)))
         if note is not None and normalise_name(note.group(1)) in _THOUGHT_NOTES:
             return True
-        split = self._alias_and_verb(normalise_name(self._converted(speaker)))
+        converted = self._converted(speaker)
+        split = self._alias_and_verb(normalise_name(converted), converted)
         return split is not None and split[1]
 
     def _converted(self, speaker: str) -> str:
         return speaker if self.convert is None else self.convert(speaker)
 
-    def _alias_and_verb(self, name: str) -> tuple[str, bool] | None:
+    def _alias_and_verb(self, name: str, label: str) -> tuple[str, bool] | None:
         """An alias and a verb after it (`亚托莉说`, `亚托莉笑着说`, `夏生心想`, `Atri said`), as
-        (the alias, whether the verb is one of thinking); None for any other name."""
+        (the alias, whether the verb is one of thinking); None for any other name.
+        `name` is the label compared (`normalise_name`); an English verb must be the
+        label's last word as written, in lower case."""
+        last = _LAST_WORD.search(unicodedata.normalize("NFKC", label))
+        english = last.group(1) if last is not None else ""
         for cut in range(1, len(name)):
             alias = name[:cut]
             if alias not in self.character and alias not in self.lead:
                 continue
             verb = name[cut:]
-            if verb in _ENGLISH_SPEECH_VERBS or _SPEECH_VERB.fullmatch(name, cut) is not None:
+            if verb == english and verb in _ENGLISH_SPEECH_VERBS:
                 return alias, False
-            if verb in _ENGLISH_THOUGHT_VERBS or _THOUGHT_VERB.fullmatch(name, cut) is not None:
+            if verb == english and verb in _ENGLISH_THOUGHT_VERBS:
+                return alias, True
+            if _SPEECH_VERB.fullmatch(name, cut) is not None:
+                return alias, False
+            if _THOUGHT_VERB.fullmatch(name, cut) is not None:
                 return alias, True
         return None
 

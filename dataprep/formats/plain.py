@@ -310,11 +310,18 @@ def name_alone(line: str) -> str | None:
 
 
 def sharp_name_line(line: str) -> str | None:
-    """The name of a `＃名前` line, or None for any other line."""
+    """The name of a `＃名前` line, or None for any other line: a cue or heading in its
+    place (`#BGM`, `#场景`, `#回想`, as `BGM：` and `【回想】` name no one) or a markdown
+    heading (`## Notes`)."""
     m = _SHARP_NAME.fullmatch(line)
-    if m is None or len(m.group(1)) > MAX_NAME or _LETTER.search(m.group(1)) is None:
+    if m is None:
         return None
-    return m.group(1)
+    name = m.group(1)
+    if len(name) > MAX_NAME or _LETTER.search(name) is None or name[0] in "#＃":
+        return None
+    if name_alone(f"{name}：") is None or HEADING_LINE.fullmatch(f"【{name}】") is not None:
+        return None
+    return name
 
 
 def _lenticular_alone(line: str) -> str | None:

@@ -129,7 +129,10 @@ def test_a_sharp_name_line_names_the_quoted_lines_below_it(
 def test_a_sharp_name_dump_whose_names_are_no_aliases_says_to_add_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dump = "＃夏生\nお前は誰だ？\n＃アトリ\n私は高性能なロボットですから！\n"
+    dump = (
+        "＃夏生\nお前は誰だ？\n＃アトリ\n私は高性能なロボットですから！\n"
+        "＃夏生\n料理はできるのか？\n＃アトリ\nもちろんです！\n"
+    )
     aliases = 'lead_aliases = ["Natsuki"]\ncharacter_aliases = ["Atri"]\n'
     code, said, out = _prep(tmp_path, monkeypatch, {"dump.txt": dump}, aliases)
     assert code == 1
@@ -137,6 +140,49 @@ def test_a_sharp_name_dump_whose_names_are_no_aliases_says_to_add_them(
     assert "named on lines of their own (＃夏生, ＃アトリ)" in said
     assert "lead_aliases or character_aliases: add the names it writes there" in said
     assert not out.exists()
+
+
+def test_a_cue_on_a_sharp_line_names_no_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`#BGM` over her line is a sound cue, as `BGM：` is, not a speaker "BGM" whose line
+    broke the exchange (the review of this session's first version)."""
+    script = (
+        "夏生「おはよう」\nアトリ「おはようございます！」\n#BGM\n#回想\n「今日もいい天気ですね」\n"
+        "夏生「そうだな」\nアトリ「海に行きましょう！」\n"
+    )
+    code, said, out = _prep(tmp_path, monkeypatch, {"day1.txt": script})
+    assert code == 0, said
+    assert _exchanges(out)[-1] == [
+        ("human", "おはよう"),
+        ("gpt", "おはようございます！"),
+        ("human", "そうだな"),
+        ("gpt", "海に行きましょう！"),
+    ]
+    assert {s["name"] for s in _stats(out)["speakers"]} == {"夏生", "アトリ"}
+
+
+def test_a_notes_file_of_headings_is_not_said_to_name_speakers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = "## Story notes\nThe robot wakes up.\n#Ideas\nA crab dinner.\n#Plot\nSummer.\n"
+    code, said, _ = _prep(tmp_path, monkeypatch, {"notes.txt": notes})
+    assert code == 1 and "no dialogue found" in said, said
+    assert "named on lines of their own" not in said
+
+
+def test_a_character_named_with_a_capitalised_verb_keeps_her_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Atri Says` is someone's name; only `Atri says` (the verb as prose writes it) is hers."""
+    script = (
+        "Natsuki: Who are you?\nAtri: I'm a robot!\nNatsuki: Who is that?\n"
+        "Atri Says: I'm her copy.\nNatsuki: Really?\nAtri says: Of course!\n"
+    )
+    code, said, out = _prep(tmp_path, monkeypatch, {"novel.txt": script})
+    assert code == 0, said
+    assert "I'm her copy." not in _said_by(out, "gpt")
+    assert "Of course!" in _said_by(out, "gpt")
 
 
 def _subtitles(texts: list[str]) -> str:
