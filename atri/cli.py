@@ -63,6 +63,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 TOLD_LOGGERS = (
     "model.adapters.reload",
     "model.engines.loading",
+    "model.engines.offline_gguf",
     "model.memory.store",
     "model.service.retention",
     "bot.qq.runner",

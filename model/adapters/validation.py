@@ -35,7 +35,7 @@ from model.adapters.versions import (
     read_manifest,
     version_folder,
 )
-from model.engines.loading import OFFLINE_GGUF
+from model.engines.offline_gguf import OFFLINE_GGUF
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """Engines behind one protocol (`base.Engine`); `create_engine` picks the configured one.
 
 - `local`: transformers + peft in this process (`local.py`, loading in `loading.py`,
-  the shared-prompt KV cache in `prefix_cache.py`);
+  the offline default model's GGUF converted once in `offline_gguf.py`, the
+  shared-prompt KV cache in `prefix_cache.py`);
 - `llamacpp`: a GGUF model through llama.cpp on the CPU (`llamacpp.py`; the GGUF's
   tokenizer and chat template in `gguf_text.py`);
 - `openai`: a remote OpenAI-compatible server such as vLLM (`openai.py`; a replica and

@@ -22,12 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings
-from model.engines.loading import (
+from model.engines.loading import cached_hub_folder, config_hash, is_hub_id
+from model.engines.offline_gguf import (
     OFFLINE_GGUF,
     ModelNotFoundError,
-    cached_hub_folder,
-    config_hash,
-    is_hub_id,
     is_offline_default,
     offline_gguf_dir,
 )

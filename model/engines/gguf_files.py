@@ -11,7 +11,7 @@ from pathlib import Path
 
 from atri.config import Settings
 from atri.out_of_memory import is_out_of_memory
-from model.engines.loading import (
+from model.engines.offline_gguf import (
     OFFLINE_GGUF,
     ModelNotFoundError,
     is_offline_default,

@@ -19,7 +19,7 @@ from model.engines.chat_template import (
     template_reply_stop,
     template_rules,
 )
-from model.engines.loading import ModelNotFoundError
+from model.engines.offline_gguf import ModelNotFoundError
 from model.engines.special_text import defused, defuser
 
 # Special tokens transformers hands a chat template beside bos/eos, and the GGUF

@@ -72,9 +72,7 @@ from model.engines.llamacpp_pass import (
     Slot,
     fail_future,
 )
-from model.engines.loading import (
-    ModelNotFoundError,
-)
+from model.engines.offline_gguf import ModelNotFoundError
 from model.engines.prefix_cache import common_length
 from model.engines.read_pieces import ReadCosts
 from model.engines.sampling import candidates, draw, penalise_repeats

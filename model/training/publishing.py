@@ -156,7 +156,7 @@ def write_gguf_adapter(settings: Settings, folder: Path) -> Path | None:
     converting a LoRA takes a second), since that model is served on a CPU; any other
     base has no known GGUF. A failure costs only the shortcut: the version is kept and
     the reload job converts it when it loads it."""
-    from model.engines.loading import is_offline_default
+    from model.engines.offline_gguf import is_offline_default
 
     if settings.model.engine != "llamacpp" and not is_offline_default(settings.model.base.strip()):
         return None

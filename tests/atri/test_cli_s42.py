@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import model.engines.loading as loading
+import model.engines.offline_gguf as offline_gguf
 from atri.cli import app
 
 
@@ -21,10 +21,12 @@ def test_the_offline_models_conversion_is_said_without_verbose(
     said = CliRunner().invoke(app, ["persona", "show"])  # sets the CLI's logging up
     assert said.exit_code == 0, said.output
     converted: list[Path] = []
-    monkeypatch.setattr(loading, "_convert_into", lambda source, tmp, *_: converted.append(tmp))
+    monkeypatch.setattr(
+        offline_gguf, "_convert_into", lambda source, tmp, *_: converted.append(tmp)
+    )
     caplog.handler.setLevel(logging.INFO)
     monkeypatch.setattr(logging.getLogger(), "level", logging.WARNING)  # as without -v
-    loading.offline_default_folder(tmp_path / "cache")
+    offline_gguf.offline_default_folder(tmp_path / "cache")
     assert converted
     assert "Converting the offline default model to safetensors" in caplog.text
     assert "(once)" in caplog.text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from atri.config import Settings
 from model.character.persona import PACKAGED_CARD, chosen_language, load_persona
-from model.engines.loading import is_offline_default
+from model.engines.offline_gguf import is_offline_default
 
 COMMENTS = " ".join(
     line.lstrip("# ").strip()

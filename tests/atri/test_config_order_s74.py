@@ -15,7 +15,7 @@ import pytest
 from atri.config import OFFLINE_DEFAULT_POSITIONS, ConfigError, load_settings
 from model.character.prompt import PROMPT_LEAST_TOKENS
 from model.engines.gguf_header import gguf_header
-from model.engines.loading import OFFLINE_GGUF, offline_gguf_dir
+from model.engines.offline_gguf import OFFLINE_GGUF, offline_gguf_dir
 from tests.atri.test_config_slips_s73 import atri_in, refused
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from atri.cli import app
 from atri.config import Settings
 from atri.errors import UserError
 from atri.out_of_memory import is_out_of_memory, out_of_memory_sentence
-from model.engines import gguf_files, loading
+from model.engines import gguf_files, offline_gguf
 from model.engines.base import EngineRequestFailed
 from model.engines.local import LocalEngine
 from model.engines.local_steps import Reading
@@ -239,7 +239,7 @@ def test_a_full_cache_dir_is_one_sentence(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", loaded)
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", loaded)
     with pytest.raises(UserError) as refused:
-        loading.convert_offline(tmp_path / "source", tmp_path / "cache" / "work")
+        offline_gguf.convert_offline(tmp_path / "source", tmp_path / "cache" / "work")
     assert str(refused.value) == (
         f"[model] cache_dir {tmp_path / 'cache'} cannot hold the offline model (its disk is "
         "full): it needs about 520 MB there; free some space or point cache_dir at another "

@@ -13,7 +13,7 @@ import pytest
 from bench import dataprep_speed, dump_speed, engine_speed, relay
 from bench.synthetic_gguf import SHAPES, write_synthetic_gguf
 from model.engines.llamacpp import SPARE_SEQUENCES, LlamaCppEngine, context_settings
-from model.engines.loading import OFFLINE_GGUF, offline_gguf_dir
+from model.engines.offline_gguf import OFFLINE_GGUF, offline_gguf_dir
 from model.service import ChatService
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]

@@ -8,7 +8,7 @@ from pathlib import Path
 from atri.config import GenerationSettings
 from bench.synthetic_gguf import SHAPES, parameter_count, write_synthetic_gguf
 from model.engines.llamacpp import LlamaCppEngine
-from model.engines.loading import OFFLINE_GGUF, offline_gguf_dir
+from model.engines.offline_gguf import OFFLINE_GGUF, offline_gguf_dir
 
 
 def test_a_tiny_synthetic_gguf_loads_and_decodes_every_token(tmp_path: Path) -> None:

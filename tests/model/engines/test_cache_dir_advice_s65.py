@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.engines.loading import cache_dir_error
+from model.engines.offline_gguf import cache_dir_error
 
 
 def test_the_advice_is_not_the_folder_that_failed(

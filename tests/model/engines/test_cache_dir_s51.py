@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from atri.errors import ConfigError
-from model.engines import loading
+from model.engines import offline_gguf
 
 
 def test_a_cache_dir_that_is_a_file_is_one_sentence(tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("")
     with pytest.raises(ConfigError) as caught:
-        loading.offline_default_folder(afile)
+        offline_gguf.offline_default_folder(afile)
     message = str(caught.value)
     assert f"[model] cache_dir {afile} cannot be created ({afile} is a file)" in message
     assert "~/.cache/atri" in message
@@ -26,7 +26,7 @@ def test_a_cache_dir_under_a_file_names_the_file(tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("")
     with pytest.raises(ConfigError, match=f"{afile} is a file"):
-        loading.offline_default_folder(afile / "cache")
+        offline_gguf.offline_default_folder(afile / "cache")
 
 
 def test_a_cache_dir_without_write_permission_is_one_sentence(
@@ -37,4 +37,4 @@ def test_a_cache_dir_without_write_permission_is_one_sentence(
 
     monkeypatch.setattr(tempfile, "mkdtemp", refuse)
     with pytest.raises(ConfigError, match=r"cannot be created \(Permission denied\)"):
-        loading.offline_default_folder(tmp_path / "cache")
+        offline_gguf.offline_default_folder(tmp_path / "cache")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.engines import loading
+from model.engines import offline_gguf
 
 
 @pytest.mark.slow
@@ -22,7 +22,7 @@ def test_converting_the_packaged_model_draws_no_progress_bar(
     was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # as `atri worker` does (cli.py `_quiet_transformers`)
     try:
-        loading.convert_offline(loading.offline_gguf_dir(), tmp_path / "model")
+        offline_gguf.convert_offline(offline_gguf.offline_gguf_dir(), tmp_path / "model")
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()

@@ -13,7 +13,7 @@ import pytest
 
 from model.engines.gguf_base import base_hashes
 from model.engines.llamacpp import LlamaCppEngine
-from model.engines.loading import ModelNotFoundError
+from model.engines.offline_gguf import ModelNotFoundError
 from tests.model.engines.test_llamacpp_qa39 import (  # noqa: F401 (fixtures)
     QWEN_CONFIG,
     llamacpp_settings,

@@ -9,7 +9,7 @@ import pytest
 from model.adapters.gguf_lora import gguf_facts
 from model.adapters.versions import AdapterError
 from model.engines.gguf_header import gguf_header
-from model.engines.loading import OFFLINE_GGUF, offline_gguf_dir
+from model.engines.offline_gguf import OFFLINE_GGUF, offline_gguf_dir
 
 
 def test_every_value_of_the_offline_gguf_is_what_ggufs_reader_reads() -> None:

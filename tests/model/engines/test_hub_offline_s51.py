@@ -11,7 +11,8 @@ from huggingface_hub import constants
 
 from atri.config import Settings
 from model.engines import loading
-from model.engines.loading import ModelNotFoundError, resolve_base
+from model.engines.loading import resolve_base
+from model.engines.offline_gguf import ModelNotFoundError
 
 
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> list[float]:

@@ -21,7 +21,7 @@ from model.character.prompt import ChatMessages
 from model.engines.base import RowLimits
 from model.engines.gguf_files import gguf_config_hash, gguf_path
 from model.engines.llamacpp import LlamaCppEngine
-from model.engines.loading import offline_default_folder
+from model.engines.offline_gguf import offline_default_folder
 from model.protocol import ChatRequest
 from model.service import ChatService
 from tests.model.adapters.make_versions import gguf_facts_of

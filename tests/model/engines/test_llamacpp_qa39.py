@@ -18,7 +18,8 @@ from model.character.prompt import ChatMessages
 from model.engines.chat_template import ChatTemplateError
 from model.engines.gguf_files import gguf_config_hash, gguf_path
 from model.engines.llamacpp import LlamaCppEngine
-from model.engines.loading import OFFLINE_GGUF, ModelNotFoundError, config_hash, offline_gguf_dir
+from model.engines.loading import config_hash
+from model.engines.offline_gguf import OFFLINE_GGUF, ModelNotFoundError, offline_gguf_dir
 
 GREEDY = GenerationSettings(max_new_tokens=24, do_sample=False, repetition_penalty=1.0)
 HELLO: ChatMessages = [
@@ -352,7 +353,7 @@ async def test_a_conversion_the_disk_refused_is_tried_again_at_the_next_check(
     from atri.config import ReloadSettings
     from model.adapters import gguf_lora
     from model.adapters.reload import Reloader
-    from model.engines.loading import offline_default_folder
+    from model.engines.offline_gguf import offline_default_folder
     from tests.conftest import _model_cache_dir
     from tests.model.engines.test_llamacpp import V1, write_version
 

@@ -22,7 +22,7 @@ from model.engines import llamacpp
 from model.engines.cpu_threads import usable_cpus
 from model.engines.gguf_files import gguf_path
 from model.engines.llamacpp import LlamaCppEngine
-from model.engines.loading import ModelNotFoundError
+from model.engines.offline_gguf import ModelNotFoundError
 from model.tasks import stop_task
 from tests.model.adapters.make_versions import gguf_facts_of, write_version
 

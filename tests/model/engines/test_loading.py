@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from atri.config import Settings, TrainSettings
-from model.engines import loading
+from model.engines import loading, offline_gguf
 from model.engines.loading import (
     DeviceNotFoundError,
     RemoteCodeError,
@@ -160,12 +160,12 @@ def eos_of(folder: Path) -> Any:
 
 
 def leftovers(cache: Path) -> list[str]:
-    return sorted(p.name for p in cache.iterdir() if p.name != loading.OFFLINE_CACHE_NAME)
+    return sorted(p.name for p in cache.iterdir() if p.name != offline_gguf.OFFLINE_CACHE_NAME)
 
 
 def test_the_packaged_gguf_ends_text_on_im_end() -> None:
-    source = loading.offline_gguf_dir() / loading.OFFLINE_GGUF
-    assert loading.gguf_eos(source) == (IM_END, "<|im_end|>")
+    source = offline_gguf.offline_gguf_dir() / offline_gguf.OFFLINE_GGUF
+    assert offline_gguf.gguf_eos(source) == (IM_END, "<|im_end|>")
 
 
 def test_the_eos_is_read_past_string_and_number_arrays(tmp_path: Path) -> None:
@@ -181,11 +181,11 @@ def test_the_eos_is_read_past_string_and_number_arrays(tmp_path: Path) -> None:
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.close()
-    assert loading.gguf_eos(path) == (3, "héllo")
+    assert offline_gguf.gguf_eos(path) == (3, "héllo")
     path.write_bytes(path.read_bytes()[:60])  # cut inside the tokens
-    assert loading.gguf_eos(path) is None
+    assert offline_gguf.gguf_eos(path) is None
     path.write_bytes(b"")
-    assert loading.gguf_eos(path) is None
+    assert offline_gguf.gguf_eos(path) is None
 
 
 @pytest.mark.parametrize("stale_in", ["config.json", "generation_config.json", "tokenizer"])
@@ -195,31 +195,31 @@ def test_a_cache_with_the_wrong_eos_is_converted_again(
     caplog: pytest.LogCaptureFixture,
     stale_in: str,
 ) -> None:
-    target = cache_files(tmp_path / "cache" / loading.OFFLINE_CACHE_NAME)
+    target = cache_files(tmp_path / "cache" / offline_gguf.OFFLINE_CACHE_NAME)
     if stale_in == "tokenizer":
         (target / "tokenizer_config.json").write_text('{"eos_token": "<|im_start|>"}')
     else:
         (target / stale_in).write_text(json.dumps({"eos_token_id": IM_START}))
     convert = FakeConverter()
-    monkeypatch.setattr(loading, "convert_offline", convert)
-    with caplog.at_level("INFO", logger=loading.__name__):
-        assert loading.offline_default_folder(tmp_path / "cache") == target
+    monkeypatch.setattr(offline_gguf, "convert_offline", convert)
+    with caplog.at_level("INFO", logger=offline_gguf.__name__):
+        assert offline_gguf.offline_default_folder(tmp_path / "cache") == target
     assert len(convert.calls) == 1 and (target / "converted-here").is_file()
-    assert loading.cache_problem(target, (IM_END, "<|im_end|>")) is None
+    assert offline_gguf.cache_problem(target, (IM_END, "<|im_end|>")) is None
     [line] = [r.getMessage() for r in caplog.records]
     assert "again" in line and ("token 1" in line or "<|im_start|>" in line)
     assert leftovers(tmp_path / "cache") == []
     # The next load keeps it.
-    assert loading.offline_default_folder(tmp_path / "cache") == target
+    assert offline_gguf.offline_default_folder(tmp_path / "cache") == target
     assert len(convert.calls) == 1
 
 
 def test_a_good_cache_is_kept_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = cache_files(tmp_path / "cache" / loading.OFFLINE_CACHE_NAME)
+    target = cache_files(tmp_path / "cache" / offline_gguf.OFFLINE_CACHE_NAME)
     before = {p.name: p.stat().st_mtime_ns for p in [target, *target.iterdir()]}
     convert = FakeConverter()
-    monkeypatch.setattr(loading, "convert_offline", convert)
-    assert loading.offline_default_folder(tmp_path / "cache") == target
+    monkeypatch.setattr(offline_gguf, "convert_offline", convert)
+    assert offline_gguf.offline_default_folder(tmp_path / "cache") == target
     assert convert.calls == []
     assert {p.name: p.stat().st_mtime_ns for p in [target, *target.iterdir()]} == before
     assert leftovers(tmp_path / "cache") == []
@@ -229,9 +229,9 @@ def test_a_missing_cache_is_converted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     convert = FakeConverter()
-    monkeypatch.setattr(loading, "convert_offline", convert)
-    with caplog.at_level("INFO", logger=loading.__name__):
-        target = loading.offline_default_folder(tmp_path / "cache")
+    monkeypatch.setattr(offline_gguf, "convert_offline", convert)
+    with caplog.at_level("INFO", logger=offline_gguf.__name__):
+        target = offline_gguf.offline_default_folder(tmp_path / "cache")
     assert len(convert.calls) == 1 and eos_of(target) == IM_END
     assert [r.getMessage() for r in caplog.records] == [
         f"Converting the offline default model to safetensors in {target} (once)."
@@ -246,7 +246,7 @@ def test_another_process_converting_at_once_leaves_one_good_cache(
     """The other process renames its good copy in while this one converts: it is kept
     (it may be loading from it) and this copy is dropped."""
     cache = tmp_path / "cache"
-    target = cache / loading.OFFLINE_CACHE_NAME
+    target = cache / offline_gguf.OFFLINE_CACHE_NAME
     if stale:
         cache_files(target, IM_START, "<|im_start|>")
 
@@ -259,8 +259,8 @@ def test_another_process_converting_at_once_leaves_one_good_cache(
 
     convert = FakeConverter()
     convert.meanwhile = other_process_wins
-    monkeypatch.setattr(loading, "convert_offline", convert)
-    assert loading.offline_default_folder(cache) == target
+    monkeypatch.setattr(offline_gguf, "convert_offline", convert)
+    assert offline_gguf.offline_default_folder(cache) == target
     assert (target / "theirs").is_file() and eos_of(target) == IM_END
     assert leftovers(cache) == []
 
@@ -269,10 +269,12 @@ def test_a_converter_that_still_gets_it_wrong_is_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An environment still on transformers 5.17 would convert again on every start."""
-    target = cache_files(tmp_path / "cache" / loading.OFFLINE_CACHE_NAME, IM_START, "<|im_start|>")
-    monkeypatch.setattr(loading, "convert_offline", FakeConverter(IM_START, "<|im_start|>"))
-    with pytest.raises(loading.StaleConverterError, match=r"transformers>=5\.18"):
-        loading.offline_default_folder(tmp_path / "cache")
+    target = cache_files(
+        tmp_path / "cache" / offline_gguf.OFFLINE_CACHE_NAME, IM_START, "<|im_start|>"
+    )
+    monkeypatch.setattr(offline_gguf, "convert_offline", FakeConverter(IM_START, "<|im_start|>"))
+    with pytest.raises(offline_gguf.StaleConverterError, match=r"transformers>=5\.18"):
+        offline_gguf.offline_default_folder(tmp_path / "cache")
     assert eos_of(target) == IM_START and not (target / "converted-here").exists()
     assert leftovers(tmp_path / "cache") == []
 
