@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
@@ -226,6 +228,42 @@ class Touch:
             or (_platform(name) in self.shared_on and _shared_conversation(name))
         )
 
+    def filed_under(self) -> frozenset[_IndexKey] | None:
+        """The index keys (`_looked_up_by`) of every read key this touch `reaches`, or
+        None for a broad one (prefixes, people, shared conversations, every room,
+        everything), which each read checks with `reaches` instead. Keep in step with
+        `reaches`: a narrow touch reaches a key exactly when one of its index keys is
+        one the key is looked up by."""
+        if (
+            self.everything
+            or self.every_room
+            or self.scope_prefixes
+            or self.people
+            or self.shared_on
+        ):
+            return None
+        keys = [(_ROOM, room) for room in self.rooms]
+        keys += [(_ROOMS_ON, platform) for platform in self.rooms_on]
+        for scope in self.scopes:
+            keys += ((_SCOPE, scope), (_SCOPES_ON, _platform(scope)))
+        return frozenset(keys)
+
+
+# Where `WritesInFlight` files a narrow write (`Touch.filed_under`): its scopes, their
+# platforms (for a ("scopes", platform) read), its rooms, its platforms' rooms.
+_IndexKey = tuple[str, str]
+_SCOPE, _SCOPES_ON, _ROOM, _ROOMS_ON = "scope", "scopes on", "room", "rooms on"
+
+
+def _looked_up_by(key: ReadKey) -> tuple[_IndexKey, ...]:
+    """The index keys of the narrow writes that reach `key` (`Touch.reaches`)."""
+    kind, name = key
+    if kind == "room":
+        return ((_ROOM, name), (_ROOMS_ON, _platform(name)))
+    if kind == "scopes":
+        return ((_SCOPES_ON, name),)
+    return ((_SCOPE, name),)
+
 
 def _platform(key: str) -> str:
     return key.partition(":")[0]
@@ -244,10 +282,12 @@ def _shared_conversation(scope: str) -> bool:
     return scope.partition(":")[2].startswith("chan:") and ":user:" not in scope
 
 
-@dataclass(eq=False)
+@dataclass(eq=False)  # hashed by identity: a key of the index's buckets
 class _Write:
     touch: Touch
     done: asyncio.Event
+    order: int  # when it registered: reads wait for writes in that order
+    filed_under: frozenset[_IndexKey] | None
 
 
 class WritesInFlight:
@@ -267,21 +307,50 @@ class WritesInFlight:
     still on its way found the deleted line.)"""
 
     def __init__(self) -> None:
-        self._writes: list[_Write] = []
+        # Indexed by what they touch, so a read costs a few lookups, not a scan of every
+        # write in flight (one per user at once: quadratic under load). Each bucket is a
+        # dict used as a set: a write leaves one a flood of a room's lines keeps full in
+        # one step, not a search of the list.
+        self._narrow: dict[_IndexKey, dict[_Write, None]] = {}
+        self._broad: dict[_Write, None] = {}  # rare: resets, purges, deletes
+        self._count = itertools.count()
 
     @contextlib.contextmanager
     def touching(self, touch: Touch) -> Iterator[None]:
-        write = _Write(touch, asyncio.Event())
-        self._writes.append(write)
+        write = _Write(touch, asyncio.Event(), next(self._count), touch.filed_under())
+        for bucket in self._buckets_of(write):
+            bucket[write] = None
         try:
             yield
         finally:
-            self._writes.remove(write)
+            self._forget(write)
             write.done.set()
 
+    def _buckets_of(self, write: _Write) -> list[dict[_Write, None]]:
+        if write.filed_under is None:
+            return [self._broad]
+        return [self._narrow.setdefault(key, {}) for key in write.filed_under]
+
+    def _forget(self, write: _Write) -> None:
+        if write.filed_under is None:
+            del self._broad[write]
+            return
+        for key in write.filed_under:
+            bucket = self._narrow[key]
+            del bucket[write]
+            if not bucket:
+                del self._narrow[key]
+
     def touched(self, keys: Sequence[ReadKey]) -> list[asyncio.Event]:
-        """The writes in flight that touch one of `keys`: each one's end."""
-        return [w.done for w in self._writes if any(w.touch.reaches(key) for key in keys)]
+        """The writes in flight that touch one of `keys` (`Touch.reaches`), in the order
+        they registered: each one's end."""
+        found = [w for w in self._broad if any(w.touch.reaches(key) for key in keys)]
+        for key in keys:
+            for index_key in _looked_up_by(key):
+                found += self._narrow.get(index_key, ())
+        if len(found) > 1:  # a write filed under two of these keys is waited for once
+            found = sorted(set(found), key=attrgetter("order"))
+        return [w.done for w in found]
 
     async def read(self, keys: Sequence[ReadKey], run: Callable[[], Awaitable[T]]) -> T:
         """`run()` (a read of `keys` on the reader, or between writes) once the writes in
