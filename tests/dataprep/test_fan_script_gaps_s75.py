@@ -12,33 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from atri.cli import app
-
-
-def _prep(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    files: dict[str, str],
-    config: str = "",
-) -> tuple[int, str, Path]:
-    """`atri prep` on the files (under scripts/) into out/: (exit code, all it said, out)."""
-    monkeypatch.chdir(tmp_path)
-    # ATRI's aliases unless `config` names others; every sample in train.
-    (tmp_path / "config.toml").write_text(f"[dataprep]\neval_ratio = 0\n{config}", encoding="utf-8")
-    scripts = tmp_path / "scripts"
-    for name, content in files.items():
-        path = scripts / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-    result = CliRunner().invoke(app, ["prep", "scripts", "--out", "out"])
-    said = " ".join(f"{result.stdout}\n{result.stderr}".split())
-    return result.exit_code, said, tmp_path / "out"
-
-
-def _exchanges(out: Path) -> list[list[tuple[str, str]]]:
-    samples = json.loads((out / "atri_sharegpt.json").read_text(encoding="utf-8"))
-    return [
-        [(turn["from"], turn["value"]) for turn in sample["conversations"]] for sample in samples
-    ]
+from tests.dataprep.test_fan_scripts_s74 import (
+    RENPY_CHARACTERS,
+    _exchanges,
+    _prep,
+    _thoughts_left_out,
+)
 
 
 def _said_by(out: Path, who: str) -> set[str]:
@@ -47,11 +26,6 @@ def _said_by(out: Path, who: str) -> set[str]:
 
 def _stats(out: Path) -> dict:
     return json.loads((out / "atri_stats.json").read_text(encoding="utf-8"))
-
-
-def _thoughts_left_out(out: Path) -> int:
-    (clean,) = [s for s in _stats(out)["stages"] if s["stage"] == "clean text"]
-    return clean["dropped"].get("lead_thought", 0)
 
 
 ENGLISH = """\
@@ -208,11 +182,6 @@ def test_subtitles_are_said_to_be_subtitles_not_webgal(
     assert "--format webgal" not in said
 
 
-RENPY_CHARACTERS = """\
-define a = Character(_("亚托莉"), image="atri")
-define n = Character(name="夏生")
-define mc_think = Character("夏生", what_prefix="（", what_suffix="）", what_italic=True)
-"""
 RENPY_STORY = """\
 label ch1:
     a "早上好，夏生先生！"

@@ -16,12 +16,16 @@ from dataprep.speakers import is_thought_text
 
 
 def _prep(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str | bytes]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    files: dict[str, str | bytes],
+    config: str = "",
 ) -> tuple[int, str, Path]:
-    """`atri prep` on the files (under scripts/) into out/: (exit code, all it said, out)."""
+    """`atri prep` on the files (under scripts/) into out/: (exit code, all it said, out);
+    `config`: more of [dataprep]."""
     monkeypatch.chdir(tmp_path)
-    # ATRI's aliases; every sample in train, whatever the scenes.
-    (tmp_path / "config.toml").write_text("[dataprep]\neval_ratio = 0\n", encoding="utf-8")
+    # ATRI's aliases unless `config` names others; every sample in train, whatever the scenes.
+    (tmp_path / "config.toml").write_text(f"[dataprep]\neval_ratio = 0\n{config}", encoding="utf-8")
     scripts = tmp_path / "scripts"
     for name, content in files.items():
         path = scripts / name

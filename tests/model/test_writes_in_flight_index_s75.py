@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from model.grouping import ReadKey, Touch, WritesInFlight
 from model.memory import Memory
-from tests.model.memory.test_reads_beside_writes_s44 import HeldWrite
+from tests.model.memory.test_reads_beside_writes_s44 import HeldWrite, exchange
 
 # Keys picked so that prefixes, people, channels and platforms overlap in every way
 # `reaches` reads them, odd ones included (a colon in a platform, an empty key).
@@ -131,31 +131,22 @@ def test_a_read_asks_only_the_broad_writes_in_flight(monkeypatch: pytest.MonkeyP
     assert len(asked) == 2 and all(touch is purge for touch in asked)
 
 
-@pytest.fixture
-async def memory(tmp_path: Path) -> AsyncIterator[Memory]:
-    async with await Memory.open(tmp_path / "m.sqlite3") as memory:
-        yield memory
-
-
-def exchange(user_id: str, text: str) -> list[tuple[str, str, str, str, str]]:
-    return [("user", user_id, "", text, ""), ("assistant", "", "", f"回{text}", "")]
-
-
-async def test_a_read_waits_for_a_write_to_its_conversation_only(memory: Memory) -> None:
+async def test_a_read_waits_for_a_write_to_its_conversation_only(tmp_path: Path) -> None:
     """A real file: user 1's exchange held inside its transaction; user 2's prompt read
     does not wait for it, user 1's does, and finds it whole."""
-    await memory.append_many("qq:user:2", exchange("2", "你好"), "d2")
-    held = HeldWrite()
-    await held.install(memory, "messages", "INSERT")
-    writing = asyncio.create_task(memory.append_many("qq:user:1", exchange("1", "早"), "d1"))
-    try:
-        await held.until_half_done()
-        own = asyncio.create_task(memory.conversation("qq:user:1"))
-        other = await asyncio.wait_for(memory.conversation("qq:user:2"), 5.0)
-        await asyncio.sleep(0.2)
-        assert not own.done() and not writing.done()
-    finally:
-        held.release()
-        await writing
-    assert [m.content for m in other.messages] == ["你好", "回你好"]
-    assert [m.content for m in (await own).messages] == ["早", "回早"]
+    async with await Memory.open(tmp_path / "m.sqlite3") as memory:
+        await memory.append_many("qq:user:2", exchange("2", "你好"), "d2")
+        held = HeldWrite()
+        await held.install(memory, "messages", "INSERT")
+        writing = asyncio.create_task(memory.append_many("qq:user:1", exchange("1", "早"), "d1"))
+        try:
+            await held.until_half_done()
+            own = asyncio.create_task(memory.conversation("qq:user:1"))
+            other = await asyncio.wait_for(memory.conversation("qq:user:2"), 5.0)
+            await asyncio.sleep(0.2)
+            assert not own.done() and not writing.done()
+        finally:
+            held.release()
+            await writing
+        assert [m.content for m in other.messages] == ["你好", "回你好"]
+        assert [m.content for m in (await own).messages] == ["早", "回早"]
