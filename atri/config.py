@@ -684,8 +684,10 @@ class OOCSettings(Section):
     self_reference: ReplyPatternList = Field(
         default_factory=lambda: [
             r"(?i)\blanguage model\b",
-            # "I am a friendly AI designed to…": up to three words may come between.
-            r"(?i)\bI(?:'m| am) (?:just |only )?an? (?:[\w-]+ ){0,3}?(?:AI|A\.I\b|assistant|chatbot|"
+            # "I am a friendly AI designed to…", "I'll be your AI assistant today": up to
+            # three words may come between.
+            r"(?i)\bI(?:'m| am|'ll be| will be) (?:just |only )?(?:an?|your) (?:[\w-]+ ){0,3}?"
+            r"(?:AI|A\.I\b|assistant|chatbot|"
             r"program|language model|GPU|graphics card|weapon)\b",
             r"(?i)\bas an? (?:[\w-]+ ){0,2}?(?:AI|language model|assistant)\b",
             # Not \b: in "私はChatGPTです" no word boundary comes before the name.
