@@ -41,7 +41,7 @@ from atri.errors import UserError
 from atri.listening import is_loopback
 from atri.memory_commands import memory_app
 from atri.persona_commands import persona_app
-from atri.terminal import counted, spinner_for, waking_line
+from atri.terminal import counted, spinning, waking_line
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -187,7 +187,7 @@ async def _chat(settings: Settings) -> None:
     waking = escape(waking_line(her, settings.model.engine))
     # No `one_worker_per_database`: a console's messages reach it alone, so one may chat
     # beside a running bot (trying her out) without any message answered twice.
-    with console.status(waking, spinner=spinner_for(console)):
+    with spinning(console, waking):
         service = await ChatService.open(settings, card=card, log_no_room=False)
     async with service:
         if problem := service.prompt_leaves_no_room():

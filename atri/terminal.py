@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
+
+from rich.logging import RichHandler
 
 from model.protocol import CONTROL_CHARACTERS
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.status import Status
 
 # Control characters other than newline and tab (C0, DEL, C1): in stored or generated
 # text they would be terminal commands (ESC c resets the terminal, OSC sets its title or
@@ -30,6 +36,38 @@ def spinner_for(console: Console) -> str:
     the chat hung at start); "line" is ASCII."""
     encoding = (console.encoding or "").lower().replace("-", "").replace("_", "")
     return "dots" if encoding.startswith("utf") else "line"
+
+
+@contextlib.contextmanager
+def spinning(console: Console, text: str) -> Iterator[Status]:
+    """`console.status(text)` (`spinner_for`), with what is logged meanwhile shown above
+    the spinner. rich's log handler prints to a console of its own (stderr), and rich
+    routes no other console's writes through a spinner: a log line began at the
+    spinner's column, broke over lines, and left the spinner's text on screen ("Waking
+    ATRI up…[12/07/26 20:58:52] INFO adapter reload job…"). While it turns, a handler
+    that prints to the same terminal prints through the spinner's console."""
+    moved = [
+        handler
+        for handler in logging.getLogger().handlers
+        if isinstance(handler, RichHandler) and _same_terminal(handler.console.file, console.file)
+    ]
+    with console.status(text, spinner=spinner_for(console)) as status:
+        kept = [(handler, handler.console) for handler in moved]
+        for handler in moved:
+            handler.console = console
+        try:
+            yield status
+        finally:
+            for handler, own in kept:
+                handler.console = own
+
+
+def _same_terminal(one: IO[str] | Any, other: IO[str] | Any) -> bool:
+    """Whether two streams write to the same terminal (stdout and stderr of a shell)."""
+    try:
+        return one.isatty() and os.path.samestat(os.fstat(one.fileno()), os.fstat(other.fileno()))
+    except (AttributeError, OSError, ValueError):  # no descriptor (a StringIO), closed
+        return False
 
 
 def printable(text: str) -> str:

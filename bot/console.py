@@ -19,7 +19,7 @@ from rich.text import Text
 
 from atri.config import LANGUAGE_NAMES, OFFLINE_DEFAULT_BASE, BotSettings
 from atri.errors import UserError
-from atri.terminal import printable, spinner_for
+from atri.terminal import printable, spinning
 from bot.commands import action_of, folded
 from bot.limits import MAX_INPUT_CHARS, input_kept
 from model.protocol import (
@@ -420,7 +420,7 @@ async def _answer(worker: Worker, request: ChatRequest, console: Console, name: 
     """Her reply, a spinner meanwhile; past `STILL_THINKING_SECONDS` the spinner says how
     long it has waited and that Ctrl-C quits (a remote worker that hung kept a bare
     spinner up to `request_timeout_seconds` + 10 s before her error line)."""
-    with console.status(f"{shown(name)} is thinking…", spinner=spinner_for(console)) as status:
+    with spinning(console, f"{shown(name)} is thinking…") as status:
         asked = asyncio.ensure_future(worker.chat(request))
         started = time.monotonic()
         try:

@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from atri.config import DEFAULT_CONFIG_NAME, DISCORD_TOKEN_ENV, Secrets, Settings
 from atri.errors import UserError
-from atri.terminal import spinner_for, waking_line
+from atri.terminal import spinning, waking_line
 from bot.console import DEFAULT_COMMAND, console_user_id, describe_worker, run_console
 from bot.console import PLATFORM as CONSOLE_PLATFORM
 from bot.lines import use_card
@@ -93,7 +93,7 @@ async def serve_checked(
     her = configured_persona(settings, card).name  # in the language she speaks
     waking = escape(waking_line(her, settings.model.engine))
     with one_worker_per_database(settings):  # a second worker stops before its model loads
-        with console.status(waking, spinner=spinner_for(console)):
+        with spinning(console, waking):
             service = await ChatService.open(settings, card=card)
         async with service:
             await run_adapters(service, settings, secrets, console, card, qq_socket)
