@@ -87,9 +87,16 @@ class OneTransaction:
         self._together: asyncio.Task[Any] | None = None  # the task inside `together()`
         self._together_touches: contextlib.ExitStack | None = None
         # Awaited after each commit (held, none open) while set: `Memory` sets it to
-        # `Memory._after_commit` (the file still in place, a write that worked told, a
-        # file held alone on a full disk shared again).
+        # `Memory._after_commit` (a write that worked told, a file held alone on a full
+        # disk shared again).
         self.after_commit: Callable[[], Awaitable[None]] | None = None
+        # `Memory._check_in_place` (the file still at its path), before each write's
+        # first statement (`held_to_write`): nothing is written into a file moved away
+        # (a check after the commit only would tell of the loss, not spare it). That
+        # stat stands for the write's commit (`_checked`): one a write. A commit no
+        # check came before (`held()` alone: an import) checks after it.
+        self.check_in_place: Callable[[], None] | None = None
+        self._checked = False
 
     @contextlib.asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
@@ -105,6 +112,23 @@ class OneTransaction:
                 raise
 
     @contextlib.asynccontextmanager
+    async def held_to_write(self) -> AsyncIterator[None]:
+        """`held()` for a write: the file checked first (`check_in_place`), which counts
+        as its commit's check. A move in the millisecond between the stat and the commit
+        fails the next write, before it writes."""
+        async with self.held():
+            if self.inside_together():  # checked as `together` began
+                yield
+                return
+            if self.check_in_place is not None:
+                self.check_in_place()
+                self._checked = True
+            try:
+                yield
+            finally:
+                self._checked = False  # a commit without a check before checks after
+
+    @contextlib.asynccontextmanager
     async def together(self) -> AsyncIterator[None]:
         """Several writes, each written as if alone (`held`, `begin_immediate`,
         `commit`), made one transaction: SQLite's write lock is taken at once and only the
@@ -116,14 +140,13 @@ class OneTransaction:
             yield
             return
         with contextlib.ExitStack() as touches:  # let go after the commit or rollback
-            async with self.held():
+            async with self.held_to_write():
                 self._together, self._together_touches = asyncio.current_task(), touches
                 try:
                     await self._db.execute("BEGIN IMMEDIATE")
                     yield
                     await self._db.commit()
-                    if self.after_commit is not None:
-                        await self.after_commit()
+                    await self._after_commit()
                 finally:
                     self._together = self._together_touches = None
 
@@ -142,8 +165,14 @@ class OneTransaction:
         """The end of a write; inside `together()`, that of the last one only."""
         if not self.inside_together():
             await self._db.commit()
-            if self.after_commit is not None:
-                await self.after_commit()
+            await self._after_commit()
+
+    async def _after_commit(self) -> None:
+        checked, self._checked = self._checked, False  # a second commit checks again
+        if not checked and self.check_in_place is not None:
+            self.check_in_place()
+        if self.after_commit is not None:
+            await self.after_commit()
 
     @contextlib.asynccontextmanager
     async def between(self) -> AsyncIterator[None]:
@@ -157,9 +186,10 @@ class OneTransaction:
     @contextlib.asynccontextmanager
     async def writing(self, touch: Touch) -> AsyncIterator[None]:
         """`held()` for a write of one transaction that changes what `touch` says,
-        registered before it waits for the lock (`touching`)."""
+        registered before it waits for the lock (`touching`), checked first
+        (`held_to_write`)."""
         with self.touching(touch):
-            async with self.held():
+            async with self.held_to_write():
                 yield
 
     def touching(self, touch: Touch) -> contextlib.AbstractContextManager[None]:

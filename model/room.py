@@ -342,7 +342,7 @@ class RoomLog:
         # Its rooms are touched by each caller (`add`). A sweep of old lines in every room
         # rides along at times (`_write_rows`): those lines are past the age bound, which
         # every read leaves out (`recent`), so no read waits for it.
-        async with self._tx.held():
+        async with self._tx.held_to_write():
             return await self._write_rows(items)
 
     async def _write_rows(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
@@ -524,7 +524,7 @@ class RoomLog:
             # (`OneTransaction.together`) waited for it before it took the lock.
             if not self._tx.inside_together():
                 await self._writes.idle()
-            async with self._tx.held():
+            async with self._tx.held_to_write():
                 if reset:
                     await record_reset(self._db, reset, RESET_LINES)
                 cur = await self._db.execute(sql, params)

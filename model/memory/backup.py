@@ -469,7 +469,7 @@ async def _write_part(memory: Memory, part: _ImportPart, plan: _ImportPlan, firs
     with memory._tx.touching(Touch(everything=True)):
         await memory._writes.idle()
         await memory.room.idle()
-        async with memory._tx.held():
+        async with memory._tx.held_to_write():  # nothing imported into a moved file
             await memory._tx.begin_immediate()
             if first and plan.backup is not None:  # the backed-up database's purges
                 await _keep_purges(memory, {p.scope: p.at for p in plan.backup.purges})

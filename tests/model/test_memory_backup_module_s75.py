@@ -108,7 +108,7 @@ async def test_a_file_moved_while_a_reply_is_written_fails_the_next_write(
     assert await contents(path) == ["before the move", "as it moved"]
 
 
-async def test_other_writes_still_check_after_their_commit(
+async def test_the_next_write_checks_the_file_again(
     path: Path, tmp_path: Path, stats: StatsOf
 ) -> None:
     """The reply write's check is its commit's alone: a reset after it stats again."""
