@@ -70,7 +70,7 @@ from dataprep.report import (
     unclosed_strings_warning,
     without_dialogue_line,
 )
-from dataprep.speakers import SpeakerMap, is_thought_text, normalise_name
+from dataprep.speakers import SpeakerMap, is_thought_text, normalise_name, words_in_narration
 from dataprep.split import split_by_scene
 from dataprep.stats import FileReport, Stats
 from dataprep.translation_placement import (
@@ -359,11 +359,10 @@ def _run_stages(
     tally = TranslationTally()
     # An alias that is a TyranoScript character id names its display name too.
     lead_aliases = kirikiri_format.with_display_names(settings.lead_aliases, options.kirikiri_names)
-    speakers = SpeakerMap.from_aliases(
-        lead_aliases,
-        kirikiri_format.with_display_names(settings.character_aliases, options.kirikiri_names),
-        to_simplified,
+    character_aliases = kirikiri_format.with_display_names(
+        settings.character_aliases, options.kirikiri_names
     )
+    speakers = SpeakerMap.from_aliases(lead_aliases, character_aliases, to_simplified)
     replace = (
         placeholder_replacer(_with_converted(lead_aliases, to_simplified))
         if settings.user_placeholder
@@ -396,6 +395,7 @@ def _run_stages(
         to_simplified,
         counts,
         _Slots(slots, unfilled),
+        words_in_narration(_with_converted(character_aliases, to_simplified)),
     )
     lines = chain.from_iterable(batches)
     turn_drops: Counter[str] = Counter()
@@ -480,6 +480,7 @@ def _roles_and_clean(
     to_simplified: Callable[[str], str] | None,
     counts: Counts,
     slots: _Slots,
+    says_words: Callable[[str], object],
 ) -> Iterator[list[tuple[Utterance, Role]]]:
     """Give each line its role and clean the text of the lines the turns will read, a
     batch at a time.
@@ -490,12 +491,20 @@ def _roles_and_clean(
     `NameSlots`), but such a line, when someone says it, goes on uncleaned to the turns
     stage, whose exchange it ends: something was said there that no sample may skip
     (dropped, her line would leave the lead's lines on either side of it one turn).
-    The lead's thoughts go no further (`_without_thoughts`).
+    The lead's thoughts go no further (`_without_thoughts`). Narration that gives
+    someone's words (`says_words`: `她歪着头说「我是亚托莉」`), in either mode, goes on
+    uncleaned as a third party's line (`Role.OTHER`), which ends the exchange: she
+    answered there, so the lead's lines on either side of it are no one prompt.
     """
     skip_narration = settings.narration != "stage"
     counts.narration_cleaned = not skip_narration
     # The role whose lines go no further (None: every role's lines are cleaned).
     skipped = Role.NARRATION if skip_narration else None
+    narration, other = Role.NARRATION, Role.OTHER
+
+    def gives_words(utterance: Utterance) -> bool:
+        return utterance.dropped is None and says_words(utterance.text) is not None
+
     roles = counts.role_of
     empty = counts.empty_by_role
     for batch in batches:
@@ -506,10 +515,11 @@ def _roles_and_clean(
             roles[name] = speakers.role(name)
             if roles[name] is Role.LEAD and speakers.thinks(name):
                 counts.thinking.add(name)
+        # `gives_words` is asked twice of a line only when it is narration that says them.
         lines = [
-            (u, r)
+            (u, other if r is narration and gives_words(u) else r)
             for u, r in zip(batch, map(roles.__getitem__, names), strict=True)
-            if r is not skipped
+            if r is not skipped or gives_words(u)
         ]
         if any(u.dropped is not None for u, _ in lines):
             lines = _usable(lines, counts)
@@ -525,8 +535,11 @@ def _roles_and_clean(
             done = i + 1
             line = lines[i]
             utterance, role = line
-            if utterance.dropped is not None:
-                cleaned.append(line)  # said, unusable: an exchange's end (see `_usable`)
+            if utterance.dropped is not None or (
+                role is other and roles[utterance.speaker] is narration
+            ):
+                # Said, unusable (see `_usable`), or narration's words: an exchange's end.
+                cleaned.append(line)
                 continue
             text = utterance.text
             markup = not utterance.shown

@@ -157,6 +157,29 @@ class SpeakerMap:
         return Role.OTHER
 
 
+# A quote in a narration line: someone's words (`她歪着头说「我是亚托莉」`, `“走吧”`, `"Wait!"`).
+_QUOTED = r"「[^」\n]+」|“[^”\n]+”|\"[^\"\n]+\""
+# 道 in 道歉, 道谢, 道别 (apologise, thank, say goodbye) quotes nobody.
+_NOT_SAID = r"(?![歉谢謝别別])"
+
+
+def words_in_narration(
+    character_aliases: Iterable[str],
+) -> Callable[[str], re.Match[str] | None]:
+    """A test of a narration line that gives someone's words: a quote in it, or one of her
+    aliases with a speech verb right after it (`亚托莉小声说了句什么`, `アトリは言った`, `Atri
+    said nothing`), the verbs a speaker's name may carry (`SpeakerMap.role`). Something was
+    said there that no sample holds, so the lead's lines on either side of it are no one
+    turn. The match, or None."""
+    aliases = sorted({a.strip() for a in character_aliases if a.strip()}, key=len, reverse=True)
+    found = [_QUOTED]
+    if aliases:
+        names = "|".join(map(re.escape, aliases))
+        english = "|".join(sorted(_ENGLISH_SPEECH_VERBS))
+        found.append(rf"(?i:{names})(?:(?:{_SPEECH_VERB.pattern}){_NOT_SAID}|\s+(?:{english})\b)")
+    return re.compile("|".join(found)).search
+
+
 def is_thought_text(text: str) -> bool:
     """Whether a line of the lead's reads as a thought: round brackets hold the whole of
     it (`（这家伙……）`, `(What on earth…)`, `（她真的会做饭吗（笑）……）`), and it says something

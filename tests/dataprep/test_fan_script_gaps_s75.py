@@ -116,23 +116,26 @@ def test_a_sharp_name_dump_whose_names_are_no_aliases_says_to_add_them(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("below", "joined"),
+    [("今日もいい天気だ。", True), ("「今日もいい天気ですね」", False)],
+    ids=["narration", "a-quote-no-one-says"],
+)
 def test_a_cue_on_a_sharp_line_names_no_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, below: str, joined: bool
 ) -> None:
-    """`#BGM` over her line is a sound cue, as `BGM：` is, not a speaker "BGM" whose line
-    broke the exchange (the review of this session's first version)."""
+    """`#BGM`, `#回想` over a line are cues, as `BGM：` is, not speakers "BGM" or "回想"
+    (the review of this session's first version). Narration below them ends nothing; a
+    quote nobody is named for ends the exchange, as `？？？：` does."""
     script = (
-        "夏生「おはよう」\nアトリ「おはようございます！」\n#BGM\n#回想\n「今日もいい天気ですね」\n"
+        f"夏生「おはよう」\nアトリ「おはようございます！」\n#BGM\n#回想\n{below}\n"
         "夏生「そうだな」\nアトリ「海に行きましょう！」\n"
     )
     code, said, out = _prep(tmp_path, monkeypatch, {"day1.txt": script})
     assert code == 0, said
-    assert _exchanges(out)[-1] == [
-        ("human", "おはよう"),
-        ("gpt", "おはようございます！"),
-        ("human", "そうだな"),
-        ("gpt", "海に行きましょう！"),
-    ]
+    last = [("human", "そうだな"), ("gpt", "海に行きましょう！")]
+    earlier = [("human", "おはよう"), ("gpt", "おはようございます！")]
+    assert _exchanges(out)[-1] == (earlier + last if joined else last)
     assert {s["name"] for s in _stats(out)["speakers"]} == {"夏生", "アトリ"}
 
 
