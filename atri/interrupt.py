@@ -40,7 +40,6 @@ its handler is in place a Ctrl-C is Python's traceback (`signal` alone would imp
 from __future__ import annotations
 
 import _signal  # signal's C half: the same functions, without importing enum
-import errno  # built in, as _signal is
 import os
 import sys
 
@@ -134,6 +133,8 @@ def lost_terminal(exc: BaseException) -> bool:
     disk's EIO on a file while the terminal is there."""
     if isinstance(exc, BaseExceptionGroup):  # raised in a task group
         return all(lost_terminal(inner) for inner in exc.exceptions)
+    import errno  # here: the entry point imports nothing before its Ctrl-C handler
+
     if not isinstance(exc, OSError) or exc.errno != errno.EIO:
         return False
     return any(_hung_up(fd) for fd in (0, 1, 2))
@@ -142,6 +143,8 @@ def lost_terminal(exc: BaseException) -> bool:
 def _hung_up(fd: int) -> bool:
     """A terminal that hung up answers even a look at its settings with EIO (a file or
     a pipe with ENOTTY)."""
+    import errno
+
     try:
         import termios
     except ImportError:  # Windows: no terminals of this kind
