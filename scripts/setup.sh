@@ -99,7 +99,9 @@ echo "$torch_index" > "$TORCH_STAMP"
 cores=$("$PYTHON" -c 'import os; print(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)')
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$cores}
 say "installing ATRI and its libraries (building llama-cpp-python takes about 5 minutes on 2 cores, once)"
-if ! pip install -q -c constraints.txt -e ".[dev]"; then
+# setuptools boxes a notice ("Editable installation … folders with the same name as your
+# package") past -q: here those folders are the package itself, so it is only noise.
+if ! PYTHONWARNINGS="ignore:Editable installation" pip install -q -c constraints.txt -e ".[dev]"; then
   if ! command -v cc >/dev/null && ! command -v gcc >/dev/null && ! command -v clang >/dev/null; then
     say "no C/C++ compiler found, which building llama-cpp-python needs (Debian and Ubuntu: apt install build-essential; macOS: xcode-select --install)"
   fi
