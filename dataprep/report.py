@@ -158,14 +158,25 @@ def record_stages(
         Counter(empty_after_clean=counts.empty, **unusable, lead_thought=counts.thoughts),
     )
     stats.character_lines_in = counts.character_lines
+    turns_in = counts.character_lines - counts.character_empty - counts.character_unusable.total()
+    joined = _joined_lines(turns_in, turn_drops, counts.samples)
     stats.add_stage(
         "turns",
-        f"{stats.character} lines → samples",
-        counts.character_lines - counts.character_empty - counts.character_unusable.total(),
+        f"{stats.character} lines → samples"
+        + (f" ({joined} joined into replies)" if joined else ""),
+        turns_in,
         counts.samples,
         turn_drops,
+        joined,
     )
     stats.add_stage("filter", "samples", counts.samples, kept, filter_drops)
+
+
+def _joined_lines(lines_in: int, turn_drops: Counter[str], samples: int) -> int:
+    """The character's lines the turns stage joined to her line before, one reply
+    (`TURN_JOINER`): each of her turns it does not drop is one sample however many lines
+    it holds, so her lines in are its samples, its drops and these."""
+    return lines_in - turn_drops.total() - samples
 
 
 def _file_problem(error: str | None) -> str:
@@ -272,16 +283,16 @@ def unclosed_strings_warning(path: str, lines: list[int], fmt: str = "renpy") ->
 
 
 def speaker_report(seen: Counter[str], speakers: SpeakerMap) -> list[SpeakerCount]:
-    """Speakers by line count, names that compare equal counted as one (the most used
-    spelling shown), each with the role its name matched."""
-    groups: dict[str, Counter[str]] = {}
+    """Speakers by line count, names that compare equal and matched the same role counted
+    as one (the most used spelling shown), each with the role its name matched."""
+    # The role of a spelling as written: `Atri says` is hers, `Atri Says` a name. Grouped
+    # by name alone, one row would give the lines of both to the role of the commoner.
+    groups: dict[tuple[str, Role], Counter[str]] = {}
     for name, n in seen.items():
-        groups.setdefault(normalise_name(name), Counter())[name] = n
-    # The role of a spelling as written: `Atri said` is hers, `Atri Said` a name.
-    shown = [spellings.most_common(1)[0][0] for spellings in groups.values()]
+        groups.setdefault((normalise_name(name), speakers.role(name)), Counter())[name] = n
     report = [
-        SpeakerCount(name, spellings.total(), speakers.role(name).value)
-        for name, spellings in zip(shown, groups.values(), strict=True)
+        SpeakerCount(spellings.most_common(1)[0][0], spellings.total(), role.value)
+        for (_, role), spellings in groups.items()
     ]
     return sorted(report, key=lambda s: (-s.lines, s.name))
 

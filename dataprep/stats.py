@@ -25,6 +25,10 @@ class StageCount:
     count_in: int
     count_out: int
     dropped: dict[str, int] = field(default_factory=dict)
+    # Of `count_in`, those that went into an out unit with the one before them, lost to
+    # nothing (the turns stage: the character's lines in a row, one reply, one sample);
+    # apart from `dropped`, which readers sum as what the run lost.
+    joined: int = 0
 
 
 @dataclass
@@ -79,6 +83,7 @@ class Stats:
         count_in: int,
         count_out: int,
         dropped: Counter[str] | None = None,
+        joined: int = 0,
     ) -> None:
         self.stages.append(
             StageCount(
@@ -87,6 +92,7 @@ class Stats:
                 count_in,
                 count_out,
                 {k: v for k, v in sorted((dropped or {}).items()) if v},
+                joined,
             )
         )
 
