@@ -137,25 +137,24 @@ def lost_terminal(exc: BaseException) -> bool:
 
     if not isinstance(exc, OSError) or exc.errno != errno.EIO:
         return False
-    return any(_hung_up(fd) for fd in (0, 1, 2))
+    # A terminal that hung up answers even a look at its settings with EIO.
+    return any(_settings_error(fd) == errno.EIO for fd in (0, 1, 2))
 
 
-def _hung_up(fd: int) -> bool:
-    """A terminal that hung up answers even a look at its settings with EIO (a file or
-    a pipe with ENOTTY)."""
-    import errno
-
+def _settings_error(fd: int) -> int | None:
+    """The error number with which `fd` refuses a look at its terminal settings (a file
+    or a pipe: ENOTTY), or None where it has them, or no descriptor."""
     try:
         import termios
     except ImportError:  # Windows: no terminals of this kind
-        return False
+        return None
     try:
         termios.tcgetattr(fd)
     except termios.error as exc:
-        return bool(exc.args) and exc.args[0] == errno.EIO
+        return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     except (OSError, ValueError):
-        return False
-    return False
+        return None
+    return None
 
 
 def end_without_terminal() -> NoReturn:

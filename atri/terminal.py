@@ -38,6 +38,13 @@ def spinner_for(console: Console) -> str:
     return "dots" if encoding.startswith("utf") else "line"
 
 
+# The RichHandlers a spinner re-pointed (`spinning`): each one's own console, then the
+# consoles of the spinners turning, the latest last. Two spinners may overlap without
+# nesting (the first ends while the second turns): the handler goes to the spinner still
+# turning, and to its own console once none is.
+_lent_handlers: dict[RichHandler, list[Console]] = {}
+
+
 @contextlib.contextmanager
 def spinning(console: Console, text: str) -> Iterator[Status]:
     """`console.status(text)` (`spinner_for`), with what is logged meanwhile shown above
@@ -52,14 +59,18 @@ def spinning(console: Console, text: str) -> Iterator[Status]:
         if isinstance(handler, RichHandler) and _same_terminal(handler.console.file, console.file)
     ]
     with console.status(text, spinner=spinner_for(console)) as status:
-        kept = [(handler, handler.console) for handler in moved]
         for handler in moved:
+            _lent_handlers.setdefault(handler, [handler.console]).append(console)
             handler.console = console
         try:
             yield status
         finally:
-            for handler, own in kept:
-                handler.console = own
+            for handler in moved:
+                consoles = _lent_handlers[handler]
+                consoles.remove(console)  # this spinner's, wherever it is in the list
+                handler.console = consoles[-1]
+                if len(consoles) == 1:
+                    del _lent_handlers[handler]
 
 
 def _same_terminal(one: IO[str] | Any, other: IO[str] | Any) -> bool:

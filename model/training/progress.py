@@ -43,14 +43,33 @@ class LastStepLogged(TrainerCallback):  # type: ignore[misc]
             control.should_log = True
 
 
+class TrainingBar(Bar):
+    """`Bar` whose plain line, once the run is to end short of its planned steps (early
+    stopping), says so where the time left stood: "0:00:07 left" on the last line of a
+    run that had ended read as if it went on."""
+
+    def __init__(self, console: Any, heading: str, *fields: str) -> None:
+        super().__init__(console, heading, *fields)
+        self.stopped = ""  # "stopped early at step 4 of 8 (…)", once the run is to end
+
+    def _state(self) -> str:
+        # Part of the state, not a note: a line already printed at the last step without
+        # it is news, and `stop` prints the line that says it.
+        state = super()._state()
+        return f"{state}, {self.stopped}" if self.stopped else state
+
+    def _time_left(self, now: float) -> str:
+        return "" if self.stopped else super()._time_left(now)
+
+
 class RichProgress(ThroughputMeter):
     """Step bar with the latest train loss, held-out loss and tokens/s; in a file or a
     journal, a plain line at logging and eval steps (at most one every 30 s) that says
-    when a checkpoint was saved."""
+    when a checkpoint was saved, and, at the end of a run stopped early, that it was."""
 
     def __init__(self, console: Any) -> None:
         super().__init__()
-        self.bar = Bar(
+        self.bar = TrainingBar(
             console,
             "training",
             "loss {task.fields[loss]}",
@@ -86,15 +105,32 @@ class RichProgress(ThroughputMeter):
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
     ) -> None:
         if logs:
+            self._note_stop(args, state, control)
             self._keep_losses(logs, state.global_step)
             self._show_losses(state.global_step)
             self.bar.tell()
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._note_stop(args, state, control)
         self.bar.tell(f"checkpoint saved at step {state.global_step}")
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._note_stop(args, state, control)
         self.bar.stop()
+
+    def _note_stop(self, args: Any, state: Any, control: Any) -> None:
+        """The bar's lines say so once the run is to end before its planned steps: a
+        callback (early stopping, once the held-out loss stopped improving) asked it to.
+        Early stopping decides after the eval's line, before the step's checkpoint and the
+        run's end, whose lines then say it."""
+        # No control: called by hand, not by a Trainer.
+        stopping = control is not None and control.should_training_stop
+        if stopping and state.global_step < state.max_steps:
+            # load_best_model_at_end is on with early stopping alone (runner.py).
+            why = " (held-out loss no longer improving)" if args.load_best_model_at_end else ""
+            self.bar.stopped = (
+                f"stopped early at step {state.global_step} of {state.max_steps}{why}"
+            )
 
     def _keep_losses(self, logs: dict[str, Any], step: int | None) -> None:
         for key, field in (("loss", "loss"), ("eval_loss", "eval")):
