@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from model.grouping import Touch
 from model.memory.channel_table import backed_up_modes, restore_modes
+from model.memory.database import WRITE_PAUSE_SECONDS
 from model.memory.export_format import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -67,12 +68,10 @@ class BackupCounts:
 # An import writes about this many of the file's rows (messages, summaries, room lines)
 # at most in one transaction (a tenth of a second or so); a conversation larger than this
 # is written whole. After parts written for `IMPORT_HOLD_SECONDS` one after another it
-# lets the write lock go for `IMPORT_PAUSE_SECONDS`: a worker waiting for the lock tries
-# again every 0.1 s at most (SQLite's busy handler), and would miss the moment between
-# two commits. So a worker beside it waits under a second, far from its busy timeout.
+# lets the write lock go for `WRITE_PAUSE_SECONDS`, so a worker beside it waits under a
+# second, far from its busy timeout.
 IMPORT_PART_ROWS = 5000
 IMPORT_HOLD_SECONDS = 0.4
-IMPORT_PAUSE_SECONDS = 0.15
 
 
 class ImportStopped(Exception):
@@ -450,7 +449,7 @@ async def _write_plan(memory: Memory, plan: _ImportPlan) -> None:
     for i, part in enumerate(parts):
         try:
             if time.monotonic() - held_since >= IMPORT_HOLD_SECONDS:
-                await asyncio.sleep(IMPORT_PAUSE_SECONDS)  # a worker's turn
+                await asyncio.sleep(WRITE_PAUSE_SECONDS)  # a worker's turn
                 held_since = time.monotonic()
             stopped = await _write_part(memory, part, plan, first=i == 0)
         except BaseException as exc:

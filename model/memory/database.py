@@ -23,6 +23,10 @@ from atri.errors import ConfigError, UserError
 
 # How long a statement waits for another connection (another process) to finish writing.
 BUSY_TIMEOUT_SECONDS = 5.0
+# A long write done in parts (an import, `Memory.delete_older`) lets the write lock go this
+# long between two: a worker waiting for it tries again every 0.1 s at most (SQLite's busy
+# handler), and would miss the moment between two commits.
+WRITE_PAUSE_SECONDS = 0.15
 # A failure the worker logged is logged again, with how often it happened meanwhile, at
 # most this often while it lasts.
 REPEAT_SECONDS = 300.0

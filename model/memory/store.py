@@ -33,10 +33,11 @@ import aiosqlite
 import model.memory.backup as backups
 from atri.errors import ConfigError, UserError
 from model.grouping import Grouped, OneTransaction, ReadKey, Touch
-from model.memory.backup import IMPORT_PAUSE_SECONDS, BackupCounts
+from model.memory.backup import BackupCounts
 from model.memory.channel_table import SCHEMA as CHANNEL_MODES_SCHEMA
 from model.memory.channel_table import store_mode, table_made
 from model.memory.database import (
+    WRITE_PAUSE_SECONDS,
     FailureLog,
     FileId,
     Found,
@@ -63,6 +64,7 @@ from model.memory.export_format import ImportResult, MemoryBackup, MemoryExport
 from model.memory.purged import Repeats
 from model.memory.records import (
     Conversation,
+    DecodedRows,
     Message,
     Summary,
     as_text,
@@ -174,6 +176,15 @@ PURGE_AFTER_NEWEST_SECONDS = 0.001
 # Message ids looked up in one statement (`archive_channels`): SQLite before 3.32 takes
 # at most 999 parameters.
 _IDS_PER_STATEMENT = 500
+# `holds_request`'s check, one part of a compound SELECT (`_holds_groups`) that answers
+# its place in the group ({place}) where the message is stored: five parameters a check,
+# so 150 stay under the 999 that SQLite before 3.32 takes.
+_HOLDS_PART = (
+    "SELECT * FROM (SELECT {place} FROM messages WHERE " + BY_REQUEST + " AND +scope = ?"
+    " AND role = 'user' AND +user_id = ? AND content != ''"
+    " AND substr(?, -length(content)) = content AND created_at >= ? LIMIT 1)"
+)
+_CHECKS_PER_STATEMENT = 150
 
 # A read that needs the WAL index: whether the connection reads at all (`_share_again`).
 _READS_AT_ALL = "SELECT count(*) FROM sqlite_master"
@@ -192,7 +203,7 @@ class Deleted:
 
 
 # `delete_older`: rows deleted in one transaction at most, as an import writes them, with
-# the write lock let go between two (`IMPORT_PAUSE_SECONDS`): replies wait at most one.
+# the write lock let go between two (`WRITE_PAUSE_SECONDS`): replies wait at most one.
 RETENTION_BATCH_ROWS = 5000
 
 
@@ -206,6 +217,10 @@ class Memory:
         # calls queue for the database thread; each queue is served a group at a time.
         self._writes = Grouped(self._insert_groups, "atri-memory-writes")
         self._reads = Grouped(self._read_groups, "atri-memory-reads")
+        self._decoded = DecodedRows()  # the rows of those reads, as messages
+        # Every platform message is looked for first (`holds_request`, a copy delivered
+        # again?): checks arriving together share one statement, as the reads do.
+        self._checks = Grouped(self._holds_groups, "atri-memory-copy-checks")
         # Every write here and in the room lines, one transaction at a time: the
         # connection has one, which interleaved writes would share.
         self._tx = OneTransaction(db)
@@ -736,7 +751,7 @@ class Memory:
             rows.sort(key=lambda row: row["id"], reverse=True)
         return [
             Conversation(
-                live_context(by_scope[scope][:limit]),
+                live_context(by_scope[scope][:limit], self._decoded.message),
                 summaries.get(scope) if with_summary else None,
                 reset_mark,
             )
@@ -1033,14 +1048,23 @@ class Memory:
         counter started again, or whose ids are per chat, reuses its ids."""
         if not request_id:
             return False
-        rows = await self._read_whole(
-            [("scope", scope)],
-            f"SELECT 1 FROM messages WHERE {BY_REQUEST} AND +scope = ?"
-            " AND role = 'user' AND +user_id = ? AND content != ''"
-            " AND substr(?, -length(content)) = content AND created_at >= ? LIMIT 1",
-            (request_id, scope, user_id, text, since),
+        check = (request_id, scope, user_id, text, since)
+        found: bool = await self._tx.inflight.read(
+            [("scope", scope)], lambda: self._checks.submit(check)
         )
-        return any(True for _ in rows)
+        return found
+
+    async def _holds_groups(self, checks: list[tuple[str, str, str, str, float]]) -> list[Any]:
+        """Several `holds_request` checks, a statement for each `_CHECKS_PER_STATEMENT`
+        of them (one trip to the database thread is most of a check's cost), each part
+        through the index of ids. Each caller waited for the writes touching its scope."""
+        found: set[int] = set()
+        for start in range(0, len(checks), _CHECKS_PER_STATEMENT):
+            some = checks[start : start + _CHECKS_PER_STATEMENT]
+            parts = [_HOLDS_PART.format(place=start + n) for n in range(len(some))]
+            rows = await self._tx.fetch(" UNION ALL ".join(parts), [v for c in some for v in c])
+            found.update(int(row[0]) for row in rows)
+        return [place in found for place in range(len(checks))]
 
     async def archive_request(self, scope: str, request_id: str) -> int:
         """Hide one exchange from the model (its message was deleted or recalled)."""
@@ -1575,7 +1599,7 @@ class Memory:
                 break
             after = ids[-1]
             deleted.messages += await self._delete_messages(ids, before)
-            await asyncio.sleep(IMPORT_PAUSE_SECONDS)  # a reply's turn at the write lock
+            await asyncio.sleep(WRITE_PAUSE_SECONDS)  # a reply's turn at the write lock
         async with self._tx.writing(Touch(everything=True)):
             await self._tx.begin_immediate()
             # A summary's mark older than the rest: its text goes, the row stays.
