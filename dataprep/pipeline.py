@@ -80,7 +80,7 @@ from dataprep.translation_placement import (
     translated_languages,
     unclosed_strings,
 )
-from dataprep.turns import TurnRules, iter_samples
+from dataprep.turns import TurnRules, is_narrated_words, iter_samples
 from dataprep.writers import DATASET_INFO, read_dataset_info
 
 # The roles whose lines make the dataset.
@@ -395,7 +395,7 @@ def _run_stages(
         to_simplified,
         counts,
         _Slots(slots, unfilled),
-        words_in_narration(_with_converted(character_aliases, to_simplified)),
+        narration_giving_words(character_aliases, to_simplified),
     )
     lines = chain.from_iterable(batches)
     turn_drops: Counter[str] = Counter()
@@ -457,6 +457,80 @@ def _run_stages(
     return result
 
 
+# A quote in narration is someone's words (it ends an exchange) unless it is a quoted term:
+# a word, name or title the narration names as such right beside it
+# (`脑海里闪过“迟到”二字`, `「高性能」という言葉`, `名为“亚托莉”`, `《“机器人”的心》`,
+# `the word "robot"`), a few characters long (`_TERM_CHARS`) and not ending as a sentence
+# does (`_SENTENCE_END`). Anything else quoted
+# is taken for speech: a sentence (`"I'm Atri," she said`), words after a verb (`她歪着头说
+# 「我是亚托莉」`), a line that is one quote (`“走吧”`), and a scare quote too (`她是“高性能”
+# 的`), as no one can tell it from a short reply (`她只回了“知道了”`) without reading it.
+# `这句话` / `the words` name an utterance, which someone said: no term.
+_TERM_AFTER = re.compile(
+    r"\s*(?:[二两兩三四几幾][个個]字|二字|[这這][个個][词詞名]|一[词詞]|[这這][个個]名字|的字[样樣]|"
+    r"という(?:言葉|単語|名前|文字)|って言葉|の(?:二|三)?文字)"
+)
+_TERM_BEFORE = re.compile(
+    r"(?:《[^》]*|所[谓謂]的?|名[为為叫]|叫做|[称稱][为為]|[题題][为為]|[写寫][着著]|"
+    r"\b(?i:the\s+(?:word|term|name|title)|called|named|titled))\s*\Z"
+)
+_SENTENCE_END = frozenset("。！？!?.…,，、~～—-")
+_TERM_CHARS = 12
+# The words before a quote looked at for `_TERM_BEFORE` (`the word` and its blanks).
+_BEFORE_CHARS = 12
+_QUOTE_MARKS = frozenset('「“"')
+
+
+def narration_giving_words(
+    character_aliases: list[str], to_simplified: Callable[[str], str] | None
+) -> Callable[[str], bool]:
+    """A test of a narration line that gives someone's words (`words_in_narration`: a quote,
+    or her alias with a speech verb after it), a quoted term aside (`_quoted_term`). Under
+    `traditional_to_simplified` her aliases and the line are compared converted, a
+    character at a time (narration is not converted: its lines go no further), so that
+    亞托莉說 in the script is 亚托莉说 in the config, and 亚托莉 in the config 亞托莉 there."""
+    fold = None if to_simplified is None else _CharConverter(to_simplified)
+    aliases = character_aliases if fold is None else [a.translate(fold) for a in character_aliases]
+    find = words_in_narration(aliases)
+
+    def gives_words(text: str) -> bool:
+        if fold is not None:
+            text = text.translate(fold)
+        start = 0
+        while (found := find(text[start:])) is not None:
+            begin, end = start + found.start(), start + found.end()
+            if text[begin] not in _QUOTE_MARKS or not _quoted_term(text, begin, end):
+                return True
+            start = end
+        return False
+
+    return gives_words
+
+
+def _quoted_term(text: str, begin: int, end: int) -> bool:
+    """Whether the quote at text[begin:end] is a quoted term (see `_TERM_AFTER`), not words."""
+    inner = text[begin + 1 : end - 1].strip()
+    if len(inner) > _TERM_CHARS or inner[-1:] in _SENTENCE_END:
+        return False
+    return (
+        _TERM_AFTER.match(text, end) is not None
+        or _TERM_BEFORE.search(text[max(0, begin - _BEFORE_CHARS) : begin]) is not None
+    )
+
+
+class _CharConverter(dict[int, str]):
+    """A `str.translate` table that converts each character as `convert` writes it alone,
+    asked once for each character seen."""
+
+    def __init__(self, convert: Callable[[str], str]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, code: int) -> str:
+        self[code] = converted = self.convert(chr(code))
+        return converted
+
+
 # An inline command tag with a slot among its arguments (Naninovel's `[char b.Name
 # pos:{pos} wait:false]`): cleaning deletes the tag, so the slot shows no name and must
 # not drop the line as unresolved. A name, a blank, then arguments; not KiriKiri's
@@ -480,7 +554,7 @@ def _roles_and_clean(
     to_simplified: Callable[[str], str] | None,
     counts: Counts,
     slots: _Slots,
-    says_words: Callable[[str], object],
+    gives_words: Callable[[str], bool],
 ) -> Iterator[list[tuple[Utterance, Role]]]:
     """Give each line its role and clean the text of the lines the turns will read, a
     batch at a time.
@@ -492,19 +566,11 @@ def _roles_and_clean(
     stage, whose exchange it ends: something was said there that no sample may skip
     (dropped, her line would leave the lead's lines on either side of it one turn).
     The lead's thoughts go no further (`_without_thoughts`). Narration that gives
-    someone's words (`says_words`: `她歪着头说「我是亚托莉」`), in either mode, goes on
-    uncleaned as a third party's line (`Role.OTHER`), which ends the exchange: she
-    answered there, so the lead's lines on either side of it are no one prompt.
+    someone's words goes on uncleaned, in either mode, as an unnamed third party's line:
+    the turns stage reads it for where an exchange ends (`_words_in_narration`).
     """
     skip_narration = settings.narration != "stage"
     counts.narration_cleaned = not skip_narration
-    # The role whose lines go no further (None: every role's lines are cleaned).
-    skipped = Role.NARRATION if skip_narration else None
-    narration, other = Role.NARRATION, Role.OTHER
-
-    def gives_words(utterance: Utterance) -> bool:
-        return utterance.dropped is None and says_words(utterance.text) is not None
-
     roles = counts.role_of
     empty = counts.empty_by_role
     for batch in batches:
@@ -515,12 +581,9 @@ def _roles_and_clean(
             roles[name] = speakers.role(name)
             if roles[name] is Role.LEAD and speakers.thinks(name):
                 counts.thinking.add(name)
-        # `gives_words` is asked twice of a line only when it is narration that says them.
-        lines = [
-            (u, other if r is narration and gives_words(u) else r)
-            for u, r in zip(batch, map(roles.__getitem__, names), strict=True)
-            if r is not skipped or gives_words(u)
-        ]
+        lines = _words_in_narration(
+            zip(batch, map(roles.__getitem__, names), strict=True), gives_words, skip_narration
+        )
         if any(u.dropped is not None for u, _ in lines):
             lines = _usable(lines, counts)
         cleaned: list[tuple[Utterance, Role]] = []
@@ -535,9 +598,7 @@ def _roles_and_clean(
             done = i + 1
             line = lines[i]
             utterance, role = line
-            if utterance.dropped is not None or (
-                role is other and roles[utterance.speaker] is narration
-            ):
+            if utterance.dropped is not None or is_narrated_words(utterance, role):
                 # Said, unusable (see `_usable`), or narration's words: an exchange's end.
                 cleaned.append(line)
                 continue
@@ -567,6 +628,25 @@ def _roles_and_clean(
                     ] += 1
         cleaned += lines[done:]
         yield _without_thoughts(cleaned, counts)
+
+
+def _words_in_narration(
+    lines: Iterable[tuple[Utterance, Role]], gives_words: Callable[[str], bool], skip: bool
+) -> list[tuple[Utterance, Role]]:
+    """The lines, with narration that gives someone's words (`narration_giving_words`: `她
+    歪着头说「我是亚托莉」`) made an unnamed third party's line (`turns.is_narrated_words`),
+    which no stage direction is and the turns stage reads for where an exchange ends; with
+    `skip`, the other narration left out (it goes no further)."""
+    kept: list[tuple[Utterance, Role]] = []
+    for utterance, role in lines:
+        if role is not Role.NARRATION:
+            kept.append((utterance, role))
+        elif utterance.dropped is None and gives_words(utterance.text):
+            utterance.speaker = None  # a narrator's name (`旁白：`) names no speaker either
+            kept.append((utterance, Role.OTHER))
+        elif not skip:
+            kept.append((utterance, role))
+    return kept
 
 
 def _without_thoughts(

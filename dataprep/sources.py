@@ -42,6 +42,10 @@ SCRIPT_SUFFIXES = frozenset(
         ".nani",
         ".ast",  # Artemis engine scripts
         ".ccs",  # Cross Channel's bilingual dumps (`>0○0001○原文`)
+        # Subtitles (SubRip, WebVTT), read as a plain dump: a fan's may name each speaker
+        # (`Atri: …`); one that names none is said to be subtitles (no_dialogue.py).
+        ".srt",
+        ".vtt",
     }
 )
 

@@ -36,15 +36,19 @@ _SPEECH_VERB = re.compile(
 )
 _THOUGHT_VERB = re.compile(r"心想|心道|暗想|暗道|心里想|心裡想|(?:は|が)思った")
 # The same in English, in lower case after the name and a blank (`Atri said: "…"`,
-# `Natsuki thinks: …`): `Atri quietly said` is no alias's, nor a character called
-# "Atri Says".
+# `Natsuki thinks: …`), with at most one adverb in -ly before or after the verb (`Atri
+# softly said`, `Atri said quietly`): not a character called "Atri Says", nor `Atri said
+# to herself` (words not said to him; `Atri said nothing` says none).
 _ENGLISH_SPEECH_VERBS = frozenset(
     {"said", "says", "asked", "asks", "replied", "replies", "answered", "answers",
      "whispered", "whispers", "shouted", "shouts", "yelled", "yells", "exclaimed",
      "exclaims", "muttered", "mutters"}
 )  # fmt: skip
 _ENGLISH_THOUGHT_VERBS = frozenset({"thought", "thinks", "wondered", "wonders"})
-_LAST_WORD = re.compile(r"[^\S\n]([a-z]+)[^\S\n]*\Z")
+_ADVERB = r"[a-z]+ly"
+# The label's last two words or its last one, as written: the verb and its adverb.
+_LAST_WORDS = re.compile(r"[^\S\n]([a-z]+)(?:[^\S\n]+([a-z]+))?[^\S\n]*\Z")
+_ADVERB_WORD = re.compile(_ADVERB)
 # A line wholly in round brackets (`（なんなんだ、こいつは……）`, `(What on earth…)`).
 _ROUND_BRACKETS = frozenset("(（")
 _ROUND_CLOSERS = frozenset(")）")
@@ -127,26 +131,10 @@ class SpeakerMap:
         return speaker if self.convert is None else self.convert(speaker)
 
     def _alias_and_verb(self, name: str, label: str) -> tuple[str, bool] | None:
-        """An alias and a verb after it (`亚托莉说`, `亚托莉笑着说`, `夏生心想`, `Atri said`), as
-        (the alias, whether the verb is one of thinking); None for any other name.
-        `name` is the label compared (`normalise_name`); an English verb must be the
-        label's last word as written, in lower case."""
-        last = _LAST_WORD.search(unicodedata.normalize("NFKC", label))
-        english = last.group(1) if last is not None else ""
-        for cut in range(1, len(name)):
-            alias = name[:cut]
-            if alias not in self.character and alias not in self.lead:
-                continue
-            verb = name[cut:]
-            if verb == english and verb in _ENGLISH_SPEECH_VERBS:
-                return alias, False
-            if verb == english and verb in _ENGLISH_THOUGHT_VERBS:
-                return alias, True
-            if _SPEECH_VERB.fullmatch(name, cut) is not None:
-                return alias, False
-            if _THOUGHT_VERB.fullmatch(name, cut) is not None:
-                return alias, True
-        return None
+        return alias_and_verb(name, label, self._is_alias)
+
+    def _is_alias(self, name: str) -> bool:
+        return name in self.character or name in self.lead
 
     def _role_of(self, name: str) -> Role:
         # The character first: if a user lists a name under both, that is who we train.
@@ -155,6 +143,62 @@ class SpeakerMap:
         if name in self.lead:
             return Role.LEAD
         return Role.OTHER
+
+
+def alias_and_verb(
+    name: str, label: str, is_alias: Callable[[str], bool]
+) -> tuple[str, bool] | None:
+    """An alias and a verb after it (`亚托莉说`, `亚托莉笑着说`, `夏生心想`, `Atri said`, `Atri
+    softly said`), as (the alias, whether the verb is one of thinking); None for any other
+    name. `name` is the label compared (`normalise_name`), `label` as written: an English
+    verb and its adverb must be its last words, in lower case."""
+    english = english_alias_and_verb(name, label, is_alias)
+    if english is not None:
+        return english
+    for cut in range(1, len(name)):
+        alias = name[:cut]
+        if not is_alias(alias):
+            continue
+        if _SPEECH_VERB.fullmatch(name, cut) is not None:
+            return alias, False
+        if _THOUGHT_VERB.fullmatch(name, cut) is not None:
+            return alias, True
+    return None
+
+
+def english_alias_and_verb(
+    name: str, label: str, is_alias: Callable[[str], bool]
+) -> tuple[str, bool] | None:
+    """`alias_and_verb` for an English verb alone (`Atri said`, `Atri softly said`)."""
+    english = _english_verb(label)
+    if english is None:
+        return None
+    words, thinks = english
+    alias = name[: -len(words)]
+    return (alias, thinks) if alias and name.endswith(words) and is_alias(alias) else None
+
+
+@lru_cache(maxsize=4096)  # a novel writes `she said` thousands of times
+def _english_verb(label: str) -> tuple[str, bool] | None:
+    """The English verb at the end of a label, with its adverb (`said`, `softly said`,
+    `said softly`), as (those words joined, as `normalise_name` leaves them; whether the
+    verb is one of thinking); None where the label ends otherwise."""
+    last = _LAST_WORDS.search(unicodedata.normalize("NFKC", label))
+    if last is None:
+        return None
+    first, second = last.groups()
+    if second is None or _ADVERB_WORD.fullmatch(first) is not None:
+        words = (first, second) if second is not None else (first,)
+        verb = words[-1]  # `said`, `softly said`
+    elif _ADVERB_WORD.fullmatch(second) is not None:
+        words, verb = (first, second), first  # `said softly`
+    else:
+        words, verb = (second,), second  # `the girl said`: the verb alone is tried
+    if verb in _ENGLISH_SPEECH_VERBS:
+        return "".join(words), False
+    if verb in _ENGLISH_THOUGHT_VERBS:
+        return "".join(words), True
+    return None
 
 
 # A quote in a narration line: someone's words (`她歪着头说「我是亚托莉」`, `“走吧”`, `"Wait!"`).
@@ -168,15 +212,19 @@ def words_in_narration(
 ) -> Callable[[str], re.Match[str] | None]:
     """A test of a narration line that gives someone's words: a quote in it, or one of her
     aliases with a speech verb right after it (`亚托莉小声说了句什么`, `アトリは言った`, `Atri
-    said nothing`), the verbs a speaker's name may carry (`SpeakerMap.role`). Something was
-    said there that no sample holds, so the lead's lines on either side of it are no one
-    turn. The match, or None."""
+    said nothing`; in English one adverb may come first: `Atri softly said something`), the
+    verbs a speaker's name may carry (`SpeakerMap.role`). Something was said there that no
+    sample holds, so the lead's lines on either side of it are no one turn. The match, or
+    None."""
     aliases = sorted({a.strip() for a in character_aliases if a.strip()}, key=len, reverse=True)
     found = [_QUOTED]
     if aliases:
         names = "|".join(map(re.escape, aliases))
         english = "|".join(sorted(_ENGLISH_SPEECH_VERBS))
-        found.append(rf"(?i:{names})(?:(?:{_SPEECH_VERB.pattern}){_NOT_SAID}|\s+(?:{english})\b)")
+        found.append(
+            rf"(?i:{names})(?:(?:{_SPEECH_VERB.pattern}){_NOT_SAID}"
+            rf"|\s+(?:{_ADVERB}\s+)?(?:{english})\b)"
+        )
     return re.compile("|".join(found)).search
 
 

@@ -43,6 +43,12 @@ class TurnRules:
     max_turn_chars: int | None = None
 
 
+def is_narrated_words(utterance: Utterance, role: Role) -> bool:
+    """Whether the line is narration that gives someone's words (`她歪着头说「我是亚托莉」`),
+    which the pipeline passes on as an unnamed third party's: `Role.OTHER`, no speaker."""
+    return role is Role.OTHER and utterance.speaker is None
+
+
 def build_samples(
     lines: Iterable[tuple[Utterance, Role]], rules: TurnRules, dropped_lines: Counter[str]
 ) -> list[Sample]:
@@ -71,7 +77,10 @@ def iter_samples(
     hers followed one of the lead go into `sounds_after_lead`, when given, so that the run
     can say why a scene has no sample; so do the lines "prompt_too_long" drops go into
     `dropped_in_scene`. A sample's history starts after the last turn longer
-    than `max_turn_chars`.
+    than `max_turn_chars`. Narration that gives someone's words (`is_narrated_words`) ends
+    the exchange as a third party's line does, but after her turn only where a line not
+    hers comes next: her line after it goes on her turn, as after any narration (she
+    answered the lead; no one else spoke to her).
     Samples come out exchange by exchange, so nothing waits for the whole script.
     """
     exchange: list[Turn] = []
@@ -82,6 +91,9 @@ def iter_samples(
     stage: list[str] = []
     source = scene = ""
     branch = 0
+    # Narration gave someone's words after her turn: the next line ends the exchange
+    # unless it is hers.
+    words_after_her = False
     stage_mode = rules.narration == "stage"
     max_stage = rules.stage_direction_max_chars
     drop_noise = rules.drop_noise
@@ -114,20 +126,29 @@ def iter_samples(
                 exchange = [Turn(t.role, t.text) for t in history]
                 first = len(exchange)
                 stage.clear()
+                words_after_her = False
                 source, scene, branch = utterance.source, utterance.scene, utterance.branch
             if role is narration:
                 if stage_mode and exchange and _is_stage_direction(utterance.text):
                     stage.append(utterance.text)
                 continue
-            if role is other or utterance.dropped is not None:
-                # A third party's line, or one said but unusable (a variable only the game
-                # knows): what follows no longer answers the turns before it.
+            said_between = role is other or utterance.dropped is not None
+            if said_between and is_narrated_words(utterance, role) and _after_her(exchange):
+                words_after_her = True
+                stage.clear()  # no direction leads past words that no sample holds
+                continue
+            if said_between or (words_after_her and role is not character):
+                # A third party's line, one said but unusable (a variable only the game
+                # knows), or the lead's after words narration gave: what follows no longer
+                # answers the turns before it.
                 if exchange:
                     yield from _samples_of(
                         exchange, first, (source, scene), rules, dropped_lines, in_scene
                     )
                     exchange = []
                 first = 0
+            words_after_her = False
+            if said_between:
                 stage.clear()
                 continue
             if role is character:
@@ -160,6 +181,10 @@ def iter_samples(
                 exchange.append(Turn(role, text, [(utterance.source, utterance.line)]))
     if exchange:
         yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines, in_scene)
+
+
+def _after_her(exchange: list[Turn]) -> bool:
+    return bool(exchange) and exchange[-1].role is Role.CHARACTER
 
 
 def _is_stage_direction(narration: str) -> bool:

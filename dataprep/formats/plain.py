@@ -33,6 +33,7 @@ from dataprep.formats.common import (
 )
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Utterance
+from dataprep.speakers import english_alias_and_verb, normalise_name
 
 # Characters that cannot be part of a speaker name: spaces, sentence punctuation, quotes,
 # brackets and "=" (`[ruby text="かんじ"]漢字` and `@bg storage="x"` are KAG tags, not
@@ -548,10 +549,50 @@ def _said_after_quote(name: str, said: str, options: ParseOptions) -> bool:
     if not _quote_is_the_line(said):
         return False
     if name.isascii() and _LOWER_WORD.search(name) is not None:
-        return options.speaker_aliases is not None and is_alias(
+        return is_alias(
             tidy_name(name), options.speaker_aliases, options.convert_name
-        )
+        ) or _speech_label(name, options)
     return True
+
+
+# An English novel's line of one speaker's words, said by whom around a quote: `Atri said
+# softly, "…"` and `"…," Atri said quietly.` (a quote and a name that ends in a verb, as
+# `Atri said: "…"` is one). A speaker's only when the name is an alias and a verb
+# (`_speech_label`): `"I'm Atri," she said.` stays narration.
+_SAID_BY = rf"(?P<name>[^\s\"“”,][^\"“”,\n]{{0,{MAX_NAME}}}?[a-z])"
+_SAYS_THEN_QUOTE = re.compile(rf"{_SAID_BY}{_SP},{_SP}(?=[\"“])")
+_QUOTE_THEN_SAYS = re.compile(rf"(?P<quote>\"[^\"\n]+\"|“[^”\n]+”){_SP}{_SAID_BY}{_SP}[.,]?")
+# The comma that ends a quote before who said it (`"Wait a moment," Atri said.`): it ends
+# the sentence, said alone.
+_COMMA_IN_QUOTE = re.compile(r",(?=[\"”]\Z)")
+
+
+def _attributed(line: str, options: ParseOptions) -> tuple[str, str] | None:
+    """(name, quote) of a line of one speaker's words said around a quote
+    (`_SAYS_THEN_QUOTE`, `_QUOTE_THEN_SAYS`), or None for any other line."""
+    if line[0] in '"“':
+        said = _QUOTE_THEN_SAYS.fullmatch(line)
+        if said is None:
+            return None
+        name, quote = said.group("name"), _COMMA_IN_QUOTE.sub(".", said.group("quote"))
+    else:
+        said = _SAYS_THEN_QUOTE.match(line) if "," in line else None
+        if said is None or not _quote_is_the_line(quote := line[said.end() :]):
+            return None
+        name = said.group("name")
+    return (tidy_name(name), quote) if _speech_label(name, options) else None
+
+
+def _speech_label(name: str, options: ParseOptions) -> bool:
+    """Whether a name is an alias and an English verb after it (`Atri said`, `Atri softly
+    said`): the names `_SAID_BY` reads end in one."""
+    aliases = options.speaker_aliases
+    if not aliases:
+        return False
+    written = name if options.convert_name is None else options.convert_name(name)
+    return (
+        english_alias_and_verb(normalise_name(written), written, aliases.__contains__) is not None
+    )
 
 
 def iter_parse(
@@ -612,6 +653,10 @@ def iter_batches(
                     pending = None
                 elif s2:
                     pending = None
+                    if q and s2[0] in "#＃":
+                        # `＃アトリ「…」`: a dump's name line with the line on it; a cue or
+                        # heading in its place (`#BGM「…」`) names no one ("#": narration).
+                        s2 = sharp_name_line(s2) or "#"
                     if not q and plain_names[s2]:
                         append(Utterance(names[s2], direction + t2, source, line, scene))
                         continue
@@ -752,6 +797,12 @@ def iter_batches(
                         bare = Utterance(None, narration, source, line, scene)
                         pending, pending_direction = tidy_name(narration), ""
                         continue
+                    elif (
+                        options.speaker_aliases
+                        and ('"' in narration or "“" in narration)
+                        and (attributed := _attributed(narration, options)) is not None
+                    ):
+                        append(Utterance(*attributed, source, line, scene))
                     elif not _is_command(narration):
                         append(Utterance(None, narration, source, line, scene))
                     pending = None

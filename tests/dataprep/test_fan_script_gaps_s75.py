@@ -64,8 +64,10 @@ def test_an_english_speech_verb_after_an_alias_is_its_line_and_a_thought_verb_hi
     roles = {s["name"]: s["role"] for s in _stats(out)["speakers"]}
     assert roles["Atri said"] == roles["Atri whispered"] == "character"
     assert roles["Natsuki thought"] == roles["Natsuki asked"] == "lead"
-    # Only a verb right after an alias: `Simon says` is no alias's, nor `Atri quietly said`.
-    assert roles["Simon says"] == roles["Atri quietly said"] == "other"
+    # Only a verb right after an alias: `Simon says` is no alias's; one adverb in -ly
+    # beside the verb keeps it hers (`Atri quietly said`, session 76).
+    assert roles["Simon says"] == "other"
+    assert roles["Atri quietly said"] == "character"
     assert "Yes!" not in replies
 
 

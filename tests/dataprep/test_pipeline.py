@@ -203,7 +203,7 @@ def test_run_prep_bad_format_and_nothing_found(tmp_path: Path) -> None:
     assert "No script files found" in text
     # Every extension a folder is searched for is named (.ast and .csv were missing).
     assert ".ast, .bkscr, .ccs, .csv, .docx, .json, .ks, .lab, .list, .nani, .rpy, .scn," in text
-    assert ".tsv or .txt files" in text
+    assert ".srt, .tsv, .txt or .vtt files" in text
 
 
 def test_stats_png_drawn_by_a_child_process_for_big_scripts_gives_the_same_files(
