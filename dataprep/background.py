@@ -10,15 +10,13 @@ note, only when it holds `[[fact]]` tables). TOML:
     answer = "我叫亚托莉！是高性能的机器人哦。"
     questions = ["你叫什么名字？"]
 
-Markdown: each `## topic` section is a fact; `Q:`/`Question:`/`问：`/`質問：` lines are
-questions, the rest of the section is the answer (an `A:`/`答：` label dropped). A `# title`
-and the text before the first `##` are no fact, and a `###` (or deeper) heading is a line of
-the current fact's answer, its text without the `#`s; as in CommonMark only `#`s and a space
-make a heading (`#summer` is text), and never inside a ``` code block.
+Markdown: each `## topic` section is a fact, read as `background_markdown.py` says (a
+section of Q:/A: pairs is a fact per pair).
 
 A fact with an empty answer, or that no question can ask, is refused; an answer longer than
-`[dataprep] max_reply_chars` is left out (as a dialogue reply is), a (question, answer) pair two
-facts share is kept once, and each of these says so in a note.
+`[dataprep] max_reply_chars` or with a table is left out (as a dialogue reply is), a
+(question, answer) pair two facts share is kept once, and each of these says so in a note;
+so do answers kept as written (narration, a transcript) and the lead's name made {{user}}.
 """
 
 from __future__ import annotations
@@ -33,31 +31,20 @@ from pathlib import Path
 
 from atri.config import DEFAULT_BACKGROUND_QUESTIONS
 from atri.text_files import NotUtf8Error, read_hand_written
+from dataprep.background_markdown import TABLE_RULE, Section, read_markdown
 from dataprep.clean import FilterRules, iter_filter
 from dataprep.errors import DataprepError
-from dataprep.formats.common import join_pieces, tidy_name
+from dataprep.formats.common import tidy_name
 from dataprep.languages import LANGUAGE_CODES, sample_language
 from dataprep.records import Role, Sample
 
 BACKGROUND_SOURCE = "background"
-# A question or answer label, bold or not, with an ASCII or full-width colon: `Q: …`,
-# `**Q:** …`, `Question: …`, `问：…`, `質問：…`; `A:`, `答：`, `答え：` are stripped from the answer.
-# Possessive blanks: a long line of blanks was tried at every split of them (quadratic).
-_LABEL = r"^[ \t]*+(?:(?:[-*+]|\d{1,9}[.)])[ \t]++)?(?:\*\*|__)?(?:LABELS)(?:\*\*|__)?[ \t]*+[:：](?:\*\*|__)?[ \t]*+"
-_QUESTION_LINE = re.compile(
-    _LABEL.replace("LABELS", "Question|Q|质问|問題|问题|質問|问|問") + "(.+)$", re.I
-)
-_ANSWER_LABEL = re.compile(_LABEL.replace("LABELS", "Answer|A|答え|回答|答案|答"), re.I)
-# CommonMark: 1 to 6 `#`s then a blank (or nothing) make a heading, closing `#`s no part of
-# its text; `#summer` or `#1 rule` is a line of text.
-_HEADING = re.compile(r"^ {0,3}+(#{1,6}+)(?:[ \t](.*))?$")
-_FENCE = re.compile(r"^ {0,3}+(`{3,}+|~{3,}+)")
-_LIST_ITEM = re.compile(r"^[ \t]*+(?:[-*+]|\d{1,9}[.)])[ \t]")
 _FIRST_PERSON = re.compile(r"我|私|わたし|あたし|\bI\b|\bmy\b|\bme\b", re.I)
 _FACT_KEYS = ("topic", "answer", "questions")
 # A file of another name that holds these is TOML (a lore.txt).
 _FACT_TABLE = re.compile(r"^\s*\[\[\s*fact\s*\]\]", re.M)
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
+_LABEL_CHARS = 40
 
 # `[dataprep] background_questions`' default, per language a fact is written in: a Chinese
 # fact on an English card was asked "Tell me about your 喜欢的食物.".
@@ -71,6 +58,22 @@ QUESTIONS_BY_LANGUAGE = {
 _OWNER_IN_TOPIC = re.compile(r"(?:the|a|an|my|your|her|his|our|their)\s|.*?(?:的|['’]s\s)", re.I)
 # Her own words in a topic ("my battery", 我的电池), which the user asks as "your battery".
 _HER_OWN = re.compile(r"^(?:my\b|我的|私の)", re.I)
+# "About" the topic says itself (夏生について, 关于夏生, "About Natsuki").
+_ABOUT = re.compile(r"^(?:关于|about[ \t]+)|(?:について|のこと)$", re.I)
+# Words that start an English topic written as a title ("Favorite food") and read in
+# lower case in a question ("about your favorite food"); a name is none of them.
+# fmt: off
+_COMMON_WORDS = frozenset({
+    "the", "a", "an", "my", "your", "her", "his", "its", "our", "their", "this", "that", "some",
+    "favorite", "favourite", "favorites", "favourites", "birthday", "likes", "dislikes",
+    "hobbies", "hobby", "family", "friends", "friend", "food", "personality", "appearance",
+    "body", "age", "height", "weight", "name", "job", "work", "home", "past", "future", "dream",
+    "dreams", "rules", "habits", "school", "town", "city", "house", "room", "clothes", "voice",
+    "skills", "abilities", "weaknesses", "strengths", "memories", "hometown", "daily", "life",
+    "relationships", "backstory", "origin", "goals", "fears", "secrets", "music", "pets",
+    "owner", "master", "first", "last",
+})
+# fmt: on
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\uff66-\uff9d]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -81,6 +84,24 @@ _CLAUSE_ENDS = "。！？!?；;，,、：:\n…—「『“\"'（("
 _BLANKS_AND_QUOTES = " \t\u3000「『“\"'"
 # Her name after these is a name being given ("全名 ATRI"), kept as written.
 _NAMING_WORDS = ("全名", "本名", "原名", "名叫", "叫做", "名为", "又名", "昵称", "简称", "名字")
+# Her name after these is hers, given by her (我叫亚托莉, "I'm Atri"), or before these
+# (アトリです！); not before 的/の ("我是亚托莉的朋友" is someone else's).
+_SELF_INTRODUCED = re.compile(
+    r"(?:我叫|叫我|我是|我就是|(?:私|わたし|あたし|名前)は|\bI['’]m|\bI am|\bmy name(?: is|['’]s)"
+    r"|\bcall me|\bit['’]s me,?)$",
+    re.I,
+)
+_JAPANESE_NAMING = ("です", "だよ", "と申します", "っていいます", "って言います", "でーす")
+# A speaker's label: a name (up to three words) and 说/"said", or a colon, before a quote
+# (说 first: `亚托莉说：“` is 亚托莉's, as `亚托莉：“` is).
+_NAME = (
+    r"[^\s:：“”\"「」『』，,。！？!?、]{1,20}(?:[ \t][^\s:：“”\"「」『』，,。！？!?、]{1,20}){0,2}"
+)
+_SPEAKER_LABEL = re.compile(
+    rf"({_NAME})[ \t]*(?:说道|说|问道|问|答道|喊道|道|said|says|asked|asks|replied)[ \t]*[:：,，]?"
+    rf"[ \t]*[“\"「『]|(?:^|(?<=[。！？!?\n]))[ \t]*({_NAME})[ \t]*[:：][ \t]*[“\"「『]"
+)
+_QUOTES = frozenset('“"「『')
 # Another person in the answer ("她说…"): who it is cannot be told, so nothing is rewritten.
 _THIRD_PERSON = re.compile(r"(?<!其)[她他]")
 
@@ -91,10 +112,18 @@ class Fact:
     answer: str
     questions: list[str] = field(default_factory=list)
     number: int = 0  # its place in the file, for messages
+    heading: str = ""  # a Markdown Q&A pair's section (it has no topic)
 
     @property
     def label(self) -> str:
-        return f"fact {self.number} ({self.topic})" if self.topic else f"fact {self.number}"
+        """`fact 3 (名字)`, `fact 4 (Q&A: 你喜欢吃什么？)`: a long topic shortened (a whole
+        file on one heading line was a 3.6 MB message)."""
+        name = self.topic or self.heading
+        if self.heading and not self.topic and self.questions:
+            name = f"{self.heading}: {self.questions[0]}"
+        if len(name) > _LABEL_CHARS:
+            name = name[:_LABEL_CHARS] + "…"
+        return f"fact {self.number} ({name})" if name else f"fact {self.number}"
 
 
 @dataclass
@@ -115,7 +144,7 @@ class Asking:
     character: str = "the character"
     card_language: str = ""
     to_simplified: Callable[[str], str] | None = None
-    replace: Callable[[str], str] | None = None  # the lead's names → {{user}}, in answers
+    replace: Callable[[str], str] | None = None  # the lead's names → {{user}}, in both turns
     max_reply_chars: int = FilterRules.max_reply_chars
 
 
@@ -134,8 +163,12 @@ class Pool:
 def read_lore(path: Path) -> Lore:
     raw = _read(path)
     notes: list[str] = []
-    if path.suffix.lower() in _MARKDOWN_SUFFIXES:
-        facts = parse_markdown(raw)
+    markdown = path.suffix.lower() in _MARKDOWN_SUFFIXES
+    if markdown:
+        read = read_markdown(raw)
+        facts = _numbered(read.sections)
+        if not facts:
+            raise DataprepError(f"{path}: no facts found; {_headings_found(read.headings)}")
     elif path.suffix.lower() == ".toml" or _is_toml_named_otherwise(raw, path, notes):
         facts = parse_toml(raw, path, notes)
     else:
@@ -149,8 +182,19 @@ def read_lore(path: Path) -> Lore:
             f"{path}: no facts found; expected [[fact]] tables with topic and answer, or"
             " Markdown ## sections."
         )
-    _refuse_empty_answers(facts, path)
+    _refuse_empty_answers(facts, path, markdown)
     return Lore(path, facts, notes)
+
+
+def _headings_found(headings: Counter[int]) -> str:
+    """Why a Markdown file gave no fact: "found 2 # headings; a fact is a ## section…"."""
+    found = [
+        f"{n} {'#' * level} heading{'s' if n != 1 else ''}" for level, n in sorted(headings.items())
+    ]
+    return (
+        f"found {' and '.join(found) if found else 'no heading'}; a fact is a ## section"
+        " (## topic, then its answer on the lines below)."
+    )
 
 
 def _read(path: Path) -> str:
@@ -176,12 +220,17 @@ def _is_toml_named_otherwise(raw: str, path: Path, notes: list[str]) -> bool:
     return True
 
 
-def _refuse_empty_answers(facts: list[Fact], path: Path) -> None:
+def _refuse_empty_answers(facts: list[Fact], path: Path, markdown: bool) -> None:
     for fact in facts:
         if not fact.answer:
+            on_heading = (
+                " (its text is all on the ## heading line: the answer goes on the lines below it)"
+                if markdown and len(fact.topic) > _LABEL_CHARS
+                else ""
+            )
             raise DataprepError(
-                f"{path}: {fact.label} has an empty answer; write what the character would"
-                " say, or remove the fact."
+                f"{path}: {fact.label} has an empty answer{on_heading}; write what the"
+                " character would say, or remove the fact."
             )
 
 
@@ -224,85 +273,14 @@ def _unknown_keys(items: list[dict[str, object]], facts: list[Fact]) -> list[str
 
 
 def parse_markdown(raw: str) -> list[Fact]:
-    facts: list[Fact] = []
-    topic: str | None = None
-    answer = _AnswerLines()
-    questions: list[str] = []
-    fence = ""  # the ``` or ~~~ that opened the code block we are in
-
-    def close() -> None:
-        if topic is not None:
-            facts.append(Fact(topic, answer.text(), list(questions), len(facts) + 1))
-
-    for line in _without_comments(raw).splitlines():
-        mark = _FENCE.match(line)
-        if mark and (not fence or mark.group(1).startswith(fence)):
-            # A fence's marks are no part of her answer; the lines inside are, as written.
-            fence = "" if fence else mark.group(1)[:3]
-            answer.new_line()
-        elif fence:
-            answer.add(line, own_line=True)
-        elif heading := _HEADING.match(line):
-            level, text = len(heading.group(1)), _heading_text(heading.group(2) or "")
-            if level <= 2:  # a title ends the fact before it; only ## opens one
-                close()
-                topic, answer, questions = (text if level == 2 else None), _AnswerLines(), []
-            else:
-                answer.add(text)
-        elif q := _QUESTION_LINE.match(line):
-            questions.append(q.group(1).strip())
-        else:
-            answer.add(_ANSWER_LABEL.sub("", line, count=1))
-    close()
-    return facts
+    return _numbered(read_markdown(raw).sections)
 
 
-def _without_comments(raw: str) -> str:
-    """`raw` without its HTML comments (`<!-- TODO -->` is no part of her answer); an
-    unclosed one is kept. One pass: a regex retried the rest of the file at each `<!--`."""
-    kept, start = [], 0
-    while (opened := raw.find("<!--", start)) != -1:
-        closed = raw.find("-->", opened + 4)
-        if closed == -1:
-            break
-        kept.append(raw[start:opened])
-        start = closed + 3
-    return "".join([*kept, raw[start:]])
-
-
-def _heading_text(text: str) -> str:
-    """A heading's text without its closing `#`s (`## Minamo ##`; `## C#` keeps its `#`)."""
-    text = text.strip()
-    bare = text.rstrip("#")
-    return bare.rstrip() if bare != text and (not bare or bare[-1] in " \t") else text
-
-
-class _AnswerLines:
-    """A Markdown answer: wrapped prose joined into one line (no space where Chinese or
-    Japanese wrapped: `机器人，` / `而且`), each list item and code line on a line of its own,
-    as a TOML answer keeps them."""
-
-    def __init__(self) -> None:
-        self.lines: list[list[str]] = [[]]
-        self.in_item = False
-
-    def add(self, line: str, *, own_line: bool = False) -> None:
-        item = _LIST_ITEM.match(line) is not None
-        if own_line or item or (self.in_item and line.strip() and not line[:1].isspace()):
-            self.new_line()
-        if line.strip():
-            self.lines[-1].append(line)
-            self.in_item = item or (self.in_item and not own_line)
-        elif self.in_item:  # a blank line ends a list
-            self.new_line()
-            self.in_item = False
-
-    def new_line(self) -> None:
-        if self.lines[-1]:
-            self.lines.append([])
-
-    def text(self) -> str:
-        return "\n".join(filter(None, (join_pieces(pieces) for pieces in self.lines)))
+def _numbered(sections: list[Section]) -> list[Fact]:
+    return [
+        Fact(s.topic, s.answer, s.questions, number, s.heading)
+        for number, s in enumerate(sections, 1)
+    ]
 
 
 def first_person(answer: str, character_aliases: list[str]) -> str | None:
@@ -310,19 +288,25 @@ def first_person(answer: str, character_aliases: list[str]) -> str | None:
     each alias as written and as the readers name speakers (`tidy_name`: `　恋　` is 恋).
     None when it names her and cannot be rewritten without a grammar mistake: English
     ("I loves"), Japanese (kana: 私 or あたし is hers to choose), another person in it
-    (她说…), or her name where 我 would not read (夏生和亚托莉)."""
-    if _FIRST_PERSON.search(answer):
-        return answer
-    mentions = list(_alias_pattern(character_aliases).finditer(answer))
+    (她说…), her name where 我 would not read (夏生和亚托莉), her name beside someone's 我 or
+    "I" (a fan's "我觉得亚托莉最可爱", "Atri loves crabs and I love her"), or a speaker's
+    label (`亚托莉说：“…”`, `夏生：“…”`). Her name given (我叫亚托莉, アトリです) is hers."""
+    if speakers_labelled(answer):
+        return None
+    mentions = [
+        found
+        for found in _alias_pattern(character_aliases).finditer(answer)
+        if not _is_a_name_given(answer[: found.start()], answer[found.end() :])
+    ]
     if not mentions:
         return answer
+    if _FIRST_PERSON.search(answer):
+        return None
     if _KANA.search(answer) or not _HAN.search(answer) or _THIRD_PERSON.search(answer):
         return None
     out, end = [], 0
     for found in mentions:
         before = answer[: found.start()].rstrip(_BLANKS_AND_QUOTES)
-        if _is_a_name_given(before):
-            continue
         if before and before[-1] not in _CLAUSE_ENDS:
             return None
         out += [answer[end : found.start()], "我"]
@@ -330,9 +314,22 @@ def first_person(answer: str, character_aliases: list[str]) -> str | None:
     return "".join([*out, answer[end:]])
 
 
-def _is_a_name_given(before: str) -> bool:
-    """Whether her name follows 全名, 名叫, 名字是… (`before`: the text before it)."""
-    before = before.rstrip(":：")
+def speakers_labelled(answer: str) -> set[str]:
+    """The names an answer labels as speakers (`亚托莉说：“…”`, `夏生：“…”`, `Natsuki: "…"`):
+    narration or a transcript, not her own words."""
+    if not _QUOTES.intersection(answer):
+        return set()
+    return {found.group(1) or found.group(2) for found in _SPEAKER_LABEL.finditer(answer)}
+
+
+def _is_a_name_given(before: str, after: str) -> bool:
+    """Whether her name, between `before` and `after`, is given: after 全名, 名叫, 名字是,
+    我叫, "I'm", "my name is", 私は; or before です (アトリです！)."""
+    before = before[-_LABEL_CHARS:].rstrip(_BLANKS_AND_QUOTES + ":：")
+    if _SELF_INTRODUCED.search(before) and not after.startswith(("的", "の", "'s", "’s")):
+        return True
+    if after.startswith(_JAPANESE_NAMING) and (not before or before[-1] in _CLAUSE_ENDS):
+        return True
     return before.endswith(_NAMING_WORDS) or (
         before[:-1].endswith(_NAMING_WORDS) and before[-1:] in "是为叫"
     )
@@ -382,13 +379,19 @@ def background_pool(lore: Lore, asking: Asking) -> Pool:
     a fact no question asks is refused (DataprepError naming it)."""
     facts: list[tuple[str, list[Sample]]] = []
     seen: set[tuple[str, str]] = set()
-    as_written, too_long, repeating = [], [], Counter[str]()
+    as_written, transcripts, tables, too_long = [], [], [], []
+    repeating, renamed = Counter[str](), _Renamed()
     for written in lore.facts:
         fact = _converted(written, asking.to_simplified)
+        if TABLE_RULE.search(fact.answer):
+            tables.append(fact.label)  # a table is no reply; its rows are not what she says
+            continue
         answer = first_person(fact.answer, asking.character_aliases)
-        if answer is None:
+        if len(speakers_labelled(fact.answer)) > 1:
+            transcripts.append(fact.label)
+        elif answer is None:
             as_written.append(fact.label)
-        asked = _fact_samples(fact, answer or fact.answer, asking)
+        asked = _fact_samples(fact, answer or fact.answer, asking, renamed)
         if not asked:
             raise DataprepError(
                 f"{lore.path}: {fact.label} has neither a topic nor questions, so nothing asks"
@@ -410,8 +413,11 @@ def background_pool(lore: Lore, asking: Asking) -> Pool:
     notes = [
         *lore.notes,
         *_as_written_note(as_written, asking.character),
+        *_transcripts_note(transcripts, asking.character),
+        *_tables_note(tables),
         *_too_long_note(too_long, asking.max_reply_chars),
         *_repeats_note(repeating),
+        *renamed.note(),
     ]
     return Pool(facts, notes)
 
@@ -426,16 +432,62 @@ def _converted(fact: Fact, to_simplified: Callable[[str], str] | None) -> Fact:
         return text if _KANA.search(text) else to_simplified(text)
 
     return Fact(
-        convert(fact.topic), convert(fact.answer), [convert(q) for q in fact.questions], fact.number
+        convert(fact.topic),
+        convert(fact.answer),
+        [convert(q) for q in fact.questions],
+        fact.number,
+        convert(fact.heading),
     )
 
 
-def _fact_samples(fact: Fact, answer: str, asking: Asking) -> list[Sample]:
-    asked = list(fact.questions)
-    if fact.topic:
-        templates = templates_for(fact, asking.templates, asking.card_language)
-        asked += [_asked_about(fact.topic, t, answer) for t in templates]
-    reply = asking.replace(answer) if asking.replace is not None else answer
+@dataclass
+class _Renamed:
+    """Where the lead's names became {{user}}: in how many answers and questions, of which
+    facts."""
+
+    answers: int = 0
+    questions: int = 0
+    labels: list[str] = field(default_factory=list)
+
+    def replaced(
+        self, label: str, answer: str, questions: list[str], replace: Callable[[str], str] | None
+    ) -> tuple[str, list[str]]:
+        """`answer` and `questions` with the lead's names replaced, counted."""
+        if replace is None:
+            return answer, questions
+        reply, asked = replace(answer), [replace(q) for q in questions]
+        answers = int(reply != answer)
+        renamed = sum(was != now for was, now in zip(questions, asked, strict=True))
+        if answers or renamed:
+            self.answers += answers
+            self.questions += renamed
+            self.labels.append(label)
+        return reply, asked
+
+    def note(self) -> list[str]:
+        if not self.labels:
+            return []
+        said = [
+            f"{n} background {word}{'s' if n != 1 else ''}"
+            for n, word in ((self.answers, "answer"), (self.questions, "question"))
+            if n
+        ]
+        named = ", ".join(self.labels[:5]) + (
+            f" and {len(self.labels) - 5} more" if len(self.labels) > 5 else ""
+        )
+        return [
+            f"The lead's name became {{{{user}}}} in {' and '.join(said)} ({named}), as in"
+            " her dialogue lines: {{user}} is whoever chats with her, so these facts are taught"
+            " as the user's; [dataprep] user_placeholder = false keeps his name."
+        ]
+
+
+def _fact_samples(fact: Fact, answer: str, asking: Asking, renamed: _Renamed) -> list[Sample]:
+    """Each question of the fact asked with its answer; the lead's names {{user}} in both
+    (a question "Tell me about Natsuki." answered "{{user}} is my master." spoke of two)."""
+    reply, asked = renamed.replaced(
+        fact.label, answer, _questions(fact, answer, asking), asking.replace
+    )
     return [
         Sample(
             turns=[(Role.LEAD, question), (Role.CHARACTER, reply)],
@@ -447,19 +499,61 @@ def _fact_samples(fact: Fact, answer: str, asking: Asking) -> list[Sample]:
     ]
 
 
-def _asked_about(topic: str, template: str, answer: str) -> str:
+def _questions(fact: Fact, answer: str, asking: Asking) -> list[str]:
+    """Its own questions, and the templates' about its topic; a topic that is a question
+    ("Who is Natsuki?") is asked as it is."""
+    if not fact.topic:
+        return list(fact.questions)
+    if fact.topic.endswith(("?", "？")):
+        return [*fact.questions, fact.topic]
+    topic = _bare_topic(fact.topic)
+    # Not "your" where the topic is the lead (夏生 is no 你的夏生) or not hers.
+    hers = _is_hers(topic, answer) and not _names_the_lead(topic, asking.replace)
+    templates = templates_for(fact, asking.templates, asking.card_language)
+    return [*fact.questions, *(_asked_about(topic, t, answer, hers) for t in templates)]
+
+
+def _bare_topic(topic: str) -> str:
+    """A topic without its own "about" (夏生について, 关于夏生), which a template says."""
+    return _ABOUT.sub("", topic) or topic
+
+
+def _names_the_lead(topic: str, replace: Callable[[str], str] | None) -> bool:
+    return replace is not None and replace(topic) != topic
+
+
+def _asked_about(topic: str, template: str, answer: str, hers: bool) -> str:
     """`template` with `topic` filled in: without its 你的 / "your " where the topic names its
-    own owner or is not hers (`_is_hers`), and her "my battery" asked as "your battery"."""
-    if _OWNER_IN_TOPIC.match(topic) is not None or not _is_hers(topic, answer):
+    own owner or is not hers, her "my battery" asked as "your battery", and a common
+    word that starts a topic in lower case inside the question ("about your birthday")."""
+    if _OWNER_IN_TOPIC.match(topic) is not None or not hers:
         template = template.replace("你的{topic}", "{topic}").replace("your {topic}", "{topic}")
-    return template.replace("{topic}", _HER_OWN.sub(_yours, topic))
+    topic = _HER_OWN.sub(_yours, topic)
+    if not template.startswith("{topic}"):
+        topic = _in_sentence(topic, answer)
+    return template.replace("{topic}", topic)
+
+
+def _in_sentence(topic: str, answer: str) -> str:
+    """An English topic written as a title ("Birthday", "The sunken town") as it reads in a
+    sentence: its first word in lower case where that is a common word (in `_COMMON_WORDS`,
+    or so written in its answer); a name ("Natsuki", "Eden") is kept."""
+    first = re.match(r"[A-Z][a-z]*+(?![A-Za-z'’])", topic)
+    if first is None:
+        return topic
+    word = first.group(0).lower()
+    in_answer = re.search(rf"(?<![A-Za-z]){word}(?![A-Za-z])", answer) is not None
+    return word + topic[first.end() :] if word in _COMMON_WORDS or in_answer else topic
 
 
 def _is_hers(topic: str, answer: str) -> bool:
     """Whether a topic is hers ("birthday": "The day Natsuki found me…") rather than of the
-    world ("Eden": "Eden is the city…", "我听说，伊甸是…"): her answer is in the first person
-    and does not say what the topic is, unless as hers ("My ship is…", "我的电池是…")."""
-    if _FIRST_PERSON.search(answer) is None:
+    world ("Eden": "Eden is the city…", "我听说，伊甸是…") or someone's ("夏生先生是我的主人"):
+    her answer is in the first person, does not start with the topic and does not say what
+    it is, unless as hers ("My ship is…", "我的电池是…")."""
+    if _FIRST_PERSON.search(answer) is None or answer.lstrip(_BLANKS_AND_QUOTES).lower().startswith(
+        topic.lower()
+    ):
         return False
     said = re.compile(
         rf"(?<!my )(?<!我的)(?<!私の){re.escape(topic)}(?:\s+(?:is|are|was|were)\b|是|は|って)",
@@ -491,6 +585,25 @@ def _as_written_note(labels: list[str], character: str) -> list[str]:
     return [
         f"Background answers that speak of {character} instead of as {character} were kept as"
         f" written: {', '.join(labels)}; write each answer as {character} would say it."
+    ]
+
+
+def _transcripts_note(labels: list[str], character: str) -> list[str]:
+    if not labels:
+        return []
+    return [
+        f"Background answers written as a dialogue, each line labelled with its speaker, were"
+        f" kept as written: {', '.join(labels)}; {character} would learn to write the user's"
+        " lines and the labels too: keep only her words, without a label."
+    ]
+
+
+def _tables_note(labels: list[str]) -> list[str]:
+    if not labels:
+        return []
+    return [
+        f"Background facts left out for a table in the answer, which is no reply anyone"
+        f" says: {', '.join(labels)}; write each row as a sentence of hers."
     ]
 
 

@@ -72,7 +72,7 @@ def test_a_markdown_title_and_its_preface_are_no_fact() -> None:
         "# ATRI 设定集\n\n这是我整理的设定。\n\n## 身份\n我是仿生机器人。\n### 型号\nYHN-04B-009\n"
         "# 附录\n不是设定。\n"
     )
-    assert [(f.topic, f.answer) for f in facts] == [("身份", "我是仿生机器人。型号YHN-04B-009")]
+    assert [(f.topic, f.answer) for f in facts] == [("身份", "我是仿生机器人。\n型号\nYHN-04B-009")]
 
 
 # 3. First person only where it reads right.

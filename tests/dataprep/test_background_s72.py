@@ -114,8 +114,9 @@ def test_markdown_labels_headings_and_lists_are_read_as_markdown_means_them(
         "The story takes place in summer. #summer #sea And the festival is in August.\n"
         "# not a heading"
     )
-    assert answers["Tell me about your Rules."] == (
-        "- I run on sandwiches.\n- #1 rule: never skip lunch!"
+    # Bullets lose their marks (session 76); "Rules", a common word, is asked in lower case.
+    assert answers["Tell me about your rules."] == (
+        "I run on sandwiches.\n#1 rule: never skip lunch!"
     )
 
 
