@@ -412,10 +412,10 @@ def background_pool(lore: Lore, asking: Asking) -> Pool:
             facts.append((fact.label, own))
     notes = [
         *lore.notes,
-        *_as_written_note(as_written, asking.character),
-        *_transcripts_note(transcripts, asking.character),
-        *_tables_note(tables),
-        *_too_long_note(too_long, asking.max_reply_chars),
+        *_facts_note(as_written, _AS_WRITTEN.replace("{character}", asking.character)),
+        *_facts_note(transcripts, _TRANSCRIPTS.replace("{character}", asking.character)),
+        *_facts_note(tables, _TABLES),
+        *_facts_note(too_long, _TOO_LONG.replace("{max}", str(asking.max_reply_chars))),
         *_repeats_note(repeating),
         *renamed.note(),
     ]
@@ -579,42 +579,30 @@ def _within_length(samples: list[Sample], max_reply_chars: int) -> list[Sample]:
     return list(iter_filter(samples, rules, Counter(), Counter()))
 
 
-def _as_written_note(labels: list[str], character: str) -> list[str]:
-    if not labels:
-        return []
-    return [
-        f"Background answers that speak of {character} instead of as {character} were kept as"
-        f" written: {', '.join(labels)}; write each answer as {character} would say it."
-    ]
+# The notes naming the facts ({facts}) an answer of which was kept as written or left out.
+_AS_WRITTEN = (
+    "Background answers that speak of {character} instead of as {character} were kept as"
+    " written: {facts}; write each answer as {character} would say it."
+)
+_TRANSCRIPTS = (
+    "Background answers written as a dialogue, each line labelled with its speaker, were"
+    " kept as written: {facts}; {character} would learn to write the user's lines and the"
+    " labels too: keep only her words, without a label."
+)
+_TABLES = (
+    "Background facts left out for a table in the answer, which is no reply anyone says:"
+    " {facts}; write each row as a sentence of hers."
+)
+_TOO_LONG = (
+    "Background facts left out for an answer over [dataprep] max_reply_chars ({max}), as a"
+    " longer reply in the dialogue is: {facts}; split each into shorter facts."
+)
 
 
-def _transcripts_note(labels: list[str], character: str) -> list[str]:
-    if not labels:
-        return []
-    return [
-        f"Background answers written as a dialogue, each line labelled with its speaker, were"
-        f" kept as written: {', '.join(labels)}; {character} would learn to write the user's"
-        " lines and the labels too: keep only her words, without a label."
-    ]
-
-
-def _tables_note(labels: list[str]) -> list[str]:
-    if not labels:
-        return []
-    return [
-        f"Background facts left out for a table in the answer, which is no reply anyone"
-        f" says: {', '.join(labels)}; write each row as a sentence of hers."
-    ]
-
-
-def _too_long_note(labels: list[str], max_reply_chars: int) -> list[str]:
-    if not labels:
-        return []
-    return [
-        f"Background facts left out for an answer over [dataprep] max_reply_chars"
-        f" ({max_reply_chars}), as a longer reply in the dialogue is: {', '.join(labels)};"
-        " split each into shorter facts."
-    ]
+def _facts_note(labels: list[str], sentence: str) -> list[str]:
+    """`sentence` naming the facts of `labels`, or no note where there are none. (Filled
+    with `replace`: a character's name may hold braces.)"""
+    return [sentence.replace("{facts}", ", ".join(labels))] if labels else []
 
 
 def _repeats_note(repeating: Counter[str]) -> list[str]:
