@@ -121,6 +121,11 @@ def same_yardstick(one: EvalFigures, other: EvalFigures) -> bool:
     return one.yardstick is None or other.yardstick is None or one.yardstick == other.yardstick
 
 
+class StopAbandoned(Exception):
+    """The worker began to stop while a switch was under way: the version being staged
+    is released and never goes live; the live one stays."""
+
+
 class VersionRefused(AdapterError):
     """A refusal of the reload job's own checks: the English sentence (str()) for the log
     and the HTTP API, and a `ReloadResult.reason_code` with its details for the bots to
@@ -277,6 +282,9 @@ class Reloader:
         self._choosing = asyncio.Lock()
         self._scheduler: ReloadSchedule | None = None
         self._closed = False
+        # The version being validated, loaded and smoke-tested, in a task of its own that
+        # `stop` cancels (`_stage_unless_stopped`).
+        self._staging: asyncio.Task[None] | None = None
         # The adapters folder failing to list, as memory's failures are logged: once,
         # then at most every few minutes (each look said it, 1,440 times a day).
         self._unlistable = RepeatedFailures(REPEAT_SECONDS, time.monotonic)
@@ -333,10 +341,16 @@ class Reloader:
         return True
 
     async def stop(self) -> None:
-        """Stop the job and wait for a reload in progress, so the engine can close."""
+        """Stop the job. A version being staged is abandoned (`_stage_unless_stopped`):
+        the stop waits for the engine's step in progress at most (a load cannot be cut
+        short on the engine thread), not for the whole reload, which took minutes on a
+        loaded machine and went live in a worker already stopping."""
         self._closed = True
+        if self._staging is not None:
+            self._staging.cancel()
         # Take the locks first: shutting the scheduler down cancels a running job, and a
-        # load cancelled halfway would leave the bookkeeping out of step with the engine.
+        # switch cut anywhere but in staging would leave the bookkeeping out of step with
+        # the engine. The switch in progress ends soon: abandoned, or its one last step.
         async with self._choosing, self._lock:
             if self._scheduler is not None:
                 self._scheduler.stop()
@@ -350,6 +364,8 @@ class Reloader:
         try:
             async with self._choosing:
                 return None if self._closed else await self._check_held()
+        except StopAbandoned:
+            return None
         except asyncio.CancelledError:
             # Cancelled waiting for the lock by `stop` shutting the scheduler down: the
             # worker is stopping, which is no failure of the job (APScheduler logged it
@@ -448,8 +464,11 @@ class Reloader:
         retried."""
         if self.engine is None:
             return self._unsupported("reload")
-        async with self._choosing:
-            return await self._reload_held(version)
+        try:
+            async with self._choosing:
+                return await self._reload_held(version)
+        except StopAbandoned:
+            return self._stopping("reload")
 
     async def _reload_held(self, version: str) -> ReloadResult:
         if not version:
@@ -489,8 +508,11 @@ class Reloader:
         model). The version left stays on disk but the job will not pick it again."""
         if self.engine is None:
             return self._unsupported("rollback")
-        async with self._choosing:
-            return await self._rollback_held()
+        try:
+            async with self._choosing:
+                return await self._rollback_held()
+        except StopAbandoned:
+            return self._stopping("rollback")
 
     async def _rollback_held(self) -> ReloadResult:
         live = self.live
@@ -570,9 +592,21 @@ class Reloader:
                 if version_order(version):
                     stamp = await asyncio.to_thread(files_stamp, self.adapters_dir / version)
                 folder_or_next_step(self.adapters_dir, version)
-                await self._stage(engine, version)
+                await self._stage_unless_stopped(engine, version)
+            self._go_on_unless_stopped()
             self._switching_from = previous
             await engine.activate(version)
+        except StopAbandoned:
+            # Not the version's failure: tried afresh by the next worker.
+            if not tried_before:
+                self.tried.discard(version)
+            log.info(
+                "adapter %s: the worker is stopping, so %s does not go live; %s stays.",
+                kind,
+                _label(version),
+                _label(self.live),
+            )
+            raise
         except Exception as exc:
             if isinstance(exc, EngineUnavailable):
                 # The server, not the version: not held as refused, so the job's
@@ -636,6 +670,32 @@ class Reloader:
                 exc.strerror or exc,
             )
 
+    def _go_on_unless_stopped(self) -> None:
+        """Raise StopAbandoned once the worker began to stop: nothing more goes live."""
+        if self._closed:
+            raise StopAbandoned
+
+    async def _stage_unless_stopped(self, engine: AdapterEngine, version: str) -> None:
+        """`_stage` in a task of its own, which `stop` cancels wherever it waits (for a
+        file check, the engine's turn, the smoke reply): what it loaded is released, and
+        StopAbandoned raised. A caller cancelled itself (a dropped `/reload`) still gets
+        its CancelledError, once the staging is cleaned up."""
+        self._go_on_unless_stopped()
+        staging = asyncio.create_task(self._stage(engine, version), name="atri-adapter-staging")
+        self._staging = staging
+        try:
+            await staging
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if staging.cancelled() and self._closed and not (caller and caller.cancelling()):
+                raise StopAbandoned from None
+            raise
+        finally:
+            self._staging = None
+        if self._closed:  # staged as the stop began, before it could cancel the staging
+            await self._unload(engine, version)
+            raise StopAbandoned
+
     async def _stage(self, engine: AdapterEngine, version: str) -> None:
         """Validate and load `version` beside the live adapter, then smoke-test it."""
         info = await asyncio.to_thread(read_version, self.adapters_dir, version, self.config_file)
@@ -646,6 +706,11 @@ class Reloader:
             await engine.load_adapter(info.path, version)
         except AdapterError as exc:
             raise naming_version(exc, version, info.path) from exc.__cause__
+        except asyncio.CancelledError:
+            # Stopped while loading: the engine thread finishes a load it began (it
+            # cannot be cut short), and the unload queued behind it frees it again.
+            await self._release(engine, version)
+            raise
         self.loaded.append(version)
         # Versions trained before manifests recorded a prompt were trained with the card.
         self.prompts[version] = info.manifest.system_prompt or self.card_prompt
@@ -665,7 +730,17 @@ class Reloader:
                     "smoke_empty",
                 )
         except BaseException:
-            await self._unload(engine, version)
+            await self._release(engine, version)
+            raise
+
+    async def _release(self, engine: AdapterEngine, version: str) -> None:
+        """Unload a version whose staging failed or was abandoned, to the end even if the
+        stop cancels the staging meanwhile (else it stayed loaded and listed)."""
+        release = asyncio.ensure_future(self._unload(engine, version))
+        try:
+            await asyncio.shield(release)
+        except asyncio.CancelledError:
+            await release
             raise
 
     def _log_bare_folders(self) -> None:
@@ -946,6 +1021,15 @@ class Reloader:
             reason=reason,
             reason_code=reason_code,
             reason_details=details,
+        )
+
+    def _stopping(self, kind: str) -> ReloadResult:
+        """An admin's reload or rollback abandoned because the worker began to stop."""
+        return ReloadResult(
+            ok=False,
+            message=f"The worker is stopping: the {kind} was abandoned. Still serving "
+            f"{_label(self.live)}.",
+            adapter_version=self.live,
         )
 
     def _unsupported(self, kind: str) -> ReloadResult:
