@@ -14,7 +14,7 @@ from atri.config import ConfigError
 # The names of this machine only: a server listening on one is reached from nowhere else.
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 # Connections that wait for the server to start accepting (uvicorn's own backlog): those
-# made while the model loads are answered once it serves, not refused.
+# made to `atri worker` while the model loads are answered once it serves, not refused.
 BACKLOG = 2048
 
 
@@ -29,11 +29,16 @@ def bind_listening_socket(
     section: str,
     flags: bool = False,
     kind: type[socket.socket] = PausingListener,
+    listening: bool = True,
 ) -> socket.socket:
     """A TCP socket listening on host:port, not yet accepting. `section`: the config section
     whose `host` and `port` these are; `flags`: the command also takes --host / --port;
     `kind`: the socket class to make (a subclass of socket.socket); by default one that
-    out of descriptors fails one accept a second, not thousands (`accept_pause`)."""
+    out of descriptors fails one accept a second, not thousands (`accept_pause`).
+    Not `listening`: only bound (a port another program listens on is still refused
+    here), connections refused until `start_listening`, for a client that gives up on
+    one not answered at once and would be served its stale handshake later (QQ's OneBot
+    implementation, which retries every few seconds)."""
     # "[::1]" is how URLs (and the worker's own listening line) write an IPv6 address.
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -50,11 +55,23 @@ def bind_listening_socket(
         # Listening at once: two sockets with SO_REUSEADDR both bind a port while neither
         # listens, so a second `atri worker` on it loaded its model and only failed at
         # uvicorn's listen, minutes later, in a traceback.
-        sock.listen(BACKLOG)
+        if listening:
+            sock.listen(BACKLOG)
     except (OSError, ValueError, TypeError) as exc:  # TypeError: a NUL in the host
         sock.close()
         raise ConfigError(_cannot_listen(host, port, exc, section, flags)) from None
     return sock
+
+
+def start_listening(sock: socket.socket, section: str) -> None:
+    """`sock`, bound by `bind_listening_socket` without `listening`, listens now; the
+    port taken meanwhile (another process bound it too while neither listened) is the
+    same sentence as at the bind. `sock` stays open either way: its owner closes it."""
+    host, port = sock.getsockname()[:2]
+    try:
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        raise ConfigError(_cannot_listen(host, port, exc, section, False)) from None
 
 
 def _cannot_listen(host: str, port: int, exc: Exception, section: str, flags: bool) -> str:

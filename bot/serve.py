@@ -127,9 +127,9 @@ def is_installed(module: str) -> bool:
 
 
 def listen_for_qq(settings: Settings) -> socket.socket | None:
-    """QQ's socket, listening on `[qq] host` and `port` when QQ is enabled: a taken port
-    is one sentence before the model loads, and the OneBot implementation's connection
-    waits meanwhile."""
+    """QQ's socket, bound to `[qq] host` and `port` when QQ is enabled: a taken port is
+    one sentence before the model loads; it listens once NoneBot serves, so the OneBot
+    implementation's connections are refused meanwhile, and it retries (`listen_socket`)."""
     if not settings.qq.enabled:
         return None
     from bot.qq.runner import listen_socket

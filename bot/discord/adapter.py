@@ -46,6 +46,7 @@ from bot.limits import (
 )
 from bot.lines import DEFAULT_COMMAND, error_line_of, lines
 from bot.quoting import QuoteNotes, author_label, poll_note, quote_notes
+from bot.recalls import Recalls
 from bot.relay import WorkerUnreachable, telling_worker
 from model.character.persona import Persona, canned_lines
 from model.protocol import (
@@ -646,13 +647,16 @@ async def send_reply(
 ) -> list[discord.Message]:
     """Every part replies to `message` and pings nobody, not even its author, and no
     other reply's parts go out in the channel meanwhile. A part Discord refuses ends the
-    reply; `stored` (the worker and the exchange it stored) then keeps only the parts that
-    went out, which `limits.posted` learns."""
+    reply, as does a message deleted meanwhile that it answers or repeats
+    (`_stopped_by_a_delete`); `stored` (the worker and the exchange it stored) then keeps
+    only the parts that went out, which `limits.posted` learns."""
     reference: discord.MessageReference | None = message.to_reference(fail_if_not_exists=False)
     parts = outgoing_parts(text, names_for(message)) or ["……"]
     sent: list[discord.Message] = []
     async with HeldTurn(limits.turns.turn(message.channel.id)) as turn:
         for part in parts:
+            if _stopped_by_a_delete(message, parts[len(sent) :], limits):
+                break
             try:
                 try:
                     sent.append(
@@ -699,6 +703,28 @@ async def send_reply(
         async with telling_worker("correct the memory of a reply cut short", log):
             await worker.cut_reply(cut.model_copy(update={"sent": "\n".join(parts[: len(sent)])}))
     return sent
+
+
+def _stopped_by_a_delete(message: discord.Message, rest: list[str], limits: Limits) -> bool:
+    """Whether the `rest` of a reply to `message` is not posted: a message deleted since
+    in its channel is the one it answers, or its words are repeated (`Recalls.stops`)."""
+    why = limits.recalls.stops(str(message.channel.id), str(message.id), "".join(rest))
+    if why == "answers":
+        log.info(
+            "Discord: message %s in %s was deleted: %d part(s) of her reply to it not posted",
+            message.id,
+            _where(message),
+            len(rest),
+        )
+    elif why == "repeats":
+        log.info(
+            "Discord: %d part(s) of a reply to %s in %s not posted: they repeat a message "
+            "deleted there",
+            len(rest),
+            message.author.id,
+            _where(message),
+        )
+    return why is not None
 
 
 def _log_refused(message: discord.Message, exc: discord.HTTPException, limits: Limits) -> None:
@@ -799,6 +825,8 @@ class Limits:
         self.threads = ForgottenThreads()
         # A share notice waits for the answers it speaks of (`answer_key`).
         self.under_way = AnswersUnderWay()
+        # Messages deleted lately: a reply still to be posted is checked before each part.
+        self.recalls = Recalls()
 
     def silent_in(self, message: discord.Message) -> None:
         """A message for her came where she cannot post (a server channel)."""
@@ -870,9 +898,9 @@ async def hear(
         sent = await send_reply(message, reply.text, limits, stored)
     except (discord.HTTPException, *UNCONFIRMED_POST) as exc:
         log.warning("could not speak up in Discord %s: %s", _where(message), exc)
-    if not sent:
+    if not sent and not limits.recalls.was_recalled(str(message.channel.id), str(message.id)):
         # None of it posted: the exchange is archived, and what she heard stays what it
-        # was, a room line (as on QQ), not lost with her reply.
+        # was, a room line (as on QQ), not lost with her reply; one deleted meanwhile goes.
         try:
             await worker.chat(request.model_copy(update={"may_speak_up": False}))
         except Exception as exc:
@@ -1274,9 +1302,17 @@ class AtriClient(discord.Client):
         message: discord.Message | None,
         line_only: bool = False,
     ) -> None:
+        """A message deleted (`line_only`: only its room line forgotten, the message
+        being about to be answered): the worker forgets it, and what is still to be
+        posted of her replies to it, or repeating it, is not posted (`Limits.recalls`)."""
         async with telling_worker(f"forget deleted Discord message {message_id}", log):
+            request = None
             if message is not None:
                 request = to_request(message, self.user.id if self.user else 0, self.cfg)
+            if not line_only:
+                said = request.text if request is not None else None
+                self.limits.recalls.recalled(str(channel_id), str(message_id), said)
+            if request is not None:
                 ref = MessageRef.of(request)
             else:
                 # Whose it was is gone with the cache (or not needed: `line_only`): the

@@ -70,7 +70,7 @@ from bot.qq.mentions import (
 from bot.qq.mute_watch import MuteWatch
 from bot.qq.quiet_groups import Quiet, QuietGroups
 from bot.qq.quotes import quoted_notes
-from bot.qq.replies import Answered, ReplySender, chat_group
+from bot.qq.replies import Answered, ReplySender, chat_group, chat_of, conversation
 from bot.qq.resend import CutReply
 from bot.qq.segments import media_only_line, nothing_to_read, poke_of
 from bot.qq.standalone import configure_plugin
@@ -296,11 +296,14 @@ def chat_request(
 ) -> ChatRequest:
     """`text`: the words as `spoken_text` reads them (with other people's @s); only the
     first `MAX_INPUT_CHARS` of them, after a note of the message they quote (not
-    counted: the note is short, see `bot.qq.quotes`): its words for this reply only."""
+    counted: the note is short, see `bot.qq.quotes`): its words for this reply only.
+    The words stored are noted for a recall of the message, which names only its id
+    (`Recalls.heard`)."""
     sender = event.sender
     words = incoming_text(event.message) if text is None else text
     words = input_kept(words.strip()).strip()
     stored, with_quote = quoted_notes(event).texts(words) if words else ("", "")
+    reply_sender.recalls.heard(chat_of(event), str(event.message_id), stored)
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(event.user_id),
@@ -933,12 +936,14 @@ async def _unsay(account: str, message_id: str) -> None:
 @recall.handle()
 async def _on_recall(event: GroupRecallNoticeEvent | FriendRecallNoticeEvent) -> None:
     """A recalled message: her exchange about it (she answered it) or its room line (she
-    only heard it) is archived, as a reset would. `user_id` is the sender's (OneBot v11),
-    `operator_id` whoever recalled it (an admin, say)."""
+    only heard it) is archived, as a reset would, and what is still to be posted of her
+    reply to it, or of a reply repeating it, is not (`ReplySender.recalls`). `user_id` is
+    the sender's (OneBot v11), `operator_id` whoever recalled it (an admin, say)."""
     channel = str(event.group_id) if isinstance(event, GroupRecallNoticeEvent) else ""
     if str(event.user_id) == str(event.self_id):
         await _unsay(str(event.self_id), str(event.message_id))
         return
+    reply_sender.recalls.recalled(conversation(channel, event.user_id), str(event.message_id))
     ref = MessageRef(
         platform=PLATFORM,
         user_id=str(event.user_id),

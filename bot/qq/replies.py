@@ -15,6 +15,8 @@ memory corrected when not all of a reply is read.
 - Sends refused in a group, or a group muted whole, make it quiet for the account
   (`quiet_groups.py`); the first refused send of a run asks whether the whole group is
   muted (`mute_watch.py`).
+- A message recalled while a reply still waits to be posted: what is left of the reply to
+  it, or of one that repeats its words, is not posted (`bot.recalls`).
 
 The plugin (`bot.qq.atri`) holds the one `ReplySender` and registers the NoneBot hooks
 that drive it: the resend at an account's connect, the stop at shutdown.
@@ -54,6 +56,7 @@ from bot.qq.sending import (
     send_answer_seconds,
 )
 from bot.qq.text import split_reply, text_message
+from bot.recalls import Recalls, Stop
 from model.protocol import ChatRequest, MemoryUnavailable, ReplyCut
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,21 @@ def chat_group(event: Answered) -> str:
     if isinstance(event, GroupMessageEvent | PokeNotifyEvent) and event.group_id:
         return str(event.group_id)
     return ""
+
+
+def chat_of(event: Answered) -> str:
+    """Its conversation (`conversation`)."""
+    return conversation(chat_group(event), event.user_id)
+
+
+def conversation(group: str, user_id: int | str) -> str:
+    """A conversation's key: the group, or ("") the private chat with `user_id`."""
+    return group or f"private-{user_id}"
+
+
+def message_id_of(event: Answered) -> str:
+    """Its message's id; "" for a poke notice, which has none."""
+    return str(getattr(event, "message_id", ""))
 
 
 def temp_session_group(event: MessageEvent) -> int | None:
@@ -111,6 +129,8 @@ class ReplySender:
         # Only a reply's first part quotes the message it answers, so two replies' parts
         # must not interleave in a group or private chat.
         self.one_reply_at_a_time = OneReplyAtATime()
+        # Messages recalled lately: a reply still to be posted is checked before each part.
+        self.recalls = Recalls()
 
     @property
     def quiet_groups(self) -> QuietGroups:
@@ -155,9 +175,7 @@ class ReplySender:
                 await self._store_only_sent(reply)  # one cut short sooner was corrected then
 
     def _conversation_turn(self, account: str, event: Answered) -> asyncio.Lock:
-        return self.one_reply_at_a_time.turn(
-            (account, chat_group(event) or f"private-{event.user_id}")
-        )
+        return self.one_reply_at_a_time.turn((account, chat_of(event)))
 
     async def send_parts(self, bot: Bot, reply: CutReply) -> bool:
         """The reply's parts from `reply.sent` on. A lost connection keeps the rest for the
@@ -193,6 +211,9 @@ class ReplySender:
                 )
                 await self._given_up(reply)
                 return False
+            except Recalled as recalled:
+                await self._recalled(reply, recalled.why)
+                return False
             except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
                 return await self._after_failed_send(bot, reply, exc)
             reply.sent = index + 1
@@ -214,6 +235,31 @@ class ReplySender:
             reply.event.user_id,
         )
         return True
+
+    async def _recalled(self, reply: CutReply, why: Stop) -> None:
+        """A message recalled meanwhile stops the rest of the reply (`Recalls.stops`). Her
+        memory keeps what was sent; the message it answered is kept as a room line
+        (`_given_up`) only when it is not the one recalled."""
+        event = reply.event
+        if why == "answers":
+            log.info(
+                "QQ: message %s in %s was recalled: %d part(s) of her reply to it not sent",
+                message_id_of(event),
+                _send_target(reply),
+                len(reply.unsent()),
+            )
+            reply.heard = None
+            if reply.stored is not None:  # nor is it kept unanswered (a private chat)
+                reply.stored = reply.stored.model_copy(update={"keep_message": False})
+        else:
+            log.info(
+                "QQ: %d part(s) of a reply to %s in %s not sent: they repeat a message "
+                "recalled there",
+                len(reply.unsent()),
+                event.user_id,
+                _send_target(reply),
+            )
+        await self._given_up(reply)
 
     async def _after_failed_send(self, bot: Bot, reply: CutReply, exc: Exception) -> bool:
         now = get_bots().get(reply.account)
@@ -398,6 +444,14 @@ class ReplySender:
                 await self._send_part(bot, reply, index)
 
     async def _send_part(self, bot: Bot, reply: CutReply, index: int) -> None:
+        """Part `index`, in the account's turn; Recalled, unsent, when a message recalled
+        since stops the rest of the reply (asked here, as late as can be: the turn may
+        have been long in coming)."""
+        why = self.recalls.stops(
+            chat_of(reply.event), message_id_of(reply.event), "".join(reply.unsent())
+        )
+        if why is not None:
+            raise Recalled(why)
         event, message = reply.event, text_message(reply.parts[index])
         if reply.privately:
             # `group_id` opens a temporary session with a member who is not a friend
@@ -445,6 +499,14 @@ class ReplySender:
             answer.cancel()
             raise NoAnswer(seconds)
         raise Unconfirmed(bot, answer, began, seconds, late_seconds)
+
+
+class Recalled(Exception):
+    """A part not sent: a message recalled since stops the rest of its reply (`why`)."""
+
+    def __init__(self, why: Stop) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 class NoAnswer(NetworkError):

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from atri.config import Secrets, Settings
 from atri.errors import ConfigError, UserError
-from atri.listening import bind_listening_socket, is_loopback
+from atri.listening import bind_listening_socket, is_loopback, start_listening
 from bot.qq import set_worker
 from bot.qq.config import Config
 from model.character.persona import Persona, canned_lines, configured_persona
@@ -256,40 +256,67 @@ class DroppedAtStop:
     uvicorn closes the OneBot connections first (1012), so none of those replies could
     be sent, yet NoneBot waits for its handlers: the stop waited for each generation,
     up to `[worker] request_timeout_seconds`, past systemd's 90 s and docker's 10 s. A
-    dropped chat stores nothing (its message neither); one already answered is sent as
-    far as the stop lets it, and memory keeps what went out."""
+    dropped chat stores no exchange; in a group, with `room_context` on, its message
+    stays a room line, as one whose reply was given up unsent
+    (`ReplySender._given_up`): a restart still knows what was said there. One already
+    answered is sent as far as the stop lets it, and memory keeps what went out."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, room_context: bool = False) -> None:
         self._worker = worker
-        self._chats: set[asyncio.Task[Reply]] = set()
+        self._room_context = room_context
+        self._chats: dict[asyncio.Task[Reply], str] = {}  # each chat's request id
+        # Request ids of chats under way whose message was recalled: no room line then.
+        self._recalled: set[str] = set()
         self._stopped = False
 
     async def chat(self, request: ChatRequest) -> Reply:
         if self._stopped:
             if request.addressed:
-                return dropped_reply()
+                return await self._dropped(request)
             # A line heard in a group, or the message of a reply given up unsent
             # (`ReplySender._given_up`): kept as a room line, never answered now.
             return await self._worker.chat(request.model_copy(update={"may_speak_up": False}))
         task = asyncio.ensure_future(self._worker.chat(request))
-        self._chats.add(task)
-        task.add_done_callback(self._chats.discard)
+        self._chats[task] = request.request_id
+        task.add_done_callback(lambda done: self._chats.pop(done, None))
         try:
             await asyncio.wait([task])
         except asyncio.CancelledError:  # its caller stopped: the chat goes with it
             task.cancel()
             raise
-        return dropped_reply() if task.cancelled() else task.result()
+        finally:
+            recalled = request.request_id in self._recalled
+            self._recalled.discard(request.request_id)
+        if task.cancelled():
+            return await self._dropped(request, recalled)
+        return task.result()
+
+    async def _dropped(self, request: ChatRequest, recalled: bool = False) -> Reply:
+        """An addressed chat dropped at the stop: its message kept as a room line where
+        `room_context` keeps one (a group), unless it was `recalled` meanwhile."""
+        if self._stopped and self._room_context and request.channel_id and not recalled:
+            heard = request.model_copy(update={"addressed": False, "may_speak_up": False})
+            try:
+                await self._worker.chat(heard)
+            except Exception as exc:
+                log.debug("QQ room line from %s not kept: %s", request.user_id, exc)
+        return dropped_reply()
 
     def drop_all(self) -> None:
         """QQ is stopping: every chat still being answered ends now, and any later one at
         once; said in one line when there were any."""
         self._stopped = True
         if self._chats:
+            kept = (
+                "their messages in groups stay room lines, nothing else of them is stored"
+                if self._room_context
+                else "nothing of them is stored"
+            )
             log.info(
                 "QQ stopping: %d reply(ies) still being written are dropped (the OneBot "
-                "connection is closed); nothing of them is stored",
+                "connection is closed); %s",
                 len(self._chats),
+                kept,
             )
         for task in self._chats:
             task.cancel()
@@ -315,6 +342,8 @@ class DroppedAtStop:
         return await self._worker.cut_reply(cut)
 
     async def forget_message(self, ref: MessageRef) -> int:
+        if ref.request_id in self._chats.values():
+            self._recalled.add(ref.request_id)
         return await self._worker.forget_message(ref)
 
     async def forget_channel(self, ref: ChannelRef) -> int:
@@ -512,8 +541,12 @@ def nonebot_settings_error(exc: ValueError) -> str:
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
-    """Listen first, so a taken port is one sentence rather than uvicorn's sys.exit."""
-    sock = bind_listening_socket(host, port, "qq")
+    """Bound first, so a taken port is one sentence rather than uvicorn's sys.exit; not
+    listening until NoneBot serves (`run_qq`): a OneBot implementation connecting while
+    the model loads is refused and retries. Listening, its handshakes waited unanswered,
+    and it gave them up; NoneBot then took one it had left as the account, and refused
+    the live one while that stale one stayed open."""
+    sock = bind_listening_socket(host, port, "qq", listening=False)
     sock.setblocking(False)
     return sock
 
@@ -547,7 +580,7 @@ async def run_qq(
     sock = listen_socket(qq.host, qq.port) if sock is None else sock
     # Closed however this ends: a retry after NoneBot failed to start listens anew.
     with sock:
-        chats = DroppedAtStop(worker)
+        chats = DroppedAtStop(worker, qq.room_context)
         app = start_nonebot(chats, settings, secrets, card)
         if secrets.onebot_access_token is None and not is_loopback(qq.host):
             log.warning(
@@ -570,6 +603,7 @@ async def run_qq(
                 ws_ping_timeout=WS_PING_TIMEOUT_SECONDS,
             )
         )
+        start_listening(sock, "qq")
         serving = asyncio.ensure_future(server.serve(sockets=[sock]))
         try:
             await asyncio.shield(serving)
