@@ -75,19 +75,24 @@ class Bar:
         if self.task is not None:
             self.progress.advance(self.task, amount)
 
-    def tell(self, note: str = "") -> None:
+    def tell(self, note: str = "", at_once: bool = False) -> None:
         """A plain line of where it stands, where it says anything new, unless one came
-        under PLAIN_LINE_SECONDS ago or all is done; `note` goes with the next line printed
-        (a later note replaces it). Once all is done the line is `stop`'s alone: the work
-        after the last step (the final eval, the checkpoint) comes before it, and the line
-        said "done in" before them, then again after."""
+        under PLAIN_LINE_SECONDS ago (`at_once`: however recent) or all is done; `note`
+        goes with the next line printed (a later note replaces it). Once all is done the
+        line is `stop`'s alone: the work after the last step (the final eval, the
+        checkpoint) comes before it, and the line said "done in" before them, then again
+        after."""
         if self.live or self.task is None:
             return
         self.note = note or self.note
         now = monotonic()
-        due = self.told_at is None or now - self.told_at >= PLAIN_LINE_SECONDS
+        due = at_once or self.told_at is None or now - self.told_at >= PLAIN_LINE_SECONDS
         if due and self._news() and not self._all_done():
             self._print_line(now)
+
+    def quiet_for(self) -> float:
+        """Seconds since the last plain line, or since `start` before the first."""
+        return monotonic() - (self.begun[0] if self.told_at is None else self.told_at)
 
     def stop(self) -> None:
         """rich's bar stopped; or the last plain line, where it says anything new. Nothing

@@ -243,9 +243,6 @@ def evaluate(
         which: persona.note_in_chat() if system == card else None
         for which, system in systems.items()
     }
-    loaded, engine = _engine_with_adapter(settings, version_dir, manifest, say)
-    _check_prompts_fit(engine, systems, notes, settings.eval.max_new_tokens)
-    samples = _held_out_samples(loaded.tokenizer, held_out, _scored_length(settings, manifest), say)
     gen = GenerationSettings(
         max_new_tokens=settings.eval.max_new_tokens,
         do_sample=False,
@@ -255,8 +252,13 @@ def evaluate(
     figures: dict[str, ModelFigures] = {}
     replies: dict[str, list[ProbeReply]] = {}
     bar = bar or NoProgress()
+    # Started before the loading, which takes minutes on a slow machine: each stage is said.
     bar.start(2 * len(probes))  # each model's reply to each probe
     try:
+        loaded, engine = _engine_with_adapter(settings, version_dir, manifest, bar.phase)
+        _check_prompts_fit(engine, systems, notes, settings.eval.max_new_tokens)
+        max_len = _scored_length(settings, manifest)
+        samples = _held_out_samples(loaded.tokenizer, held_out, max_len, say)
         for which in ("base", "adapter"):
             say(f"Probing the {which} ({len(probes)} probes, {len(samples)} held-out samples)…")
             switched_off = engine.model.disable_adapter() if which == "base" else nullcontext()
@@ -381,10 +383,14 @@ def probe_chat(system: str, text: str, note: CharacterNote | None = None) -> Cha
 
 
 def _engine_with_adapter(
-    settings: Settings, version_dir: Path, manifest: dict[str, Any], say: Callable[[str], None]
+    settings: Settings,
+    version_dir: Path,
+    manifest: dict[str, Any],
+    stage: Callable[[str], None],
 ) -> tuple[Any, Any]:
-    """(the loaded base model, an engine on it with the version's adapter active); a
-    broken adapter folder or another build of the base is a sentence."""
+    """(the loaded base model, an engine on it with the version's adapter active), each
+    loading told to `stage` as it begins; a broken adapter folder or another build of
+    the base is a sentence."""
     from model.engines.loading import load_base_model
     from model.engines.local import LocalEngine, context_window_of
 
@@ -392,7 +398,7 @@ def _engine_with_adapter(
         check_adapter_folder(version_dir)  # a broken one is a sentence, before any loading
     except AdapterError as exc:
         raise EvalError(f"{version_dir.name}: {exc}") from None
-    say("Loading the base model and the adapter…")
+    stage("loading the base model")
     loaded = load_base_model(settings)
     engine = LocalEngine(loaded, context_window_of(settings, loaded.model))
     # The serving engines' own rule and sentence; a manifest that records no hash passes.
@@ -402,6 +408,7 @@ def _engine_with_adapter(
             check_config_hash(version_dir.name, base_model, str(recorded), engine)
         except AdapterError as exc:
             raise EvalError(str(exc)) from None
+    stage("loading the adapter")
     engine.load_adapter_sync(version_dir, ADAPTER_NAME)
     engine.activate_sync(ADAPTER_NAME)
     return loaded, engine
