@@ -31,7 +31,7 @@ from pathlib import Path
 
 from atri.config import DEFAULT_BACKGROUND_QUESTIONS
 from atri.text_files import NotUtf8Error, read_hand_written
-from dataprep.background_markdown import TABLE_RULE, Section, read_markdown
+from dataprep.background_markdown import SPEAKER_NAME, TABLE_RULE, Section, read_markdown
 from dataprep.clean import FilterRules, iter_filter
 from dataprep.errors import DataprepError
 from dataprep.formats.common import tidy_name
@@ -44,7 +44,12 @@ _FACT_KEYS = ("topic", "answer", "questions")
 # A file of another name that holds these is TOML (a lore.txt).
 _FACT_TABLE = re.compile(r"^\s*\[\[\s*fact\s*\]\]", re.M)
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
+# A fact's label in messages shows this much of its topic (`Fact.label`).
 _LABEL_CHARS = 40
+# The text before her name that tells whether it is a name given (`_is_a_name_given`), and
+# after it (アトリっていいます).
+_NAME_GIVEN_BEFORE = 40
+_NAME_GIVEN_AFTER = 8
 
 # `[dataprep] background_questions`' default, per language a fact is written in: a Chinese
 # fact on an English card was asked "Tell me about your 喜欢的食物.".
@@ -60,6 +65,13 @@ _OWNER_IN_TOPIC = re.compile(r"(?:the|a|an|my|your|her|his|our|their)\s|.*?(?:�
 _HER_OWN = re.compile(r"^(?:my\b|我的|私の)", re.I)
 # "About" the topic says itself (夏生について, 关于夏生, "About Natsuki").
 _ABOUT = re.compile(r"^(?:关于|about[ \t]+)|(?:について|のこと)$", re.I)
+# A topic that is her ("About me", 关于我, 私について): asked about "yourself", not about the
+# user's "me".
+_YOURSELF = {
+    **dict.fromkeys(("me", "myself"), "yourself"),
+    **dict.fromkeys(("我", "我自己", "自己"), "你自己"),
+    **dict.fromkeys(("私", "わたし", "あたし", "自分"), "あなた自身"),
+}
 # Words that start an English topic written as a title ("Favorite food") and read in
 # lower case in a question ("about your favorite food"); a name is none of them.
 # fmt: off
@@ -94,14 +106,15 @@ _SELF_INTRODUCED = re.compile(
 _JAPANESE_NAMING = ("です", "だよ", "と申します", "っていいます", "って言います", "でーす")
 # A speaker's label: a name (up to three words) and 说/"said", or a colon, before a quote
 # (说 first: `亚托莉说：“` is 亚托莉's, as `亚托莉：“` is).
-_NAME = (
-    r"[^\s:：“”\"「」『』，,。！？!?、]{1,20}(?:[ \t][^\s:：“”\"「」『』，,。！？!?、]{1,20}){0,2}"
-)
 _SPEAKER_LABEL = re.compile(
-    rf"({_NAME})[ \t]*(?:说道|说|问道|问|答道|喊道|道|said|says|asked|asks|replied)[ \t]*[:：,，]?"
-    rf"[ \t]*[“\"「『]|(?:^|(?<=[。！？!?\n]))[ \t]*({_NAME})[ \t]*[:：][ \t]*[“\"「『]"
+    rf"({SPEAKER_NAME})[ \t]*(?:说道|说|问道|问|答道|喊道|道|said|says|asked|asks|replied)"
+    rf"[ \t]*[:：,，]?[ \t]*[“\"「『]"
+    rf"|(?:^|(?<=[。！？!?\n]))[ \t]*({SPEAKER_NAME})[ \t]*[:：][ \t]*[“\"「『]"
 )
 _QUOTES = frozenset('“"「『')
+_QUOTE_MARK = re.compile('[“"「『]')
+# How far before a quote its label is looked for: a label is a few words.
+_SPEAKER_LABEL_CHARS = 100
 # Another person in the answer ("她说…"): who it is cannot be told, so nothing is rewritten.
 _THIRD_PERSON = re.compile(r"(?<!其)[她他]")
 
@@ -225,7 +238,7 @@ def _refuse_empty_answers(facts: list[Fact], path: Path, markdown: bool) -> None
         if not fact.answer:
             on_heading = (
                 " (its text is all on the ## heading line: the answer goes on the lines below it)"
-                if markdown and len(fact.topic) > _LABEL_CHARS
+                if markdown and len(fact.topic) > _LABEL_CHARS  # more than a label shows
                 else ""
             )
             raise DataprepError(
@@ -293,10 +306,14 @@ def first_person(answer: str, character_aliases: list[str]) -> str | None:
     label (`亚托莉说：“…”`, `夏生：“…”`). Her name given (我叫亚托莉, アトリです) is hers."""
     if speakers_labelled(answer):
         return None
+    # Windows around each mention, not the whole answer twice per mention (quadratic).
     mentions = [
         found
         for found in _alias_pattern(character_aliases).finditer(answer)
-        if not _is_a_name_given(answer[: found.start()], answer[found.end() :])
+        if not _is_a_name_given(
+            answer[max(0, found.start() - _NAME_GIVEN_BEFORE) : found.start()],
+            answer[found.end() : found.end() + _NAME_GIVEN_AFTER],
+        )
     ]
     if not mentions:
         return answer
@@ -306,7 +323,8 @@ def first_person(answer: str, character_aliases: list[str]) -> str | None:
         return None
     out, end = [], 0
     for found in mentions:
-        before = answer[: found.start()].rstrip(_BLANKS_AND_QUOTES)
+        # What comes before her name: the text since the last mention, or that mention.
+        before = answer[end : found.start()].rstrip(_BLANKS_AND_QUOTES) or answer[:end]
         if before and before[-1] not in _CLAUSE_ENDS:
             return None
         out += [answer[end : found.start()], "我"]
@@ -317,15 +335,24 @@ def first_person(answer: str, character_aliases: list[str]) -> str | None:
 def speakers_labelled(answer: str) -> set[str]:
     """The names an answer labels as speakers (`亚托莉说：“…”`, `夏生：“…”`, `Natsuki: "…"`):
     narration or a transcript, not her own words."""
-    if not _QUOTES.intersection(answer):
-        return set()
-    return {found.group(1) or found.group(2) for found in _SPEAKER_LABEL.finditer(answer)}
+    names = set()
+    start = 0
+    # Only the text just before each quote mark, once: the names' runs tried at every
+    # place of a long answer took seconds.
+    for quote in _QUOTE_MARK.finditer(answer):
+        at = quote.start()
+        window = max(start, at - _SPEAKER_LABEL_CHARS)
+        found = _SPEAKER_LABEL.search(answer, window, at + 1)
+        if found is not None and found.end() == at + 1:
+            names.add(found.group(1) or found.group(2))
+        start = at + 1
+    return names
 
 
 def _is_a_name_given(before: str, after: str) -> bool:
     """Whether her name, between `before` and `after`, is given: after 全名, 名叫, 名字是,
     我叫, "I'm", "my name is", 私は; or before です (アトリです！)."""
-    before = before[-_LABEL_CHARS:].rstrip(_BLANKS_AND_QUOTES + ":：")
+    before = before[-_NAME_GIVEN_BEFORE:].rstrip(_BLANKS_AND_QUOTES + ":：")
     if _SELF_INTRODUCED.search(before) and not after.startswith(("的", "の", "'s", "’s")):
         return True
     if after.startswith(_JAPANESE_NAMING) and (not before or before[-1] in _CLAUSE_ENDS):
@@ -507,6 +534,9 @@ def _questions(fact: Fact, answer: str, asking: Asking) -> list[str]:
     if fact.topic.endswith(("?", "？")):
         return [*fact.questions, fact.topic]
     topic = _bare_topic(fact.topic)
+    if (yourself := _YOURSELF.get(topic.lower())) is not None:
+        templates = templates_for(fact, asking.templates, asking.card_language)
+        return [*fact.questions, *(_asked_about(yourself, t, answer, False) for t in templates)]
     # Not "your" where the topic is the lead (夏生 is no 你的夏生) or not hers.
     hers = _is_hers(topic, answer) and not _names_the_lead(topic, asking.replace)
     templates = templates_for(fact, asking.templates, asking.card_language)
@@ -537,13 +567,24 @@ def _asked_about(topic: str, template: str, answer: str, hers: bool) -> str:
 def _in_sentence(topic: str, answer: str) -> str:
     """An English topic written as a title ("Birthday", "The sunken town") as it reads in a
     sentence: its first word in lower case where that is a common word (in `_COMMON_WORDS`,
-    or so written in its answer); a name ("Natsuki", "Eden") is kept."""
-    first = re.match(r"[A-Z][a-z]*+(?![A-Za-z'’])", topic)
-    if first is None:
+    or so written in its answer), and all its words ("Favorite Food") where each is; a name
+    ("Natsuki", "Eden") is kept."""
+    words = list(_TITLE_WORD.finditer(topic))
+    if not words or words[0].start() != 0 or not _reads_lower(words[0].group(0), answer):
         return topic
-    word = first.group(0).lower()
-    in_answer = re.search(rf"(?<![A-Za-z]){word}(?![A-Za-z])", answer) is not None
-    return word + topic[first.end() :] if word in _COMMON_WORDS or in_answer else topic
+    if all(_reads_lower(w.group(0), answer) for w in words[1:]):
+        return _TITLE_WORD.sub(lambda w: w.group(0).lower(), topic)
+    return topic[: words[0].end()].lower() + topic[words[0].end() :]
+
+
+_TITLE_WORD = re.compile(r"(?<![A-Za-z'’])[A-Z][a-z]*+(?![A-Za-z'’])")
+
+
+def _reads_lower(word: str, answer: str) -> bool:
+    word = word.lower()
+    return (
+        word in _COMMON_WORDS or re.search(rf"(?<![A-Za-z]){word}(?![A-Za-z])", answer) is not None
+    )
 
 
 def _is_hers(topic: str, answer: str) -> bool:

@@ -52,6 +52,13 @@ _EMPHASIS = re.compile(
     r"\*(?=[^\s*])([^*\n]{1,500}?)(?<=[^\s*])\*|(?<![\w])_(?=[^\s_])([^_\n]{1,500}?)(?<=[^\s_])_(?![\w])"
 )
 _MARKS = frozenset("`[*_")
+# A speaker's name in a label (up to three words): `夏生`, `Natsuki` in `Natsuki: "…"`.
+SPEAKER_NAME = (
+    r"[^\s:：“”\"「」『』，,。！？!?、]{1,20}(?:[ \t][^\s:：“”\"「」『』，,。！？!?、]{1,20}){0,2}"
+)
+# A source line that starts with one (`夏生：“…”`, `Natsuki: "Hi."`): a transcript's line,
+# kept a line of its own, or two speakers' labels joined read as one.
+_SPEAKER_LINE = re.compile(rf"[ \t]*+{SPEAKER_NAME}[ \t]*[:：][ \t]*[“\"「『]")
 
 
 @dataclass
@@ -168,8 +175,8 @@ class _SectionLines:
 
 class _AnswerLines:
     """A Markdown answer: wrapped prose joined into one line (no space where Chinese or
-    Japanese wrapped: `机器人，` / `而且`), each list item, table row, code line and `###`
-    heading on a line of its own, as a TOML answer keeps them."""
+    Japanese wrapped: `机器人，` / `而且`), each list item, transcript line (`夏生：“…”`),
+    table row, code line and `###` heading on a line of its own, as a TOML answer keeps them."""
 
     def __init__(self) -> None:
         self.lines: list[list[str]] = [[]]
@@ -183,7 +190,11 @@ class _AnswerLines:
             self.new_line()
             return
         item = _LIST_ITEM.match(line) is not None
-        if item or (self.in_item and line.strip() and not line[:1].isspace()):
+        if (
+            item
+            or _SPEAKER_LINE.match(line)
+            or (self.in_item and line.strip() and not line[:1].isspace())
+        ):
             self.new_line()
         if line.strip():
             self.lines[-1].append(plain(_BULLET_OR_QUOTE.sub("", line, count=1)))

@@ -80,7 +80,13 @@ from dataprep.translation_placement import (
     translated_languages,
     unclosed_strings,
 )
-from dataprep.turns import TurnRules, is_narrated_words, iter_samples
+from dataprep.turns import (
+    NARRATED_HER_WORDS,
+    NARRATED_WORDS,
+    TurnRules,
+    is_narrated_words,
+    iter_samples,
+)
 from dataprep.writers import DATASET_INFO, read_dataset_info
 
 # The roles whose lines make the dataset.
@@ -479,32 +485,77 @@ _TERM_CHARS = 12
 # The words before a quote looked at for `_TERM_BEFORE` (`the word` and its blanks).
 _BEFORE_CHARS = 12
 _QUOTE_MARKS = frozenset('「“"')
+# Words are hers where she is the one who speaks: a clause that starts with her (`她歪着头说
+# 「`, `Atri asked curiously, "`, `Turning, she said, "`, `彼女は「`, `亚托莉小声说`), or her
+# right after the quote (`"…," she said`, `"…" said Atri`, `「…」と彼女は`, `“…”她说`). Not
+# `我问她“…”`, `"…?" I asked.`, `他说“…”`: anyone else's, or no one's named, is not hers.
+_CLAUSE_STARTS = "。！？!?；;，,、…\n"
+_CLAUSE_BODY = '[^。！？!?；;\n「」“”"]*?'
+_HER_CLAUSE_CHARS = 60  # a clause longer than this before a quote is not read
 
 
 def narration_giving_words(
     character_aliases: list[str], to_simplified: Callable[[str], str] | None
-) -> Callable[[str], bool]:
+) -> Callable[[str], str | None]:
     """A test of a narration line that gives someone's words (`words_in_narration`: a quote,
-    or her alias with a speech verb after it), a quoted term aside (`_quoted_term`). Under
-    `traditional_to_simplified` her aliases and the line are compared converted, a
-    character at a time (narration is not converted: its lines go no further), so that
-    亞托莉說 in the script is 亚托莉说 in the config, and 亚托莉 in the config 亞托莉 there."""
+    or her alias with a speech verb after it), a quoted term aside (`_quoted_term`): the
+    speaker the turns stage reads it as, `NARRATED_HER_WORDS` where all the words it gives
+    are hers (see `_CLAUSE_STARTS`), else `NARRATED_WORDS`; None for a line that gives
+    none. Under `traditional_to_simplified` her aliases and the line are compared
+    converted, a character at a time (narration is not converted: its lines go no
+    further), so that 亞托莉說 in the script is 亚托莉说 in the config, and 亚托莉 in the
+    config 亞托莉 there."""
     fold = None if to_simplified is None else _CharConverter(to_simplified)
     aliases = character_aliases if fold is None else [a.translate(fold) for a in character_aliases]
-    find = words_in_narration(aliases)
+    find = words_in_narration(aliases).search
+    her_first, her_after = _her_as_speaker(aliases)
 
-    def gives_words(text: str) -> bool:
+    def is_hers(text: str, begin: int, end: int) -> bool:
+        if text[begin] not in _QUOTE_MARKS:  # her alias and a verb: the clause must start so
+            return her_first(text, max(0, end - _HER_CLAUSE_CHARS), end) is not None
+        return (
+            her_first(text, max(0, begin - _HER_CLAUSE_CHARS), begin) is not None
+            or her_after(text, end) is not None
+        )
+
+    def gives_words(text: str) -> str | None:
         if fold is not None:
             text = text.translate(fold)
+        speaker = None
         start = 0
-        while (found := find(text[start:])) is not None:
-            begin, end = start + found.start(), start + found.end()
+        # From `start`, not on a copy of the rest of the line: linear in quotes per line.
+        while (found := find(text, start)) is not None:
+            begin, end = found.span()
             if text[begin] not in _QUOTE_MARKS or not _quoted_term(text, begin, end):
-                return True
+                if not is_hers(text, begin, end):
+                    return NARRATED_WORDS
+                speaker = NARRATED_HER_WORDS
             start = end
-        return False
+        return speaker
 
     return gives_words
+
+
+def _her_as_speaker(
+    aliases: list[str],
+) -> tuple[
+    Callable[[str, int, int], re.Match[str] | None], Callable[[str, int], re.Match[str] | None]
+]:
+    """Two searches (see `_CLAUSE_STARTS`): her starting the clause that ends at `endpos`,
+    and her right after a quote that ends at `pos`."""
+    names = "|".join(
+        map(re.escape, sorted({a.strip() for a in aliases if a.strip()}, key=len, reverse=True))
+    )
+    her = (
+        rf"(?:(?i:{names}|she)(?![A-Za-z])|她|彼女)"
+        if names
+        else r"(?:(?i:she)(?![A-Za-z])|她|彼女)"
+    )
+    first = re.compile(rf"(?:^|(?<=[{_CLAUSE_STARTS}]))\s*{her}{_CLAUSE_BODY}[\s,，:：]*\Z")
+    after = re.compile(
+        rf"[\s,，]*(?:と\s*)?(?:(?i:said|asked|replied|answered|whispered)\s+)?{her}"
+    )
+    return first.search, after.match
 
 
 def _quoted_term(text: str, begin: int, end: int) -> bool:
@@ -554,7 +605,7 @@ def _roles_and_clean(
     to_simplified: Callable[[str], str] | None,
     counts: Counts,
     slots: _Slots,
-    gives_words: Callable[[str], bool],
+    gives_words: Callable[[str], str | None],
 ) -> Iterator[list[tuple[Utterance, Role]]]:
     """Give each line its role and clean the text of the lines the turns will read, a
     batch at a time.
@@ -631,18 +682,22 @@ def _roles_and_clean(
 
 
 def _words_in_narration(
-    lines: Iterable[tuple[Utterance, Role]], gives_words: Callable[[str], bool], skip: bool
+    lines: Iterable[tuple[Utterance, Role]],
+    gives_words: Callable[[str], str | None],
+    skip: bool,
 ) -> list[tuple[Utterance, Role]]:
     """The lines, with narration that gives someone's words (`narration_giving_words`: `她
-    歪着头说「我是亚托莉」`) made an unnamed third party's line (`turns.is_narrated_words`),
-    which no stage direction is and the turns stage reads for where an exchange ends; with
-    `skip`, the other narration left out (it goes no further)."""
+    歪着头说「我是亚托莉」`) made a third party's line (`turns.is_narrated_words`), which no
+    stage direction is and the turns stage reads for where an exchange ends; with `skip`,
+    the other narration left out (it goes no further)."""
     kept: list[tuple[Utterance, Role]] = []
     for utterance, role in lines:
         if role is not Role.NARRATION:
             kept.append((utterance, role))
-        elif utterance.dropped is None and gives_words(utterance.text):
-            utterance.speaker = None  # a narrator's name (`旁白：`) names no speaker either
+        elif utterance.dropped is None and (speaker := gives_words(utterance.text)) is not None:
+            # Whose words, hers or not, as the speaker the turns stage reads
+            # (`turns.is_narrated_words`); a narrator's name (`旁白：`) is no one's.
+            utterance.speaker = speaker
             kept.append((utterance, Role.OTHER))
         elif not skip:
             kept.append((utterance, role))

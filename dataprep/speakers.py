@@ -207,15 +207,13 @@ _QUOTED = r"「[^」\n]+」|“[^”\n]+”|\"[^\"\n]+\""
 _NOT_SAID = r"(?![歉谢謝别別])"
 
 
-def words_in_narration(
-    character_aliases: Iterable[str],
-) -> Callable[[str], re.Match[str] | None]:
-    """A test of a narration line that gives someone's words: a quote in it, or one of her
+def words_in_narration(character_aliases: Iterable[str]) -> re.Pattern[str]:
+    """What in a narration line gives someone's words: a quote in it, or one of her
     aliases with a speech verb right after it (`亚托莉小声说了句什么`, `アトリは言った`, `Atri
     said nothing`; in English one adverb may come first: `Atri softly said something`), the
     verbs a speaker's name may carry (`SpeakerMap.role`). Something was said there that no
-    sample holds, so the lead's lines on either side of it are no one turn. The match, or
-    None."""
+    sample holds, so the lead's lines on either side of it are no one turn. (It looks
+    behind nothing, so a search may start anywhere in a line.)"""
     aliases = sorted({a.strip() for a in character_aliases if a.strip()}, key=len, reverse=True)
     found = [_QUOTED]
     if aliases:
@@ -225,7 +223,7 @@ def words_in_narration(
             rf"(?i:{names})(?:(?:{_SPEECH_VERB.pattern}){_NOT_SAID}"
             rf"|\s+(?:{_ADVERB}\s+)?(?:{english})\b)"
         )
-    return re.compile("|".join(found)).search
+    return re.compile("|".join(found))
 
 
 def is_thought_text(text: str) -> bool:

@@ -43,10 +43,21 @@ class TurnRules:
     max_turn_chars: int | None = None
 
 
+# The speaker the pipeline gives narration that gives words (`Role.OTHER`): her words
+# (`她歪着头说「我是亚托莉」`, `"Fine," she said.`), or anyone's (`我问她“你没事吧？”`). No
+# parser names a speaker so, so no other third party's line reads as narration.
+NARRATED_HER_WORDS = "\x00narration: her words"
+NARRATED_WORDS = "\x00narration: words"
+
+
 def is_narrated_words(utterance: Utterance, role: Role) -> bool:
-    """Whether the line is narration that gives someone's words (`她歪着头说「我是亚托莉」`),
-    which the pipeline passes on as an unnamed third party's: `Role.OTHER`, no speaker."""
-    return role is Role.OTHER and utterance.speaker is None
+    """Whether the line is narration that gives someone's words, hers or not (see
+    `NARRATED_WORDS`), which the pipeline passes on as a third party's line."""
+    return role is Role.OTHER and utterance.speaker in (NARRATED_HER_WORDS, NARRATED_WORDS)
+
+
+def _is_her_narrated_words(utterance: Utterance, role: Role) -> bool:
+    return role is Role.OTHER and utterance.speaker == NARRATED_HER_WORDS
 
 
 def build_samples(
@@ -78,9 +89,11 @@ def iter_samples(
     can say why a scene has no sample; so do the lines "prompt_too_long" drops go into
     `dropped_in_scene`. A sample's history starts after the last turn longer
     than `max_turn_chars`. Narration that gives someone's words (`is_narrated_words`) ends
-    the exchange as a third party's line does, but after her turn only where a line not
-    hers comes next: her line after it goes on her turn, as after any narration (she
-    answered the lead; no one else spoke to her).
+    the exchange as a third party's line does; narration that gives hers
+    (`NARRATED_HER_WORDS`) after her turn does so only where a line not hers comes next:
+    her line after it goes on her turn, as after any narration (she answered the lead; no
+    one else spoke to her). After words not hers (`"Are you okay?" I asked.`) her line
+    answers them, not the lead's turn before.
     Samples come out exchange by exchange, so nothing waits for the whole script.
     """
     exchange: list[Turn] = []
@@ -91,8 +104,8 @@ def iter_samples(
     stage: list[str] = []
     source = scene = ""
     branch = 0
-    # Narration gave someone's words after her turn: the next line ends the exchange
-    # unless it is hers.
+    # Narration gave her words after her turn: the next line ends the exchange unless it
+    # is hers.
     words_after_her = False
     stage_mode = rules.narration == "stage"
     max_stage = rules.stage_direction_max_chars
@@ -133,7 +146,7 @@ def iter_samples(
                     stage.append(utterance.text)
                 continue
             said_between = role is other or utterance.dropped is not None
-            if said_between and is_narrated_words(utterance, role) and _after_her(exchange):
+            if said_between and _is_her_narrated_words(utterance, role) and _after_her(exchange):
                 words_after_her = True
                 stage.clear()  # no direction leads past words that no sample holds
                 continue
