@@ -10,7 +10,7 @@ from collections import Counter
 
 from atri.terminal import counted
 from dataprep.errors import DataprepError
-from dataprep.formats import PARSERS, ParseOptions, detect_format_at
+from dataprep.formats import PARSERS, ParseOptions, detect_format_at, subtitles
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats.plain import sharp_name_line
 from dataprep.loaded_scripts import LoadedScript
@@ -105,24 +105,20 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
     return f"{message}.", bool(lacking)
 
 
-# A subtitle cue's times (SubRip's `00:01:02,345 --> 00:01:04,000`, WebVTT's `01:02.345 -->
-# …`): a file of a few of them is subtitles, whose lines say nobody's name.
-_CUE_TIMES = re.compile(
-    r"^[^\S\n]*(?:\d+:)?\d{1,2}:\d\d[,.]\d{3}[^\S\n]+-->[^\S\n]+(?:\d+:)?\d{1,2}:\d\d[,.]\d{3}",
-    re.M,
-)
+# A file of a few subtitle cues (`subtitles.CUE_TIMES`) is subtitles; with no voice tags,
+# its lines say nobody's name.
 _CUES_IN_SUBTITLES = 2
 _SUBTITLES = (
     ". It looks like subtitles (numbered cues under 00:01:02,345 --> 00:01:04,000 times),"
     " whose lines name no speaker: give the game's script, or a dump naming who says each"
-    " line (名字：台词); where its lines name the speaker in a shape of their own,"
+    " line (名字：台词, or WebVTT's voice tags: <v 名字>台词); where its lines name the speaker in a shape of their own,"
     " --format regex with [dataprep] custom_regex reads them"
 )
 
 
 def _subtitle_cues(head: str) -> bool:
-    """Whether the file's lines are subtitle cues (`_CUE_TIMES`)."""
-    return len(_CUE_TIMES.findall(head)) >= _CUES_IN_SUBTITLES
+    """Whether the file's lines are subtitle cues."""
+    return len(subtitles.CUE_TIMES.findall(head)) >= _CUES_IN_SUBTITLES
 
 
 def _sharp_names_unread(head: str) -> str:

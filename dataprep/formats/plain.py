@@ -31,6 +31,7 @@ from dataprep.formats.common import (
     join_pieces,
     tidy_name,
 )
+from dataprep.formats.subtitles import as_dump, is_subtitles
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Utterance
 from dataprep.speakers import english_alias_and_verb, normalise_name
@@ -611,6 +612,8 @@ def iter_batches(
     `apart`: lines never joined to the lines around them."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if is_subtitles(source):
+        text = as_dump(text)  # cue times and tags out, voices named
     markers = marker_lines(text, options.scene_marker)
     scene = "0"
     scenes = 0

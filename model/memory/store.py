@@ -1055,16 +1055,36 @@ class Memory:
         return found
 
     async def _holds_groups(self, checks: list[tuple[str, str, str, str, float]]) -> list[Any]:
-        """Several `holds_request` checks, a statement for each `_CHECKS_PER_STATEMENT`
-        of them (one trip to the database thread is most of a check's cost), each part
-        through the index of ids. Each caller waited for the writes touching its scope."""
+        """Several `holds_request` checks, each caller's answer (or error)."""
+        try:
+            found = await self._holds_found(checks)
+        except Exception:
+            if len(checks) == 1:
+                raise
+            # One caller's bad check (text that can't be bound) must not fail the others:
+            # answer each alone.
+            return [await self._holds_alone(check) for check in checks]
+        return [place in found for place in range(len(checks))]
+
+    async def _holds_alone(self, check: tuple[str, str, str, str, float]) -> bool | Exception:
+        """One check's answer, or its error instead of raising it."""
+        try:
+            return bool(await self._holds_found([check]))
+        except Exception as exc:
+            return exc
+
+    async def _holds_found(self, checks: list[tuple[str, str, str, str, float]]) -> set[int]:
+        """The places of the checks that hold, a statement for each
+        `_CHECKS_PER_STATEMENT` of them (one trip to the database thread is most of a
+        check's cost), each part through the index of ids. Each caller waited for the
+        writes touching its scope."""
         found: set[int] = set()
         for start in range(0, len(checks), _CHECKS_PER_STATEMENT):
             some = checks[start : start + _CHECKS_PER_STATEMENT]
             parts = [_HOLDS_PART.format(place=start + n) for n in range(len(some))]
             rows = await self._tx.fetch(" UNION ALL ".join(parts), [v for c in some for v in c])
             found.update(int(row[0]) for row in rows)
-        return [place in found for place in range(len(checks))]
+        return found
 
     async def archive_request(self, scope: str, request_id: str) -> int:
         """Hide one exchange from the model (its message was deleted or recalled)."""
