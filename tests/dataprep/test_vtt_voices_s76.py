@@ -47,7 +47,7 @@ def test_vtt_voice_tags_name_the_speakers(tmp_path: Path, monkeypatch: pytest.Mo
             ("gpt", "I'm a high-performance robot!"),
             ("human", "Can you cook & clean?"),
             ("gpt", "Of course!"),
-        ]
+        ],
     ]
     written = json.dumps(_exchanges(out))
     for not_said in ("WEBVTT", "note", "cue(", "-->", "intro", "<"):
