@@ -96,7 +96,17 @@ async def serve_checked(
         with spinning(console, waking):
             service = await ChatService.open(settings, card=card)
         async with service:
-            await run_adapters(service, settings, secrets, console, card, qq_socket)
+            # The reload job stops as the bots begin to stop, not once they have: QQ's
+            # replies still being sent, it switched to a new version meanwhile.
+            await run_adapters(
+                service,
+                settings,
+                secrets,
+                console,
+                card,
+                qq_socket,
+                on_stop=service.reloader.begin_stop,
+            )
 
 
 # What each bot needs beyond ATRI itself (pyproject's extras), checked before the model
@@ -186,9 +196,11 @@ async def run_adapters(
     console: Console,
     card: Persona | None = None,
     qq_socket: socket.socket | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> None:
     """The bots configured, or the console chat without one. `qq_socket`: QQ's, made by
-    `listen_for_qq` before the model loaded (None: QQ makes its own)."""
+    `listen_for_qq` before the model loaded (None: QQ makes its own); `on_stop`: run as
+    the bots begin to stop (`serve_adapters`)."""
     if not has_bots(settings, secrets):
         await console_chat(
             worker, console, settings.config_file, settings.bot.command_name, NO_BOT_NOTE
@@ -201,7 +213,7 @@ async def run_adapters(
         from bot.discord.adapter import run_discord
 
         adapters["Discord"] = lambda: run_discord(worker, settings, secrets, card)
-    await serve_adapters(adapters)
+    await serve_adapters(adapters, on_stop=on_stop)
 
 
 def qq_adapter(
@@ -224,11 +236,14 @@ def qq_adapter(
 
 
 async def serve_adapters(
-    adapters: dict[str, Adapter], retry_first: float = RETRY_FIRST_SECONDS
+    adapters: dict[str, Adapter],
+    retry_first: float = RETRY_FIRST_SECONDS,
+    on_stop: Callable[[], None] | None = None,
 ) -> None:
     """Each adapter fails alone: the others keep serving, and its sentence is logged.
     When the last one stops for a reason the user must fix, as every other did, its
-    sentence is raised for the CLI to print, and not logged as well."""
+    sentence is raised for the CLI to print, and not logged as well. `on_stop` runs
+    when `atri serve` is stopped, before the bots are (`_saying_when_stopped`)."""
     running = len(adapters)
     failed: list[UserError] = []
 
@@ -243,22 +258,27 @@ async def serve_adapters(
             log.error("%s stopped: %s", name, error)
 
     await _saying_when_stopped(
-        [asyncio.ensure_future(serve_one(name, start)) for name, start in adapters.items()]
+        [asyncio.ensure_future(serve_one(name, start)) for name, start in adapters.items()],
+        on_stop,
     )
     if failed and len(failed) == len(adapters):
         raise failed[-1]
 
 
-async def _saying_when_stopped(bots: list[asyncio.Future[None]]) -> None:
+async def _saying_when_stopped(
+    bots: list[asyncio.Future[None]], on_stop: Callable[[], None] | None = None
+) -> None:
     """Await the bots; when `atri serve` is stopped (`run_async` cancels it), log
-    STOPPING first, then stop them and wait for each to end. Each task is waited for
-    itself: a cancelled `asyncio.gather` ended with its first child (Discord, at once),
-    and the service then closed under QQ's graceful shutdown."""
+    STOPPING and run `on_stop` first, then stop them and wait for each to end. Each task
+    is waited for itself: a cancelled `asyncio.gather` ended with its first child
+    (Discord, at once), and the service then closed under QQ's graceful shutdown."""
     try:
         # Cancelling this wait leaves the bots running, for the stop below.
         done, _ = await asyncio.wait(bots, return_when=asyncio.FIRST_EXCEPTION)
     except asyncio.CancelledError:
         log.warning(STOPPING)
+        if on_stop is not None:
+            on_stop()
         for bot in bots:
             bot.cancel()
         await asyncio.wait(bots)

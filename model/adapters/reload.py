@@ -340,14 +340,20 @@ class Reloader:
         )
         return True
 
+    def begin_stop(self) -> None:
+        """The part of `stop` that waits for nothing, for the moment the worker begins to
+        stop: no reload starts and a version being staged is abandoned, while the replies
+        still being finished are written by the live version (which `stop` then keeps)."""
+        self._closed = True
+        if self._staging is not None:
+            self._staging.cancel()
+
     async def stop(self) -> None:
         """Stop the job. A version being staged is abandoned (`_stage_unless_stopped`):
         the stop waits for the engine's step in progress at most (a load cannot be cut
         short on the engine thread), not for the whole reload, which took minutes on a
         loaded machine and went live in a worker already stopping."""
-        self._closed = True
-        if self._staging is not None:
-            self._staging.cancel()
+        self.begin_stop()
         # Take the locks first: shutting the scheduler down cancels a running job, and a
         # switch cut anywhere but in staging would leave the bookkeeping out of step with
         # the engine. The switch in progress ends soon: abandoned, or its one last step.

@@ -389,9 +389,12 @@ def create_app(
     # the client's Host header) that OpenAI clients show as no error at all; such a path
     # gets a 404 that says to drop the slash (`unknown_path`).
     app = FastAPI(title="ATRI worker", docs_url=None, redoc_url=None, redirect_slashes=False)
-    # Read by `_server`: whose X-Forwarded-For names the client; how long a stop waits.
+    # Read by `_server`: whose X-Forwarded-For names the client; how long a stop waits;
+    # what stops the moment a stop begins (the reload job: during the wait for the replies
+    # in flight it switched to a new version, "Now serving" in a worker stopping).
     app.state.trusted_proxies = list(service.settings.worker.trusted_proxies)
     app.state.request_timeout_seconds = service.settings.worker.request_timeout_seconds
+    app.state.on_stop_begun = service.reloader.begin_stop
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
     if is_loopback(service.settings.worker.host):
@@ -609,6 +612,7 @@ def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:
     trusted = getattr(state, "trusted_proxies", [])
     default_timeout = WorkerSettings.model_fields["request_timeout_seconds"].default
     stop_grace = getattr(state, "request_timeout_seconds", default_timeout) + STOP_MARGIN_SECONDS
+    on_stop_begun = getattr(state, "on_stop_begun", None)
     # A trusted proxy carries many clients, each limited by its X-Forwarded-For address:
     # counted as one address, 64 of them at once got 503.
     http = guarded_protocol(replace(limits, trusted_proxies=tuple(trusted)))
@@ -631,16 +635,21 @@ def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:
         # cut (`Server.shutdown`) comes first; this cancels what still runs after it.
         timeout_graceful_shutdown=math.ceil(stop_grace + STOP_CANCEL_AFTER_SECONDS),
     )
-    return _saying_it_stops(stop_grace)(config)
+    return _saying_it_stops(stop_grace, on_stop_begun)(config)
 
 
-def _saying_it_stops(grace: float) -> type[uvicorn.Server]:
+def _saying_it_stops(
+    grace: float, on_stop_begun: Callable[[], None] | None = None
+) -> type[uvicorn.Server]:
     """uvicorn's Server, saying at the first stop signal that it finishes the replies in
-    flight before it ends, and ending those not taken within `grace` seconds."""
+    flight before it ends, and ending those not taken within `grace` seconds.
+    `on_stop_begun` runs as that wait begins, whatever set `should_exit`."""
     import uvicorn
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            if on_stop_begun is not None:
+                on_stop_begun()
             loop = asyncio.get_running_loop()
             cut = loop.call_later(grace, self._cut_open_connections)
             try:
