@@ -5,6 +5,7 @@ interrupted), it is a dated plain line now and then (`Bar`)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from time import monotonic, strftime
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 PLAIN_LINE_SECONDS = 30.0
 # Dated as atri's log lines in a file are (atri/cli.py `_log_handler`), to read beside them.
 PLAIN_LINE_TIME = "%Y-%m-%d %H:%M:%S%z"
+# How often the keep-alive watcher looks whether the plain lines have been quiet too long.
+WATCH_SECONDS = 1.0
 
 
 def rich_bar(console: Any, heading: str, *fields: str) -> Any:
@@ -47,12 +50,18 @@ def redraws(console: Any) -> bool:
 class Bar:
     """One task's progress on `console`: rich's bar (`rich_bar`) where rich redraws it.
     Elsewhere a plain dated line at each `tell`, at most one every PLAIN_LINE_SECONDS, and
-    the last at `stop`: under nohup or systemd an hours-long run looked hung otherwise."""
+    the last at `stop`: under nohup or systemd an hours-long run looked hung otherwise.
+    Started with `keep_alive`, a plain line also comes whenever none came for that long
+    while work remains ("still at it, 0:01:30 into this step"): a step, the loading of a
+    model or a batch of replies takes minutes on a loaded machine, and a piped `atri
+    train` or `atri eval` said nothing all that while. `stage` names what that time is
+    into; `begin_stage` says when one begins."""
 
-    def __init__(self, console: Any, heading: str, *fields: str) -> None:
+    def __init__(self, console: Any, heading: str, *fields: str, stage: str = "stage") -> None:
         self.console = console
         self.heading = heading
         self.fields = fields
+        self.stage = stage
         self.progress = rich_bar(console, heading, *fields)
         self.live = redraws(console)
         self.task: Any = None
@@ -60,20 +69,50 @@ class Bar:
         self.told_at: float | None = None
         self.told = ""  # the last plain line, without its date and time left
         self.note = ""  # said with the next plain line
+        # The keep-alive watcher tells the bar too: one line at a time, whole. Reentrant,
+        # so that a caller can hold it over several calls that make one change.
+        self.lock = threading.RLock()
+        self.stage_began = 0.0
+        self.stopping = threading.Event()
+        self.watcher: threading.Thread | None = None
 
-    def start(self, description: str, total: float, completed: float = 0, **fields: Any) -> None:
-        if self.live:
-            self.progress.start()
-        self.task = self.progress.add_task(description, total=total, completed=completed, **fields)
-        self.begun = (monotonic(), completed)
+    def start(
+        self,
+        description: str,
+        total: float,
+        completed: float = 0,
+        keep_alive: float | None = None,
+        **fields: Any,
+    ) -> None:
+        with self.lock:
+            if self.live:
+                self.progress.start()
+            self.task = self.progress.add_task(
+                description, total=total, completed=completed, **fields
+            )
+            self.begun = (monotonic(), completed)
+            self.stage_began = self.begun[0]
+        if keep_alive is not None and not self.live:
+            self.stopping.clear()
+            self.watcher = threading.Thread(
+                target=self._keep_alive, args=(keep_alive,), name="progress-keep-alive", daemon=True
+            )
+            self.watcher.start()
+
+    def begin_stage(self) -> None:
+        """A new stage (a step, a loading) begins: "still at it" counts from here."""
+        with self.lock:
+            self.stage_began = monotonic()
 
     def update(self, **changes: Any) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, **changes)
+        with self.lock:
+            if self.task is not None:
+                self.progress.update(self.task, **changes)
 
     def advance(self, amount: float) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task, amount)
+        with self.lock:
+            if self.task is not None:
+                self.progress.advance(self.task, amount)
 
     def tell(self, note: str = "", at_once: bool = False) -> None:
         """A plain line of where it stands, where it says anything new, unless one came
@@ -82,13 +121,14 @@ class Bar:
         line is `stop`'s alone: the work after the last step (the final eval, the
         checkpoint) comes before it, and the line said "done in" before them, then again
         after."""
-        if self.live or self.task is None:
-            return
-        self.note = note or self.note
-        now = monotonic()
-        due = at_once or self.told_at is None or now - self.told_at >= PLAIN_LINE_SECONDS
-        if due and self._news() and not self._all_done():
-            self._print_line(now)
+        with self.lock:
+            if self.live or self.task is None:
+                return
+            self.note = note or self.note
+            now = monotonic()
+            due = at_once or self.told_at is None or now - self.told_at >= PLAIN_LINE_SECONDS
+            if due and self._news() and not self._all_done():
+                self._print_line(now)
 
     def quiet_for(self) -> float:
         """Seconds since the last plain line, or since `start` before the first."""
@@ -97,11 +137,34 @@ class Bar:
     def stop(self) -> None:
         """rich's bar stopped; or the last plain line, where it says anything new. Nothing
         is told after it (an eval once training ended repeated the last line)."""
-        if self.live:
-            self.progress.stop()
-        elif self.task is not None and self._news():
-            self._print_line(monotonic())
-        self.task = None
+        self.stop_keep_alive()
+        with self.lock:
+            if self.live:
+                self.progress.stop()
+            elif self.task is not None and self._news():
+                self._print_line(monotonic())
+            self.task = None
+
+    def stop_keep_alive(self) -> None:
+        """The keep-alive watcher stopped and gone; also where a run ends by an exception
+        (Ctrl-C), which does not `stop` the bar, so that it says nothing after the run."""
+        self.stopping.set()
+        if self.watcher is not None:
+            self.watcher.join()
+            self.watcher = None
+
+    def _keep_alive(self, quiet_limit: float) -> None:
+        """Until `stop_keep_alive`: a line saying the stage still runs, once the plain lines
+        have been quiet for `quiet_limit` seconds. Not once all is done: the bar then says
+        no more until `stop`'s line, which would carry the note. A note not yet said (a
+        checkpoint saved) goes with it."""
+        while not self.stopping.wait(min(WATCH_SECONDS, quiet_limit / 4)):
+            with self.lock:
+                if self.task is None or self._all_done() or self.quiet_for() < quiet_limit:
+                    continue
+                took = timedelta(seconds=round(monotonic() - self.stage_began))
+                still = f"still at it, {took} into this {self.stage}"
+                self.tell(f"{self.note}; {still}" if self.note else still, at_once=True)
 
     def _news(self) -> bool:
         """A note to say, or a state other than the last line's (the same line twice was

@@ -4,11 +4,13 @@ a file), and the last step's loss logged."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from transformers import TrainerCallback
 
-from model.progress_bar import Bar
+from model.progress_bar import PLAIN_LINE_SECONDS, Bar
 
 
 class ThroughputMeter(TrainerCallback):  # type: ignore[misc]
@@ -49,7 +51,7 @@ class TrainingBar(Bar):
     run that had ended read as if it went on."""
 
     def __init__(self, console: Any, heading: str, *fields: str) -> None:
-        super().__init__(console, heading, *fields)
+        super().__init__(console, heading, *fields, stage="step")
         self.stopped = ""  # "stopped early at step 4 of 8 (…)", once the run is to end
 
     def _state(self) -> str:
@@ -65,10 +67,13 @@ class TrainingBar(Bar):
 class RichProgress(ThroughputMeter):
     """Step bar with the latest train loss, held-out loss and tokens/s; in a file or a
     journal, a plain line at logging and eval steps (at most one every 30 s) that says
-    when a checkpoint was saved, and, at the end of a run stopped early, that it was."""
+    when a checkpoint was saved, and, at the end of a run stopped early, that it was;
+    between them, "still at it" once none came for `quiet_limit` seconds (`Bar`'s
+    keep-alive): a 2-step run on a loaded box said nothing for 15 minutes."""
 
-    def __init__(self, console: Any) -> None:
+    def __init__(self, console: Any, quiet_limit: float = PLAIN_LINE_SECONDS) -> None:
         super().__init__()
+        self.quiet_limit = quiet_limit
         self.bar = TrainingBar(
             console,
             "training",
@@ -88,6 +93,7 @@ class RichProgress(ThroughputMeter):
             loss="-",
             eval="-",
             speed="-",
+            keep_alive=self.quiet_limit,
         )
         # Resumed: the losses logged before the interruption, until the next ones (the
         # bar showed "loss -" to the end of a run resumed after its last logged step).
@@ -98,8 +104,10 @@ class RichProgress(ThroughputMeter):
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         super().on_step_end(args, state, control, **kwargs)
-        self.bar.update(completed=state.global_step, speed=f"{self.tokens_per_second:,.0f}")
-        self._show_losses(state.global_step)
+        with self.bar.lock:  # one change: the watcher sees the next step whole
+            self.bar.begin_stage()
+            self.bar.update(completed=state.global_step, speed=f"{self.tokens_per_second:,.0f}")
+            self._show_losses(state.global_step)
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
@@ -147,3 +155,16 @@ class RichProgress(ThroughputMeter):
             if not self.bar.live and logged_at is not None and logged_at < step:
                 text += f" (step {logged_at})"
             self.bar.update(**{field: text})
+
+
+@contextmanager
+def keep_alive_stopped(callbacks: Iterable[Any]) -> Iterator[None]:
+    """The progress bars' keep-alive watchers stopped however training ends: on an
+    exception (Ctrl-C) the Trainer calls no `on_train_end`, and the watcher said "still at
+    it" after the run had ended."""
+    try:
+        yield
+    finally:
+        for callback in callbacks:
+            if isinstance(callback, RichProgress):
+                callback.bar.stop_keep_alive()

@@ -49,7 +49,7 @@ from model.training.hardware import Hardware, load_for_training, plan_hardware
 from model.training.held_out_loss import TokenWeightedTrainer
 from model.training.lora import peft_model
 from model.training.plots import loss_points
-from model.training.progress import LastStepLogged, ThroughputMeter
+from model.training.progress import LastStepLogged, ThroughputMeter, keep_alive_stopped
 from model.training.publishing import final_train_loss, publish_version
 from model.training.run_folder import (
     TRAINER_STATE,
@@ -271,6 +271,7 @@ def train(
             sigterm_as_interrupt(),
             write_errors_as_sentence(out, run_dir, resume_command, again_command),
             warnings.catch_warnings(),
+            keep_alive_stopped(all_callbacks),
         ):
             # transformers 5 renames gradient checkpointing; the old name still works.
             warnings.filterwarnings("ignore", category=FutureWarning)
