@@ -166,7 +166,33 @@ def _probe(render: Callable[[ChatMessages], str]) -> TemplateRules:
     system = all(_PROBE in (renders(chat) or "") for chat in (asked, answered))
     two_users = renders([_user("hi"), _user("there")])
     reply_first = renders([{"role": "assistant", "content": "hi"}, _user("there")])
-    return TemplateRules(system=system, alternating=two_users is None or reply_first is None)
+    alternating = two_users is None or reply_first is None or _reply_between_users(renders)
+    return TemplateRules(system=system, alternating=alternating)
+
+
+def _reply_between_users(renders: Callable[[ChatMessages], str | None]) -> bool:
+    """Whether the template writes her turn's opening between two user messages in a row
+    without refusing them: Phi-3's first template writes `<|assistant|>` after every user
+    message, so a group's history showed her silent after each member's line. What opens
+    her turn is read from a chat with her reply between the two."""
+    replied = renders(
+        [
+            _user(_PROBE_FIRST_USER),
+            {"role": "assistant", "content": _PROBE_REPLY},
+            _user(_PROBE_USER),
+        ]
+    )
+    in_a_row = renders([_user(_PROBE_FIRST_USER), _user(_PROBE_USER)])
+    if replied is None or in_a_row is None:
+        return False
+    her_turn = _between(replied, _PROBE_FIRST_USER, _PROBE_REPLY).strip()
+    return bool(her_turn) and her_turn in _between(in_a_row, _PROBE_FIRST_USER, _PROBE_USER)
+
+
+def _between(text: str, first: str, second: str) -> str:
+    start = text.find(first)
+    end = text.find(second, start + len(first)) if start >= 0 else -1
+    return text[start + len(first) : end] if end >= 0 else ""
 
 
 def _user(text: str) -> dict[str, str]:
@@ -192,6 +218,27 @@ def user_turn_markers(template: str) -> tuple[str, ...]:
         return found
     person = _plain_name_before(text, _PROBE_REPLY, _PROBE_USER)
     return ("\n" + person,) if person else ()
+
+
+def turn_opening_tokens(tokenizer: Any) -> list[tuple[str, int]]:
+    """(marker, token id) of each of the tokenizer's `user_turn_markers` that is one token
+    of its own (ChatML's <|im_start|>, Llama-3's <|start_header_id|>, Gemma's
+    <start_of_turn>, Phi-3's <|user|>): generation stops on them as on the end of a turn.
+    A reply that runs on into one is a turn the model writes for the person (one that
+    missed its end-of-turn token), and decoding drops special tokens, so `clean_reply`,
+    which cuts a reply at these markers, never saw them and her reply went on with
+    "user\n" and their made-up words. Stopping cuts there before any text is made and
+    spares generating the made-up turn; plain-text markers (Llama-2's "[INST]") stay in
+    the text, where `clean_reply` cuts them."""
+    template = str(getattr(tokenizer, "chat_template", None) or "")
+    found = []
+    for marker in user_turn_markers(template) if template.strip() else ():
+        if marker not in special_tokens(tokenizer):
+            continue
+        token_id = tokenizer.convert_tokens_to_ids(marker)
+        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
+            found.append((marker, token_id))
+    return found
 
 
 @functools.lru_cache(maxsize=8)

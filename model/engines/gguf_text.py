@@ -18,6 +18,7 @@ from model.engines.chat_template import (
     plain_role_names,
     template_reply_stop,
     template_rules,
+    user_turn_markers,
 )
 from model.engines.offline_gguf import ModelNotFoundError
 from model.engines.special_text import defused, defuser
@@ -91,6 +92,16 @@ class GgufText:
         )
         ids = self.tokenize(stop.token) if stop else []
         return ids if len(ids) == 1 else []
+
+    def turn_openers(self) -> list[int]:
+        """The control tokens the chat template opens a person's turn with (ChatML's
+        <|im_start|>, `user_turn_markers`), which a reply stops on: detokenized, a control
+        token is dropped, so the turn the model made up after one was kept as her words
+        (chat_template.turn_opening_tokens says why)."""
+        ids = [
+            self.tokenize(m) for m in user_turn_markers(self.chat_template) if m in self._control
+        ]
+        return [one[0] for one in ids if len(one) == 1]
 
     def _special_token_strings(self) -> dict[str, Any]:
         """The special tokens a chat template may write, by the names transformers gives

@@ -403,9 +403,11 @@ class LlamaCppEngine:
         self._closing = False  # set as `close` begins
         # `_tell_unread`'s line while it waits (under the loop's lock).
         self._unread: tuple[float, int, int, float] | None = None
-        # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
-        # the token that ends a reply under its chat template.
-        self.stop_tokens = sorted({*self.text.eog, *self.text.reply_stop()})
+        # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, the
+        # token that ends a reply under its chat template, and those that open a turn.
+        self.stop_tokens = sorted(
+            {*self.text.eog, *self.text.reply_stop(), *self.text.turn_openers()}
+        )
         # `generate`'s requests, waiting for the engine thread's loop (`_serve`), which
         # takes them into the pass it runs between steps (`join_running`), or starts one.
         self._loop = ThreadLoop(self.thread, self._serve, "the llama.cpp engine")

@@ -32,7 +32,12 @@ from model.engines.base import (
     start_with_adapter,
     without_reasoning,
 )
-from model.engines.chat_template import message_defuser, render_chat, reply_stop
+from model.engines.chat_template import (
+    message_defuser,
+    render_chat,
+    reply_stop,
+    turn_opening_tokens,
+)
 from model.engines.loading import check_window_fits, quiet_peft_wrapping
 from model.engines.local_steps import StepLoop, StepRow, fail, settle
 from model.engines.prefix_cache import (
@@ -887,8 +892,11 @@ def _stop_ids(tokenizer: Any, model: Any) -> list[int]:
     """The tokenizer's EOS, the generation config's eos_token_id (one or a list), and the
     token that ends a reply under the chat template (chat_template.reply_stop), which
     training labels: GLM-4's <|user|> or Gemma's <end_of_turn> is missing from the
-    generation config of some uploads, and generation then ran on into a made-up turn."""
-    ids: set[int] = set()
+    generation config of some uploads, and generation then ran on into a made-up turn.
+    And the special tokens the template opens a person's turn with
+    (chat_template.turn_opening_tokens), which decoding would drop before `clean_reply`
+    could cut the made-up turn there."""
+    ids: set[int] = {token_id for _, token_id in turn_opening_tokens(tokenizer)}
     stop = reply_stop(tokenizer)
     stop_id = tokenizer.convert_tokens_to_ids(stop.token) if stop else None
     config = getattr(model.generation_config, "eos_token_id", None)

@@ -56,7 +56,7 @@ from model.engines.chat_template import (
 )
 from model.engines.served_template import (
     TEMPLATE_PROBE,
-    base_reply_stop,
+    base_reply_stops,
     base_tokenizer,
     check_served_template,
 )
@@ -298,8 +298,9 @@ class OpenAIEngine:
         # shape got through (the template is not visible from here).
         self.strict_template = False
         # (marker, token id) every chat stops on besides the server's own end tokens:
-        # GLM-4's next <|user|>, read from the base's local tokenizer (served_template.py).
-        self.reply_stop: tuple[str, int] | None = None
+        # GLM-4's next <|user|> and the tokens that open a person's turn (ChatML's
+        # <|im_start|>), read from the base's local tokenizer (served_template.py).
+        self.reply_stops: list[tuple[str, int]] = []
         # Special tokens' text in a message is defused before it is sent (special_text),
         # as the server renders and tokenizes a chat with special tokens parsed: the
         # base's own tokens where its tokenizer is on this machine, else the usual
@@ -380,7 +381,7 @@ class OpenAIEngine:
         tokenizer = await asyncio.to_thread(base_tokenizer, settings, base_id)
         if tokenizer is not None:
             engine.tokenizer = tokenizer
-            engine.reply_stop = base_reply_stop(settings, tokenizer)
+            engine.reply_stops = base_reply_stops(settings, tokenizer)
             engine.defuse = message_defuser(tokenizer)
             engine.opens_think = template_opens_think(tokenizer)
         for replica, result in zip(replicas, listed, strict=True):
@@ -484,8 +485,8 @@ class OpenAIEngine:
         limits: RowLimits = NO_LIMITS,
     ) -> dict[str, Any]:
         """One row's request: its own cap and stop strings (`limits`) beside the
-        engine's reply stop; the sampling is the batch's."""
-        stop = [self.reply_stop[0]] if self.reply_stop else []
+        engine's reply stops; the sampling is the batch's."""
+        stop = [marker for marker, _ in self.reply_stops]
         stop += [s for s in limits.stop if s not in stop]
         # Her unfinished reply ends the chat (a Continue): vLLM renders it after the
         # generation prompt and goes on from it (transformers' `continue_final_message`).
@@ -502,7 +503,7 @@ class OpenAIEngine:
             "repetition_penalty": gen.repetition_penalty,
             # vLLM matches `stop` on the text, which by default holds no special tokens,
             # so the token id stops it; `stop` serves servers that keep them in the text.
-            **({"stop_token_ids": [self.reply_stop[1]]} if self.reply_stop else {}),
+            **({"stop_token_ids": [i for _, i in self.reply_stops]} if self.reply_stops else {}),
             **({"stop": stop} if stop else {}),
         }
 

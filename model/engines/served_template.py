@@ -21,6 +21,7 @@ from model.engines.chat_template import (
     conform,
     render_chat,
     reply_stop,
+    turn_opening_tokens,
 )
 from model.engines.loading import cached_hub_folder, is_hub_id
 from model.engines.vllm_replica import Replica
@@ -123,8 +124,11 @@ def base_tokenizer(settings: Settings, base_id: str) -> Any | None:
     return tokenizer
 
 
-def base_reply_stop(settings: Settings, tokenizer: Any) -> tuple[str, int] | None:
-    """`reply_stop_of` the served base's tokenizer (`base_tokenizer`), said in the log."""
+def base_reply_stops(settings: Settings, tokenizer: Any) -> list[tuple[str, int]]:
+    """(marker, token id) every chat stops on besides the server's own end tokens: the
+    served base's `reply_stop_of` (said in the log) and the special tokens its template
+    opens a person's turn with (`turn_opening_tokens`): vLLM's text drops special tokens,
+    so a reply run on into a turn of the person's was kept whole."""
     stop = reply_stop_of(tokenizer)
     if stop is not None:
         log.info(
@@ -135,7 +139,8 @@ def base_reply_stop(settings: Settings, tokenizer: Any) -> tuple[str, int] | Non
             else tokenizer.name_or_path,
             *stop,
         )
-    return stop
+    stops = [stop] if stop is not None else []
+    return stops + [t for t in turn_opening_tokens(tokenizer) if t not in stops]
 
 
 def reply_stop_of(tokenizer: Any) -> tuple[str, int] | None:

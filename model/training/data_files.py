@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atri.config import Settings
+from atri.config import LANGUAGE_NAMES, OFFLINE_DEFAULT_BASE, Settings
 from atri.terminal import counted
 from model.adapters.versions import sha256_file
 from model.character.persona import TRAINING_PROMPTS
@@ -127,6 +127,37 @@ def other_prompt_note(system_prompt: str, configured: str, file: Path) -> str:
         f" training_prompt as set now ({_shown(configured)}): the version trains, and is"
         " served, under theirs; run `atri prep` again if you changed the key since."
     )
+
+
+def other_language_note(
+    system_prompt: str, prompts: dict[str, str], settings: Settings, file: Path
+) -> str:
+    """A sentence when the samples' system prompt is `[persona] training_prompt` in
+    another of the card's languages than the one chosen now (`prompts`: each language's,
+    filled in, the chosen one first): the key is as it was, the language changed, most
+    often by `[model] base` under `[persona] language = "auto"` (English on the offline
+    default, the card's own language on any other base)."""
+    chosen, *others = prompts
+    said = system_prompt.strip()
+    language = next((lang for lang in others if prompts[lang] == said), "")
+    if not language or prompts[chosen] == said:
+        return ""
+    base = settings.model.base.strip() or OFFLINE_DEFAULT_BASE
+    picked = (
+        f'[persona] language = "auto" picks it for [model] base = "{base}"'
+        if settings.persona.language == "auto"
+        else f'[persona] language = "{chosen}"'
+    )
+    return (
+        f"{file}: its samples carry the {_language(language)} training prompt "
+        f"({_shown(system_prompt)}), but the card speaks {_language(chosen)} now ({picked}): "
+        "the version trains, and is served, under theirs; run `atri prep` again for "
+        f'{_language(chosen)}, or set [persona] language = "{language}".'
+    )
+
+
+def _language(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
 
 
 def _shown(prompt: str) -> str:

@@ -31,13 +31,19 @@ from model.adapters.versions import (
     CharacterId,
     remove_stale_temps,
 )
-from model.character.persona import configured_persona
+from model.character.persona import (
+    Persona,
+    configured_card_path,
+    configured_persona,
+    load_persona,
+)
 from model.engines.chat_template import check_configured_template
 from model.training.data_files import (
     held_out_note,
     length_note,
     length_the_model_takes,
     other_character_note,
+    other_language_note,
     other_prompt_note,
     resolve_data_files,
     tokenize_files,
@@ -141,14 +147,19 @@ def train(
     eval_convs = load_sharegpt(files.eval, allow_empty=True, notify=say) if files.eval else None
     # Whom the version is trained as: the configured card's (read now, so a broken card
     # stops the run before the model loads).
-    persona = configured_persona(settings)
+    card = load_persona(configured_card_path(settings))
+    persona = configured_persona(settings, card)
     character = CharacterId.of(persona.name, persona.aliases)
     template = settings.persona.training_prompt
-    # Another character's samples, else samples of this one under a prompt the key no
-    # longer says: one note, the first that holds.
-    note = other_character_note(
-        system_prompt, character.name, character.names, files.train, template
-    ) or other_prompt_note(system_prompt, persona.training_prompt(template), files.train)
+    # Another character's samples, else samples of this one in a language not chosen
+    # now, else under a prompt the key no longer says: one note, the first that holds.
+    note = (
+        other_character_note(system_prompt, character.name, character.names, files.train, template)
+        or other_language_note(
+            system_prompt, training_prompts(card, persona, template), settings, files.train
+        )
+        or other_prompt_note(system_prompt, persona.training_prompt(template), files.train)
+    )
     if note:
         say(note)
     if not system_prompt:
@@ -271,6 +282,7 @@ def train(
             sigterm_as_interrupt(),
             write_errors_as_sentence(out, run_dir, resume_command, again_command),
             warnings.catch_warnings(),
+            token_alignment_logged(),
             keep_alive_stopped(all_callbacks),
         ):
             # transformers 5 renames gradient checkpointing; the old name still works.
@@ -463,6 +475,48 @@ def training_arguments(
         dataloader_pin_memory=hw.device == "cuda",
         **extra,
     )
+
+
+def training_prompts(card: Persona, persona: Persona, template: str) -> dict[str, str]:
+    """`[persona] training_prompt` filled in for each language of the card, the one
+    `persona` (the card as configured) speaks first."""
+    languages = dict.fromkeys([persona.main_language, *card.languages])
+    return {lang: card.in_language(lang).training_prompt(template).strip() for lang in languages}
+
+
+# The line transformers' Trainer writes when it gives the model's config the tokenizer's
+# PAD/BOS/EOS ids (`align_special_tokens`), and what it ends with: the ids it changed.
+_ALIGNED_TOKENS = "The tokenizer has new PAD/BOS/EOS tokens"
+_UPDATED_TOKENS = "Updated tokens: "
+
+
+class _AlignedTokensLogged(logging.Filter):
+    """transformers' line on aligned special tokens, said as ATRI's own at INFO. A base
+    without a pad token (Llama-3, Mistral, Llama-2) pads with its EOS (loading), and the
+    Trainer then writes that id into the model's config with a line of its own on stderr,
+    which read as a warning about the model: padding is masked out of the loss anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(_ALIGNED_TOKENS):
+            return True
+        changed = message.rpartition(_UPDATED_TOKENS)[2].rstrip(".") or "-"
+        log.info(
+            "the model's config takes the tokenizer's special tokens for training: %s", changed
+        )
+        return False
+
+
+@contextmanager
+def token_alignment_logged() -> Iterator[None]:
+    """transformers' aligned-tokens line routed to ATRI's log (`_AlignedTokensLogged`)."""
+    logger = logging.getLogger("transformers.trainer_utils")
+    routed = _AlignedTokensLogged()
+    logger.addFilter(routed)
+    try:
+        yield
+    finally:
+        logger.removeFilter(routed)
 
 
 @contextmanager

@@ -109,9 +109,11 @@ NO_END_OF_TURN = (
 def test_a_template_without_an_end_of_turn_stops_at_the_next_role_marker(
     engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # ChatML's end of turn is already an end-of-generation token: nothing is added.
+    # ChatML's end of turn is already an end-of-generation token; its turn opener stops a
+    # reply too (session 76: one running on into a turn it made up for the person).
     im_end, im_start = engine.text.tokenize("<|im_end|>"), engine.text.tokenize("<|im_start|>")
-    assert engine.stop_tokens == engine.text.eog and im_end[0] in engine.stop_tokens
+    assert set(engine.stop_tokens) == {*engine.text.eog, *im_start}
+    assert im_end[0] in engine.stop_tokens
     monkeypatch.setattr(engine.text, "chat_template", NO_END_OF_TURN)
     assert engine.text.reply_stop() == im_start  # as training labels it (GLM-4's <|user|>)
     monkeypatch.setattr(engine, "stop_tokens", sorted({*engine.text.eog, *im_start}))

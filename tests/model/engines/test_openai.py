@@ -716,10 +716,13 @@ async def test_a_local_glm4_base_stops_on_the_next_role_marker_on_vllm(
 async def test_a_local_chatml_base_sends_the_requests_it_sent_before(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture, where: str
 ) -> None:
-    """ChatML writes <|im_end|> after every reply and the server stops on it: nothing new
-    is asked for; nor for a base that is no local folder (the README's hub id)."""
+    """ChatML writes <|im_end|> after every reply and the server stops on it; the one
+    stop asked for is the next turn's opener, a special token the server's text drops
+    (session 76: a reply ran on into a turn it made up for the person); the same for a
+    base that is no local folder (the README's hub id)."""
     folder = tmp_path / "qwen"
-    build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE).save_pretrained(folder)
+    tokenizer = build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)
+    tokenizer.save_pretrained(folder)
     caplog.set_level("INFO", logger="model.engines.served_template")
     (body,) = await bodies_sent(
         settings,
@@ -727,7 +730,8 @@ async def test_a_local_chatml_base_sends_the_requests_it_sent_before(
         [[{"role": "user", "content": "hi"}]],
         base=str(folder) if where == "model base" else "",
     )
-    assert "stop_token_ids" not in body and "stop" not in body
+    assert body["stop_token_ids"] == [tokenizer.convert_tokens_to_ids("<|im_start|>")]
+    assert body["stop"] == ["<|im_start|>"]
     assert caplog.text.count("WARNING") == 0
     assert "end-of-turn" not in caplog.text
 
@@ -741,15 +745,16 @@ NO_END_OF_TURN = (
 
 @pytest.mark.parametrize(
     ("tokenizer", "override", "stop"),
-    [("chatml", NO_END_OF_TURN, "<|im_start|>"), ("glm4", CHATML_TEMPLATE, None)],
+    [("chatml", NO_END_OF_TURN, "<|im_start|>"), ("glm4", CHATML_TEMPLATE, "<|im_start|>")],
 )
 async def test_the_reply_stop_follows_the_configured_chat_template(
-    settings: Settings, tmp_path: Path, tokenizer: str, override: str, stop: str | None
+    settings: Settings, tmp_path: Path, tokenizer: str, override: str, stop: str
 ) -> None:
     """`[model] chat_template` (vLLM then serves with `--chat-template`) is the template
     training labelled under, so the reply stop is read from it, not the folder's own: a
     template that writes no end-of-turn token over a ChatML folder stops on the next
-    <|im_start|>; ChatML over GLM-4's folder asks for nothing new."""
+    <|im_start|>; ChatML over GLM-4's folder stops on ChatML's opener too (a special token
+    in GLM-4's tokenizer), not GLM-4's own."""
     folder = tmp_path / tokenizer
     local = (
         build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)
@@ -759,11 +764,8 @@ async def test_the_reply_stop_follows_the_configured_chat_template(
     local.save_pretrained(folder)
     chat = [{"role": "user", "content": "hi"}]
     (body,) = await bodies_sent(settings, str(folder), [chat], chat_template=override)
-    if stop is None:
-        assert "stop_token_ids" not in body and "stop" not in body
-    else:
-        assert body["stop_token_ids"] == [local.convert_tokens_to_ids(stop)]
-        assert body["stop"] == [stop]
+    assert body["stop_token_ids"] == [local.convert_tokens_to_ids(stop)]
+    assert body["stop"] == [stop]
 
 
 GLM4_HUB_ID = "THUDM/glm-4-9b-chat"
