@@ -143,10 +143,14 @@ async def test_a_message_deleted_while_her_reply_waits_on_discord_is_not_answere
         await ChatService.open(echo_settings) as service,
         running_client(fake, service, echo_settings),
     ):
-        fake.message_seconds = 0.5  # a long reply's parts hold the channel a while
+        fake.message_seconds = 1.5  # a long reply's parts hold the channel a while
         await say(fake, MEMBER_ID, "长" * 3000)
-        deleted = await say(fake, ADMIN_ID, f"我的手机号{PHONE}")
+        # Said once the long reply holds the channel (its first part posted, the second
+        # to come), so her reply to it waits: sent at once, it was sometimes answered
+        # first on a loaded machine.
         await fake.wait_for_calls(is_message_to(CHANNEL_ID), count=1)
+        deleted = await say(fake, ADMIN_ID, f"我的手机号{PHONE}")
+        await asyncio.sleep(0.3)  # answered meanwhile (the echo), her reply waiting
         where = {"channel_id": str(CHANNEL_ID), "guild_id": deleted["guild_id"]}
         await fake.dispatch("MESSAGE_DELETE", {"id": deleted["id"], **where})
         await say(fake, MEMBER_ID, "对照")
